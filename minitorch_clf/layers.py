@@ -1,0 +1,145 @@
+"""Layers with a hand-written backward, built on functional.py.
+
+They are `torch.nn.Module`s only for bookkeeping: parameters, `state_dict`, `.to()`. Parameters are
+created with `requires_grad=False`: autograd never records these layers, so no graph is built and no
+`no_grad` context is needed. Forward keeps its cache; `backward(dout)` runs the rule from
+functional.py and *accumulates* into each parameter's `.grad`, as autograd does, so any
+`torch.optim` optimizer (or ours, in optim.py) can step on the result. Call order is forward, then
+backward, once each.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from . import functional as MF
+
+
+def _accumulate(param: nn.Parameter, grad: torch.Tensor) -> None:
+    if param.grad is None:
+        param.grad = grad
+    else:
+        param.grad += grad
+
+
+class Layer(nn.Module):
+    """A module whose gradient comes from `backward`, not from autograd."""
+
+    _cache = None
+
+    def __setattr__(self, name, value):
+        # the cache is set twice a step: skip nn.Module's parameter/buffer/module bookkeeping for it
+        if name == "_cache":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def backward(self, dout: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _take_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called without a forward before it")
+        cache, self._cache = self._cache, None
+        return cache
+
+
+class Linear(Layer):
+    """y = x Wᵀ + b with nn.Linear's parameters and initialisation."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features), requires_grad=False)
+        self.bias = nn.Parameter(torch.empty(out_features), requires_grad=False) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """nn.Linear's init: W and b uniform in ±1/√fan_in.
+
+        nn.Linear calls kaiming_uniform_(W, a=√5): gain = √(2/(1+a²)) = √(1/3), and the bound
+        gain·√(3/fan_in) simplifies to 1/√fan_in. The bound is computed in torch's order of
+        operations, and W is drawn before b, so that a shared seed gives bit-identical weights.
+        """
+        fan_in = self.in_features
+        negative_slope = math.sqrt(5)
+        gain = math.sqrt(2.0 / (1 + negative_slope**2))
+        bound_w = math.sqrt(3.0) * (gain / math.sqrt(fan_in)) if fan_in > 0 else 0.0
+        self.weight.uniform_(-bound_w, bound_w)
+        if self.bias is not None:
+            bound_b = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            self.bias.uniform_(-bound_b, bound_b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:            # (N, I) -> (N, O)
+        out, self._cache = MF.linear_forward(x, self.weight, self.bias)
+        return out
+
+    def backward(self, dout: torch.Tensor, need_dx: bool = True) -> torch.Tensor | None:
+        dx, dweight, dbias = MF.linear_backward(dout, self._take_cache(), need_dx=need_dx)
+        _accumulate(self.weight, dweight)
+        if self.bias is not None:
+            _accumulate(self.bias, dbias)
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class ReLU(Layer):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, self._cache = MF.relu_forward(x)
+        return out
+
+    def backward(self, dout: torch.Tensor) -> torch.Tensor:
+        return MF.relu_backward(dout, self._take_cache())
+
+
+class CrossEntropyLoss(Layer):
+    """nn.CrossEntropyLoss's options; `backward()` returns dlogits (it has no parameters)."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss, self._cache = MF.cross_entropy_forward(
+            logits, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        return loss
+
+    def backward(self, dloss: torch.Tensor | None = None) -> torch.Tensor:
+        """dloss defaults to 1 (d loss / d loss), as `loss.backward()` assumes for a scalar."""
+        cache = self._take_cache()
+        if dloss is None:
+            if cache[3] == "none":
+                raise ValueError("dloss: required when reduction='none' (one value per sample)")
+            dloss = torch.ones((), dtype=cache[0].dtype, device=cache[0].device)
+        return MF.cross_entropy_backward(dloss, cache)
+
+
+class Sequential(Layer):
+    """Layers applied in order; backward walks them in reverse. Named like nn.Sequential's OrderedDict."""
+
+    def __init__(self, layers: "OrderedDict[str, Layer]"):
+        super().__init__()
+        for name, layer in layers.items():
+            self.add_module(name, layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.children():
+            x = layer(x)
+        return x
+
+    def backward(self, dout: torch.Tensor, need_input_grad: bool = True) -> torch.Tensor | None:
+        """Returns d(loss)/d(input), or None when `need_input_grad` is False (skips one GEMM)."""
+        layers = list(self.children())
+        for i, layer in enumerate(reversed(layers)):
+            first = i == len(layers) - 1
+            if first and not need_input_grad and isinstance(layer, Linear):
+                return layer.backward(dout, need_dx=False)
+            dout = layer.backward(dout)
+        return dout

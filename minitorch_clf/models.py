@@ -1,0 +1,79 @@
+"""SimpleNet twice: hand-written (`SimpleNet`) and the seed's nn.Module (`ReferenceNet`).
+
+One `MLPConfig` builds both. Parameters are created in the same order with the same init, so the
+same `torch.manual_seed` gives bit-identical weights, and `state_dict` keys (`fc1.weight`, ...)
+match: weights load both ways.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .layers import Linear, ReLU, Sequential
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    in_features: int = 784
+    hidden: tuple[int, ...] = (128, 64)
+    num_classes: int = 10
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """(784, 128, 64, 10) by default: layer k maps sizes[k] -> sizes[k+1]."""
+        return (self.in_features, *self.hidden, self.num_classes)
+
+    def flops_per_sample(self) -> int:
+        """Multiply-adds x 2 of one training step per sample: forward, dX and dW GEMMs.
+
+        The first layer's dX is not needed (its input is data), hence the subtraction.
+        """
+        macs = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        return 2 * (3 * macs - self.sizes[0] * self.sizes[1])
+
+
+def _flatten(x: torch.Tensor, in_features: int) -> torch.Tensor:
+    """(N, 1, 28, 28) or (N, 784) -> (N, 784); refuses anything that does not hold in_features per row."""
+    if x.dim() < 2 or x[0].numel() != in_features:
+        raise ValueError(f"x: expected (N, {in_features}) or (N, ...) with {in_features} values per "
+                         f"sample, got shape {tuple(x.shape)}")
+    return x.reshape(x.shape[0], in_features)
+
+
+class SimpleNet(Sequential):
+    """Linear -> ReLU -> ... -> Linear, every step hand-written; `backward(dlogits)` fills .grad."""
+
+    def __init__(self, config: MLPConfig = MLPConfig()):
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        sizes = config.sizes
+        for k in range(len(sizes) - 1):
+            layers[f"fc{k + 1}"] = Linear(sizes[k], sizes[k + 1])
+            if k < len(sizes) - 2:
+                layers[f"relu{k + 1}"] = ReLU()
+        super().__init__(layers)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:             # (N, ...) -> (N, C)
+        return super().forward(_flatten(x, self.config.in_features))
+
+
+class ReferenceNet(nn.Module):
+    """The seed's model: nn.Linear and ReLU, trained by autograd."""
+
+    def __init__(self, config: MLPConfig = MLPConfig()):
+        super().__init__()
+        sizes = config.sizes
+        for k in range(len(sizes) - 1):
+            setattr(self, f"fc{k + 1}", nn.Linear(sizes[k], sizes[k + 1]))
+        self.relu = nn.ReLU()
+        self.config = config
+        self.n_layers = len(sizes) - 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:             # (N, ...) -> (N, C)
+        x = x.view(-1, self.config.in_features)
+        for k in range(1, self.n_layers):
+            x = self.relu(getattr(self, f"fc{k}")(x))
+        return getattr(self, f"fc{self.n_layers}")(x)

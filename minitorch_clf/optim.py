@@ -1,0 +1,254 @@
+"""SGD, Adam and AdamW written out, with torch.optim's signatures, defaults and state layout.
+
+They subclass `torch.optim.Optimizer`, so param groups, LR schedulers, `zero_grad` and
+`state_dict` behave as users expect, and a state dict moves between ours and torch's both ways.
+Each update exists twice, chosen by `foreach`: a per-tensor loop written to be read, and a
+multi-tensor path on `torch._foreach_*` (the default) that does the same operations in the same
+order over all tensors at once, so the two agree to the last bit in practice.
+Nothing here calls torch.optim's own update functions.
+"""
+from __future__ import annotations
+
+import torch
+from torch.optim import Optimizer
+
+
+def _scalar_dtype() -> torch.dtype:
+    # torch.optim keeps `step` as a CPU tensor of this dtype; we match so state dicts interchange
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def _params_with_grad(group: dict) -> list[torch.Tensor]:
+    """Parameters that received a gradient; one whose .grad is None is skipped, as in torch."""
+    for p in group["params"]:
+        if p.grad is not None and p.grad.is_sparse:
+            raise RuntimeError("sparse gradients are not supported")
+    return [p for p in group["params"] if p.grad is not None]
+
+
+def _check_nonneg(name: str, value: float) -> None:
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {name}: {value} (expected >= 0)")
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with momentum, as in torch.optim.SGD.
+
+    For each parameter θ with gradient g, learning rate γ, momentum μ, dampening τ, weight decay λ:
+        g ← -g                              if maximize
+        g ← g + λ θ                         if λ ≠ 0   (L2 penalty folded into the gradient)
+        if μ ≠ 0:
+            b ← g                           on the first step (no dampening applied to it)
+            b ← μ b + (1 - τ) g             afterwards
+            g ← g + μ b                     if nesterov, else g ← b
+        θ ← θ - γ g
+    State: `momentum_buffer` (only when μ ≠ 0).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None):
+        _check_nonneg("learning rate", lr)
+        _check_nonneg("momentum value", momentum)
+        _check_nonneg("weight_decay value", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening "
+                             f"(got momentum={momentum}, dampening={dampening})")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = _params_with_grad(group)
+            if not params:
+                continue
+            bufs = [self.state[p].get("momentum_buffer") for p in params]
+            update = _sgd_loop if group["foreach"] is False else _sgd_foreach
+            update(params, [p.grad for p in params], bufs, group)
+            if group["momentum"] != 0:
+                for p, b in zip(params, bufs):
+                    self.state[p]["momentum_buffer"] = b
+        return loss
+
+
+def _sgd_loop(params, grads, bufs, group) -> None:
+    """One tensor at a time; `bufs` is filled in place with new buffers on the first step."""
+    lr, mu, tau, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+    for i, p in enumerate(params):
+        g = -grads[i] if group["maximize"] else grads[i]
+        if wd != 0:
+            g = g.add(p, alpha=wd)
+        if mu != 0:
+            if bufs[i] is None:
+                bufs[i] = torch.clone(g).detach()
+            else:
+                bufs[i].mul_(mu).add_(g, alpha=1 - tau)
+            g = g.add(bufs[i], alpha=mu) if group["nesterov"] else bufs[i]
+        p.add_(g, alpha=-lr)
+
+
+def _sgd_foreach(params, grads, bufs, group) -> None:
+    """The same update, each line over the whole list of tensors."""
+    lr, mu, tau, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+    if group["maximize"]:
+        grads = torch._foreach_neg(grads)
+    if wd != 0:
+        grads = torch._foreach_add(grads, params, alpha=wd)
+    if mu != 0:
+        if all(b is not None for b in bufs):
+            torch._foreach_mul_(bufs, mu)
+            torch._foreach_add_(bufs, grads, alpha=1 - tau)
+        else:                                   # first step: buffers start as a copy of g
+            for i, b in enumerate(bufs):
+                if b is None:
+                    bufs[i] = torch.clone(grads[i]).detach()
+                else:
+                    b.mul_(mu).add_(grads[i], alpha=1 - tau)
+        grads = torch._foreach_add(grads, bufs, alpha=mu) if group["nesterov"] else bufs
+    torch._foreach_add_(params, grads, alpha=-lr)
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), as in torch.optim.Adam; AdamW below decouples the weight decay.
+
+    For each parameter θ with gradient g, step t (starting at 1), learning rate γ, betas β1, β2:
+        g ← -g                                         if maximize
+        θ ← θ (1 - γ λ)                                if decoupled (AdamW) and λ ≠ 0
+        g ← g + λ θ                                    if not decoupled (Adam's L2) and λ ≠ 0
+        m ← β1 m + (1 - β1) g                          (as m.lerp_(g, 1 - β1))
+        v ← β2 v + (1 - β2) g²
+        v̂max ← max(v̂max, v)                            if amsgrad (max of the *uncorrected* v)
+        θ ← θ - γ/(1 - β1ᵗ) · m / (√v' / √(1 - β2ᵗ) + ε),   v' = v̂max if amsgrad else v
+    m and v start at zero; the bias corrections 1 - βᵗ undo that start.
+    State: `step` (a CPU scalar tensor), `exp_avg` (m), `exp_avg_sq` (v), `max_exp_avg_sq` (amsgrad).
+    """
+
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None):
+        _check_nonneg("learning rate", lr)
+        _check_nonneg("epsilon value", eps)
+        _check_nonneg("weight_decay value", weight_decay)
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected in [0, 1))")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach,
+                        decoupled_weight_decay=self.decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group["decoupled_weight_decay"] = group.get("decoupled_weight_decay", False) or self.decoupled_weight_decay
+            for p in group["params"]:
+                st = self.state.get(p, {})
+                if st and not torch.is_tensor(st["step"]):
+                    st["step"] = torch.tensor(float(st["step"]), dtype=_scalar_dtype())
+
+    def _state(self, p: torch.Tensor, amsgrad: bool) -> dict:
+        st = self.state[p]
+        if not st:
+            st["step"] = torch.zeros((), dtype=_scalar_dtype())
+            st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if amsgrad:
+                st["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return st
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = _params_with_grad(group)
+            if not params:
+                continue
+            states = [self._state(p, group["amsgrad"]) for p in params]
+            update = _adam_loop if group["foreach"] is False else _adam_foreach
+            update(params, [p.grad for p in params], states, group)
+        return loss
+
+
+def _adam_loop(params, grads, states, group) -> None:
+    lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    for p, g, st in zip(params, grads, states):
+        g = -g if group["maximize"] else g
+        st["step"] += 1
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                g = g.add(p, alpha=wd)
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        t = st["step"].item()
+        step_size = lr / (1 - beta1**t)
+        bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+        if group["amsgrad"]:
+            torch.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
+            v = st["max_exp_avg_sq"]
+        denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)
+        p.addcdiv_(m, denom, value=-step_size)
+
+
+def _adam_foreach(params, grads, states, group) -> None:
+    lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    ms = [st["exp_avg"] for st in states]
+    vs = [st["exp_avg_sq"] for st in states]
+    steps = [st["step"] for st in states]
+    if group["maximize"]:
+        grads = torch._foreach_neg(grads)
+    torch._foreach_add_(steps, 1)
+    if wd != 0:
+        if group["decoupled_weight_decay"]:
+            torch._foreach_mul_(params, 1 - lr * wd)
+        else:
+            grads = torch._foreach_add(grads, params, alpha=wd)
+    torch._foreach_lerp_(ms, grads, 1 - beta1)
+    torch._foreach_mul_(vs, beta2)
+    torch._foreach_addcmul_(vs, grads, grads, 1 - beta2)
+    ts = [s.item() for s in steps]
+    step_sizes = [-(lr / (1 - beta1**t)) for t in ts]
+    bias_correction2_sqrt = [(1 - beta2**t) ** 0.5 for t in ts]
+    if group["amsgrad"]:
+        vmax = [st["max_exp_avg_sq"] for st in states]
+        torch._foreach_maximum_(vmax, vs)
+        vs = vmax
+    denom = torch._foreach_sqrt(vs)
+    torch._foreach_div_(denom, bias_correction2_sqrt)
+    torch._foreach_add_(denom, eps)
+    torch._foreach_addcdiv_(params, ms, denom, step_sizes)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): θ ← θ(1 - γλ) before the update."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
+                         maximize=maximize, foreach=foreach)
