@@ -1,0 +1,155 @@
+"""`minitorch-clf train | evaluate | check`.
+
+Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint) prints
+one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from .train import TrainConfig, UsageError
+
+PROG = "minitorch-clf"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        sys.exit(2)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 128,64, got {text!r}")
+
+
+def _add_train(sub) -> None:
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train SimpleNet (default: manual engine on the embedded mnist-5k)")
+    p.add_argument("--dataset", default=d.dataset, help="mnist-5k (embedded), mnist or fashion-mnist")
+    p.add_argument("--data-dir", default=d.data_dir, help="where torchvision's MNIST files live")
+    p.add_argument("--download", action="store_true", help="download mnist / fashion-mnist (needs network)")
+    p.add_argument("--engine", default=d.engine, help="reference or manual")
+    p.add_argument("--optimizer", default=d.optimizer, help="sgd, adam or adamw")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD only")
+    p.add_argument("--weight-decay", type=float, default=None, help="default: the optimizer's own")
+    p.add_argument("--epochs", type=int, default=None, help=f"default {d.epochs}")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--device", default=d.device, help="cpu, cuda or auto")
+    p.add_argument("--dtype", default=d.dtype, help="float32 or float64")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--loader", default=d.loader, help="tensor (resident) or dataloader (the seed's)")
+    p.add_argument("--hidden", type=_hidden, default=d.hidden, help="hidden sizes, default 128,64")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/<timestamp>)")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help="continue the run in DIR with its saved config (--epochs sets the new total)")
+    p.add_argument("--compare", default=None, metavar="A,B",
+                   help="train engines side by side on identical batches and compare per-step losses")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _cmd_train(args) -> int:
+    from . import train as T
+
+    if args.resume is not None:
+        cfg = T.load_run_config(args.resume)
+        if args.epochs is not None:
+            cfg = dataclasses.replace(cfg, epochs=args.epochs)
+        T.train(cfg, args.resume, resume=True, progress=not args.no_progress)
+        return 0
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    if args.compare:
+        return _compare(cfg, args.compare.split(","))
+    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    result = T.train(cfg, out, progress=not args.no_progress)
+    print(f"run folder: {result.out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+    return 0
+
+
+def _compare(cfg: TrainConfig, engines: list[str]) -> int:
+    from .train import compare, relative_gap
+
+    losses = compare(cfg, engines)
+    base, *others = engines
+    steps = len(losses[base])
+    every = max(1, steps // 20)
+    print("  ".join([f"{'step':>6}"] + [f"{e:>14}" for e in engines] + [f"{'max rel diff':>13}"]))
+    for s in list(range(0, steps, every)) + ([steps - 1] if (steps - 1) % every else []):
+        gap = max(relative_gap([losses[o][s]], [losses[base][s]])[0] for o in others)
+        print("  ".join([f"{s + 1:>6}"] + [f"{losses[e][s]:>14.8f}" for e in engines] + [f"{gap:>13.2e}"]))
+    for o in others:
+        gaps = relative_gap(losses[o], losses[base])
+        worst = max(range(steps), key=gaps.__getitem__)
+        print(f"{o} vs {base}: largest relative difference in loss {gaps[worst]:.2e} at step {worst + 1} of {steps}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from . import train as T
+
+    cfg = T.load_run_config(args.run)
+    ckpt = T.load_checkpoint(args.run)
+    cfg.validate()
+    engine, _, test_split = cfg.build()
+    engine.load_state_dict(ckpt["engine"])
+    loss, acc, confusion = T.evaluate(engine, cfg.make_loader(test_split, engine, shuffle=False))
+    print(f"{args.run}: epoch {ckpt['epoch']}, test loss {loss:.4f}, test accuracy {100 * acc:.2f}% "
+          f"({int(confusion.diagonal().sum())}/{int(confusion.sum())})")
+    print("confusion matrix (rows: true class, columns: predicted)")
+    k = confusion.shape[0]
+    print("      " + "".join(f"{j:>6}" for j in range(k)))
+    for i in range(k):
+        print(f"{i:>6}" + "".join(f"{int(v):>6}" for v in confusion[i]))
+    return 0
+
+
+def _cmd_check(args) -> int:
+    import torch
+
+    from .checks import format_table, run_checks
+    from .engines import resolve_device
+
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if args.dtype not in dtypes:
+        raise UsageError(f"dtype: expected float32 or float64, got {args.dtype!r}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    rows = run_checks(dtypes[args.dtype], device, seed=args.seed)
+    print(format_table(rows))
+    failed = [r for r in rows if not r.passed]
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed ({args.dtype} parity on {device}; "
+          "finite differences in float64)")
+    return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    parser = _Parser(prog=PROG, description="SimpleNet on MNIST, every forward and backward written out.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    p = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a run folder")
+    p.add_argument("run", type=Path)
+    p = sub.add_parser("check", help="parity and finite-difference checks of every layer and the net")
+    p.add_argument("--dtype", default="float64", help="float32 or float64 (parity); FD is always float64")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check}
+    try:
+        return commands[args.command](args)
+    except UsageError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

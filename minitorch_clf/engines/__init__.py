@@ -1,0 +1,74 @@
+"""Engines: one training step, several implementations, one interface (see base.py).
+
+    from minitorch_clf.engines import build_engine, ENGINES
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import optim as ours
+from ..models import MLPConfig, ReferenceNet, SimpleNet
+from .base import PHASES, Engine
+from .manual import ManualEngine
+from .reference import ReferenceEngine
+
+# name -> (engine class, model class, optimizer module)
+_REGISTRY = {
+    "reference": (ReferenceEngine, ReferenceNet, torch.optim),
+    "manual": (ManualEngine, SimpleNet, ours),
+}
+ENGINES: tuple[str, ...] = tuple(_REGISTRY)
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def resolve_device(device) -> torch.device:
+    """'auto' -> cuda when available; 'cuda' without a GPU is a ValueError naming the argument."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device: expected cpu, cuda or auto, got {device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: cuda was asked for but no CUDA GPU is available (use --device cpu)")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected cpu, cuda or auto, got {str(device)!r}")
+    return device
+
+
+def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
+                   weight_decay: float | None = None):
+    """SGD / Adam / AdamW from `module` (torch.optim or minitorch_clf.optim); same arguments for both."""
+    kw = {} if weight_decay is None else {"weight_decay": weight_decay}
+    if name == "sgd":
+        return module.SGD(params, lr=lr, momentum=momentum, **kw)
+    if name == "adam":
+        return module.Adam(params, lr=lr, **kw)
+    if name == "adamw":
+        return module.AdamW(params, lr=lr, **kw)
+    raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,
+                 weight_decay: float | None = None, device="cpu", dtype: torch.dtype = torch.float32,
+                 seed: int = 0, config: MLPConfig = MLPConfig()) -> Engine:
+    """An engine with freshly initialised weights: the same seed gives the same weights in every engine."""
+    if name not in _REGISTRY:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if not lr > 0:
+        raise ValueError(f"lr: expected a positive learning rate, got {lr}")
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
+    device = resolve_device(device)
+    engine_cls, model_cls, optim_module = _REGISTRY[name]
+    with torch.random.fork_rng(devices=[]):          # initialise on the CPU from `seed`, globals untouched
+        torch.manual_seed(seed)
+        model = model_cls(config)
+    model = model.to(device=device, dtype=dtype)
+    opt = make_optimizer(optim_module, optimizer, model.parameters(), lr, momentum, weight_decay)
+    return engine_cls(model, opt, config, device, dtype)
+
+
+__all__ = ["ENGINES", "OPTIMIZERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]

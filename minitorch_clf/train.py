@@ -1,0 +1,298 @@
+"""The epoch loop: train, evaluate, write metrics, curves and checkpoints, resume, compare engines.
+
+A run folder holds:
+  config.json      the TrainConfig
+  metrics.jsonl    one JSON object per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
+  curves.png       loss and accuracy against epoch
+  checkpoint.pt    engine state (model + optimizer), epochs done, RNG states, metrics so far
+Files are written to a temporary name and renamed, so a crash never leaves half a file.
+The batch order of an epoch is a function of (seed, epoch) alone, so a resumed run takes exactly the
+steps the uninterrupted run would have taken.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import data as D
+from .engines import ENGINES, OPTIMIZERS, build_engine, resolve_device
+from .models import MLPConfig
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class UsageError(Exception):
+    """Bad arguments or inputs: the CLI prints the message on one line and exits 2."""
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "mnist-5k"
+    data_dir: str = "data"
+    download: bool = False
+    engine: str = "manual"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+    loader: str = "tensor"
+    hidden: tuple[int, ...] = (128, 64)
+
+    def validate(self) -> None:
+        """Raise UsageError naming the first bad field; touches nothing."""
+        choices = {"dataset": D.DATASETS, "engine": ENGINES, "optimizer": OPTIMIZERS,
+                   "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES)}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise UsageError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("lr", "epochs", "batch_size"):
+            if not getattr(self, name) > 0:
+                raise UsageError(f"{name.replace('_', '-')}: expected a positive value, got {getattr(self, name)}")
+        if self.weight_decay is not None and self.weight_decay < 0:
+            raise UsageError(f"weight-decay: expected a value >= 0, got {self.weight_decay}")
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise UsageError(f"hidden: expected positive layer sizes, got {self.hidden}")
+        try:
+            resolve_device(self.device)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+
+    def build(self):
+        """(engine, train split, test split) ready to run."""
+        try:
+            train_split, test_split = D.load(self.dataset, self.data_dir, self.download, split_seed=self.seed)
+        except D.DataError as e:
+            raise UsageError(str(e)) from None
+        h, w = train_split.images.shape[1:]
+        config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10)
+        engine = build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                              weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
+                              seed=self.seed, config=config)
+        return engine, train_split, test_split
+
+    def make_loader(self, split: D.Split, engine, shuffle: bool = True):
+        return D.make_loader(self.loader, split, self.batch_size, device=engine.device, seed=self.seed,
+                             shuffle=shuffle, dtype=engine.dtype)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - fields
+        if unknown:
+            raise UsageError(f"config.json: unknown fields {sorted(unknown)}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------------------------
+# files
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), then rename tmp over path (atomic on POSIX)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def load_checkpoint(run_dir: Path) -> dict:
+    path = run_dir / "checkpoint.pt"
+    if not path.is_file():
+        raise UsageError(f"resume: no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # any unpickling failure means the file is not ours or is damaged
+        raise UsageError(f"resume: {path} is not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(ckpt, dict) or not {"engine", "epoch", "rng", "metrics"} <= set(ckpt):
+        raise UsageError(f"resume: {path} is not a minitorch-clf checkpoint (missing keys)")
+    return ckpt
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    path = run_dir / "config.json"
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise UsageError(f"run: no config.json in {run_dir}") from None
+    except (json.JSONDecodeError, TypeError) as e:
+        raise UsageError(f"run: {path} is not a valid config ({e})") from None
+
+
+def prepare_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
+        probe.close()
+    except OSError as e:
+        raise UsageError(f"out: cannot write to {out} ({e.strerror or e})") from None
+
+
+def plot_curves(metrics: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m["epoch"] for m in metrics]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(epochs, [m["train_loss"] for m in metrics], "o-", label="train")
+    ax1.plot(epochs, [m["test_loss"] for m in metrics], "s-", label="test")
+    ax1.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    ax1.legend()
+    ax2.plot(epochs, [100 * m["test_accuracy"] for m in metrics], "s-", color="C1")
+    ax2.set(xlabel="epoch", ylabel="test accuracy (%)", title="accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+
+@torch.no_grad()
+def evaluate(engine, loader) -> tuple[float, float, torch.Tensor]:
+    """(mean loss, accuracy, confusion matrix (true, predicted)) over one pass of `loader`."""
+    total_loss, n = 0.0, 0
+    confusion = torch.zeros(engine.config.num_classes, engine.config.num_classes, dtype=torch.int64)
+    for x, y in loader.epoch(0):
+        logits = engine.predict(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        n += len(y)
+        pred = logits.argmax(1)
+        k = engine.config.num_classes
+        confusion += torch.bincount((y * k + pred).cpu(), minlength=k * k).reshape(k, k)
+    return total_loss / n, confusion.diagonal().sum().item() / n, confusion
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class RunResult:
+    metrics: list[dict]
+    step_losses: list[float]           # every step this call ran, in order
+    out: Path
+
+
+def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
+          log=print) -> RunResult:
+    """Train `cfg` into the run folder `out` (continuing it when `resume`). Raises UsageError on bad input
+    before anything is written."""
+    out = Path(out)
+    cfg.validate()
+    ckpt = load_checkpoint(out) if resume else None
+    engine, train_split, test_split = cfg.build()
+    if ckpt is not None:
+        try:
+            engine.load_state_dict(ckpt["engine"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise UsageError(f"resume: checkpoint does not match the run's config ({e})") from None
+        _set_rng_state(ckpt["rng"])
+    prepare_out(out)
+    write_text(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+
+    train_loader = cfg.make_loader(train_split, engine)
+    test_loader = cfg.make_loader(test_split, engine, shuffle=False)
+    metrics = list(ckpt["metrics"]) if ckpt else []
+    start = ckpt["epoch"] if ckpt else 0
+    write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
+    step_losses: list[float] = []
+    log(f"training {cfg.engine} on {cfg.dataset} ({len(train_split)} train / {len(test_split)} test) "
+        f"on {engine.device}, {cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, epochs {start + 1}..{cfg.epochs}")
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        losses = _train_epoch(engine, train_loader, epoch, cfg, progress)
+        if engine.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        test_loss, test_acc, _ = evaluate(engine, test_loader)
+        losses = torch.stack(losses).double().cpu().tolist()
+        step_losses += losses
+        m = dict(epoch=epoch + 1, train_loss=sum(losses) / len(losses), test_loss=test_loss,
+                 test_accuracy=test_acc, seconds=seconds, samples_per_s=len(train_split) / seconds)
+        metrics.append(m)
+        log(f"epoch {epoch + 1:3d}  train loss {m['train_loss']:.4f}  test loss {test_loss:.4f}  "
+            f"test acc {100 * test_acc:.2f}%  {seconds:.2f}s")
+        checkpoint = {"engine": engine.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
+                      "metrics": metrics, "config": dataclasses.asdict(cfg)}
+        atomic_write(out / "checkpoint.pt", lambda tmp: torch.save(checkpoint, tmp))
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(m) + "\n")
+        plot_curves(metrics, out / "curves.png")
+    return RunResult(metrics, step_losses, out)
+
+
+def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool) -> list[torch.Tensor]:
+    from tqdm import tqdm
+
+    losses = []
+    bar = tqdm(loader.epoch(epoch), total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+               unit="batch", leave=False, disable=not progress, file=sys.stderr)
+    t0, seen = time.perf_counter(), 0
+    for i, (x, y) in enumerate(bar):
+        losses.append(engine.step(x, y))
+        seen += len(y)
+        if progress and i % 10 == 0:
+            bar.set_postfix(loss=f"{losses[-1].item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    bar.close()
+    return losses
+
+
+# ----------------------------------------------------------------------------------------------
+# the core claim: two engines, same seed, weights and batches
+
+def compare(cfg: TrainConfig, engines: list[str], log=print) -> dict[str, list[float]]:
+    """Per-step losses of each engine, trained side by side on identical batches."""
+    for name in engines:
+        dataclasses.replace(cfg, engine=name).validate()
+    if len(engines) < 2:
+        raise UsageError(f"compare: expected at least two engines, got {engines}")
+    runs = [dataclasses.replace(cfg, engine=name).build() for name in engines]
+    train_split = runs[0][1]
+    loader = cfg.make_loader(train_split, runs[0][0])
+    losses: dict[str, list[float]] = {name: [] for name in engines}
+    for epoch in range(cfg.epochs):
+        for x, y in loader.epoch(epoch):
+            for name, (engine, _, _) in zip(engines, runs):
+                losses[name].append(engine.step(x, y).item())
+    return losses
+
+
+def relative_gap(a: list[float], b: list[float]) -> list[float]:
+    return [abs(x - y) / max(abs(y), 1e-30) for x, y in zip(a, b)]

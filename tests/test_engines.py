@@ -1,0 +1,95 @@
+"""The engine contract: same seed, same weights; reference and manual agree; bad batches refused."""
+import pytest
+import torch
+
+from minitorch_clf.engines import ENGINES, build_engine
+
+
+def batch(n=16, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 28, 28, generator=g, dtype=dtype), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_engine_names():
+    assert ENGINES[:2] == ("reference", "manual")
+
+
+def test_same_seed_same_weights_across_engines():
+    sds = [build_engine(name, seed=7).state_dict()["model"] for name in ENGINES]
+    for sd in sds[1:]:
+        assert list(sd) == list(sds[0]) and all(torch.equal(sd[k], sds[0][k]) for k in sd)
+    other = build_engine("manual", seed=8).state_dict()["model"]
+    assert not torch.equal(other["fc1.weight"], sds[0]["fc1.weight"])
+
+
+def test_build_does_not_touch_global_rng():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    build_engine("manual", seed=0)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_reference_and_manual_agree_float64(optimizer):
+    engines = [build_engine(n, optimizer=optimizer, dtype=torch.float64, seed=1) for n in ("reference", "manual")]
+    for step in range(10):
+        x, y = batch(seed=step, dtype=torch.float64)
+        losses = [e.step(x, y) for e in engines]
+        assert losses[0].shape == () and losses[1].shape == ()
+        torch.testing.assert_close(losses[1], losses[0], rtol=1e-12, atol=0)
+    x, _ = batch(seed=99, dtype=torch.float64)
+    torch.testing.assert_close(engines[1].predict(x), engines[0].predict(x), rtol=1e-10, atol=0)
+
+
+def test_predict_changes_nothing():
+    eng = build_engine("manual")
+    x, _ = batch()
+    before = {k: v.clone() for k, v in eng.state_dict()["model"].items()}
+    a, b = eng.predict(x), eng.predict(x)
+    assert torch.equal(a, b) and a.shape == (16, 10)
+    assert all(torch.equal(before[k], v) for k, v in eng.state_dict()["model"].items())
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_state_dict_round_trip(name):
+    a = build_engine(name, optimizer="adam", seed=0)
+    for s in range(3):
+        a.step(*batch(seed=s))
+    b = build_engine(name, optimizer="adam", seed=5)
+    b.load_state_dict(a.state_dict())
+    x, y = batch(seed=10)
+    assert torch.equal(a.step(x, y), b.step(x, y))
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_bad_batches_raise_before_any_change(name):
+    eng = build_engine(name)
+    before = {k: v.clone() for k, v in eng.state_dict()["model"].items()}
+    x, y = batch()
+    bad = [
+        ((torch.randn(16, 700), y), ValueError, "784"),
+        ((x.double(), y), TypeError, "float32"),
+        ((x, y.int()), ValueError, "int64"),
+        ((x, y[:5]), ValueError, "(16,)"),
+        ((x, y.float()), ValueError, "y"),
+    ]
+    for args, exc, word in bad:
+        with pytest.raises(exc, match=word.replace("(", r"\(").replace(")", r"\)")):
+            eng.step(*args)
+    assert all(torch.equal(before[k], v) for k, v in eng.state_dict()["model"].items())
+
+
+@pytest.mark.parametrize("kw,word", [({"name": "nope"}, "engine"), ({"optimizer": "rmsprop"}, "optimizer"),
+                                     ({"lr": 0.0}, "lr"), ({"dtype": torch.float16}, "dtype"),
+                                     ({"device": "tpu"}, "device")])
+def test_bad_build_arguments(kw, word):
+    args = {"name": "manual", **kw}
+    with pytest.raises((ValueError, TypeError), match=word):
+        build_engine(args.pop("name"), **args)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu():
+    with pytest.raises(ValueError, match="cuda"):
+        build_engine("manual", device="cuda")
