@@ -1,4 +1,4 @@
-"""`minitorch-clf train | evaluate | check`.
+"""`minitorch-clf train | evaluate | check | bench`.
 
 Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint) prints
 one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
@@ -132,6 +132,55 @@ def _cmd_check(args) -> int:
     return 1 if failed else 0
 
 
+def _csv(kind):
+    def parse(text: str):
+        try:
+            return [kind(v) for v in text.split(",") if v]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return parse
+
+
+def _cmd_bench(args) -> int:
+    from . import bench as B
+    from .engines import COMPILE_MODES, ENGINES, resolve_device
+
+    for name in args.engines:
+        if name not in ENGINES:
+            raise UsageError(f"engines: expected names from {', '.join(ENGINES)}, got {name!r}")
+    if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
+        raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    if args.optimizer not in ("sgd", "adam", "adamw"):
+        raise UsageError(f"optimizer: expected sgd, adam or adamw, got {args.optimizer!r}")
+    if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
+        raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    info = B.machine_info(device)
+    where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads"
+    print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
+    log = lambda m: print(m, flush=True)
+    if args.epoch:
+        records = B.bench_epoch(args.engines, args.batch_sizes[0], device, args.optimizer,
+                                samples=args.epoch_samples, compile_mode=args.compile_mode, log=log)
+        peak = None
+    else:
+        records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
+                                      repeats=args.repeats, compile_mode=args.compile_mode, log=log)
+    print(B.format_table(records, epoch=args.epoch))
+    meta = {"machine": where, "torch": info["torch"], "optimizer": args.optimizer,
+            "matmul_gflops": peak / 1e9 if peak else None, "compile_mode": args.compile_mode}
+    if args.json:
+        B.write_json(records, args.json, meta)
+        print(f"wrote {args.json}")
+    if args.plot:
+        B.plot(records, args.plot, f"SimpleNet training on {where}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _Parser(prog=PROG, description="SimpleNet on MNIST, every forward and backward written out.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -142,8 +191,20 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="float64", help="float32 or float64 (parity); FD is always float64")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("bench", help="time engines side by side (interleaved, after warm-up)")
+    p.add_argument("--engines", type=_csv(str), default=["reference", "manual"], help="comma-separated")
+    p.add_argument("--batch-sizes", type=_csv(int), default=[64, 256, 1024], help="comma-separated")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode for the compiled engines")
+    p.add_argument("--iters", type=int, default=50, help="steps per timed round")
+    p.add_argument("--repeats", type=int, default=15, help="timed rounds per engine")
+    p.add_argument("--epoch", action="store_true", help="time a full epoch of synthetic MNIST instead")
+    p.add_argument("--epoch-samples", type=int, default=60_000)
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args(argv)
-    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check}
+    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench}
     try:
         return commands[args.command](args)
     except UsageError as e:

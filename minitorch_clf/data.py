@@ -189,9 +189,9 @@ class TensorLoader:
 
     def __init__(self, split: Split, batch_size: int, device="cpu", seed: int = 0,
                  drop_last: bool = False, shuffle: bool = True, dtype=torch.float32):
-        device = torch.device(device)
-        x = split.images.to(device).unsqueeze(1).to(torch.float32).div(255)   # (N, 1, 28, 28)
-        self.x = x.sub_(split.mean).div_(split.std).to(dtype)
+        # normalised on the CPU, as ToTensor + Normalize do, then moved: the same bits on any device
+        x = split.images.unsqueeze(1).to(torch.float32).div(255)              # (N, 1, 28, 28)
+        self.x = x.sub_(split.mean).div_(split.std).to(device=device, dtype=dtype)
         self.y = split.labels.to(device)
         self.batch_size, self.seed, self.drop_last, self.shuffle = batch_size, seed, drop_last, shuffle
 

@@ -93,3 +93,20 @@ def test_bad_build_arguments(kw, word):
 def test_cuda_without_gpu():
     with pytest.raises(ValueError, match="cuda"):
         build_engine("manual", device="cuda")
+
+
+def test_compiled_reference_follows_reference():
+    """torch.compile of the seed's module: same per-step losses within 1e-5 relative (float32)."""
+    ref, comp = (build_engine(n, optimizer="adam", lr=1e-3, seed=3) for n in ("reference", "compiled-reference"))
+    for step in range(8):
+        x, y = batch(n=32, seed=step)
+        a, b = ref.step(x, y), comp.step(x, y)
+        assert abs(b.item() - a.item()) <= 1e-5 * abs(a.item())
+    assert list(comp.state_dict()["model"]) == list(ref.state_dict()["model"])
+
+
+def test_compile_mode_only_for_compiled_engines():
+    with pytest.raises(ValueError, match="compile_mode"):
+        build_engine("manual", compile_mode="default")
+    with pytest.raises(ValueError, match="compile_mode"):
+        build_engine("compiled-reference", compile_mode="fastest")

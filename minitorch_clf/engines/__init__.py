@@ -9,6 +9,7 @@ import torch
 from .. import optim as ours
 from ..models import MLPConfig, ReferenceNet, SimpleNet
 from .base import PHASES, Engine
+from .compiled import COMPILE_MODES, CompiledReferenceEngine
 from .manual import ManualEngine
 from .reference import ReferenceEngine
 
@@ -16,8 +17,10 @@ from .reference import ReferenceEngine
 _REGISTRY = {
     "reference": (ReferenceEngine, ReferenceNet, torch.optim),
     "manual": (ManualEngine, SimpleNet, ours),
+    "compiled-reference": (CompiledReferenceEngine, ReferenceNet, torch.optim),
 }
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
+COMPILED = ("compiled-reference",)
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
@@ -29,10 +32,13 @@ def resolve_device(device) -> torch.device:
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"device: expected cpu, cuda or auto, got {device!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: cuda was asked for but no CUDA GPU is available (use --device cpu)")
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device: expected cpu, cuda or auto, got {str(device)!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device: cuda was asked for but no CUDA GPU is available (use --device cpu)")
+        if device.index is None:                 # tensors report cuda:0, never plain cuda
+            device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 
@@ -51,8 +57,11 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
 
 def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float | None = None, device="cpu", dtype: torch.dtype = torch.float32,
-                 seed: int = 0, config: MLPConfig = MLPConfig()) -> Engine:
-    """An engine with freshly initialised weights: the same seed gives the same weights in every engine."""
+                 seed: int = 0, config: MLPConfig = MLPConfig(), compile_mode: str | None = None) -> Engine:
+    """An engine with freshly initialised weights: the same seed gives the same weights in every engine.
+
+    `compile_mode` (torch.compile's mode) applies to the compiled engines only.
+    """
     if name not in _REGISTRY:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")
     if optimizer not in OPTIMIZERS:
@@ -68,7 +77,10 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
         model = model_cls(config)
     model = model.to(device=device, dtype=dtype)
     opt = make_optimizer(optim_module, optimizer, model.parameters(), lr, momentum, weight_decay)
-    return engine_cls(model, opt, config, device, dtype)
+    options = {} if compile_mode is None else {"compile_mode": compile_mode}
+    if options and engine_cls.name not in COMPILED:
+        raise ValueError(f"compile_mode: only for the compiled engines ({', '.join(COMPILED)}), not {name!r}")
+    return engine_cls(model, opt, config, device, dtype, **options)
 
 
-__all__ = ["ENGINES", "OPTIMIZERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]
+__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "OPTIMIZERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]

@@ -1,0 +1,240 @@
+"""Side-by-side benchmark driver behind `minitorch-clf bench`.
+
+Step mode: every engine trains on one resident random batch; after warm-up (which is where
+torch.compile compiles, timed and reported as `first_steps_s`, never inside a step time) the engines
+take turns, `repeats` rounds of `iters` steps each, so drift on the machine hits them all alike.
+A round's time / iters is one sample; we report the median and the interquartile range of the
+samples. On a GPU each round is bracketed by CUDA events and synchronised.
+
+Epoch mode: one full pass over 60,000 synthetic MNIST-shaped uint8 images at the batch size, through
+the same Dataset/transform path as real MNIST: `reference` with the seed's DataLoader, and every
+engine with the resident-tensor loader.
+
+Achieved GFLOP/s counts the GEMMs of a step (MLPConfig.flops_per_sample); `% matmul` compares them
+with a large float32 matrix product timed in the same process on the same device.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import data as D
+from .engines import build_engine, resolve_device
+from .models import MLPConfig
+
+
+@dataclass
+class Record:
+    engine: str
+    loader: str
+    device: str
+    batch_size: int
+    median_s: float                     # per step (step mode) or per epoch (epoch mode)
+    iqr_s: float
+    samples_per_s: float
+    speedup: float | None = None        # against `reference` at the same batch size / loader
+    gflops: float | None = None
+    pct_matmul: float | None = None     # achieved GFLOP/s / measured matmul GFLOP/s
+    first_steps_s: float | None = None  # warm-up (compile, allocation), excluded from median_s
+    epoch_s: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Timer:
+    """Wall time of a block; on CUDA measured with events around the block (and synchronised)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            self.start.record()
+        else:
+            self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            self.end.record()
+            self.end.synchronize()
+            self.seconds = self.start.elapsed_time(self.end) / 1e3
+        else:
+            self.seconds = time.perf_counter() - self.t0
+
+
+def matmul_rate(device: torch.device, n: int | None = None, repeats: int = 5) -> float:
+    """FLOP/s of an n x n x n float32 product (n = 2048 on CPU, 8192 on GPU), median of `repeats`."""
+    n = n or (8192 if device.type == "cuda" else 2048)
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
+    a @ b
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        with Timer(device) as t:
+            a @ b
+        times.append(t.seconds)
+    return 2 * n**3 / statistics.median(times)
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
+    return q[0], statistics.median(xs), q[2]
+
+
+def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimizer: str = "sgd",
+                warmup: int = 20, iters: int = 50, repeats: int = 15, compile_mode: str | None = None,
+                log=print) -> tuple[list[Record], float]:
+    """Per-step records for every (engine, batch size), interleaved; and the matmul FLOP/s."""
+    device = resolve_device(device)
+    config = MLPConfig()
+    peak = matmul_rate(device)
+    log(f"matmul rate on {device}: {peak / 1e9:.1f} GFLOP/s (float32)")
+    records = []
+    for bs in batch_sizes:
+        g = torch.Generator().manual_seed(bs)
+        x = torch.randn(bs, 1, 28, 28, generator=g).to(device)
+        y = torch.randint(0, 10, (bs,), generator=g).to(device)
+        built = {}
+        for name in engines:
+            kw = {"compile_mode": compile_mode} if compile_mode and name.startswith("compiled") else {}
+            eng = build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+            with Timer(device) as t:
+                for _ in range(warmup):
+                    eng.step(x, y)
+            built[name] = (eng, t.seconds)
+        samples: dict[str, list[float]] = {name: [] for name in engines}
+        for _ in range(repeats):
+            for name, (eng, _) in built.items():
+                with Timer(device) as t:
+                    for _ in range(iters):
+                        eng.step(x, y)
+                samples[name].append(t.seconds / iters)
+        for name, (eng, first) in built.items():
+            q1, med, q3 = _quartiles(samples[name])
+            flops = config.flops_per_sample() * bs / med
+            records.append(Record(name, "resident-batch", str(device), bs, med, q3 - q1, bs / med,
+                                  gflops=flops / 1e9, pct_matmul=100 * flops / peak, first_steps_s=first))
+        log(f"batch {bs}: done")
+    _speedups(records)
+    return records, peak
+
+
+def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimizer: str = "sgd",
+                samples: int = 60_000, compile_mode: str | None = None, log=print) -> list[Record]:
+    """One epoch each: reference + DataLoader (the seed), then every engine + the tensor loader."""
+    device = resolve_device(device)
+    split = D.synthetic_mnist(samples)
+    runs = [("reference", "dataloader")] + [(name, "tensor") for name in engines]
+    records = []
+    for name, loader_kind in runs:
+        kw = {"compile_mode": compile_mode} if compile_mode and name.startswith("compiled") else {}
+        eng = build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+        loader = D.make_loader(loader_kind, split, batch_size, device=device, seed=0)
+        with Timer(device) as warm:                        # compile and allocate outside the epoch
+            for x, y in list(loader.epoch(0))[:3]:
+                eng.step(x, y)
+        with Timer(device) as t:
+            for x, y in loader.epoch(1):
+                eng.step(x, y)
+        records.append(Record(name, loader_kind, str(device), batch_size, t.seconds, 0.0, samples / t.seconds,
+                              first_steps_s=warm.seconds, epoch_s=t.seconds))
+        log(f"{name} + {loader_kind}: {t.seconds:.3f} s per epoch")
+    _speedups(records, by_loader=False)
+    return records
+
+
+def _speedups(records: list[Record], by_loader: bool = True) -> None:
+    """speedup = reference's time / this time, at the same batch size (and, in epoch mode, against
+    the seed's reference + DataLoader)."""
+    for r in records:
+        base = [b for b in records if b.engine == "reference" and b.batch_size == r.batch_size
+                and (not by_loader or b.loader == r.loader)]
+        if not by_loader:
+            base = [b for b in base if b.loader == "dataloader"] or base
+        if base:
+            r.speedup = base[0].median_s / r.median_s
+
+
+def format_table(records: list[Record], epoch: bool = False) -> str:
+    head = ["engine", "loader", "batch", "epoch s" if epoch else "median step", "IQR", "samples/s",
+            "speedup", "GFLOP/s", "% matmul", "warm-up s"]
+    rows = []
+    for r in records:
+        t = f"{r.median_s:.3f}" if epoch else _fmt_time(r.median_s)
+        rows.append([r.engine, r.loader, str(r.batch_size), t, "-" if epoch else _fmt_time(r.iqr_s),
+                     f"{r.samples_per_s:,.0f}", f"{r.speedup:.2f}x" if r.speedup else "-",
+                     f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
+                     f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])
+    widths = [max(len(v) for v in col) for col in zip(head, *rows)]
+    line = lambda vals: "  ".join(v.rjust(w) if i > 1 else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _fmt_time(s: float) -> str:
+    return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.3f} ms"
+
+
+def write_json(records: list[Record], path: Path, meta: dict) -> None:
+    Path(path).write_text(json.dumps([{**asdict(r), **meta} for r in records], indent=1) + "\n")
+
+
+def plot(records: list[Record], path: Path, title: str) -> None:
+    """Bar chart of samples/s per engine, grouped by batch size (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({r.batch_size for r in records})
+    names = list(dict.fromkeys(f"{r.engine} ({r.loader})" for r in records))
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups) * len(names) ** 0.5), 4))
+    for i, name in enumerate(names):
+        xs, ys = [], []
+        for j, bs in enumerate(groups):
+            match = [r for r in records if f"{r.engine} ({r.loader})" == name and r.batch_size == bs]
+            if match:
+                xs.append(j + i * width)
+                ys.append(match[0].samples_per_s)
+        ax.bar(xs, ys, width, label=name)
+    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(groups))], [f"batch {b}" for b in groups])
+    ax.set_yscale("log")
+    ax.set_ylabel("training samples / s (higher is better)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def machine_info(device: torch.device) -> dict:
+    import platform
+
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(gpu=props.name, cuda=torch.version.cuda, sms=props.multi_processor_count)
+    else:
+        cpu = "unknown"
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        info.update(cpu=cpu, cores=torch.get_num_threads())
+    return info

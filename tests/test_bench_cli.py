@@ -1,0 +1,41 @@
+"""`minitorch-clf bench`: table, JSON records and plot from a tiny run; bad arguments."""
+import json
+
+import pytest
+
+from minitorch_clf.cli import main
+
+
+def test_bench_steps_json_and_plot(tmp_path, capsys):
+    out_json, out_png = tmp_path / "b.json", tmp_path / "b.png"
+    assert main(["bench", "--engines", "reference,manual", "--batch-sizes", "8,16", "--iters", "2",
+                 "--repeats", "3", "--json", str(out_json), "--plot", str(out_png)]) == 0
+    table = capsys.readouterr().out
+    assert "median step" in table and "% matmul" in table and "speedup" in table
+    records = json.loads(out_json.read_text())
+    assert len(records) == 4
+    for r in records:
+        assert {"engine", "loader", "device", "batch_size", "median_s"} <= set(r)
+        assert r["median_s"] > 0 and r["device"] == "cpu"
+    assert [r["speedup"] for r in records if r["engine"] == "reference"] == [1.0, 1.0]
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_epoch(tmp_path, capsys):
+    out_json = tmp_path / "e.json"
+    assert main(["bench", "--epoch", "--engines", "manual", "--batch-sizes", "64", "--epoch-samples", "256",
+                 "--json", str(out_json)]) == 0
+    records = json.loads(out_json.read_text())
+    assert [(r["engine"], r["loader"]) for r in records] == [("reference", "dataloader"), ("manual", "tensor")]
+    assert all(r["epoch_s"] > 0 for r in records)
+
+
+@pytest.mark.parametrize("args,word", [(["--engines", "warp"], "engines"), (["--batch-sizes", "0"], "batch-sizes"),
+                                       (["--optimizer", "lion"], "optimizer"), (["--batch-sizes", "a"], "batch-sizes"),
+                                       (["--compile-mode", "fast"], "compile-mode")])
+def test_bench_bad_arguments(args, word, capsys):
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(main(["bench", *args]))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and word in err
