@@ -155,6 +155,48 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
     return records
 
 
+def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int = 784, out_features: int = 128,
+                         iters: int = 50, repeats: int = 15, log=print) -> list[Record]:
+    """SimpleNet's first layer forward with ReLU, per implementation: torch (addmm + relu, cuBLAS on a
+    GPU), the bare GEMM (mm, no epilogue), and the fused op (on CUDA: v1 tiled, v2 cuBLASLt epilogue)."""
+    from . import ops
+
+    device = resolve_device(device)
+    ops.load_cuda() if device.type == "cuda" else ops.load()
+    records = []
+    for bs in batch_sizes:
+        g = torch.Generator().manual_seed(bs)
+        x = torch.randn(bs, in_features, generator=g).to(device)
+        w, b = torch.randn(out_features, in_features, generator=g).to(device), torch.randn(out_features).to(device)
+        impls = {"torch addmm+relu": lambda: torch.relu(torch.addmm(b, x, w.t())),
+                 "bare mm (no epilogue)": lambda: torch.mm(x, w.t()),
+                 "fused linear_forward": lambda: ops.linear_forward(x, w, b, True)}
+        if device.type == "cuda":
+            impls["fused v1 (tiled)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, 1)
+            impls["fused v2 (cuBLASLt)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, 2)
+        samples: dict[str, list[float]] = {k: [] for k in impls}
+        for f in impls.values():
+            for _ in range(5):
+                f()
+        for _ in range(repeats):
+            for name, f in impls.items():
+                synchronize(device)
+                with Timer(device) as t:
+                    for _ in range(iters):
+                        f()
+                samples[name].append(t.seconds / iters)
+        flops = 2 * bs * in_features * out_features
+        for name in impls:
+            q1, med, q3 = _quartiles(samples[name])
+            records.append(Record(name, "-", str(device), bs, med, q3 - q1, bs / med, gflops=flops / med / 1e9))
+        base = {r.engine: r.median_s for r in records if r.batch_size == bs}["bare mm (no epilogue)"]
+        for r in records:
+            if r.batch_size == bs:
+                r.speedup = base / r.median_s          # >1: faster than the bare GEMM
+        log(f"linear forward, batch {bs}: done")
+    return records
+
+
 def _speedups(records: list[Record], by_loader: bool = True) -> None:
     """speedup = reference's time / this time, at the same batch size (and, in epoch mode, against
     the seed's reference + DataLoader)."""

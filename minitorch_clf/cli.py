@@ -1,4 +1,4 @@
-"""`minitorch-clf train | evaluate | check | bench`.
+"""`minitorch-clf train | evaluate | check | bench | build`.
 
 Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint) prints
 one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
@@ -162,6 +162,12 @@ def _cmd_bench(args) -> int:
     where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads"
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
     log = lambda m: print(m, flush=True)
+    if args.ops:
+        records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
+        print(B.format_table(records).replace("median step", "median call").replace("speedup", "vs bare mm"))
+        if args.json:
+            B.write_json(records, args.json, {"machine": where, "torch": info["torch"]})
+        return 0
     if args.epoch:
         records = B.bench_epoch(args.engines, args.batch_sizes[0], device, args.optimizer,
                                 samples=args.epoch_samples, compile_mode=args.compile_mode, log=log)
@@ -178,6 +184,36 @@ def _cmd_bench(args) -> int:
     if args.plot:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
+    return 0
+
+
+def _cmd_build(args) -> int:
+    from . import ops
+
+    try:
+        info = ops.load(verbose=args.verbose)
+    except ops.BuildError as e:
+        raise UsageError(str(e)) from None
+    print(f"cpu kernels:  {info['library']} (load {info['seconds']:.1f} s, a build included when not cached)")
+    if args.cuda:
+        if ops.cuda_home() is None:
+            print("cuda kernels: skipped: nvcc not found (install the CUDA toolkit or set CUDA_HOME)")
+            args.cuda = False
+        else:
+            try:
+                info = ops.load_cuda(verbose=args.verbose)
+            except ops.BuildError as e:
+                raise UsageError(str(e)) from None
+            print(f"cuda kernels: {info['library']} (load {info['seconds']:.1f} s; CUDA_HOME "
+                  f"{info['cuda_home']}, arch {info['arch']})")
+    kernels = ops.registered_kernels()
+    for name, keys in kernels.items():
+        print(f"  {name:32s} {', '.join(keys) or '-'}")
+    missing = [n for n, keys in kernels.items() if "CUDA" not in keys] if args.cuda else \
+        [n for n in ops.CPU_OPS if "CPU" not in kernels[n]]
+    if missing:
+        print(f"missing {'CUDA' if args.cuda else 'CPU'} kernels: {', '.join(missing)}")
+        return 1
     return 0
 
 
@@ -201,10 +237,15 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=15, help="timed rounds per engine")
     p.add_argument("--epoch", action="store_true", help="time a full epoch of synthetic MNIST instead")
     p.add_argument("--epoch-samples", type=int, default=60_000)
+    p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
+    p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")
+    p.add_argument("--verbose", action="store_true", help="show the compiler's commands")
+    p.add_argument("--cuda", action="store_true", help="also build kernels/cuda (needs nvcc, not a GPU)")
     args = parser.parse_args(argv)
-    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench}
+    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench,
+                "build": _cmd_build}
     try:
         return commands[args.command](args)
     except UsageError as e:

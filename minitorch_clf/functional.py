@@ -147,7 +147,8 @@ def cross_entropy_forward(
             raise ValueError(f"target: expected device {logits.device} (that of logits), got {target.device}")
         y = target.reshape(n).long()                              # (N,)
         keep = y != ignore_index                                  # (N,)
-        _check_class_range(y, keep, c, ignore_index)
+        if not torch.compiler.is_compiling():                    # a value check cannot be traced
+            _check_class_range(y, keep, c, ignore_index)
         y_safe = torch.where(keep, y, 0)                          # any valid index; masked below
         keep = keep.to(z.dtype)                                   # 1.0 / 0.0, so no float32 promotion
         w_y = keep if weight is None else weight[y_safe] * keep   # (N,) w[y_i], 0 where ignored

@@ -2,9 +2,10 @@
 
 They subclass `torch.optim.Optimizer`, so param groups, LR schedulers, `zero_grad` and
 `state_dict` behave as users expect, and a state dict moves between ours and torch's both ways.
-Each update exists twice, chosen by `foreach`: a per-tensor loop written to be read, and a
+Each update exists three times: a per-tensor loop written to be read (`foreach=False`), a
 multi-tensor path on `torch._foreach_*` (the default) that does the same operations in the same
-order over all tensors at once, so the two agree to the last bit in practice.
+order over all tensors at once, so the two agree to the last bit in practice, and `fused=True`, one
+call of this project's custom op over all tensors (kernels/cpu/optimizer.cpp, built on first use).
 Nothing here calls torch.optim's own update functions.
 """
 from __future__ import annotations
@@ -47,16 +48,19 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
-                 foreach: bool | None = None):
+                 foreach: bool | None = None, fused: bool | None = None):
         _check_nonneg("learning rate", lr)
         _check_nonneg("momentum value", momentum)
         _check_nonneg("weight_decay value", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening "
                              f"(got momentum={momentum}, dampening={dampening})")
+        _check_fused(fused, foreach)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, foreach=foreach)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
+        if fused:
+            _load_fused_kernels(self)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -64,6 +68,7 @@ class SGD(Optimizer):
             group.setdefault("nesterov", False)
             group.setdefault("maximize", False)
             group.setdefault("foreach", None)
+            group.setdefault("fused", None)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -76,7 +81,7 @@ class SGD(Optimizer):
             if not params:
                 continue
             bufs = [self.state[p].get("momentum_buffer") for p in params]
-            update = _sgd_loop if group["foreach"] is False else _sgd_foreach
+            update = _sgd_fused if group["fused"] else _sgd_loop if group["foreach"] is False else _sgd_foreach
             update(params, [p.grad for p in params], bufs, group)
             if group["momentum"] != 0:
                 for p, b in zip(params, bufs):
@@ -121,6 +126,36 @@ def _sgd_foreach(params, grads, bufs, group) -> None:
     torch._foreach_add_(params, grads, alpha=-lr)
 
 
+def _sgd_fused(params, grads, bufs, group) -> None:
+    """The same update in one call of the custom op `sgd_update_` (kernels/cpu/optimizer.cpp)."""
+    op = torch.ops.minitorch_clf.sgd_update_
+    args = (group["lr"], group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"],
+            group["maximize"])
+    if group["momentum"] == 0:
+        op(params, grads, [], *args, False)
+        return
+    new = [i for i, b in enumerate(bufs) if b is None]
+    for i in new:
+        bufs[i] = torch.empty_like(params[i])
+    for first, idx in ((True, new), (False, [i for i in range(len(params)) if i not in set(new)])):
+        if idx:
+            op([params[i] for i in idx], [grads[i] for i in idx], [bufs[i] for i in idx], *args, first)
+
+
+def _check_fused(fused, foreach) -> None:
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def _load_fused_kernels(optimizer: Optimizer) -> None:
+    """Build/load the kernels the fused update needs: the CPU ones, and the CUDA ones for GPU params."""
+    from . import ops
+
+    ops.load()
+    if any(p.is_cuda for g in optimizer.param_groups for p in g["params"]):
+        ops.load_cuda()
+
+
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba, 2015), as in torch.optim.Adam; AdamW below decouples the weight decay.
 
@@ -140,17 +175,20 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None):
+                 maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
         _check_nonneg("learning rate", lr)
         _check_nonneg("epsilon value", eps)
         _check_nonneg("weight_decay value", weight_decay)
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected in [0, 1))")
+        _check_fused(fused, foreach)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, foreach=foreach,
+                        maximize=maximize, foreach=foreach, fused=fused,
                         decoupled_weight_decay=self.decoupled_weight_decay)
         super().__init__(params, defaults)
+        if fused:
+            _load_fused_kernels(self)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -158,6 +196,7 @@ class Adam(Optimizer):
             group.setdefault("amsgrad", False)
             group.setdefault("maximize", False)
             group.setdefault("foreach", None)
+            group.setdefault("fused", None)
             group["decoupled_weight_decay"] = group.get("decoupled_weight_decay", False) or self.decoupled_weight_decay
             for p in group["params"]:
                 st = self.state.get(p, {})
@@ -185,7 +224,7 @@ class Adam(Optimizer):
             if not params:
                 continue
             states = [self._state(p, group["amsgrad"]) for p in params]
-            update = _adam_loop if group["foreach"] is False else _adam_foreach
+            update = _adam_fused if group["fused"] else _adam_loop if group["foreach"] is False else _adam_foreach
             update(params, [p.grad for p in params], states, group)
         return loss
 
@@ -242,6 +281,20 @@ def _adam_foreach(params, grads, states, group) -> None:
     torch._foreach_addcdiv_(params, ms, denom, step_sizes)
 
 
+def _adam_fused(params, grads, states, group) -> None:
+    """The same update in one call of the custom op `adam_update_` (kernels/cpu/optimizer.cpp)."""
+    lr, (beta1, beta2) = group["lr"], group["betas"]
+    for st in states:
+        st["step"] += 1
+    ts = [st["step"].item() for st in states]
+    torch.ops.minitorch_clf.adam_update_(
+        params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+        [st["max_exp_avg_sq"] for st in states] if group["amsgrad"] else [],
+        [lr / (1 - beta1**t) for t in ts], [(1 - beta2**t) ** 0.5 for t in ts],
+        lr, beta1, beta2, group["eps"], group["weight_decay"], group["decoupled_weight_decay"], group["amsgrad"],
+        group["maximize"])
+
+
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): θ ← θ(1 - γλ) before the update."""
 
@@ -249,6 +302,6 @@ class AdamW(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None):
+                 maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         maximize=maximize, foreach=foreach)
+                         maximize=maximize, foreach=foreach, fused=fused)

@@ -67,15 +67,18 @@ def assert_same_state(opt_a, params_a, opt_b, params_b, dtype):
             assert_close(sa[key], sb[key], dtype)
 
 
+IMPLS = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("impl", list(IMPLS))
 @pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{kw}" for n, kw in CASES])
-def test_matches_torch_optim(name, kw, foreach, dtype):
+def test_matches_torch_optim(name, kw, impl, dtype):
     lr = {"SGD": 0.05}.get(name, 0.01)
     params = make_params(dtype)
     mine = clone_params(params)
-    ref = run(getattr(torch.optim, name), params, dict(kw, lr=lr, foreach=foreach), STEPS)
-    opt = run(getattr(ours, name), mine, dict(kw, lr=lr, foreach=foreach), STEPS)
+    ref = run(getattr(torch.optim, name), params, dict(kw, lr=lr, foreach=False), STEPS)
+    opt = run(getattr(ours, name), mine, dict(kw, lr=lr, **IMPLS[impl]), STEPS)
     assert_same_state(opt, mine, ref, params, dtype)
     assert not torch.equal(mine[0], make_params(dtype)[0])            # it moved
 
@@ -89,14 +92,15 @@ def test_loop_and_foreach_agree(name, kw):
     assert all(torch.equal(pa, pb) for pa, pb in zip(a, b)), "same operations, same order: same bits"
 
 
+@pytest.mark.parametrize("impl", list(IMPLS))
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
-def test_param_groups_and_none_grad(name):
+def test_param_groups_and_none_grad(name, impl):
     groups = lambda ps: [{"params": ps[:2]}, {"params": ps[2:], "lr": 0.003}]
     kw = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
     params = make_params(torch.float64)
     mine = clone_params(params)
     ref = run(getattr(torch.optim, name), params, kw, 30, groups=groups, none_grad_index=1)
-    opt = run(getattr(ours, name), mine, kw, 30, groups=groups, none_grad_index=1)
+    opt = run(getattr(ours, name), mine, dict(kw, **IMPLS[impl]), 30, groups=groups, none_grad_index=1)
     assert_same_state(opt, mine, ref, params, torch.float64)
     assert mine[1].grad is None and not opt.state[mine[1]]            # skipped: no state created
     assert torch.equal(mine[1], make_params(torch.float64)[1])
@@ -125,6 +129,11 @@ def test_state_dicts_interchange(name, kw, direction):
         dst.step()
     for p, q in zip(params, cont_params):
         torch.testing.assert_close(q, p, rtol=1e-12, atol=0)
+
+
+def test_fused_and_foreach_together_rejected():
+    with pytest.raises(RuntimeError, match="fused"):
+        ours.SGD(make_params(torch.float32), fused=True, foreach=True)
 
 
 def test_scheduler_and_zero_grad():

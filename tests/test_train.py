@@ -22,6 +22,14 @@ def test_manual_follows_reference_step_for_step(optimizer, lr):
     assert losses["manual"][-1] < losses["manual"][0]
 
 
+@pytest.mark.parametrize("engine", ["fused", "compiled", "compiled-reference"])
+def test_fast_engines_follow_reference_over_an_epoch(engine):
+    """Each fast engine's per-step losses stay within 1e-5 relative of the seed's over one epoch."""
+    losses = compare(TrainConfig(optimizer="sgd", lr=0.01, epochs=1), ["reference", engine])
+    assert len(losses[engine]) == 63
+    assert max(relative_gap(losses[engine], losses["reference"])) < 1e-5
+
+
 def test_accuracy_adam_10_epochs(tmp_path):
     result = train(TrainConfig(epochs=10), tmp_path / "run", progress=False, log=quiet)
     assert result.metrics[-1]["test_accuracy"] >= 0.92

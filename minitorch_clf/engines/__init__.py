@@ -10,17 +10,21 @@ from .. import optim as ours
 from ..models import MLPConfig, ReferenceNet, SimpleNet
 from .base import PHASES, Engine
 from .compiled import COMPILE_MODES, CompiledReferenceEngine
+from .compiled_manual import CompiledManualEngine
+from .fused import FusedEngine
 from .manual import ManualEngine
 from .reference import ReferenceEngine
 
-# name -> (engine class, model class, optimizer module)
+# name -> (engine class, model class, optimizer module, optimizer options)
 _REGISTRY = {
-    "reference": (ReferenceEngine, ReferenceNet, torch.optim),
-    "manual": (ManualEngine, SimpleNet, ours),
-    "compiled-reference": (CompiledReferenceEngine, ReferenceNet, torch.optim),
+    "reference": (ReferenceEngine, ReferenceNet, torch.optim, {}),
+    "manual": (ManualEngine, SimpleNet, ours, {}),
+    "compiled": (CompiledManualEngine, SimpleNet, ours, {}),
+    "compiled-reference": (CompiledReferenceEngine, ReferenceNet, torch.optim, {}),
+    "fused": (FusedEngine, SimpleNet, ours, {"fused": True}),
 }
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
-COMPILED = ("compiled-reference",)
+COMPILED = ("compiled", "compiled-reference")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
@@ -43,9 +47,9 @@ def resolve_device(device) -> torch.device:
 
 
 def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
-                   weight_decay: float | None = None):
+                   weight_decay: float | None = None, **options):
     """SGD / Adam / AdamW from `module` (torch.optim or minitorch_clf.optim); same arguments for both."""
-    kw = {} if weight_decay is None else {"weight_decay": weight_decay}
+    kw = dict(options) if weight_decay is None else {"weight_decay": weight_decay, **options}
     if name == "sgd":
         return module.SGD(params, lr=lr, momentum=momentum, **kw)
     if name == "adam":
@@ -71,12 +75,12 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
     device = resolve_device(device)
-    engine_cls, model_cls, optim_module = _REGISTRY[name]
+    engine_cls, model_cls, optim_module, optim_options = _REGISTRY[name]
     with torch.random.fork_rng(devices=[]):          # initialise on the CPU from `seed`, globals untouched
         torch.manual_seed(seed)
         model = model_cls(config)
     model = model.to(device=device, dtype=dtype)
-    opt = make_optimizer(optim_module, optimizer, model.parameters(), lr, momentum, weight_decay)
+    opt = make_optimizer(optim_module, optimizer, model.parameters(), lr, momentum, weight_decay, **optim_options)
     options = {} if compile_mode is None else {"compile_mode": compile_mode}
     if options and engine_cls.name not in COMPILED:
         raise ValueError(f"compile_mode: only for the compiled engines ({', '.join(COMPILED)}), not {name!r}")

@@ -1,0 +1,60 @@
+// Argument checks shared by the CPU and CUDA bindings: every message names the argument,
+// what was expected and what was received.
+#pragma once
+#include <ATen/ATen.h>
+
+namespace minitorch_clf {
+
+inline void check_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  TORCH_CHECK(weight.dim() == 2, "weight: expected (out_features, in_features), got shape ", weight.sizes());
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x: expected (N, ", weight.size(1),
+              ") to match weight ", weight.sizes(), ", got shape ", x.sizes());
+  TORCH_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "bias: expected shape (",
+              weight.size(0), ",), got ", bias.sizes());
+  TORCH_CHECK(x.scalar_type() == weight.scalar_type() && bias.scalar_type() == weight.scalar_type(),
+              "x, weight, bias: expected one floating dtype, got ", x.scalar_type(), ", ",
+              weight.scalar_type(), ", ", bias.scalar_type());
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "x: expected float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(x.device() == weight.device() && bias.device() == weight.device(),
+              "x, weight, bias: expected one device, got ", x.device(), ", ", weight.device(), ", ",
+              bias.device());
+}
+
+inline void check_linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& weight,
+                                  const at::Tensor& out) {
+  TORCH_CHECK(dout.dim() == 2 && dout.size(0) == x.size(0) && dout.size(1) == weight.size(0),
+              "dout: expected shape (", x.size(0), ", ", weight.size(0), "), got ", dout.sizes());
+  TORCH_CHECK(out.sizes() == dout.sizes(), "out: expected the shape of dout ", dout.sizes(), ", got ",
+              out.sizes());
+  TORCH_CHECK(dout.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type(),
+              "dout, out: expected dtype ", x.scalar_type(), ", got ", dout.scalar_type(), ", ",
+              out.scalar_type());
+}
+
+inline void check_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {
+  TORCH_CHECK(logits.dim() == 2, "logits: expected shape (N, C), got ", logits.sizes());
+  TORCH_CHECK(at::isFloatingType(logits.scalar_type()), "logits: expected float32 or float64, got ",
+              logits.scalar_type());
+  TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "target: expected shape (",
+              logits.size(0), ",), got ", target.sizes());
+  TORCH_CHECK(target.scalar_type() == at::kLong, "target: expected int64 class indices, got ",
+              target.scalar_type());
+  TORCH_CHECK(target.device() == logits.device(), "target: expected device ", logits.device(), ", got ",
+              target.device());
+}
+
+inline void check_lists(const char* name, at::TensorList params, at::TensorList other) {
+  TORCH_CHECK(other.size() == params.size(), name, ": expected ", params.size(), " tensors (one per param), got ",
+              other.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    TORCH_CHECK(other[i].sizes() == params[i].sizes() && other[i].scalar_type() == params[i].scalar_type() &&
+                    other[i].device() == params[i].device(),
+                name, "[", i, "]: expected ", params[i].scalar_type(), " ", params[i].sizes(), " on ",
+                params[i].device(), ", got ", other[i].scalar_type(), " ", other[i].sizes(), " on ",
+                other[i].device());
+    TORCH_CHECK(other[i].is_contiguous() && params[i].is_contiguous(), name, "[", i,
+                "]: expected contiguous tensors");
+  }
+}
+
+}  // namespace minitorch_clf

@@ -1,0 +1,29 @@
+// The custom ops of minitorch_clf: one schema, kernels registered per dispatch key
+// (CPU in this folder, CUDA in ../cuda). Shapes: N = batch, I = in_features, O = out_features,
+// C = classes. Python adds fake (meta) kernels and autograd formulas in minitorch_clf/ops.py.
+#include <torch/library.h>
+
+TORCH_LIBRARY(minitorch_clf, m) {
+  // y = x W^T + b, then max(y, 0) when relu.  x (N, I), weight (O, I), bias (O,) -> (N, O)
+  m.def("linear_forward(Tensor x, Tensor weight, Tensor bias, bool relu) -> Tensor");
+  // The same with the CUDA kernel version chosen: 1 = the tiled kernel written to be read,
+  // 2 = cuBLASLt with the bias/ReLU epilogue (float32). linear_forward uses the best of them.
+  m.def("linear_forward_v(Tensor x, Tensor weight, Tensor bias, bool relu, int version) -> Tensor");
+  // Gradients of linear_forward from dout (N, O) and its output out (N, O) (the ReLU mask):
+  // (dx (N, I) or an empty tensor when not need_dx, dweight (O, I), dbias (O,))
+  m.def("linear_backward(Tensor dout, Tensor x, Tensor weight, Tensor out, bool relu, bool need_dx)"
+        " -> (Tensor, Tensor, Tensor)");
+  // Mean softmax cross-entropy over class targets, and its gradient, in one pass over the logits:
+  // logits (N, C), target (N,) int64 -> (loss (), dlogits (N, C) for dloss = 1)
+  m.def("cross_entropy_forward_backward(Tensor logits, Tensor target) -> (Tensor, Tensor)");
+  // One SGD step over every parameter in one call (torch.optim.SGD's update, fused).
+  m.def("sgd_update_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] momentum_buffers, float lr,"
+        " float momentum, float dampening, float weight_decay, bool nesterov, bool maximize,"
+        " bool first_step) -> ()");
+  // One Adam/AdamW step over every parameter in one call; per-parameter step sizes
+  // lr / (1 - beta1^t) and sqrt(1 - beta2^t) come from the caller (they depend on each step count).
+  m.def("adam_update_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] exp_avgs,"
+        " Tensor(c!)[] exp_avg_sqs, Tensor(d!)[] max_exp_avg_sqs, float[] step_sizes,"
+        " float[] bias_correction2_sqrts, float lr, float beta1, float beta2, float eps,"
+        " float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> ()");
+}

@@ -1,0 +1,68 @@
+// Launchers of the pure-CUDA kernels (no torch headers anywhere in kernels/cuda/*.cu, so nvcc stays
+// fast); bindings.cpp calls them with raw pointers and the current stream.
+// Each returns cudaSuccess or the error of its launch. Indices are 64-bit throughout.
+//   N = batch, I = in_features, O = out_features, C = classes
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace minitorch_clf {
+namespace cuda {
+
+// v1: out (N, O) = max(x (N, I) . W (O, I)^T + b, 0 if relu), a shared-memory tiled GEMM with the
+// bias + ReLU epilogue applied in registers before the single store.
+template <typename T>
+cudaError_t linear_forward_tiled(const T* x, const T* w, const T* b, T* out, int64_t N, int64_t I, int64_t O,
+                                 bool relu, cudaStream_t stream);
+
+// dz = dout * 1[out > 0] (or dout) into dz (N, O), and dbias[o] = sum_n dz[n, o], reduced in a fixed
+// order (no atomics): bit-identical from run to run. Two stages: column sums of blocks of
+// kBiasGradRows rows into partial (ceil(N / kBiasGradRows), O), then the blocks summed in order.
+constexpr int64_t kBiasGradRows = 256;
+
+template <typename T>
+cudaError_t relu_mask_bias_grad(const T* dout, const T* out, T* dz, T* dbias, T* partial, int64_t N, int64_t O,
+                                bool relu, cudaStream_t stream);
+
+// One warp per row: row_loss[n] = logsumexp(z_n) - z_n[y_n], dlogits = (softmax(z_n) - onehot(y_n)) / N;
+// then loss = sum(row_loss) / N in one block, in a fixed order. A target outside [0, C) sets *bad to 1
+// (and is treated as class 0) instead of trapping, so the host can raise a Python exception.
+template <typename T>
+cudaError_t cross_entropy_forward_backward(const T* logits, const int64_t* target, T* row_loss, T* loss,
+                                           T* dlogits, int* bad, int64_t N, int64_t C, cudaStream_t stream);
+
+// Multi-tensor optimizer updates: up to kMaxTensors tensors per launch, every element read and written once.
+constexpr int kMaxTensors = 36;   // keeps the batch under the 4 KB kernel-argument limit
+
+template <typename T>
+struct TensorBatch {
+  int count = 0;
+  T* params[kMaxTensors];
+  const T* grads[kMaxTensors];
+  T* state1[kMaxTensors];      // SGD: momentum buffer; Adam: exp_avg
+  T* state2[kMaxTensors];      // Adam: exp_avg_sq
+  T* state3[kMaxTensors];      // Adam with amsgrad: max_exp_avg_sq
+  int64_t numel[kMaxTensors];
+  double step_size[kMaxTensors];              // Adam: lr / (1 - beta1^t)
+  double bias_correction2_sqrt[kMaxTensors];  // Adam: sqrt(1 - beta2^t)
+};
+
+struct SgdHyper {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize, first_step;
+};
+
+struct AdamHyper {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled, amsgrad, maximize;
+};
+
+template <typename T>
+cudaError_t sgd_update(const TensorBatch<T>& batch, const SgdHyper& h, cudaStream_t stream);
+
+template <typename T>
+cudaError_t adam_update(const TensorBatch<T>& batch, const AdamHyper& h, cudaStream_t stream);
+
+}  // namespace cuda
+}  // namespace minitorch_clf

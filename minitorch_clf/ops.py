@@ -1,0 +1,257 @@
+"""The custom ops in kernels/: JIT build, load, and the Python halves (fake kernels, autograd).
+
+    from minitorch_clf import ops
+    ops.load()                        # builds kernels/cpu once (cached), registers everything
+    y = ops.linear_forward(x, w, b, relu=True)
+
+The C++ side (kernels/cpu/schema.cpp) declares the schema in `TORCH_LIBRARY(minitorch_clf, m)` and
+registers CPU kernels; kernels/cuda adds CUDA ones. Here each op gets a fake (meta) kernel, so
+torch.compile can trace it without running it, and the differentiable ones an autograd formula built
+from the backward op, so they also work under autograd and gradcheck.
+
+The build goes to $MINITORCH_CLF_BUILD_DIR (default ~/.cache/minitorch_clf), one folder per torch
+version; torch.utils.cpp_extension hashes the sources and flags, so a second process only loads it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+LIB = "minitorch_clf"
+OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
+       "adam_update_")
+CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
+CPU_SOURCES = ("schema.cpp", "linear.cpp", "cross_entropy.cpp", "optimizer.cpp")
+CUDA_SOURCES = ("bindings.cpp", "linear.cu", "cross_entropy.cu", "optimizer.cu")
+
+
+class BuildError(RuntimeError):
+    """The kernels could not be built; the message says why and what to install."""
+
+
+def kernel_dir() -> Path:
+    """kernels/ of a source checkout (editable install), else the copy shipped inside the package."""
+    for candidate in (Path(__file__).resolve().parents[1] / "kernels", Path(__file__).resolve().parent / "kernels"):
+        if (candidate / "cpu" / "schema.cpp").is_file():
+            return candidate
+    raise BuildError("kernel sources not found: expected kernels/cpu/schema.cpp beside or inside minitorch_clf")
+
+
+def build_root() -> Path:
+    base = Path(os.environ.get("MINITORCH_CLF_BUILD_DIR", Path.home() / ".cache" / "minitorch_clf"))
+    tag = f"torch-{torch.__version__.replace('+', '_')}-py{sys.version_info.major}{sys.version_info.minor}"
+    return base / tag
+
+
+_state: dict = {}
+
+
+def load(verbose: bool = False) -> dict:
+    """Build (first time) and load the CPU kernels, then register the Python halves. Idempotent.
+
+    Returns {"library": path of the .so, "seconds": load time (build included the first time)}.
+    """
+    if "cpu" in _state:
+        return _state["cpu"]
+    compiler = os.environ.get("CXX", "c++")
+    if shutil.which(compiler) is None:
+        raise BuildError(f"no C++ compiler: '{compiler}' is not on PATH (install g++, or set CXX); "
+                         "the fused kernels are built from kernels/cpu on first use")
+    _ninja_on_path()
+    from torch.utils import cpp_extension
+
+    src = kernel_dir() / "cpu"
+    build = build_root() / "cpu"
+    build.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        cpp_extension.load(name="minitorch_clf_cpu", sources=[str(src / s) for s in CPU_SOURCES],
+                           extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"], extra_ldflags=["-fopenmp"], build_directory=str(build),
+                           is_python_module=False, verbose=verbose)
+    except (RuntimeError, OSError, ImportError) as e:
+        raise BuildError(f"building kernels/cpu failed in {build}: {e}") from e
+    _register_python_halves()
+    _state["cpu"] = {"library": build / "minitorch_clf_cpu.so", "seconds": time.perf_counter() - t0}
+    return _state["cpu"]
+
+
+def cuda_home() -> str | None:
+    """The CUDA toolkit folder: $CUDA_HOME / $CUDA_PATH, else the one holding the real nvcc on PATH
+    (nvcc may be a wrapper script elsewhere), else /usr/local/cuda."""
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var) and (Path(os.environ[var]) / "bin" / "nvcc").exists():
+            return os.environ[var]
+    nvcc = shutil.which("nvcc")
+    candidates = []
+    if nvcc:
+        real = Path(os.path.realpath(nvcc))
+        candidates.append(real.parent.parent)
+        try:                                                      # a wrapper: `exec /path/to/bin/nvcc "$@"`
+            for word in real.read_text(errors="ignore").split():
+                if word.endswith("/bin/nvcc"):
+                    candidates.append(Path(word).parent.parent)
+        except OSError:
+            pass
+    candidates.append(Path("/usr/local/cuda"))
+    for c in candidates:
+        if (c / "bin" / "nvcc").exists() and (c / "include" / "cuda_runtime.h").exists():
+            return str(c)
+    return None
+
+
+def _nvidia_pip_dirs() -> tuple[list[str], list[str]]:
+    """Include and library folders of the pip `nvidia` packages torch's CUDA wheels bring
+    (ATen/cuda headers need their headers; cuBLASLt is linked from there)."""
+    try:
+        import nvidia
+    except ImportError:
+        return [], []
+    includes, libs = [], []
+    for root in map(Path, nvidia.__path__):
+        for sub in sorted(root.glob("cu*")) + [root / "cublas", root / "cuda_runtime"]:
+            if (sub / "include").is_dir():
+                includes.append(str(sub / "include"))
+            if (sub / "lib").is_dir():
+                libs.append(str(sub / "lib"))
+    return includes, libs
+
+
+def load_cuda(verbose: bool = False) -> dict:
+    """Build (first time) and load the CUDA kernels of kernels/cuda. Works without a GPU (compile only)
+    where nvcc and a CUDA build of torch are present; TORCH_CUDA_ARCH_LIST defaults to 9.0 then."""
+    load(verbose)
+    if "cuda" in _state:
+        return _state["cuda"]
+    if torch.version.cuda is None:
+        raise BuildError(f"torch {torch.__version__} is a CPU build: the CUDA kernels need a CUDA build of torch")
+    home = cuda_home()
+    if home is None:
+        raise BuildError("nvcc not found: install the CUDA toolkit or set CUDA_HOME to the folder holding bin/nvcc")
+    from torch.utils import cpp_extension
+
+    os.environ["CUDA_HOME"] = home
+    cpp_extension.CUDA_HOME = home                 # the module read CUDA_HOME at import time
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
+    includes, libs = _nvidia_pip_dirs()
+    lt = [f"-L{d}" for d in libs if list(Path(d).glob("libcublasLt.so*"))]
+    lt_name = next((p.name for d in libs for p in sorted(Path(d).glob("libcublasLt.so*"))), "libcublasLt.so")
+    src = kernel_dir() / "cuda"
+    build = build_root() / "cuda"
+    build.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        cpp_extension.load(name="minitorch_clf_cuda", sources=[str(src / s) for s in CUDA_SOURCES],
+                           extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
+                           extra_ldflags=[*lt, f"-l:{lt_name}" if lt else "-lcublasLt"],
+                           extra_include_paths=includes, build_directory=str(build), is_python_module=False,
+                           with_cuda=True, verbose=verbose)
+    except (RuntimeError, OSError, ImportError) as e:
+        raise BuildError(f"building kernels/cuda failed in {build}: {e}") from e
+    _state["cuda"] = {"library": build / "minitorch_clf_cuda.so", "seconds": time.perf_counter() - t0,
+                      "cuda_home": home, "arch": os.environ.get("TORCH_CUDA_ARCH_LIST", "detected")}
+    return _state["cuda"]
+
+
+def _ninja_on_path() -> None:
+    """cpp_extension runs `ninja` from PATH; the pip package's binary sits beside this Python's scripts."""
+    if shutil.which("ninja"):
+        return
+    try:
+        import ninja
+
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+    except ImportError:
+        raise BuildError("ninja is needed to build the kernels: pip install ninja") from None
+
+
+def registered_kernels() -> dict[str, list[str]]:
+    """For each op, the dispatch keys with a kernel registered (CPU, CUDA)."""
+    out = {}
+    for name in OPS:
+        out[name] = [key for key in ("CPU", "CUDA")
+                     if torch._C._dispatch_has_kernel_for_dispatch_key(f"{LIB}::{name}", key)]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the ops, callable from Python
+
+def linear_forward(x, weight, bias, relu: bool = False):
+    """max(x Wᵀ + b, 0) (or without the max): (N, I), (O, I), (O,) -> (N, O)."""
+    return torch.ops.minitorch_clf.linear_forward(x, weight, bias, relu)
+
+
+def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
+    """(dx or an empty tensor, dweight, dbias); `out` is the forward's output (the ReLU mask)."""
+    return torch.ops.minitorch_clf.linear_backward(dout, x, weight, out, relu, need_dx)
+
+
+def cross_entropy_forward_backward(logits, target):
+    """(mean loss, dlogits for dloss = 1) over class targets, in one pass."""
+    return torch.ops.minitorch_clf.cross_entropy_forward_backward(logits, target)
+
+
+# ----------------------------------------------------------------------------------------------
+# fake kernels (shapes only) and autograd formulas
+
+def _register_python_halves() -> None:
+    if _state.get("python_halves"):
+        return
+    lib = torch.library
+
+    @lib.register_fake(f"{LIB}::linear_forward")
+    def _(x, weight, bias, relu):
+        return x.new_empty(x.shape[0], weight.shape[0])
+
+    @lib.register_fake(f"{LIB}::linear_forward_v")
+    def _(x, weight, bias, relu, version):
+        return x.new_empty(x.shape[0], weight.shape[0])
+
+    @lib.register_fake(f"{LIB}::linear_backward")
+    def _(dout, x, weight, out, relu, need_dx):
+        dx = x.new_empty(x.shape) if need_dx else x.new_empty(0)
+        return dx, weight.new_empty(weight.shape), weight.new_empty(weight.shape[0])
+
+    @lib.register_fake(f"{LIB}::cross_entropy_forward_backward")
+    def _(logits, target):
+        return logits.new_empty(()), logits.new_empty(logits.shape)
+
+    @lib.register_fake(f"{LIB}::sgd_update_")
+    def _(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
+        return None
+
+    @lib.register_fake(f"{LIB}::adam_update_")
+    def _(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, lr, beta1,
+          beta2, eps, weight_decay, decoupled, amsgrad, maximize):
+        return None
+
+    def linear_setup(ctx, inputs, output):
+        x, weight, bias, relu = inputs
+        ctx.save_for_backward(x, weight, output)
+        ctx.relu = relu
+
+    def linear_grad(ctx, dout):
+        x, weight, out = ctx.saved_tensors
+        need_dx = ctx.needs_input_grad[0]
+        dx, dweight, dbias = linear_backward(dout.contiguous(), x, weight, out, ctx.relu, need_dx)
+        return (dx if need_dx else None), dweight, dbias, None
+
+    lib.register_autograd(f"{LIB}::linear_forward", linear_grad, setup_context=linear_setup)
+
+    def ce_setup(ctx, inputs, output):
+        loss, dlogits = output
+        ctx.save_for_backward(dlogits)
+        ctx.mark_non_differentiable(dlogits)
+
+    def ce_grad(ctx, dloss, _ddlogits):
+        (dlogits,) = ctx.saved_tensors
+        return dlogits * dloss, None          # dlogits was computed for dloss = 1: scale by the real one
+
+    lib.register_autograd(f"{LIB}::cross_entropy_forward_backward", ce_grad, setup_context=ce_setup)
+    _state["python_halves"] = True

@@ -1,0 +1,194 @@
+"""kernels/cuda: built everywhere nvcc is (CI has no GPU), tested where a GPU is.
+
+The GPU tests compare with a float64 CPU reference on random shapes (sizes that are not multiples
+of the 16-wide tiles, batch 1, 100,000 rows), poison the memory the outputs will be carved from
+with NaN first (an element a kernel forgets to write then fails), run opcheck on CUDA, compile the
+fused step with mode="reduce-overhead", and check that two runs give identical bits.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minitorch_clf import ops
+
+needs_nvcc = pytest.mark.skipif(ops.cuda_home() is None or torch.version.cuda is None,
+                                reason="nvcc or a CUDA build of torch is missing: CUDA kernels not built")
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_nvcc
+def test_cuda_kernels_build_and_register(capsys):
+    from minitorch_clf.cli import main
+
+    assert main(["build", "--cuda"]) == 0
+    out = capsys.readouterr().out
+    kernels = ops.registered_kernels()
+    assert all("CUDA" in keys for keys in kernels.values()), kernels
+    assert "cuda kernels:" in out
+
+
+def poison():
+    """Fill a large block of the caching allocator with NaN and free it: the next outputs reuse it."""
+    junk = torch.full((64 << 20,), float("nan"), device="cuda")
+    del junk
+
+
+def rand(*shape, dtype=torch.float32, seed=0):
+    return torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+def assert_matches(gpu, ref64, dtype):
+    assert torch.isfinite(gpu).all(), "unwritten (NaN) or non-finite elements"
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(gpu.cpu().double(), ref64, **tol)
+
+
+SHAPES = [(1, 784, 128), (17, 33, 5), (64, 128, 64), (100_000, 64, 10), (257, 31, 129)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n,i,o", SHAPES)
+@pytest.mark.parametrize("relu", [True, False])
+def test_linear_forward_versions(dtype, n, i, o, relu):
+    ops.load_cuda()
+    x, w, b = rand(n, i, dtype=dtype, seed=1), rand(o, i, dtype=dtype, seed=2), rand(o, dtype=dtype, seed=3)
+    ref = F.linear(x.double(), w.double(), b.double())
+    ref = ref.clamp_min(0) if relu else ref
+    versions = (1, 2) if dtype == torch.float32 else (1,)
+    for v in versions:
+        poison()
+        out = torch.ops.minitorch_clf.linear_forward_v(x.cuda(), w.cuda(), b.cuda(), relu, v)
+        assert_matches(out, ref, dtype)
+    poison()
+    assert_matches(ops.linear_forward(x.cuda(), w.cuda(), b.cuda(), relu), ref, dtype)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n,i,o", SHAPES)
+def test_linear_backward(dtype, n, i, o):
+    ops.load_cuda()
+    x, w = rand(n, i, dtype=dtype, seed=4), rand(o, i, dtype=dtype, seed=5)
+    out, dout = rand(n, o, dtype=dtype, seed=6).clamp_min(0), rand(n, o, dtype=dtype, seed=7)
+    dz = dout.double() * (out.double() > 0)
+    poison()
+    dx, dw, db = ops.linear_backward(dout.cuda(), x.cuda(), w.cuda(), out.cuda(), True, True)
+    assert_matches(dx, dz @ w.double(), dtype)
+    assert_matches(dw, dz.T @ x.double(), dtype)
+    assert_matches(db, dz.sum(0), dtype)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n,c", [(1, 10), (64, 10), (100_000, 10), (33, 70)])
+def test_cross_entropy(dtype, n, c):
+    ops.load_cuda()
+    z = rand(n, c, dtype=dtype, seed=8) * 4
+    y = torch.randint(0, c, (n,), generator=torch.Generator().manual_seed(9))
+    zr = z.double().requires_grad_()
+    ref = F.cross_entropy(zr, y)
+    ref.backward()
+    poison()
+    loss, dz = ops.cross_entropy_forward_backward(z.cuda(), y.cuda())
+    assert_matches(loss, ref.detach(), dtype)
+    assert_matches(dz, zr.grad, dtype)
+
+
+@needs_gpu
+def test_bad_target_is_a_python_exception_not_a_device_assert():
+    ops.load_cuda()
+    z, y = torch.randn(8, 10, device="cuda"), torch.arange(8, device="cuda")
+    y[3] = 10
+    with pytest.raises(RuntimeError, match="target: class index 10 at position 3"):
+        ops.cross_entropy_forward_backward(z, y)
+    assert torch.isfinite(ops.cross_entropy_forward_backward(z, y % 10)[0])      # the context survived
+
+
+@needs_gpu
+@pytest.mark.parametrize("name,kw", [("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+                                     ("SGD", {}), ("Adam", {"amsgrad": True}), ("AdamW", {"maximize": True})])
+def test_fused_optimizer_on_cuda_matches_torch(name, kw):
+    from minitorch_clf import optim as ours
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(128, 784), (128,), (10, 64), (10,)] + [(3,)] * 40               # > one launch's 36 tensors
+    ref = [torch.randn(s, generator=g, dtype=torch.float64) for s in shapes]
+    mine = [p.clone().cuda() for p in ref]
+    opt_ref = getattr(torch.optim, name)(ref, lr=0.01, **kw)
+    opt = getattr(ours, name)(mine, lr=0.01, fused=True, **kw)
+    for _ in range(20):
+        for p, q in zip(ref, mine):
+            p.grad = torch.randn(p.shape, generator=g, dtype=torch.float64)
+            q.grad = p.grad.cuda()
+        opt_ref.step()
+        opt.step()
+    for p, q in zip(ref, mine):
+        torch.testing.assert_close(q.cpu(), p, rtol=1e-10, atol=1e-12)
+
+
+@needs_gpu
+def test_opcheck_on_cuda():
+    ops.load_cuda()
+    x, w, b = (rand(*s, seed=k).cuda().requires_grad_() for k, s in enumerate(((6, 5), (4, 5), (4,))))
+    out = ops.linear_forward(x.detach(), w.detach(), b.detach(), True)
+    p, gr, m = ([rand(5, seed=s).cuda()] for s in (1, 2, 3))
+    cases = [
+        (torch.ops.minitorch_clf.linear_forward.default, (x, w, b, True)),
+        (torch.ops.minitorch_clf.linear_forward_v.default, (x.detach(), w.detach(), b.detach(), True, 1)),
+        (torch.ops.minitorch_clf.linear_backward.default, (rand(6, 4, seed=9).cuda(), x.detach(), w.detach(), out, True, True)),
+        (torch.ops.minitorch_clf.cross_entropy_forward_backward.default,
+         (rand(6, 4, seed=5).cuda().requires_grad_(), torch.tensor([0, 1, 2, 3, 0, 1], device="cuda"))),
+        (torch.ops.minitorch_clf.sgd_update_.default, (p, gr, m, 0.1, 0.9, 0.0, 0.0, False, False, False)),
+    ]
+    for op, args in cases:
+        torch.library.opcheck(op, args)
+
+
+@needs_gpu
+def test_deterministic_bits():
+    ops.load_cuda()
+    dout, x, w = rand(100_000, 64, seed=1).cuda(), rand(100_000, 32, seed=2).cuda(), rand(64, 32, seed=3).cuda()
+    out = dout.clamp_min(0)
+    first = ops.linear_backward(dout, x, w, out, True, True)[2]
+    z, y = rand(100_000, 10, seed=4).cuda(), torch.randint(0, 10, (100_000,), device="cuda")
+    loss = ops.cross_entropy_forward_backward(z, y)[0]
+    for _ in range(3):
+        assert torch.equal(ops.linear_backward(dout, x, w, out, True, True)[2], first)
+        assert torch.equal(ops.cross_entropy_forward_backward(z, y)[0], loss)
+
+
+@needs_gpu
+def test_fused_engine_on_cuda_follows_reference_with_graphs():
+    from minitorch_clf.engines import build_engine
+
+    ref, fused = (build_engine(n, optimizer="sgd", lr=0.01, momentum=0.9, device="cuda") for n in ("reference", "fused"))
+    assert fused.use_graph
+    g = torch.Generator().manual_seed(0)
+    for step in range(12):
+        n = 64 if step != 9 else 32                  # one batch of another shape runs eagerly
+        x, y = torch.randn(n, 784, generator=g).cuda(), torch.randint(0, 10, (n,), generator=g).cuda()
+        a, b = ref.step(x, y), fused.step(x, y)
+        assert abs(b.item() - a.item()) <= 1e-5 * abs(a.item()), step
+    assert fused.graph is not None
+
+
+@needs_gpu
+def test_compile_reduce_overhead_of_the_fused_step():
+    ops.load_cuda()
+    w1, b1, w2, b2 = (rand(*s, seed=k).cuda() for k, s in enumerate(((32, 20), (32,), (10, 32), (10,))))
+
+    def step(x, y):
+        h = ops.linear_forward(x, w1, b1, True)
+        logits = ops.linear_forward(h, w2, b2, False)
+        loss, dlogits = ops.cross_entropy_forward_backward(logits, y)
+        dh, dw2, db2 = ops.linear_backward(dlogits, h, w2, logits, False, True)
+        _, dw1, db1 = ops.linear_backward(dh, x, w1, h, True, False)
+        return loss, dw1, db1, dw2, db2
+
+    compiled = torch.compile(step, fullgraph=True, mode="reduce-overhead")
+    x, y = rand(16, 20, seed=9).cuda(), torch.randint(0, 10, (16,), device="cuda")
+    for _ in range(3):
+        got = [t.clone() for t in compiled(x, y)]
+    for a, r in zip(got, step(x, y)):
+        torch.testing.assert_close(a, r)

@@ -1,0 +1,196 @@
+"""The custom ops (kernels/cpu): opcheck, gradcheck, parity with functional.py, torch.compile, errors."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minitorch_clf import functional as MF
+from minitorch_clf import ops
+
+ops.load()
+OP = torch.ops.minitorch_clf
+
+
+def rand(*shape, dtype=torch.float64, seed=0):
+    return torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+
+
+def noncontig(t):
+    return t.T.contiguous().T
+
+
+SHAPES = [(1, 1, 1), (1, 784, 128), (5, 7, 3), (64, 128, 64), (33, 17, 10), (70, 3, 65)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n,i,o", SHAPES)
+@pytest.mark.parametrize("relu", [False, True])
+def test_linear_parity_with_functional(dtype, n, i, o, relu):
+    x, w, b = rand(n, i, dtype=dtype, seed=1), rand(o, i, dtype=dtype, seed=2), rand(o, dtype=dtype, seed=3)
+    dout = rand(n, o, dtype=dtype, seed=4)
+    out = ops.linear_forward(x, w, b, relu)
+    ref, cache = MF.linear_forward(x, w, b)
+    dz = dout
+    if relu:
+        ref, rcache = MF.relu_forward(ref)
+        dz = MF.relu_backward(dout, rcache)
+    dx_ref, dw_ref, db_ref = MF.linear_backward(dz, cache)
+    dx, dw, db = ops.linear_backward(dout, x, w, out, relu, True)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else {}
+    for a, r in ((out, ref), (dx, dx_ref), (dw, dw_ref), (db, db_ref)):
+        torch.testing.assert_close(a, r, **tol)
+    dx_none, dw2, _ = ops.linear_backward(dout, x, w, out, relu, False)
+    assert dx_none.numel() == 0 and torch.equal(dw2, dw)
+
+
+def test_linear_noncontiguous_inputs():
+    x, w, b = noncontig(rand(6, 5, seed=1)), noncontig(rand(4, 5, seed=2)), rand(8, seed=3)[::2]
+    assert not (x.is_contiguous() or w.is_contiguous() or b.is_contiguous())
+    torch.testing.assert_close(ops.linear_forward(x, w, b, True), torch.relu(F.linear(x, w, b)), rtol=1e-12, atol=0)
+    out = ops.linear_forward(x, w, b, True)
+    dout = noncontig(rand(6, 4, seed=5))
+    dx, dw, db = ops.linear_backward(dout, x, w, out, True, True)
+    xr, wr, br = (t.clone().requires_grad_() for t in (x, w, b))
+    torch.relu(F.linear(xr, wr, br)).backward(dout)
+    for a, r in ((dx, xr.grad), (dw, wr.grad), (db, br.grad)):
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-12)
+
+
+def test_bias_gradient_is_deterministic_across_threads():
+    dout, x, w = rand(1000, 64, dtype=torch.float32, seed=1), rand(1000, 32, dtype=torch.float32, seed=2), \
+        rand(64, 32, dtype=torch.float32, seed=3)
+    out = dout.clone()
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(ops.linear_backward(dout, x, w, out, True, True)[2])
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n,c", [(1, 2), (64, 10), (33, 7), (5, 1)])
+def test_cross_entropy_parity(dtype, n, c):
+    z = rand(n, c, dtype=dtype, seed=n) * 3
+    y = torch.randint(0, c, (n,), generator=torch.Generator().manual_seed(c))
+    loss, dz = ops.cross_entropy_forward_backward(z, y)
+    ref, cache = MF.cross_entropy_forward(z, y)
+    dref = MF.cross_entropy_backward(torch.ones((), dtype=dtype), cache)
+    tol = dict(rtol=1e-10, atol=1e-14) if dtype == torch.float64 else {}
+    torch.testing.assert_close(loss, ref, **tol)
+    torch.testing.assert_close(dz, dref, **tol)
+
+
+def test_cross_entropy_stable_and_noncontiguous():
+    z = noncontig(rand(10, 8, dtype=torch.float32, seed=3) * 1e4)           # (10, 8), transposed storage
+    y = torch.arange(10) % 8
+    loss, dz = ops.cross_entropy_forward_backward(z, y)
+    assert torch.isfinite(loss) and torch.isfinite(dz).all()
+    torch.testing.assert_close(loss, F.cross_entropy(z, y))
+
+
+def test_gradcheck_through_registered_autograd():
+    x, w, b = (rand(*s, seed=k).requires_grad_() for k, s in enumerate(((4, 6), (3, 6), (3,))))
+    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, True), (x, w, b))
+    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, False), (x, w, b))
+    z = rand(5, 4, seed=7).requires_grad_()
+    y = torch.tensor([0, 3, 1, 1, 2])
+    assert torch.autograd.gradcheck(lambda z: ops.cross_entropy_forward_backward(z, y)[0], (z,))
+
+
+def _optimizer_args():
+    p, g, b = ([rand(5, 3, dtype=torch.float32, seed=s), rand(4, dtype=torch.float32, seed=s + 1)] for s in (1, 3, 5))
+    m, v, vm = ([torch.rand(5, 3), torch.rand(4)] for _ in range(3))
+    return {
+        "sgd_update_": (p, g, b, 0.1, 0.9, 0.0, 0.01, True, False, False),
+        "adam_update_": (p, g, m, v, vm, [0.01, 0.02], [0.3, 0.4], 1e-3, 0.9, 0.999, 1e-8, 0.01, True, True, False),
+    }
+
+
+@pytest.mark.parametrize("name", ["linear_forward", "linear_backward", "cross_entropy_forward_backward",
+                                  "sgd_update_", "adam_update_"])
+def test_opcheck(name):
+    x, w, b = rand(6, 5, seed=1).requires_grad_(), rand(4, 5, seed=2).requires_grad_(), rand(4, seed=3).requires_grad_()
+    out = ops.linear_forward(x.detach(), w.detach(), b.detach(), True)
+    args = {
+        "linear_forward": (x, w, b, True),
+        "linear_backward": (rand(6, 4, seed=4), x.detach(), w.detach(), out, True, True),
+        "cross_entropy_forward_backward": (rand(6, 4, seed=5).requires_grad_(), torch.tensor([0, 1, 2, 3, 0, 1])),
+        **_optimizer_args(),
+    }[name]
+    torch.library.opcheck(getattr(OP, name).default, args)
+
+
+def test_fullgraph_compile_has_no_graph_breaks():
+    def step(x, w1, b1, w2, b2, y):
+        h = ops.linear_forward(x, w1, b1, True)
+        logits = ops.linear_forward(h, w2, b2, False)
+        loss, dlogits = ops.cross_entropy_forward_backward(logits, y)
+        dh, dw2, db2 = ops.linear_backward(dlogits, h, w2, logits, False, True)
+        _, dw1, db1 = ops.linear_backward(dh, x, w1, h, True, False)
+        return loss, dw1, db1, dw2, db2
+
+    args = (rand(8, 6, dtype=torch.float32), rand(5, 6, dtype=torch.float32, seed=1), rand(5, dtype=torch.float32, seed=2),
+            rand(3, 5, dtype=torch.float32, seed=3), rand(3, dtype=torch.float32, seed=4), torch.tensor([0, 1, 2] * 2 + [0, 1]))
+    explained = torch._dynamo.explain(step)(*args)
+    assert explained.graph_break_count == 0 and explained.graph_count == 1
+    compiled = torch.compile(step, fullgraph=True)
+    for a, r in zip(compiled(*args), step(*args)):
+        torch.testing.assert_close(a, r)
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: ops.linear_forward(rand(4, 6), rand(3, 5), rand(3), False), ["x", "(N, 5)", "[4, 6]"]),
+    (lambda: ops.linear_forward(rand(4, 5), rand(3, 5), rand(4), False), ["bias", "(3,)"]),
+    (lambda: ops.linear_forward(rand(4, 5, dtype=torch.float32), rand(3, 5), rand(3), False), ["dtype", "Float"]),
+    (lambda: ops.linear_forward(rand(4, 5), rand(5), rand(3), False), ["weight", "out_features"]),
+    (lambda: ops.linear_backward(rand(4, 2), rand(4, 5), rand(3, 5), rand(4, 2), True, True), ["dout", "(4, 3)"]),
+    (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1, 3, 2])), ["target", "3", "[0, 3)"]),
+    (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1, -1, 2])), ["target", "-1"]),
+    (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0., 1., 2., 2.])), ["target", "int64"]),
+    (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1])), ["target", "(4,)"]),
+    (lambda: OP.sgd_update_([rand(3)], [rand(4)], [], 0.1, 0.0, 0.0, 0.0, False, False, False), ["grads[0]", "[4]"]),
+    (lambda: OP.adam_update_([rand(3)], [rand(3)], [rand(3)], [rand(3)], [], [0.1, 0.2], [0.1], 0.1, 0.9, 0.99,
+                             1e-8, 0.0, False, False, False), ["step_sizes"]),
+])
+def test_bad_inputs_name_the_argument(call, words):
+    with pytest.raises(RuntimeError) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+def test_build_is_cached_and_reports_its_library(capsys):
+    info = ops.load()
+    assert info["library"].is_file()
+    from minitorch_clf.cli import main
+
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert str(info["library"]) in out and "linear_forward" in out
+
+
+def test_missing_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(ops._state, "cpu", None)
+    ops._state.pop("cpu")
+    monkeypatch.setenv("CXX", "no-such-compiler-xyz")
+    with pytest.raises(ops.BuildError, match="no C\\+\\+ compiler"):
+        ops.load()
+
+
+def test_wheel_ships_kernel_sources(tmp_path):
+    """A non-editable install gets kernels/ as minitorch_clf/kernels, where ops.kernel_dir() looks."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(root)], check=True, capture_output=True, timeout=600)
+    (wheel,) = tmp_path.glob("minitorch_clf-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for src in ops.CPU_SOURCES + ("checks.h", "flags.h"):
+        assert f"minitorch_clf/kernels/cpu/{src}" in names
