@@ -38,9 +38,17 @@ def rand(*shape, dtype=torch.float32, seed=0):
 
 
 def assert_matches(gpu, ref64, dtype):
+    """float64: element-wise 1e-10. float32 against the float64 reference: max error over the tensor's
+    largest magnitude below 1e-5 - a float32 sum of 100,000 products is off by ~1e-7 of the largest
+    terms, which element-wise relative error turns into noise wherever terms cancel."""
     assert torch.isfinite(gpu).all(), "unwritten (NaN) or non-finite elements"
-    tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(gpu.cpu().double(), ref64, **tol)
+    got = gpu.cpu().double()
+    assert got.shape == ref64.shape
+    if dtype == torch.float64:
+        torch.testing.assert_close(got, ref64, rtol=1e-10, atol=1e-12)
+    else:
+        scale = ref64.abs().max().clamp_min(1e-30)
+        assert ((got - ref64).abs().max() / scale).item() < 1e-5
 
 
 SHAPES = [(1, 784, 128), (17, 33, 5), (64, 128, 64), (100_000, 64, 10), (257, 31, 129)]
@@ -170,7 +178,7 @@ def test_fused_engine_on_cuda_follows_reference_with_graphs():
         x, y = torch.randn(n, 784, generator=g).cuda(), torch.randint(0, 10, (n,), generator=g).cuda()
         a, b = ref.step(x, y), fused.step(x, y)
         assert abs(b.item() - a.item()) <= 1e-5 * abs(a.item()), step
-    assert fused.graph is not None
+    assert list(fused.graphs) == [(64, 784)]        # the 32-row batch was seen once: not captured
 
 
 @needs_gpu

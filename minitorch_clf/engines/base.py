@@ -12,6 +12,7 @@ optimizer - so profiles of different engines line up.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 from torch.autograd.profiler import record_function
@@ -57,7 +58,7 @@ class Engine:
 
     def check_batch(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         n_in = self.config.in_features
-        if not isinstance(x, torch.Tensor) or x.dim() < 2 or x[0].numel() != n_in:
+        if not isinstance(x, torch.Tensor) or x.dim() < 2 or math.prod(x.shape[1:]) != n_in:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x: expected (N, {n_in}) or (N, 1, 28, 28)-like with {n_in} values per sample, got {got}")
         if x.dtype != self.dtype or x.device != self.device:

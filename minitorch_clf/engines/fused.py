@@ -9,11 +9,11 @@ Each op touches memory once outside its GEMMs. The gradients are written straigh
 state_dict keys, initial weights and checkpoints are the other engines'.
 
 On a GPU the step is small enough that launching its ~20 kernels costs more than running them, so
-after `GRAPH_WARMUP` eager steps the whole step is captured once in a CUDA graph and replayed: the
-batch is copied into the graph's input buffers, one replay runs every kernel. Capture needs a fixed
-batch shape and host-side values that do not change, so a batch of another shape (an epoch's last,
-partial batch) runs eagerly, and Adam/AdamW - whose bias corrections are computed on the host from
-the step count - always run eagerly. A failed capture falls back to eager steps with a warning.
+after `GRAPH_WARMUP` eager steps of a batch shape the whole step is captured in a CUDA graph for
+that shape and replayed: the batch is copied into the graph's input buffers, one replay runs every
+kernel. Capture needs host-side values that do not change, so Adam/AdamW - whose bias corrections
+are computed on the host from the step count - always run eagerly. A failed capture falls back to
+eager steps with a warning.
 """
 from __future__ import annotations
 
@@ -36,38 +36,48 @@ class FusedEngine(Engine):
         ops.load_cuda() if self.device.type == "cuda" else ops.load()
         self.linears = [m for m in self.model.children() if hasattr(m, "weight")]
         self.use_graph = (cuda_graph and self.device.type == "cuda" and type(self.optimizer) is ours.SGD)
-        self.graph = None
-        self.eager_steps = 0
+        self.graphs: dict[tuple, tuple] = {}      # batch shape -> (graph, static x, static y, static loss)
+        self.seen: dict[tuple, int] = {}          # eager steps taken per batch shape
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self.use_graph:
             return self._eager_step(x, y)
-        if self.graph is None:
-            if self.eager_steps < GRAPH_WARMUP:
-                self.eager_steps += 1
+        key = tuple(x.shape)
+        captured = self.graphs.get(key)
+        if captured is None:
+            if self.seen.get(key, 0) < GRAPH_WARMUP:
+                self.seen[key] = self.seen.get(key, 0) + 1
                 return self._eager_step(x, y)
-            self._capture(x, y)
-        if self.graph is None or x.shape != self.static_x.shape:
-            return self._eager_step(x, y)
-        self.static_x.copy_(x)
-        self.static_y.copy_(y)
-        self.graph.replay()
-        return self.static_loss.clone()       # the static buffer is overwritten by the next replay
+            captured = self._capture(x, y)
+            if captured is None:
+                return self._eager_step(x, y)
+            self.graphs[key] = captured
+        graph, static_x, static_y, static_loss = captured
+        static_x.copy_(x)
+        static_y.copy_(y)
+        graph.replay()
+        return static_loss.clone()             # the static buffer is overwritten by the next replay
 
-    def _capture(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.static_x, self.static_y = x.clone(), y.clone()
+    def _capture(self, x: torch.Tensor, y: torch.Tensor):
+        static_x, static_y = x.clone(), y.clone()
         graph = torch.cuda.CUDAGraph()
         try:
             torch.cuda.synchronize(self.device)
             with torch.cuda.graph(graph):
-                self.static_loss = self._eager_step(self.static_x, self.static_y)
+                static_loss = self._eager_step(static_x, static_y)
         except RuntimeError as e:              # capture is not possible here: stay eager
             warnings.warn(f"fused engine: CUDA graph capture failed, running eagerly ({e})")
             self.use_graph = False
-            return
-        self.graph = graph
+            return None
+        return graph, static_x, static_y, static_loss
 
     def _eager_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # Nothing here needs autograd; dispatching below the Autograd key skips the Python autograd
+        # wrapper that register_autograd puts on linear_forward and cross_entropy (~10 us a call).
+        with torch._C._AutoDispatchBelowAutograd():
+            return self._ops_step(x, y)
+
+    def _ops_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         last = len(self.linears) - 1
         with self.phase("forward"):
             acts = [x.reshape(x.shape[0], -1)]                                  # (N, 784)
@@ -87,4 +97,4 @@ class FusedEngine(Engine):
     def load_state_dict(self, sd: dict) -> None:
         super().load_state_dict(sd)
         # the optimizer now holds new state tensors, which a captured graph does not know: recapture
-        self.graph, self.eager_steps = None, 0
+        self.graphs, self.seen = {}, {}
