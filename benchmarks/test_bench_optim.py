@@ -1,4 +1,5 @@
-"""One optimizer step over SimpleNet's parameters: ours (loop, foreach) against torch.optim's default.
+"""One optimizer step over SimpleNet's parameters: ours (loop, foreach, fused C++ kernel) against
+torch.optim's default.
 
     pytest benchmarks/test_bench_optim.py --benchmark-group-by=group
 """
@@ -11,6 +12,7 @@ from minitorch_clf.models import SimpleNet
 KINDS = {
     "ours-loop": lambda cls_name, ps, kw: getattr(ours, cls_name)(ps, foreach=False, **kw),
     "ours-foreach": lambda cls_name, ps, kw: getattr(ours, cls_name)(ps, foreach=True, **kw),
+    "ours-fused": lambda cls_name, ps, kw: getattr(ours, cls_name)(ps, fused=True, **kw),
     "torch.optim": lambda cls_name, ps, kw: getattr(torch.optim, cls_name)(ps, **kw),
 }
 OPTIMIZERS = {"sgd-momentum": ("SGD", {"lr": 0.01, "momentum": 0.9}), "adam": ("Adam", {"lr": 1e-3})}

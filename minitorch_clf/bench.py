@@ -15,6 +15,7 @@ with a large float32 matrix product timed in the same process on the same device
 """
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
@@ -142,9 +143,11 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
         kw = {"compile_mode": compile_mode} if compile_mode and name.startswith("compiled") else {}
         eng = build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
         loader = D.make_loader(loader_kind, split, batch_size, device=device, seed=0)
-        with Timer(device) as warm:                        # compile and allocate outside the epoch
-            for x, y in list(loader.epoch(0))[:3]:
-                eng.step(x, y)
+        with Timer(device) as warm:                        # compile and allocate outside the epoch,
+            for x, y in itertools.islice(loader.epoch(0), 3):  # for the full batch shape and for the
+                eng.step(x, y)                             # last, partial one (a new shape recompiles)
+            if samples % batch_size:
+                eng.step(x[: samples % batch_size], y[: samples % batch_size])
         with Timer(device) as t:
             for x, y in loader.epoch(1):
                 eng.step(x, y)

@@ -1,4 +1,4 @@
-"""`minitorch-clf train | evaluate | check | bench | build`.
+"""`minitorch-clf train | evaluate | check | bench | build | profile`.
 
 Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint) prints
 one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
@@ -217,6 +217,30 @@ def _cmd_build(args) -> int:
     return 0
 
 
+def _cmd_profile(args) -> int:
+    from .engines import ENGINES, resolve_device
+    from .profiling import profile_engine
+
+    if args.engine not in ENGINES:
+        raise UsageError(f"engine: expected one of {', '.join(ENGINES)}, got {args.engine!r}")
+    if args.steps <= 0 or args.batch_size <= 0:
+        raise UsageError(f"steps, batch-size: expected positive values, got {args.steps}, {args.batch_size}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    from .train import prepare_out
+
+    prepare_out(args.out)                          # a one-line error if the folder cannot be written
+    result = profile_engine(args.engine, args.out, steps=args.steps, device=device, batch_size=args.batch_size,
+                            optimizer=args.optimizer)
+    print(result["table"])
+    print(f"phases labelled: {', '.join(result['phases']) or 'none'}")
+    print(f"chrome/perfetto trace: {result['trace']}")
+    print(f"tensorboard: tensorboard --logdir {args.out}   (pip install -e '.[profile]' for the plugin)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _Parser(prog=PROG, description="SimpleNet on MNIST, every forward and backward written out.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -243,9 +267,16 @@ def main(argv=None) -> int:
     p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")
     p.add_argument("--verbose", action="store_true", help="show the compiler's commands")
     p.add_argument("--cuda", action="store_true", help="also build kernels/cuda (needs nvcc, not a GPU)")
+    p = sub.add_parser("profile", help="torch.profiler trace of an engine's steps, phases labelled")
+    p.add_argument("--engine", default="manual")
+    p.add_argument("--steps", type=int, default=10, help="active (recorded) steps")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--out", type=Path, default=Path("runs/profile"))
     args = parser.parse_args(argv)
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench,
-                "build": _cmd_build}
+                "build": _cmd_build, "profile": _cmd_profile}
     try:
         return commands[args.command](args)
     except UsageError as e:

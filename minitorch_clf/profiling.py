@@ -1,0 +1,53 @@
+"""`minitorch-clf profile`: torch.profiler over an engine's training steps.
+
+Every engine labels its phases - forward, loss, backward, optimizer - with record_function, so the
+traces of different engines line up. The profiler runs a wait / warm-up / active schedule; traces go
+through `tensorboard_trace_handler(out)` (open with `tensorboard --logdir out`, with the
+torch-tb-profiler plugin of the `profile` extra) and to `out/trace.json` for chrome://tracing or
+ui.perfetto.dev; the top-15 operators are printed.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
+
+from .engines import PHASES, build_engine
+
+WAIT, WARMUP = 1, 2
+
+
+def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", batch_size: int = 64,
+                   optimizer: str = "sgd", log=print) -> dict:
+    """Profile `steps` active steps; returns {"trace": path, "table": str, "phases": labels seen}."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device)
+    if getattr(engine, "use_graph", False):
+        engine.use_graph = False        # a CUDA graph replay has no phases to label: profile eager steps
+        log("fused engine: CUDA graph replay switched off for the profile, so the phases stay visible")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, 1, 28, 28, generator=g).to(engine.device)
+    y = torch.randint(0, 10, (batch_size,), generator=g).to(engine.device)
+    for _ in range(3):                  # compile / build / allocate before the profiler starts
+        engine.step(x, y)
+    cuda = engine.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities, schedule=schedule(wait=WAIT, warmup=WARMUP, active=steps, repeat=1),
+                 on_trace_ready=tensorboard_trace_handler(str(out))) as prof:
+        for _ in range(WAIT + WARMUP + steps):
+            engine.step(x, y)
+            prof.step()
+    if cuda:
+        torch.cuda.synchronize()
+    # the handler wrote <host>_<pid>.<time>.pt.trace.json (a Chrome trace); keep the newest as trace.json
+    written = max(out.glob("*.pt.trace.json"), key=lambda p: p.stat().st_mtime)
+    trace = out / "trace.json"
+    shutil.copyfile(written, trace)
+    sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=sort, row_limit=15)
+    names = {event.get("name") for event in json.loads(trace.read_text()).get("traceEvents", [])}
+    return {"trace": trace, "table": table, "phases": [p for p in PHASES if p in names]}
