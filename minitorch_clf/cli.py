@@ -209,7 +209,7 @@ def _cmd_build(args) -> int:
     kernels = ops.registered_kernels()
     for name, keys in kernels.items():
         print(f"  {name:32s} {', '.join(keys) or '-'}")
-    missing = [n for n, keys in kernels.items() if "CUDA" not in keys] if args.cuda else \
+    missing = [n for n in ops.CUDA_OPS if "CUDA" not in kernels[n]] if args.cuda else \
         [n for n in ops.CPU_OPS if "CPU" not in kernels[n]]
     if missing:
         print(f"missing {'CUDA' if args.cuda else 'CPU'} kernels: {', '.join(missing)}")

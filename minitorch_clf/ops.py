@@ -24,9 +24,10 @@ import torch
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_")
+       "adam_update_", "mlp_sgd_step_")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CPU_SOURCES = ("schema.cpp", "linear.cpp", "cross_entropy.cpp", "optimizer.cpp")
+CUDA_OPS = tuple(op for op in OPS if op != "mlp_sgd_step_")       # on a GPU a CUDA graph does its job
+CPU_SOURCES = ("schema.cpp", "linear.cpp", "cross_entropy.cpp", "optimizer.cpp", "train_step.cpp")
 CUDA_SOURCES = ("bindings.cpp", "linear.cu", "cross_entropy.cu", "optimizer.cu")
 
 
@@ -208,6 +209,10 @@ def _register_python_halves() -> None:
     @lib.register_fake(f"{LIB}::linear_forward")
     def _(x, weight, bias, relu):
         return x.new_empty(x.shape[0], weight.shape[0])
+
+    @lib.register_fake(f"{LIB}::mlp_sgd_step_")
+    def _(x, target, weights, biases, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize):
+        return x.new_empty(())
 
     @lib.register_fake(f"{LIB}::linear_forward_v")
     def _(x, weight, bias, relu, version):

@@ -26,9 +26,9 @@ def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", b
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device)
-    if getattr(engine, "use_graph", False):
-        engine.use_graph = False        # a CUDA graph replay has no phases to label: profile eager steps
-        log("fused engine: CUDA graph replay switched off for the profile, so the phases stay visible")
+    if getattr(engine, "whole_step", False):
+        engine.whole_step = False       # one C++ call / one graph replay has no phases to label
+        log("fused engine: whole-step execution switched off for the profile, so the phases stay visible")
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, 1, 28, 28, generator=g).to(engine.device)
     y = torch.randint(0, 10, (batch_size,), generator=g).to(engine.device)

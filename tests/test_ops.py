@@ -110,7 +110,7 @@ def _optimizer_args():
 
 
 @pytest.mark.parametrize("name", ["linear_forward", "linear_backward", "cross_entropy_forward_backward",
-                                  "sgd_update_", "adam_update_"])
+                                  "sgd_update_", "adam_update_", "mlp_sgd_step_"])
 def test_opcheck(name):
     x, w, b = rand(6, 5, seed=1).requires_grad_(), rand(4, 5, seed=2).requires_grad_(), rand(4, seed=3).requires_grad_()
     out = ops.linear_forward(x.detach(), w.detach(), b.detach(), True)
@@ -118,9 +118,31 @@ def test_opcheck(name):
         "linear_forward": (x, w, b, True),
         "linear_backward": (rand(6, 4, seed=4), x.detach(), w.detach(), out, True, True),
         "cross_entropy_forward_backward": (rand(6, 4, seed=5).requires_grad_(), torch.tensor([0, 1, 2, 3, 0, 1])),
+        "mlp_sgd_step_": (rand(6, 5, seed=6), torch.tensor([0, 1, 2, 0, 1, 2]), [rand(4, 5, seed=7), rand(3, 4, seed=8)],
+                          [rand(4, seed=9), rand(3, seed=10)], [rand(4, 5, seed=11), rand(4, seed=12),
+                                                                 rand(3, 4, seed=13), rand(3, seed=14)],
+                          0.1, 0.9, 0.0, 0.01, True, False),
         **_optimizer_args(),
     }[name]
     torch.library.opcheck(getattr(OP, name).default, args)
+
+
+@pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.01),
+                                dict(momentum=0.0, maximize=True), dict(momentum=0.5, dampening=0.3)])
+def test_whole_step_op_equals_the_layered_fused_step(kw):
+    """mlp_sgd_step_ composes the same kernels in C++: the same bits as the engine's layer-by-layer step."""
+    from minitorch_clf.engines import build_engine
+
+    layered, whole = (build_engine("fused", lr=0.05, momentum=kw["momentum"], seed=4) for _ in range(2))
+    layered.whole_step = False
+    for eng in (layered, whole):
+        eng.optimizer.param_groups[0].update({k: v for k, v in kw.items() if k != "momentum"})
+    g = torch.Generator().manual_seed(0)
+    for step in range(6):
+        x, y = torch.randn(33, 784, generator=g), torch.randint(0, 10, (33,), generator=g)
+        assert torch.equal(whole.step(x, y), layered.step(x, y)), step
+    for p, q in zip(whole.model.parameters(), layered.model.parameters()):
+        assert torch.equal(p, q)
 
 
 def test_fullgraph_compile_has_no_graph_breaks():

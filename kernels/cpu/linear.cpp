@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "cpu_ops.h"
 #include "flags.h"
 
 namespace minitorch_clf {
@@ -63,6 +64,8 @@ void relu_mask_bias_grad(const scalar_t* __restrict__ dout, const scalar_t* __re
   }
 }
 
+}  // namespace
+
 at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               bool relu) {
   check_linear(x, weight, bias);
@@ -95,8 +98,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
   at::Tensor dx = need_dx ? at::mm(dz, weight) : at::empty({0}, x.options());  // (N, O)·(O, I)
   return {dx, dweight, dbias};
 }
-
-}  // namespace
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("linear_forward", &linear_forward_cpu);

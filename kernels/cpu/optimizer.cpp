@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "checks.h"
+#include "cpu_ops.h"
 #include "flags.h"
 
 namespace minitorch_clf {
@@ -70,6 +71,8 @@ void adam_range(scalar_t* __restrict__ p, const scalar_t* __restrict__ grad, sca
   }
 }
 
+}  // namespace
+
 void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step) {
   check_lists("grads", params, grads);
@@ -117,8 +120,6 @@ void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList
     });
   }
 }
-
-}  // namespace
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("sgd_update_", &sgd_update_cpu);

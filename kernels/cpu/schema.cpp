@@ -26,4 +26,10 @@ TORCH_LIBRARY(minitorch_clf, m) {
         " Tensor(c!)[] exp_avg_sqs, Tensor(d!)[] max_exp_avg_sqs, float[] step_sizes,"
         " float[] bias_correction2_sqrts, float lr, float beta1, float beta2, float eps,"
         " float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> ()");
+  // A whole SGD step of an MLP (linears with ReLU between, cross-entropy) in one call, CPU only:
+  // the kernels above composed in C++; momentum buffers must exist (the first step makes them).
+  // Returns the loss; parameters and buffers are updated in place.
+  m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
+        " Tensor(c!)[] momentum_buffers, float lr, float momentum, float dampening, float weight_decay,"
+        " bool nesterov, bool maximize) -> Tensor");
 }

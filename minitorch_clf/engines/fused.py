@@ -8,12 +8,16 @@ Each op touches memory once outside its GEMMs. The gradients are written straigh
 (no zero_grad: every step overwrites them). The parameters are those of a `SimpleNet`, so
 state_dict keys, initial weights and checkpoints are the other engines'.
 
-On a GPU the step is small enough that launching its ~20 kernels costs more than running them, so
-after `GRAPH_WARMUP` eager steps of a batch shape the whole step is captured in a CUDA graph for
-that shape and replayed: the batch is copied into the graph's input buffers, one replay runs every
-kernel. Capture needs host-side values that do not change, so Adam/AdamW - whose bias corrections
-are computed on the host from the step count - always run eagerly. A failed capture falls back to
-eager steps with a warning.
+With SGD, once a step has made the momentum buffers, the whole step runs as one unit
+(`whole_step`, on by default; `minitorch-clf profile` turns it off to see the phases):
+  * on the CPU, one call of `mlp_sgd_step_`, the same kernels composed in C++: the Python between
+    ~10 op calls costs more than the GEMMs at batch 64. It leaves `.grad` as the last layered step
+    wrote it.
+  * on a GPU, a CUDA graph: after `GRAPH_WARMUP` eager steps of a batch shape the step is captured
+    for that shape and replayed - the batch is copied into the graph's inputs, one replay runs every
+    kernel. A failed capture falls back to eager steps with a warning.
+Adam/AdamW compute their bias corrections on the host from the step count, so they always run
+layer by layer.
 """
 from __future__ import annotations
 
@@ -31,17 +35,38 @@ GRAPH_WARMUP = 3
 class FusedEngine(Engine):
     name = "fused"
 
-    def __init__(self, *args, cuda_graph: bool = True, **kw):
+    def __init__(self, *args, whole_step: bool = True, **kw):
         super().__init__(*args, **kw)
         ops.load_cuda() if self.device.type == "cuda" else ops.load()
         self.linears = [m for m in self.model.children() if hasattr(m, "weight")]
-        self.use_graph = (cuda_graph and self.device.type == "cuda" and type(self.optimizer) is ours.SGD)
+        self.weights = [layer.weight for layer in self.linears]
+        self.biases = [layer.bias for layer in self.linears]
+        self.whole_step = whole_step and type(self.optimizer) is ours.SGD and len(self.optimizer.param_groups) == 1
         self.graphs: dict[tuple, tuple] = {}      # batch shape -> (graph, static x, static y, static loss)
         self.seen: dict[tuple, int] = {}          # eager steps taken per batch shape
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if not self.use_graph:
+        if not self.whole_step:
             return self._eager_step(x, y)
+        if self.device.type == "cpu":
+            return self._one_call_step(x, y)
+        return self._graph_step(x, y)
+
+    # -- CPU: one C++ call ----------------------------------------------------------------------
+    def _one_call_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        group = self.optimizer.param_groups[0]
+        bufs = []
+        if group["momentum"] != 0:
+            bufs = [self.optimizer.state[p].get("momentum_buffer") for p in group["params"]]
+            if any(b is None for b in bufs):       # the first step makes the buffers
+                return self._eager_step(x, y)
+        with torch._C._AutoDispatchBelowAutograd():
+            return torch.ops.minitorch_clf.mlp_sgd_step_(
+                x.reshape(x.shape[0], -1), y, self.weights, self.biases, bufs, group["lr"], group["momentum"],
+                group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
+
+    # -- GPU: CUDA graphs -----------------------------------------------------------------------
+    def _graph_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         key = tuple(x.shape)
         captured = self.graphs.get(key)
         if captured is None:
@@ -67,10 +92,11 @@ class FusedEngine(Engine):
                 static_loss = self._eager_step(static_x, static_y)
         except RuntimeError as e:              # capture is not possible here: stay eager
             warnings.warn(f"fused engine: CUDA graph capture failed, running eagerly ({e})")
-            self.use_graph = False
+            self.whole_step = False
             return None
         return graph, static_x, static_y, static_loss
 
+    # -- layer by layer ---------------------------------------------------------------------------
     def _eager_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # Nothing here needs autograd; dispatching below the Autograd key skips the Python autograd
         # wrapper that register_autograd puts on linear_forward and cross_entropy (~10 us a call).
