@@ -35,7 +35,7 @@ def _add_train(sub) -> None:
     p.add_argument("--dataset", default=d.dataset, help="mnist-5k (embedded), mnist or fashion-mnist")
     p.add_argument("--data-dir", default=d.data_dir, help="where torchvision's MNIST files live")
     p.add_argument("--download", action="store_true", help="download mnist / fashion-mnist (needs network)")
-    p.add_argument("--engine", default=d.engine, help="reference or manual")
+    p.add_argument("--engine", default=d.engine, help="reference, manual, compiled, compiled-reference or fused")
     p.add_argument("--optimizer", default=d.optimizer, help="sgd, adam or adamw")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--momentum", type=float, default=d.momentum, help="SGD only")

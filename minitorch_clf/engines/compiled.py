@@ -14,13 +14,17 @@ from .reference import ReferenceEngine
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
+def checked_compile_mode(mode: str) -> str:
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile_mode: expected one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    return mode
+
+
 class CompiledReferenceEngine(ReferenceEngine):
     name = "compiled-reference"
 
     def __init__(self, *args, compile_mode: str = "default", **kw):
         super().__init__(*args, **kw)
-        if compile_mode not in COMPILE_MODES:
-            raise ValueError(f"compile_mode: expected one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
-        self.compile_mode = compile_mode
+        self.compile_mode = checked_compile_mode(compile_mode)
         # self.model stays the plain module, so state_dict keys are the seed's (no "_orig_mod.")
         self.forward_module = torch.compile(self.model, mode=compile_mode)

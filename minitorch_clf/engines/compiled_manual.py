@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .compiled import COMPILE_MODES
+from .compiled import checked_compile_mode
 from .manual import ManualEngine
 
 
@@ -19,9 +19,7 @@ class CompiledManualEngine(ManualEngine):
 
     def __init__(self, *args, compile_mode: str = "default", **kw):
         super().__init__(*args, **kw)
-        if compile_mode not in COMPILE_MODES:
-            raise ValueError(f"compile_mode: expected one of {', '.join(COMPILE_MODES)}, got {compile_mode!r}")
-        self.compile_mode = compile_mode
+        self.compile_mode = checked_compile_mode(compile_mode)
         self._forward_backward = torch.compile(self._forward_backward_eager, fullgraph=True, mode=compile_mode)
         self._optimizer_step = torch.compile(self.optimizer.step, mode=compile_mode)
 
