@@ -19,7 +19,7 @@ import itertools
 import json
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -43,7 +43,6 @@ class Record:
     pct_matmul: float | None = None     # achieved GFLOP/s / measured matmul GFLOP/s
     first_steps_s: float | None = None  # warm-up (compile, allocation), excluded from median_s
     epoch_s: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def synchronize(device: torch.device) -> None:

@@ -162,8 +162,6 @@ class _EpochSampler(torch.utils.data.Sampler):
 class DataLoaderLoader:
     """The seed's DataLoader path, with the epoch's order taken from `epoch_permutation`."""
 
-    name = "dataloader"
-
     def __init__(self, split: Split, batch_size: int, device="cpu", seed: int = 0,
                  drop_last: bool = False, shuffle: bool = True, dtype=torch.float32, num_workers: int = 0):
         self.sampler = _EpochSampler(len(split), seed) if shuffle else None
@@ -184,8 +182,6 @@ class DataLoaderLoader:
 
 class TensorLoader:
     """The split normalised once, resident on `device`; batches are index_select by a permutation."""
-
-    name = "tensor"
 
     def __init__(self, split: Split, batch_size: int, device="cpu", seed: int = 0,
                  drop_last: bool = False, shuffle: bool = True, dtype=torch.float32):
