@@ -57,4 +57,22 @@ inline void check_lists(const char* name, at::TensorList params, at::TensorList 
   }
 }
 
+// The lists of an SGD / Adam update: one tensor per parameter in each, and one step size each.
+inline void check_sgd_update(at::TensorList params, at::TensorList grads, at::TensorList bufs, double momentum) {
+  check_lists("grads", params, grads);
+  if (momentum != 0) check_lists("momentum_buffers", params, bufs);
+}
+
+inline void check_adam_update(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                              at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, bool amsgrad,
+                              at::ArrayRef<double> step_sizes, at::ArrayRef<double> bias_correction2_sqrts) {
+  check_lists("grads", params, grads);
+  check_lists("exp_avgs", params, exp_avgs);
+  check_lists("exp_avg_sqs", params, exp_avg_sqs);
+  if (amsgrad) check_lists("max_exp_avg_sqs", params, max_exp_avg_sqs);
+  TORCH_CHECK(step_sizes.size() == params.size() && bias_correction2_sqrts.size() == params.size(),
+              "step_sizes, bias_correction2_sqrts: expected ", params.size(), " values each, got ",
+              step_sizes.size(), " and ", bias_correction2_sqrts.size());
+}
+
 }  // namespace minitorch_clf

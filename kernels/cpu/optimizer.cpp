@@ -75,8 +75,7 @@ void adam_range(scalar_t* __restrict__ p, const scalar_t* __restrict__ grad, sca
 
 void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step) {
-  check_lists("grads", params, grads);
-  if (momentum != 0) check_lists("momentum_buffers", params, bufs);
+  check_sgd_update(params, grads, bufs, momentum);
   const SgdOptions o{lr, momentum, dampening, weight_decay, nesterov, maximize, first_step};
   for (size_t i = 0; i < params.size(); ++i) {
     AT_DISPATCH_FLOATING_TYPES(params[i].scalar_type(), "sgd_update_cpu", [&] {
@@ -96,13 +95,8 @@ void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList
                      at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,
                      double weight_decay, bool decoupled, bool amsgrad, bool maximize) {
-  check_lists("grads", params, grads);
-  check_lists("exp_avgs", params, exp_avgs);
-  check_lists("exp_avg_sqs", params, exp_avg_sqs);
-  if (amsgrad) check_lists("max_exp_avg_sqs", params, max_exp_avg_sqs);
-  TORCH_CHECK(step_sizes.size() == params.size() && bias_correction2_sqrts.size() == params.size(),
-              "step_sizes, bias_correction2_sqrts: expected ", params.size(), " values each, got ",
-              step_sizes.size(), " and ", bias_correction2_sqrts.size());
+  check_adam_update(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes,
+                    bias_correction2_sqrts);
   for (size_t i = 0; i < params.size(); ++i) {
     const AdamOptions o{lr, beta1, beta2, eps, weight_decay, step_sizes[i], bias_correction2_sqrts[i],
                         decoupled, amsgrad, maximize};

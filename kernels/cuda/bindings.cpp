@@ -205,8 +205,7 @@ void check_one_dtype_and_device(at::TensorList params) {
 void sgd_update_cuda(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                      double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step) {
   if (params.empty()) return;
-  check_lists("grads", params, grads);
-  if (momentum != 0) check_lists("momentum_buffers", params, bufs);
+  check_sgd_update(params, grads, bufs, momentum);
   check_one_dtype_and_device(params);
   const c10::cuda::CUDAGuard guard(params[0].device());
   const cuda::SgdHyper h{lr, momentum, dampening, weight_decay, nesterov, maximize, first_step};
@@ -222,13 +221,8 @@ void adam_update_cuda(at::TensorList params, at::TensorList grads, at::TensorLis
                       at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,
                       double weight_decay, bool decoupled, bool amsgrad, bool maximize) {
   if (params.empty()) return;
-  check_lists("grads", params, grads);
-  check_lists("exp_avgs", params, exp_avgs);
-  check_lists("exp_avg_sqs", params, exp_avg_sqs);
-  if (amsgrad) check_lists("max_exp_avg_sqs", params, max_exp_avg_sqs);
-  TORCH_CHECK(step_sizes.size() == params.size() && bias_correction2_sqrts.size() == params.size(),
-              "step_sizes, bias_correction2_sqrts: expected ", params.size(), " values each, got ",
-              step_sizes.size(), " and ", bias_correction2_sqrts.size());
+  check_adam_update(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes,
+                    bias_correction2_sqrts);
   check_one_dtype_and_device(params);
   const c10::cuda::CUDAGuard guard(params[0].device());
   const cuda::AdamHyper h{lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize};
