@@ -200,3 +200,15 @@ def test_compile_reduce_overhead_of_the_fused_step():
         got = [t.clone() for t in compiled(x, y)]
     for a, r in zip(got, step(x, y)):
         torch.testing.assert_close(a, r)
+
+
+@needs_gpu
+def test_gradcheck_on_cuda():
+    """Finite differences (float64, on the GPU) against the CUDA backward through register_autograd."""
+    ops.load_cuda()
+    x, w, b = (rand(*s, dtype=torch.float64, seed=k).cuda().requires_grad_() for k, s in
+               enumerate(((5, 7), (3, 7), (3,))))
+    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, True), (x, w, b))
+    z = rand(6, 4, dtype=torch.float64, seed=9).cuda().requires_grad_()
+    y = torch.tensor([0, 3, 1, 1, 2, 0], device="cuda")
+    assert torch.autograd.gradcheck(lambda z: ops.cross_entropy_forward_backward(z, y)[0], (z,))

@@ -216,3 +216,11 @@ def test_wheel_ships_kernel_sources(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for src in ops.CPU_SOURCES + ("checks.h", "flags.h"):
         assert f"minitorch_clf/kernels/cpu/{src}" in names
+
+
+def test_build_cuda_without_nvcc_says_it_skipped(monkeypatch, capsys):
+    from minitorch_clf.cli import main
+
+    monkeypatch.setattr(ops, "cuda_home", lambda: None)
+    assert main(["build", "--cuda"]) == 0
+    assert "cuda kernels: skipped: nvcc not found" in capsys.readouterr().out
