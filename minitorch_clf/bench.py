@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from . import data as D
-from .engines import build_engine, resolve_device
+from .engines import COMPILED, build_engine, resolve_device
 from .models import MLPConfig
 
 
@@ -93,6 +93,12 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(xs), q[2]
 
 
+def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None):
+    """The benchmark's engine: lr 0.01, momentum 0.9, seed 0; compile_mode for the compiled engines."""
+    kw = {"compile_mode": compile_mode} if compile_mode and name in COMPILED else {}
+    return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+
+
 def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimizer: str = "sgd",
                 warmup: int = 20, iters: int = 50, repeats: int = 15, compile_mode: str | None = None,
                 log=print) -> tuple[list[Record], float]:
@@ -108,8 +114,7 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         y = torch.randint(0, 10, (bs,), generator=g).to(device)
         built = {}
         for name in engines:
-            kw = {"compile_mode": compile_mode} if compile_mode and name.startswith("compiled") else {}
-            eng = build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+            eng = _build(name, device, optimizer, compile_mode)
             with Timer(device) as t:
                 for _ in range(warmup):
                     eng.step(x, y)
@@ -139,8 +144,7 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
     runs = [("reference", "dataloader")] + [(name, "tensor") for name in engines]
     records = []
     for name, loader_kind in runs:
-        kw = {"compile_mode": compile_mode} if compile_mode and name.startswith("compiled") else {}
-        eng = build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+        eng = _build(name, device, optimizer, compile_mode)
         loader = D.make_loader(loader_kind, split, batch_size, device=device, seed=0)
         with Timer(device) as warm:                        # compile and allocate outside the epoch,
             for x, y in itertools.islice(loader.epoch(0), 3):  # for the full batch shape and for the
