@@ -64,21 +64,26 @@ def load(verbose: bool = False) -> dict:
         raise BuildError(f"no C++ compiler: '{compiler}' is not on PATH (install g++, or set CXX); "
                          "the fused kernels are built from kernels/cpu on first use")
     _ninja_on_path()
+    library, seconds = _jit_build("cpu", CPU_SOURCES, verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
+                                  extra_ldflags=["-fopenmp"])
+    _register_python_halves()
+    _state["cpu"] = {"library": library, "seconds": seconds}
+    return _state["cpu"]
+
+
+def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> tuple[Path, float]:
+    """Build (or load, when the sources and flags are unchanged) kernels/<kind> as minitorch_clf_<kind>.so."""
     from torch.utils import cpp_extension
 
-    src = kernel_dir() / "cpu"
-    build = build_root() / "cpu"
+    build = build_root() / kind
     build.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        cpp_extension.load(name="minitorch_clf_cpu", sources=[str(src / s) for s in CPU_SOURCES],
-                           extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"], extra_ldflags=["-fopenmp"], build_directory=str(build),
-                           is_python_module=False, verbose=verbose)
+        cpp_extension.load(name=f"minitorch_clf_{kind}", sources=[str(kernel_dir() / kind / s) for s in sources],
+                           build_directory=str(build), is_python_module=False, verbose=verbose, **flags)
     except (RuntimeError, OSError, ImportError) as e:
-        raise BuildError(f"building kernels/cpu failed in {build}: {e}") from e
-    _register_python_halves()
-    _state["cpu"] = {"library": build / "minitorch_clf_cpu.so", "seconds": time.perf_counter() - t0}
-    return _state["cpu"]
+        raise BuildError(f"building kernels/{kind} failed in {build}: {e}") from e
+    return build / f"minitorch_clf_{kind}.so", time.perf_counter() - t0
 
 
 def cuda_home() -> str | None:
@@ -142,20 +147,11 @@ def load_cuda(verbose: bool = False) -> dict:
     includes, libs = _nvidia_pip_dirs()
     lt = [f"-L{d}" for d in libs if list(Path(d).glob("libcublasLt.so*"))]
     lt_name = next((p.name for d in libs for p in sorted(Path(d).glob("libcublasLt.so*"))), "libcublasLt.so")
-    src = kernel_dir() / "cuda"
-    build = build_root() / "cuda"
-    build.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    try:
-        cpp_extension.load(name="minitorch_clf_cuda", sources=[str(src / s) for s in CUDA_SOURCES],
-                           extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
-                           extra_ldflags=[*lt, f"-l:{lt_name}" if lt else "-lcublasLt"],
-                           extra_include_paths=includes, build_directory=str(build), is_python_module=False,
-                           with_cuda=True, verbose=verbose)
-    except (RuntimeError, OSError, ImportError) as e:
-        raise BuildError(f"building kernels/cuda failed in {build}: {e}") from e
-    _state["cuda"] = {"library": build / "minitorch_clf_cuda.so", "seconds": time.perf_counter() - t0,
-                      "cuda_home": home, "arch": os.environ.get("TORCH_CUDA_ARCH_LIST", "detected")}
+    library, seconds = _jit_build("cuda", CUDA_SOURCES, verbose, extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
+                                  extra_ldflags=[*lt, f"-l:{lt_name}" if lt else "-lcublasLt"],
+                                  extra_include_paths=includes, with_cuda=True)
+    _state["cuda"] = {"library": library, "seconds": seconds, "cuda_home": home,
+                      "arch": os.environ.get("TORCH_CUDA_ARCH_LIST", "detected")}
     return _state["cuda"]
 
 

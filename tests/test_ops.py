@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from minitorch_clf import functional as MF
 from minitorch_clf import ops
+from fused_step import two_layer_step
 
 ops.load()
 OP = torch.ops.minitorch_clf
@@ -146,14 +147,7 @@ def test_whole_step_op_equals_the_layered_fused_step(kw):
 
 
 def test_fullgraph_compile_has_no_graph_breaks():
-    def step(x, w1, b1, w2, b2, y):
-        h = ops.linear_forward(x, w1, b1, True)
-        logits = ops.linear_forward(h, w2, b2, False)
-        loss, dlogits = ops.cross_entropy_forward_backward(logits, y)
-        dh, dw2, db2 = ops.linear_backward(dlogits, h, w2, logits, False, True)
-        _, dw1, db1 = ops.linear_backward(dh, x, w1, h, True, False)
-        return loss, dw1, db1, dw2, db2
-
+    step = two_layer_step
     args = (rand(8, 6, dtype=torch.float32), rand(5, 6, dtype=torch.float32, seed=1), rand(5, dtype=torch.float32, seed=2),
             rand(3, 5, dtype=torch.float32, seed=3), rand(3, dtype=torch.float32, seed=4), torch.tensor([0, 1, 2] * 2 + [0, 1]))
     explained = torch._dynamo.explain(step)(*args)
