@@ -73,16 +73,22 @@ class TrainConfig:
 
     def build(self):
         """(engine, train split, test split) ready to run."""
+        train_split, test_split = self.load_data()
+        return self.build_engine(train_split), train_split, test_split
+
+    def load_data(self) -> tuple[D.Split, D.Split]:
         try:
-            train_split, test_split = D.load(self.dataset, self.data_dir, self.download, split_seed=self.seed)
+            return D.load(self.dataset, self.data_dir, self.download, split_seed=self.seed)
         except D.DataError as e:
             raise UsageError(str(e)) from None
+
+    def build_engine(self, train_split: D.Split):
+        """This config's engine, sized for the images of `train_split`."""
         h, w = train_split.images.shape[1:]
         config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10)
-        engine = build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
-                              weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
-                              seed=self.seed, config=config)
-        return engine, train_split, test_split
+        return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                            weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
+                            seed=self.seed, config=config)
 
     def make_loader(self, split: D.Split, engine, shuffle: bool = True):
         return D.make_loader(self.loader, split, self.batch_size, device=engine.device, seed=self.seed,
@@ -277,19 +283,19 @@ def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool) -
 # ----------------------------------------------------------------------------------------------
 # the core claim: two engines, same seed, weights and batches
 
-def compare(cfg: TrainConfig, engines: list[str], log=print) -> dict[str, list[float]]:
+def compare(cfg: TrainConfig, engines: list[str]) -> dict[str, list[float]]:
     """Per-step losses of each engine, trained side by side on identical batches."""
     for name in engines:
         dataclasses.replace(cfg, engine=name).validate()
     if len(engines) < 2:
         raise UsageError(f"compare: expected at least two engines, got {engines}")
-    runs = [dataclasses.replace(cfg, engine=name).build() for name in engines]
-    train_split = runs[0][1]
-    loader = cfg.make_loader(train_split, runs[0][0])
+    train_split, _ = cfg.load_data()                                  # read once, shared by every engine
+    built = {name: dataclasses.replace(cfg, engine=name).build_engine(train_split) for name in engines}
+    loader = cfg.make_loader(train_split, built[engines[0]])
     losses: dict[str, list[float]] = {name: [] for name in engines}
     for epoch in range(cfg.epochs):
         for x, y in loader.epoch(epoch):
-            for name, (engine, _, _) in zip(engines, runs):
+            for name, engine in built.items():
                 losses[name].append(engine.step(x, y).item())
     return losses
 
