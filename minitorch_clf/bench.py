@@ -15,6 +15,7 @@ with a large float32 matrix product timed in the same process on the same device
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import statistics
@@ -94,9 +95,21 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
 
 
 def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None):
-    """The benchmark's engine: lr 0.01, momentum 0.9, seed 0; compile_mode for the compiled engines."""
+    """The benchmark's engine: lr 0.01, momentum 0.9, seed 0; compile_mode for the compiled engines.
+    `fused@aten` / `fused@own` is the fused engine with that float32 GEMM in its CPU ops."""
+    name = name.partition("@")[0]
     kw = {"compile_mode": compile_mode} if compile_mode and name in COMPILED else {}
     return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+
+
+def _gemm_for(name: str):
+    """The context an engine's steps run in: the GEMM named after '@', else nothing."""
+    gemm = name.partition("@")[2]
+    if not gemm:
+        return contextlib.nullcontext()
+    from . import ops
+
+    return ops.gemm(gemm)
 
 
 def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimizer: str = "sgd",
@@ -115,14 +128,14 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         built = {}
         for name in engines:
             eng = _build(name, device, optimizer, compile_mode)
-            with Timer(device) as t:
+            with _gemm_for(name), Timer(device) as t:
                 for _ in range(warmup):
                     eng.step(x, y)
             built[name] = (eng, t.seconds)
         samples: dict[str, list[float]] = {name: [] for name in engines}
         for _ in range(repeats):
             for name, (eng, _) in built.items():
-                with Timer(device) as t:
+                with _gemm_for(name), Timer(device) as t:
                     for _ in range(iters):
                         eng.step(x, y)
                 samples[name].append(t.seconds / iters)

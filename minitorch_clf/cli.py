@@ -146,8 +146,11 @@ def _cmd_bench(args) -> int:
     from .engines import COMPILE_MODES, ENGINES, resolve_device
 
     for name in args.engines:
-        if name not in ENGINES:
+        base, _, gemm = name.partition("@")
+        if base not in ENGINES:
             raise UsageError(f"engines: expected names from {', '.join(ENGINES)}, got {name!r}")
+        if gemm and (base != "fused" or gemm not in ("aten", "own")):
+            raise UsageError(f"engines: only fused takes a GEMM suffix, @aten or @own; got {name!r}")
     if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
     if args.optimizer not in ("sgd", "adam", "adamw"):
@@ -162,6 +165,20 @@ def _cmd_bench(args) -> int:
     where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads"
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
     log = lambda m: print(m, flush=True)
+    if args.gemm:
+        from . import bench_gemm as G
+
+        if device.type != "cpu":
+            raise UsageError("--gemm compares CPU GEMMs: use --device cpu")
+        records, peak = G.bench_gemms(args.batch_sizes, rounds=args.repeats, log=log)
+        print(G.format_gemm_table(records))
+        if args.json:
+            B.write_json(records, args.json, {"machine": where, "torch": info["torch"], "peak_gflops": peak})
+            print(f"wrote {args.json}")
+        if args.plot:
+            G.plot_gemms(records, peak, args.plot, f"SimpleNet step GEMMs on {where}")
+            print(f"wrote {args.plot}")
+        return 0
     if args.ops:
         records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
         print(B.format_table(records).replace("median step", "median call").replace("speedup", "vs bare mm"))
@@ -252,7 +269,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("bench", help="time engines side by side (interleaved, after warm-up)")
-    p.add_argument("--engines", type=_csv(str), default=["reference", "manual"], help="comma-separated")
+    p.add_argument("--engines", type=_csv(str), default=["reference", "manual"],
+                   help="comma-separated; fused@aten / fused@own pin the fused ops' float32 GEMM")
     p.add_argument("--batch-sizes", type=_csv(int), default=[64, 256, 1024], help="comma-separated")
     p.add_argument("--device", default="cpu")
     p.add_argument("--optimizer", default="sgd")
@@ -262,6 +280,8 @@ def main(argv=None) -> int:
     p.add_argument("--epoch", action="store_true", help="time a full epoch of synthetic MNIST instead")
     p.add_argument("--epoch-samples", type=int, default=60_000)
     p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
+    p.add_argument("--gemm", action="store_true",
+                   help="time the step's eight GEMMs instead: kernels/cpu/gemm.h against ATen/MKL (CPU)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
     p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")

@@ -14,6 +14,7 @@ version; torch.utils.cpp_extension hashes the sources and flags, so a second pro
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -24,10 +25,12 @@ import torch
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_", "mlp_sgd_step_")
+       "adam_update_", "mlp_sgd_step_", "own_mm", "mlp_products")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CUDA_OPS = tuple(op for op in OPS if op != "mlp_sgd_step_")       # on a GPU a CUDA graph does its job
-CPU_SOURCES = ("schema.cpp", "linear.cpp", "cross_entropy.cpp", "optimizer.cpp", "train_step.cpp")
+CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
+CPU_SOURCES = ("schema.cpp", "linear.cpp", "cross_entropy.cpp", "optimizer.cpp", "train_step.cpp", "gemm.cpp",
+               "gemm_avx2.cpp", "gemm_op.cpp", "peak.cpp")
+GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 CUDA_SOURCES = ("bindings.cpp", "linear.cu", "cross_entropy.cu", "optimizer.cu")
 
 
@@ -67,6 +70,7 @@ def load(verbose: bool = False) -> dict:
     library, seconds = _jit_build("cpu", CPU_SOURCES, verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
                                   extra_ldflags=["-fopenmp"])
     _register_python_halves()
+    set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), source="MINITORCH_CLF_GEMM")
     _state["cpu"] = {"library": library, "seconds": seconds}
     return _state["cpu"]
 
@@ -189,6 +193,40 @@ def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
     return torch.ops.minitorch_clf.linear_backward(dout, x, weight, out, relu, need_dx)
 
 
+def own_mm(a, b, isa: str = "auto"):
+    """a (M, K) · b (K, N) with kernels/cpu/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
+    return torch.ops.minitorch_clf.own_mm(a, b, isa)
+
+
+def mlp_products(acts, weights, dzs, gemm: str):
+    """The 3L - 1 products of an MLP step in one call, with gemm 'own' or 'aten' (see kernels/cpu/gemm_op.cpp)."""
+    return torch.ops.minitorch_clf.mlp_products(acts, weights, dzs, gemm)
+
+
+def fma_peak_gflops(threads: int | None = None) -> float:
+    """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only."""
+    return torch.ops.minitorch_clf.fma_peak_gflops(threads or torch.get_num_threads())
+
+
+def set_gemm(name: str, source: str = "name") -> str:
+    """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm.h), 'aten' (MKL), or
+    'auto' (own where the CPU has AVX2/FMA). Returns the previous choice. Float64 always uses ATen's."""
+    if name not in GEMMS:
+        raise ValueError(f"{source}: expected one of {', '.join(GEMMS)}, got {name!r}")
+    return torch.ops.minitorch_clf.set_gemm(name)
+
+
+@contextlib.contextmanager
+def gemm(name: str):
+    """`with ops.gemm("aten"): ...` runs the block with that GEMM, then restores the previous one."""
+    load()
+    previous = set_gemm(name)
+    try:
+        yield
+    finally:
+        set_gemm(previous)
+
+
 def cross_entropy_forward_backward(logits, target):
     """(mean loss, dlogits for dloss = 1) over class targets, in one pass."""
     return torch.ops.minitorch_clf.cross_entropy_forward_backward(logits, target)
@@ -213,6 +251,15 @@ def _register_python_halves() -> None:
     @lib.register_fake(f"{LIB}::linear_forward_v")
     def _(x, weight, bias, relu, version):
         return x.new_empty(x.shape[0], weight.shape[0])
+
+    @lib.register_fake(f"{LIB}::own_mm")
+    def _(a, b, isa):
+        return a.new_empty(a.shape[0], b.shape[1])
+
+    @lib.register_fake(f"{LIB}::mlp_products")
+    def _(acts, weights, dzs, gemm):
+        return ([a.new_empty(a.shape[0], w.shape[0]) for a, w in zip(acts, weights)]
+                + [w.new_empty(w.shape) for w in weights] + [a.new_empty(a.shape) for a in acts[1:]])
 
     @lib.register_fake(f"{LIB}::linear_backward")
     def _(dout, x, weight, out, relu, need_dx):

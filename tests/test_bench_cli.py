@@ -39,3 +39,25 @@ def test_bench_bad_arguments(args, word, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and word in err
+
+
+def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
+    out_json, out_png = tmp_path / "g.json", tmp_path / "g.png"
+    assert main(["bench", "--gemm", "--batch-sizes", "4", "--repeats", "2", "--json", str(out_json),
+                 "--plot", str(out_png)]) == 0
+    table = capsys.readouterr().out
+    assert "own % peak" in table and "all eight" in table
+    records = json.loads(out_json.read_text())
+    assert len(records) == 9 and records[-1]["product"].startswith("all eight")
+    assert records[-1]["flops"] == sum(r["flops"] for r in records[:-1])
+    assert all(r["own_s"] > 0 and r["aten_s"] > 0 and 0 < r["own_pct_peak"] for r in records)
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_fused_engine_with_a_gemm_suffix(capsys):
+    assert main(["bench", "--engines", "fused@aten,fused@own", "--batch-sizes", "8", "--iters", "2",
+                 "--repeats", "2"]) == 0
+    assert "fused@aten" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(main(["bench", "--engines", "manual@own"]))
+    assert info.value.code == 2 and "only fused takes a GEMM suffix" in capsys.readouterr().err

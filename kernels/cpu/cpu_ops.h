@@ -5,13 +5,29 @@
 
 #include <tuple>
 
+#include "gemm.h"
+
 namespace minitorch_clf {
+
+// Which GEMM the fused ops use for a float32 product (M, K)·(K, N), set by set_gemm or
+// MINITORCH_CLF_GEMM: ATen's (MKL), the one in gemm.h, or auto. Auto takes gemm.h's where the CPU
+// has AVX2/FMA and the product is thin (min(M, N, K) <= 128, every product of an MLP step at these
+// widths), ATen's otherwise: MKL's packed blocking wins once all three sizes are large
+// (benchmarks/RESULTS.md has the measurements).
+enum class GemmBackend { kAuto, kAten, kOwn };
+bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K);
+gemm::View as_view(const at::Tensor& t);   // a 2-D float32 tensor as the GEMM's strided view
+// A new (M, N) float32 tensor = a (M, K) · b (K, N) with the epilogue, by gemm.h's GEMM.
+at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
+                       const at::TensorOptions& options);
 
 at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu);
 
+// mask_dx: dx comes back multiplied by 1[x > 0], the ReLU mask of the layer below, fused into the
+// dx product (the whole-step kernel uses it; the op does not).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& out,
-                                                                   bool relu, bool need_dx);
+                                                                   bool relu, bool need_dx, bool mask_dx = false);
 
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target);

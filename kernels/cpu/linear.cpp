@@ -1,6 +1,8 @@
 // Fused linear layer on the CPU: forward y = max(x W^T + b, 0), backward with the ReLU mask and the
-// bias-gradient reduction in one pass over dout. The two GEMMs of each direction are ATen's (MKL /
-// OpenBLAS); the point here is that everything else touches memory once.
+// bias-gradient reduction in one pass over dout. Each product is the GEMM of gemm.h (float32; the
+// bias + ReLU, or the ReLU mask of the layer below, in its epilogue) or ATen's (MKL) followed by one
+// pass for the same epilogue: use_own_gemm decides per product (cpu_ops.h). Everything besides the
+// products touches memory once.
 //   N = batch, I = in_features, O = out_features
 #include <ATen/ATen.h>
 #include <ATen/AccumulateType.h>
@@ -69,12 +71,19 @@ void relu_mask_bias_grad(const scalar_t* __restrict__ dout, const scalar_t* __re
 at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               bool relu) {
   check_linear(x, weight, bias);
-  at::Tensor out = at::mm(x, weight.t());                          // (N, I)·(I, O) = (N, O), contiguous
+  const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor b = bias.contiguous();
+  if (use_own_gemm(x, N, O, I)) {
+    gemm::Epilogue ep;
+    ep.bias = b.data_ptr<float>();
+    ep.relu = relu;
+    const gemm::View wt{weight.data_ptr<float>(), weight.stride(1), weight.stride(0)};   // Wᵀ (I, O)
+    return own_product(as_view(x), wt, N, O, I, ep, x.options());
+  }
+  at::Tensor out = at::mm(x, weight.t());                          // (N, I)·(I, O) = (N, O), contiguous
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_forward_cpu", [&] {
     with_flags([&](auto kRelu) {
-      bias_relu_epilogue<scalar_t, kRelu>(out.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), out.size(0),
-                                          out.size(1));
+      bias_relu_epilogue<scalar_t, kRelu>(out.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(), N, O);
     }, relu);
   });
   return out;
@@ -82,26 +91,43 @@ at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, con
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& out,
-                                                                   bool relu, bool need_dx) {
+                                                                   bool relu, bool need_dx, bool mask_dx) {
   check_linear_backward(dout, x, weight, out);
+  const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor g = dout.contiguous();
   at::Tensor o = out.contiguous();
   at::Tensor dz = relu ? at::empty_like(g) : g;                    // (N, O)
-  at::Tensor dbias = at::empty({weight.size(0)}, weight.options());
+  at::Tensor dbias = at::empty({O}, weight.options());
   AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "linear_backward_cpu", [&] {
     with_flags([&](auto kRelu) {
       relu_mask_bias_grad<scalar_t, kRelu>(g.data_ptr<scalar_t>(), o.data_ptr<scalar_t>(), dz.data_ptr<scalar_t>(),
-                                           dbias.data_ptr<scalar_t>(), g.size(0), g.size(1));
+                                           dbias.data_ptr<scalar_t>(), N, O);
     }, relu);
   });
-  at::Tensor dweight = at::mm(dz.t(), x);                          // (O, N)·(N, I) = (O, I)
-  at::Tensor dx = need_dx ? at::mm(dz, weight) : at::empty({0}, x.options());  // (N, O)·(O, I)
+  at::Tensor dweight = use_own_gemm(x, O, I, N)                    // (O, N)·(N, I) = (O, I)
+      ? own_product({dz.data_ptr<float>(), 1, O}, as_view(x), O, I, N, {}, x.options())
+      : at::mm(dz.t(), x);
+  if (!need_dx) return {at::empty({0}, x.options()), dweight, dbias};
+  if (use_own_gemm(x, N, I, O)) {                                  // (N, O)·(O, I) = (N, I)
+    at::Tensor xc = mask_dx ? x.contiguous() : x;
+    gemm::Epilogue ep;
+    if (mask_dx) {
+      ep.mask = xc.data_ptr<float>();
+      ep.mask_ld = I;
+    }
+    return {own_product(as_view(dz), as_view(weight), N, I, O, ep, x.options()), dweight, dbias};
+  }
+  at::Tensor dx = at::mm(dz, weight);
+  if (mask_dx) dx = at::where(x > 0, dx, 0);                       // NaN in x -> 0, as in the epilogue
   return {dx, dweight, dbias};
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("linear_forward", &linear_forward_cpu);
-  m.impl("linear_backward", &linear_backward_cpu);
+  m.impl("linear_backward", [](const at::Tensor& dout, const at::Tensor& x, const at::Tensor& weight,
+                               const at::Tensor& out, bool relu, bool need_dx) {
+    return linear_backward_cpu(dout, x, weight, out, relu, need_dx);
+  });
 }
 
 }  // namespace minitorch_clf

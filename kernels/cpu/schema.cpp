@@ -11,6 +11,12 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("linear_forward_v(Tensor x, Tensor weight, Tensor bias, bool relu, int version) -> Tensor");
   // Gradients of linear_forward from dout (N, O) and its output out (N, O) (the ReLU mask):
   // (dx (N, I) or an empty tensor when not need_dx, dweight (O, I), dbias (O,))
+  // a (M, K) · b (K, N) with the float32 GEMM of gemm.h (CPU), any strides; isa = 'auto' (AVX2/FMA
+  // where the CPU has it), 'avx2' or 'scalar'. The fused ops use it through set_gemm's switch.
+  m.def("own_mm(Tensor a, Tensor b, str isa='auto') -> Tensor");
+  // The 3L - 1 products of an MLP training step back to back, with gemm = 'own' or 'aten' (benchmarks):
+  // acts[k] (N, I_k), weights[k] (O_k, I_k), dzs[k] (N, O_k) -> [y_k] + [dW_k] + [dx_k for k >= 1]
+  m.def("mlp_products(Tensor[] acts, Tensor[] weights, Tensor[] dzs, str gemm) -> Tensor[]");
   m.def("linear_backward(Tensor dout, Tensor x, Tensor weight, Tensor out, bool relu, bool need_dx)"
         " -> (Tensor, Tensor, Tensor)");
   // Mean softmax cross-entropy over class targets, and its gradient, in one pass over the logits:

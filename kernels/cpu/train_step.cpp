@@ -31,8 +31,11 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   for (size_t k = 0; k < L; ++k) acts.push_back(linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L));
   auto [loss, dh] = cross_entropy_forward_backward_cpu(acts[L], target);
   std::vector<at::Tensor> grads(2 * L);
+  // dh reaches layer k already through layer k's ReLU mask: layer k + 1 applied 1[h_{k+1} > 0] in the
+  // epilogue of its dx product (mask_dx), where the values were still in registers.
   for (size_t k = L; k-- > 0;) {
-    auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], k + 1 < L, k > 0);
+    auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], /*relu=*/false,
+                                                    /*need_dx=*/k > 0, /*mask_dx=*/k > 0);
     grads[2 * k] = dweight;
     grads[2 * k + 1] = dbias;
     dh = dx;

@@ -1,0 +1,27 @@
+// The reference loop for the float32 peak: 12 independent chains of 8-wide FMAs from registers, no
+// memory traffic. 12 chains cover the FMA latency (4 cycles) on both pipes, so the loop runs at the
+// core's limit of 2 FMA instructions = 32 flops per cycle (Zen 3, Haswell and later), at whatever
+// clock the core holds. Used by peak.cpp (op fma_peak_gflops) and benchmarks/gemm_micro.cpp.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace minitorch_clf {
+
+// 12 x iters FMA instructions; returns a value that depends on all of them. noipa: a caller may not
+// learn that the call is pure and move it out of its timed interval (GCC did, without it).
+__attribute__((target("avx2,fma"), noipa)) inline float fma_chains(int64_t iters, float seed) {
+  __m256 c[12];
+  for (int r = 0; r < 12; ++r) c[r] = _mm256_set1_ps(seed * static_cast<float>(r + 1));
+  const __m256 m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(1e-6f);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; ++r) c[r] = _mm256_fmadd_ps(c[r], m, a);
+  }
+  __m256 s = c[0];
+  for (int r = 1; r < 12; ++r) s = _mm256_add_ps(s, c[r]);
+  return _mm256_cvtss_f32(s);
+}
+
+}  // namespace minitorch_clf

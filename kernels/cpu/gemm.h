@@ -1,0 +1,38 @@
+// A float32 GEMM written here, for the products of an MLP step:
+//   C (M, N) = A (M, K) · B (K, N)   then, per element, the epilogue:
+//   c = sum (+ bias[j]) (max(c, 0) when relu) (c * 1[mask[i, j] > 0] when a mask is given)
+// A and B are strided views, so the three products of a linear layer are one call each:
+//   forward  y  = x · Wᵀ    A = x (N, I),   B = Wᵀ: element (k, j) at W + j*I + k
+//   dinput   dx = dz · W    A = dz (N, O),  B = W (O, I)
+//   dweight  dW = dzᵀ · x   A = dzᵀ: element (i, k) at dz + k*O + i,  B = x (N, I)
+// No torch headers here: gemm.cpp (blocking, threads, scalar kernel) and gemm_avx2.cpp (AVX2/FMA
+// micro-kernels) build with plain C++ and OpenMP.
+#pragma once
+#include <cstdint>
+
+namespace minitorch_clf::gemm {
+
+// Element (i, j) of a matrix at data[i * rs + j * cs].
+struct View {
+  const float* data;
+  int64_t rs, cs;
+};
+
+struct Epilogue {
+  const float* bias = nullptr;   // (N,), added to every row
+  bool relu = false;             // max(c, 0), NaN kept as in torch.relu
+  const float* mask = nullptr;   // (M, N) with row stride mask_ld: c kept where mask > 0, else 0
+  int64_t mask_ld = 0;
+};
+
+// Which instructions run the products: kAuto picks AVX2/FMA where the CPU has them (asked at run time).
+enum class Isa { kAuto, kAvx2, kScalar };
+
+bool cpu_has_avx2_fma();
+
+// C (M, N) row-major with row stride ldc; every element is written (C is not read).
+// Deterministic: each element is summed in the same order whatever the number of threads.
+void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep = {},
+           Isa isa = Isa::kAuto);
+
+}  // namespace minitorch_clf::gemm

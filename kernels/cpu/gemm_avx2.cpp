@@ -1,0 +1,200 @@
+// The AVX2/FMA micro-kernels of gemm.h. Built for AVX2 + FMA by the target pragma below whatever the
+// compiler flags, and called only after gemm.cpp has asked the CPU (cpu_has_avx2_fma).
+//
+// Outer-product kernel (B's rows contiguous: dx = dz·W, dW = dzᵀ·x). A 6 x 16 tile of C lives in
+// 12 ymm registers; each k broadcasts 6 values of A's column k and loads 16 of B's row k:
+//     acc[r][0:8]  += A[i+r, k] * B[k, j:j+8]        acc[r][8:16] += A[i+r, k] * B[k, j+8:j+16]
+// 12 FMAs for 2 loads and 6 broadcasts, 15 of the 16 registers. A is read in place through its
+// strides (a broadcast takes any address), so neither dzᵀ nor dz is packed.
+//
+// Dot-product kernel (both operands contiguous along k: y = x·Wᵀ, where B = Wᵀ is W read by rows).
+// A 3 x 4 tile of C is 12 ymm registers of partial sums along k, 8 k at a time:
+//     acc[r][s] += x[i+r, k:k+8] * W[j+s, k:k+8]     then C[i+r, j+s] = sum of acc[r][s]'s 8 lanes
+// 12 FMAs for 7 loads; the horizontal sums are paid once per tile. This avoids transposing W into
+// panels, which would cost as much memory traffic as the product itself at batch 64.
+#include <immintrin.h>
+
+#include <type_traits>
+
+#include "gemm_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+namespace minitorch_clf::gemm {
+namespace {
+
+// Lanes [0, n) on: the mask of a partial vector (n in 0..8).
+inline __m256i lanes(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < 0 ? 0 : n > 8 ? 8 : n)), idx);
+}
+
+template <bool kFull>
+inline __m256 load8(const float* p, __m256i m) {
+  if constexpr (kFull) return _mm256_loadu_ps(p);
+  else return _mm256_maskload_ps(p, m);
+}
+
+template <bool kFull>
+inline void store8(float* p, __m256 v, __m256i m) {
+  if constexpr (kFull) _mm256_storeu_ps(p, v);
+  else _mm256_maskstore_ps(p, m, v);
+}
+
+// The epilogue on 8 columns of row i: bias, relu (max(0, v) keeps a NaN v), mask (NaN mask -> 0).
+template <bool kFull>
+inline __m256 finish8(__m256 v, const Epilogue& ep, int64_t i, int64_t j, __m256i m) {
+  const __m256 zero = _mm256_setzero_ps();
+  if (ep.bias) v = _mm256_add_ps(v, load8<kFull>(ep.bias + j, m));
+  if (ep.relu) v = _mm256_max_ps(zero, v);
+  if (ep.mask) v = _mm256_and_ps(v, _mm256_cmp_ps(load8<kFull>(ep.mask + i * ep.mask_ld + j, m), zero, _CMP_GT_OQ));
+  return v;
+}
+
+// The same on 4 columns (the dot kernel's row of sums).
+inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
+  const __m128 zero = _mm_setzero_ps();
+  if (ep.bias) v = _mm_add_ps(v, _mm_loadu_ps(ep.bias + j));
+  if (ep.relu) v = _mm_max_ps(zero, v);
+  if (ep.mask) v = _mm_and_ps(v, _mm_cmpgt_ps(_mm_loadu_ps(ep.mask + i * ep.mask_ld + j), zero));
+  return v;
+}
+
+// C[i:i+MR, j:j+16] from k in [k0, k1); kFull = all 16 columns exist (else m0, m1 mask them).
+template <int MR, bool kFull>
+void outer_tile(const Problem& p, const Block& blk, int64_t i, int64_t j, __m256i m0, __m256i m1) {
+  // Every loop over r is unrolled: an array indexed by a run-time r would live in memory, not registers.
+  __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  const int64_t a_rs = p.a.rs, a_cs = p.a.cs, ldb = p.b.rs;
+  const float* a = p.a.data + i * a_rs + blk.k0 * a_cs;
+  const float* b = p.b.data + blk.k0 * ldb + j;
+  for (int64_t k = blk.k1 - blk.k0; k > 0; --k, a += a_cs, b += ldb) {
+    const __m256 b0 = load8<kFull>(b, m0), b1 = load8<kFull>(b + 8, m1);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r * a_rs);
+      acc0[r] = _mm256_fmadd_ps(ar, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(ar, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) {
+    float* c = p.c + (i + r) * p.ldc + j;
+    __m256 v0 = acc0[r], v1 = acc1[r];
+    if (!blk.first_k) {
+      v0 = _mm256_add_ps(load8<kFull>(c, m0), v0);
+      v1 = _mm256_add_ps(load8<kFull>(c + 8, m1), v1);
+    }
+    if (blk.last_k) {
+      v0 = finish8<kFull>(v0, p.ep, i + r, j, m0);
+      v1 = finish8<kFull>(v1, p.ep, i + r, j + 8, m1);
+    }
+    store8<kFull>(c, v0, m0);
+    store8<kFull>(c + 8, v1, m1);
+  }
+}
+
+template <bool kFull>
+void outer_column_panel(const Problem& p, const Block& blk, int64_t j, __m256i m0, __m256i m1) {
+  int64_t i = blk.i0;
+  for (; i + kOuterMR <= blk.i1; i += kOuterMR) outer_tile<kOuterMR, kFull>(p, blk, i, j, m0, m1);
+  switch (blk.i1 - i) {
+    case 5: outer_tile<5, kFull>(p, blk, i, j, m0, m1); break;
+    case 4: outer_tile<4, kFull>(p, blk, i, j, m0, m1); break;
+    case 3: outer_tile<3, kFull>(p, blk, i, j, m0, m1); break;
+    case 2: outer_tile<2, kFull>(p, blk, i, j, m0, m1); break;
+    case 1: outer_tile<1, kFull>(p, blk, i, j, m0, m1); break;
+    default: break;
+  }
+}
+
+// Sum of the 8 lanes of each of 4 vectors -> the 4 sums in order.
+inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  const __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+  const __m256 abcd = _mm256_hadd_ps(ab, cd);   // [a b c d | a b c d] partial sums of each 128-bit half
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+// One vector's sum, added in hsum4's order: an element's result does not depend on its tile's width.
+inline float hsum(__m256 v) { return _mm_cvtss_f32(hsum4(v, v, v, v)); }
+
+// C[i:i+R, j:j+S] = sum over all of K of A[i+r, :] · Bᵀ[j+s, :], then the epilogue.
+template <int R, int S>
+void dot_tile(const Problem& p, int64_t i, int64_t j, __m256i k_tail) {
+  __m256 acc[R][S];
+#pragma GCC unroll 3
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) acc[r][s] = _mm256_setzero_ps();
+  const int64_t lda = p.a.rs, ldb = p.b.cs, K = p.K;
+  const float* a = p.a.data + i * lda;
+  const float* b = p.b.data + j * ldb;
+  auto step = [&](int64_t k, auto full) {
+    constexpr bool kFull = decltype(full)::value;
+    __m256 av[R];
+#pragma GCC unroll 3
+    for (int r = 0; r < R; ++r) av[r] = load8<kFull>(a + r * lda + k, k_tail);
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      const __m256 bv = load8<kFull>(b + s * ldb + k, k_tail);
+#pragma GCC unroll 3
+      for (int r = 0; r < R; ++r) acc[r][s] = _mm256_fmadd_ps(av[r], bv, acc[r][s]);
+    }
+  };
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) step(k, std::true_type{});
+  if (k < K) step(k, std::false_type{});
+#pragma GCC unroll 3
+  for (int r = 0; r < R; ++r) {
+    float* c = p.c + (i + r) * p.ldc + j;
+    if constexpr (S == 4) {
+      _mm_storeu_ps(c, finish4(hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]), p.ep, i + r, j));
+    } else {
+      for (int s = 0; s < S; ++s) c[s] = finish(hsum(acc[r][s]), p.ep, i + r, j + s);
+    }
+  }
+}
+
+template <int S>
+void dot_row_strip(const Problem& p, const Block& blk, int64_t i0, int64_t i1, int64_t j, __m256i k_tail) {
+  int64_t i = i0;
+  for (; i + kDotMR <= i1; i += kDotMR) dot_tile<kDotMR, S>(p, i, j, k_tail);
+  if (i1 - i == 2) dot_tile<2, S>(p, i, j, k_tail);
+  if (i1 - i == 1) dot_tile<1, S>(p, i, j, k_tail);
+  (void)blk;
+}
+
+}  // namespace
+
+void outer_block_avx2(const Problem& p, const Block& blk) {
+  for (int64_t j = blk.j0; j < blk.j1; j += kOuterNR) {
+    const int64_t n = blk.j1 - j;
+    if (n >= kOuterNR) outer_column_panel<true>(p, blk, j, lanes(8), lanes(8));
+    else outer_column_panel<false>(p, blk, j, lanes(n), lanes(n - 8));
+  }
+}
+
+// Rows of A in blocks of kRowBlock: one block of A stays in L2 while 4-row strips of Bᵀ pass through L1
+// against it, strip after strip.
+void dot_block_avx2(const Problem& p, const Block& blk) {
+  constexpr int64_t kRowBlock = 16 * kDotMR;
+  const __m256i k_tail = lanes(p.K % 8);
+  for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock) {
+    const int64_t ie = ib + kRowBlock < blk.i1 ? ib + kRowBlock : blk.i1;
+    int64_t j = blk.j0;
+    for (; j + kDotNR <= blk.j1; j += kDotNR) dot_row_strip<4>(p, blk, ib, ie, j, k_tail);
+    switch (blk.j1 - j) {
+      case 3: dot_row_strip<3>(p, blk, ib, ie, j, k_tail); break;
+      case 2: dot_row_strip<2>(p, blk, ib, ie, j, k_tail); break;
+      case 1: dot_row_strip<1>(p, blk, ib, ie, j, k_tail); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace minitorch_clf::gemm
+
+#pragma GCC pop_options

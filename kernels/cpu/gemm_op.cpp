@@ -1,0 +1,112 @@
+// The GEMM of gemm.h as the op own_mm (tests and benchmarks call it on any strided float32 matrices),
+// and the switch that picks it or ATen's (MKL) for the products inside the fused CPU ops.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "checks.h"
+#include "cpu_ops.h"
+#include "gemm.h"
+
+namespace minitorch_clf {
+namespace {
+
+std::atomic<GemmBackend> g_backend{GemmBackend::kAuto};
+
+constexpr const char* kBackendNames[] = {"auto", "aten", "own"};
+constexpr int64_t kThinLimit = 128;   // auto: gemm.h's GEMM when some size of the product is at most this
+
+gemm::Isa parse_isa(c10::string_view isa) {
+  if (isa == "auto") return gemm::Isa::kAuto;
+  if (isa == "scalar") return gemm::Isa::kScalar;
+  TORCH_CHECK(isa == "avx2", "isa: expected 'auto', 'avx2' or 'scalar', got '", std::string(isa), "'");
+  TORCH_CHECK(gemm::cpu_has_avx2_fma(), "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
+  return gemm::Isa::kAvx2;
+}
+
+// a (M, K) · b (K, N) -> (M, N), float32, any strides.
+at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
+              a.sizes(), " and ", b.sizes());
+  TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
+              a.scalar_type(), " and ", b.scalar_type());
+  const gemm::Isa chosen = parse_isa(isa);
+  at::Tensor out = at::empty({a.size(0), b.size(1)}, a.options());
+  gemm::sgemm(a.size(0), b.size(1), a.size(1), as_view(a), as_view(b), out.data_ptr<float>(), out.size(1), {},
+              chosen);
+  return out;
+}
+
+at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a (M, K) · b (K, N)
+  return own ? own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options()) : at::mm(a, b);
+}
+
+// The products of an MLP training step, back to back as the fused step runs them, with the GEMM
+// named by gemm ('own' or 'aten'); for benchmarks and their parity test. Layer k: acts[k] (N, I_k) its
+// input, weights[k] (O_k, I_k), dzs[k] (N, O_k) its output gradient. For SimpleNet these are the
+// eight products of a step: 3 forward, 3 dweight, 2 dinput (the data needs none).
+// Returns [y_k = acts[k]·W_kᵀ for each k] + [dW_k = dz_kᵀ·acts[k] for each k] + [dx_k = dz_k·W_k, k >= 1].
+std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights, at::TensorList dzs,
+                                     c10::string_view gemm) {
+  TORCH_CHECK(gemm == "own" || gemm == "aten", "gemm: expected 'own' or 'aten', got '", std::string(gemm), "'");
+  const size_t L = weights.size();
+  TORCH_CHECK(acts.size() == L && dzs.size() == L, "acts, weights, dzs: expected one of each per layer, got ",
+              acts.size(), ", ", L, ", ", dzs.size());
+  for (size_t k = 0; k < L; ++k) {
+    TORCH_CHECK(acts[k].scalar_type() == at::kFloat && weights[k].scalar_type() == at::kFloat &&
+                    dzs[k].scalar_type() == at::kFloat, "layer ", k, ": expected float32 tensors");
+    check_linear(acts[k], weights[k], weights[k].select(1, 0));
+  }
+  const bool own = gemm == "own";
+  std::vector<at::Tensor> out;
+  for (size_t k = 0; k < L; ++k) out.push_back(product(acts[k], weights[k].t(), own));
+  for (size_t k = 0; k < L; ++k) out.push_back(product(dzs[k].t(), acts[k], own));
+  for (size_t k = 1; k < L; ++k) out.push_back(product(dzs[k], weights[k], own));
+  return out;
+}
+
+// Sets the backend by name and returns the previous one's.
+std::string set_gemm(c10::string_view name) {
+  for (int i = 0; i < 3; ++i) {
+    if (name == kBackendNames[i]) {
+      return kBackendNames[static_cast<int>(g_backend.exchange(static_cast<GemmBackend>(i)))];
+    }
+  }
+  TORCH_CHECK(false, "gemm: expected 'auto', 'aten' or 'own', got '", std::string(name), "'");
+}
+
+}  // namespace
+
+gemm::View as_view(const at::Tensor& t) { return {t.data_ptr<float>(), t.stride(0), t.stride(1)}; }
+
+bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K) {
+  if (t.scalar_type() != at::kFloat) return false;            // the GEMM written here is float32 only
+  switch (g_backend.load(std::memory_order_relaxed)) {
+    case GemmBackend::kOwn: return true;
+    case GemmBackend::kAten: return false;
+    default: return gemm::cpu_has_avx2_fma() && std::min({M, N, K}) <= kThinLimit;
+  }
+}
+
+at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
+                       const at::TensorOptions& options) {
+  at::Tensor out = at::empty({M, N}, options.dtype(at::kFloat));
+  gemm::sgemm(M, N, K, a, b, out.data_ptr<float>(), N, ep);
+  return out;
+}
+
+// A process-wide setting, not a tensor op: defined here with its one kernel for every device.
+TORCH_LIBRARY_FRAGMENT(minitorch_clf, m) {
+  m.def("set_gemm(str name) -> str", &set_gemm);
+}
+
+TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
+  m.impl("own_mm", &own_mm_cpu);
+  m.impl("mlp_products", &mlp_products);
+}
+
+}  // namespace minitorch_clf

@@ -1,0 +1,133 @@
+"""`minitorch-clf bench --gemm`: the eight matrix products of a SimpleNet training step, the GEMM
+written here (kernels/cpu/gemm.h, op own_mm) against ATen's (MKL), side by side.
+
+Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
+times `iters` calls from Python, so each figure includes one op dispatch (own_mm ~4 us, torch.mm
+~2 us on the 2-core EPYC, measured with 1x1 matrices). "all eight" times the op mlp_products, which
+runs the eight back to back in C++ as the fused step does: no Python between them.
+
+% of peak divides the achieved GFLOP/s by the float32 peak of the cores used, measured by
+ops.fma_peak_gflops: every thread runs independent 8-wide FMA chains from registers, i.e. 2 FMA pipes
+x 8 lanes x 2 flops = 32 flops per cycle per core at the clock the cores actually hold.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import ops
+from .models import MLPConfig
+
+
+@dataclass
+class GemmRecord:
+    batch_size: int
+    product: str                # e.g. "fc1 dW = dzᵀ·x"
+    shape: str                  # "M x K · K x N"
+    flops: int
+    own_s: float                # median per call
+    aten_s: float
+    speedup: float              # aten_s / own_s: > 1 means the GEMM written here is faster
+    own_gflops: float
+    aten_gflops: float
+    own_pct_peak: float
+    aten_pct_peak: float
+
+
+def step_products(batch_size: int, config: MLPConfig | None = None, seed: int = 0):
+    """The step's products as (name, a, b) in the layouts the fused ops pass, and mlp_products' inputs."""
+    config = config or MLPConfig()
+    dims = config.sizes
+    g = torch.Generator().manual_seed(seed)
+    acts = [torch.randn(batch_size, i, generator=g) for i in dims[:-1]]          # layer k's input (N, I_k)
+    weights = [torch.randn(o, i, generator=g) for i, o in zip(dims, dims[1:])]   # (O_k, I_k)
+    dzs = [torch.randn(batch_size, o, generator=g) for o in dims[1:]]            # its output gradient (N, O_k)
+    products = [(f"fc{k + 1} y = x·Wᵀ", h, w.T) for k, (h, w) in enumerate(zip(acts, weights))]
+    products += [(f"fc{k + 1} dW = dzᵀ·x", dz.T, h) for k, (dz, h) in enumerate(zip(dzs, acts))]
+    products += [(f"fc{k + 1} dx = dz·W", dz, w) for k, (dz, w) in enumerate(zip(dzs, weights)) if k > 0]
+    return products, (acts, weights, dzs)
+
+
+def _interleaved(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, float]:
+    """Median seconds per call of each callable, timed in turns."""
+    for f in calls.values():                                       # warm-up, and a first estimate
+        f()
+    t0 = time.perf_counter()
+    next(iter(calls.values()))()
+    iters = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
+    samples = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, f in calls.items():
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                f()
+            samples[name].append((time.perf_counter() - t0) / iters)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def measured_peak_gflops(repeats: int = 5) -> float:
+    """Median of `repeats` runs of ops.fma_peak_gflops on torch's thread count."""
+    return statistics.median(ops.fma_peak_gflops() for _ in range(repeats))
+
+
+def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[list[GemmRecord], float]:
+    ops.load()
+    peak = measured_peak_gflops()
+    log(f"measured float32 peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+    records = []
+    for bs in batch_sizes:
+        products, (acts, weights, dzs) = step_products(bs)
+        rows = []
+        for name, a, b in products:
+            t = _interleaved({"own": lambda: ops.own_mm(a, b), "aten": lambda: torch.mm(a, b)}, rounds)
+            rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}",
+                         2 * a.shape[0] * a.shape[1] * b.shape[1], t))
+        t = _interleaved({g: (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) for g in ("own", "aten")}, rounds)
+        rows.append(("all eight (one C++ call)", "-", sum(r[2] for r in rows), t))
+        for name, shape, flops, t in rows:
+            own, aten = flops / t["own"] / 1e9, flops / t["aten"] / 1e9
+            records.append(GemmRecord(bs, name, shape, flops, t["own"], t["aten"], t["aten"] / t["own"], own, aten,
+                                      100 * own / peak, 100 * aten / peak))
+        log(f"batch {bs}: done")
+    return records, peak
+
+
+def format_gemm_table(records: list[GemmRecord]) -> str:
+    head = ["batch", "product", "shape", "own", "ATen/MKL", "own/ATen speed", "own GFLOP/s", "MKL GFLOP/s",
+            "own % peak", "MKL % peak"]
+    us = lambda s: f"{s * 1e6:.1f} us"
+    rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s), us(r.aten_s), f"{r.speedup:.2f}x",
+             f"{r.own_gflops:.1f}", f"{r.aten_gflops:.1f}", f"{r.own_pct_peak:.0f}", f"{r.aten_pct_peak:.0f}"]
+            for r in records]
+    widths = [max(len(v) for v in col) for col in zip(head, *rows)]
+    line = lambda vals: "  ".join(v.rjust(w) if i > 2 else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def plot_gemms(records: list[GemmRecord], peak: float, path, title: str) -> None:
+    """GFLOP/s of each product, own beside MKL, one panel per batch size, the measured peak drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = sorted({r.batch_size for r in records})
+    fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.2), sharey=True, squeeze=False)
+    for ax, bs in zip(axes[0], batches):
+        rs = [r for r in records if r.batch_size == bs]
+        xs = range(len(rs))
+        ax.bar([x - 0.2 for x in xs], [r.own_gflops for r in rs], 0.4, label="own (gemm.h)")
+        ax.bar([x + 0.2 for x in xs], [r.aten_gflops for r in rs], 0.4, label="ATen / MKL")
+        ax.axhline(peak, color="k", lw=0.8, ls="--", label=f"measured peak {peak:.0f}")
+        ax.set_xticks(list(xs), [r.product.replace(" = ", "\n") for r in rs], fontsize=7, rotation=90)
+        ax.set_title(f"batch {bs}")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("GFLOP/s (higher is better)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

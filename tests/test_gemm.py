@@ -1,0 +1,197 @@
+"""The float32 GEMM of kernels/cpu/gemm.h (op own_mm) against a float64 product of the same inputs.
+
+The bound: a float32 sum of K products is within K·u·Σ|a||b| of the exact one (u = 2^-24, the unit
+roundoff), element by element; |A|·|B| computed in float64 gives Σ|a||b|. A kernel that reads a wrong
+element, misses an edge tile or adds a K block twice is off by O(|a||b|), far above the bound.
+"""
+import random
+
+import pytest
+import torch
+
+from minitorch_clf import ops
+
+ops.load()
+U = 2.0 ** -24
+ISAS = ["avx2", "scalar"] if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else ["scalar"]
+
+
+def rand(*shape, seed=0):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def layout(t, kind):
+    """The same values as t (R, C) in another memory layout: 'row' (contiguous), 'col' (a transposed
+    contiguous tensor), 'strided' (every other column of a wider tensor), 'offset' (a view that starts
+    one element into its storage, rows padded)."""
+    if kind == "row":
+        return t.contiguous()
+    if kind == "col":
+        return t.T.contiguous().T
+    if kind == "strided":
+        wide = torch.zeros(t.shape[0], 2 * t.shape[1])
+        wide[:, ::2] = t
+        return wide[:, ::2]
+    if kind == "offset":
+        padded = torch.zeros(t.shape[0] + 1, t.shape[1] + 3)
+        padded[1:, 2:2 + t.shape[1]] = t
+        return padded[1:, 2:2 + t.shape[1]]
+    raise ValueError(kind)
+
+
+def assert_within_bound(c, a, b):
+    a64, b64 = a.double(), b.double()
+    exact = a64 @ b64
+    bound = a.shape[1] * U * (a64.abs() @ b64.abs()) + 1e-30
+    err = (c.double() - exact).abs()
+    worst = (err / bound).max().item() if c.numel() else 0.0
+    assert worst <= 1.0, f"error {worst:.2f}x the float32 bound, at {divmod((err / bound).argmax().item(), c.shape[1])}"
+
+
+def _size_cases(count_per_dim=70, seed=0):
+    """Every size 1..70 in each of M, N and K, the other two drawn at random from 1..70."""
+    rng = random.Random(seed)
+    cases = []
+    for d in range(1, count_per_dim + 1):
+        cases += [(d, rng.randint(1, 70), rng.randint(1, 70)), (rng.randint(1, 70), d, rng.randint(1, 70)),
+                  (rng.randint(1, 70), rng.randint(1, 70), d)]
+    return cases
+
+
+LAYOUT_PAIRS = [("row", "row"), ("row", "col"), ("col", "row"), ("col", "col"), ("strided", "offset"),
+                ("offset", "strided")]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("layouts", LAYOUT_PAIRS, ids="-".join)
+def test_every_size_from_1_to_70(isa, layouts):
+    """210 shapes per layout pair: x·Wᵀ is (row, col), dz·W (row, row), dzᵀ·x (col, row); the strided
+    and offset pairs take the copy-B path and the strided broadcasts."""
+    for case, (m, n, k) in enumerate(_size_cases()):
+        a, b = layout(rand(m, k, seed=case), layouts[0]), layout(rand(k, n, seed=1000 + case), layouts[1])
+        c = ops.own_mm(a, b, isa)
+        assert c.shape == (m, n)
+        assert_within_bound(c, a, b)
+
+
+SIMPLENET = [(784, 128), (128, 64), (64, 10)]      # (in, out) of each layer
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("batch", [1, 7, 64, 65, 256, 1024])
+def test_simplenet_products(isa, batch):
+    """The eight products of a step in the layouts the fused ops pass: y = h·Wᵀ, dW = dzᵀ·h, dh = dz·W."""
+    for layer, (i, o) in enumerate(SIMPLENET):
+        h, w, dz = rand(batch, i, seed=layer), rand(o, i, seed=10 + layer), rand(batch, o, seed=20 + layer)
+        for a, b in ((h, w.T), (dz.T, h), (dz, w)):
+            assert_within_bound(ops.own_mm(a, b, isa), a, b)
+
+
+def test_mlp_products_own_and_aten_agree():
+    """The benchmark op runs the same eight products with either GEMM."""
+    batch = 64
+    acts = [rand(batch, i, seed=k) for k, (i, _) in enumerate(SIMPLENET)]
+    weights = [rand(o, i, seed=10 + k) for k, (i, o) in enumerate(SIMPLENET)]
+    dzs = [rand(batch, o, seed=20 + k) for k, (_, o) in enumerate(SIMPLENET)]
+    own, aten = ops.mlp_products(acts, weights, dzs, "own"), ops.mlp_products(acts, weights, dzs, "aten")
+    assert len(own) == len(aten) == 8
+    pairs = ([(h, w.T) for h, w in zip(acts, weights)] + [(dz.T, h) for dz, h in zip(dzs, acts)]
+             + [(dz, w) for dz, w in zip(dzs[1:], weights[1:])])
+    for c_own, c_aten, (a, b) in zip(own, aten, pairs):
+        assert_within_bound(c_own, a, b)
+        assert_within_bound(c_aten, a, b)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_same_bits_for_any_thread_count(isa):
+    """Each element is summed in one order whichever thread computes it."""
+    shapes = [(64, 784, 128), (1024, 784, 128), (128, 64, 784), (65, 64, 128), (300, 10, 64), (7, 5, 3)]
+    inputs = []
+    for s, (m, k, n) in enumerate(shapes):
+        x, w = rand(m, k, seed=s), rand(n, k, seed=50 + s)
+        inputs += [(x, w.T), (rand(m, n, seed=90 + s).T, x), (x.T.contiguous(), rand(m, n, seed=70 + s))]
+    before = torch.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            runs.append([ops.own_mm(a, b, isa) for a, b in inputs])
+    finally:
+        torch.set_num_threads(before)
+    for one, two, three in zip(*runs):
+        assert torch.equal(one, two) and torch.equal(one, three)
+
+
+def test_empty_and_degenerate_shapes():
+    assert ops.own_mm(torch.ones(0, 5), torch.ones(5, 3)).shape == (0, 3)
+    assert torch.equal(ops.own_mm(torch.ones(4, 0), torch.ones(0, 3)), torch.zeros(4, 3))
+    assert torch.equal(ops.own_mm(torch.full((1, 1), 3.0), torch.full((1, 1), 2.0)), torch.full((1, 1), 6.0))
+
+
+@pytest.mark.parametrize("gemm", ["own", "aten"])
+def test_epilogues_keep_torchs_nan_rules(gemm):
+    """relu(NaN) = NaN in the forward; the backward's mask 1[out > 0] is 0 where out is NaN."""
+    x, w, b = rand(5, 20, seed=1), rand(17, 20, seed=2), rand(17, seed=3)
+    x[2, 3] = float("nan")
+    with ops.gemm(gemm):
+        out = ops.linear_forward(x, w, b, True)
+        assert torch.equal(out.isnan(), torch.relu(x @ w.T + b).isnan()) and out[2].isnan().all()
+        dout = rand(5, 17, seed=4)
+        dx, dw, db = ops.linear_backward(dout, x, w, out, True, True)
+    dz = torch.where(out > 0, dout, 0.0)
+    torch.testing.assert_close(db, dz.sum(0))
+    torch.testing.assert_close(dx, dz @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_gemm_switch_and_its_errors(monkeypatch):
+    previous = ops.set_gemm("aten")
+    try:
+        assert ops.set_gemm("own") == "aten"
+        with ops.gemm("aten"):
+            assert ops.set_gemm("aten") == "aten"
+        assert ops.set_gemm(previous) == "own"
+    finally:
+        ops.set_gemm(previous)
+    with pytest.raises(ValueError, match="expected one of auto, aten, own, got 'mkl'"):
+        ops.set_gemm("mkl")
+    with pytest.raises(RuntimeError, match="expected 'auto', 'avx2' or 'scalar', got 'sse'"):
+        ops.own_mm(torch.ones(2, 2), torch.ones(2, 2), "sse")
+    with pytest.raises(RuntimeError, match=r"expected \(M, K\) and \(K, N\)"):
+        ops.own_mm(torch.ones(2, 3), torch.ones(2, 3))
+    with pytest.raises(RuntimeError, match="expected float32"):
+        ops.own_mm(torch.ones(2, 2, dtype=torch.float64), torch.ones(2, 2, dtype=torch.float64))
+
+
+def test_env_var_names_the_bad_value(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MINITORCH_CLF_GEMM": "blas"}
+    run = subprocess.run([sys.executable, "-c", "from minitorch_clf import ops; ops.load()"], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "MINITORCH_CLF_GEMM: expected one of auto, aten, own, got 'blas'" in run.stderr
+
+
+def test_measured_peak_is_plausible():
+    """fma_peak_gflops, the denominator of the benchmarks' % of peak: 8-wide FMAs on two pipes give
+    32 flops per cycle per core; between 0.5 and 6 GHz that is 16..192 GFLOP/s per core."""
+    if "avx2" not in ISAS:
+        pytest.skip("no AVX2/FMA on this CPU: the peak loop needs it")
+    one = ops.fma_peak_gflops(1)
+    assert 16 <= one <= 192
+
+
+def test_auto_takes_own_for_thin_products_and_aten_for_large_ones():
+    """auto = own where some size is <= 128 (every product of SimpleNet's step), else ATen's: the
+    bits tell which GEMM ran (two summation orders almost never agree on every element)."""
+    def forward(n, i, o, gemm):
+        with ops.gemm(gemm):
+            return ops.linear_forward(rand(n, i, seed=1), rand(o, i, seed=2), rand(o, seed=3), True)
+
+    thin, large = (64, 784, 128), (200, 300, 250)
+    assert not torch.equal(forward(*thin, "own"), forward(*thin, "aten"))
+    assert not torch.equal(forward(*large, "own"), forward(*large, "aten"))
+    expected = "own" if "avx2" in ISAS else "aten"
+    assert torch.equal(forward(*thin, "auto"), forward(*thin, expected))
+    assert torch.equal(forward(*large, "auto"), forward(*large, "aten"))
