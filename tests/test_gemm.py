@@ -66,12 +66,26 @@ LAYOUT_PAIRS = [("row", "row"), ("row", "col"), ("col", "row"), ("col", "col"), 
 @pytest.mark.parametrize("layouts", LAYOUT_PAIRS, ids="-".join)
 def test_every_size_from_1_to_70(isa, layouts):
     """210 shapes per layout pair: x·Wᵀ is (row, col), dz·W (row, row), dzᵀ·x (col, row); the strided
-    and offset pairs take the copy-B path and the strided broadcasts."""
+    and offset pairs read A through odd strides and pack B from them."""
     for case, (m, n, k) in enumerate(_size_cases()):
         a, b = layout(rand(m, k, seed=case), layouts[0]), layout(rand(k, n, seed=1000 + case), layouts[1])
         c = ops.own_mm(a, b, isa)
         assert c.shape == (m, n)
         assert_within_bound(c, a, b)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("layouts", [("row", "col"), ("row", "row"), ("col", "row")], ids="-".join)
+def test_long_k_and_tile_edges(isa, layouts):
+    """K around and past the 256-step block (the outer kernel adds its K blocks; x·Wᵀ with K >= 256 is
+    the dot kernel's, with its 8-wide K tail) with every row and column edge of both register tiles."""
+    case = 0
+    for k in (255, 256, 257, 530, 785):
+        for m in range(1, 8):
+            for n in range(1, 18):
+                a, b = layout(rand(m, k, seed=case), layouts[0]), layout(rand(k, n, seed=500 + case), layouts[1])
+                assert_within_bound(ops.own_mm(a, b, isa), a, b)
+                case += 1
 
 
 SIMPLENET = [(784, 128), (128, 64), (64, 10)]      # (in, out) of each layer

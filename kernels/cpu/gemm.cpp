@@ -2,11 +2,11 @@
 // blocks between OpenMP threads (torch's own OpenMP runtime, so torch.set_num_threads applies).
 //
 // Kernel choice (see gemm_avx2.cpp):
-//   B's rows contiguous (b.cs == 1)                -> outer-product kernel, A read through its strides
-//   A and Bᵀ contiguous along k (a.cs == b.rs == 1) -> dot-product kernel
-//   anything else                                  -> B copied to a contiguous (K, N), then outer
-// Blocking: the outer kernel takes K in blocks of kKBlock, so a 16-column panel of B (kKBlock x 16
-// floats = 16 KiB) stays in L1 while every 6-row tile of A's block passes over it.
+//   A and Bᵀ contiguous along k (a.cs == b.rs == 1, as in x·Wᵀ), K >= kDotMinK -> dot-product kernel
+//   anything else -> outer-product kernel (B packed where its rows are not contiguous)
+// The dot kernel needs no packing but pays horizontal sums per tile: with K below kDotMinK they cost
+// more than packing Wᵀ does (measured: fc2's x·Wᵀ, K = 128, runs 1.2-1.3x faster through the outer
+// kernel at batch 256 and 1024, fc1's, K = 784, 1.1-1.8x slower).
 // Threads: C is cut into one rectangle per thread, along N first (each thread then reads its own
 // part of B), along M as well when N has fewer panels than there are threads. A product below
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs ~1.4 us on 2 cores,
@@ -16,7 +16,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "gemm.h"
 #include "gemm_kernels.h"
@@ -24,8 +23,8 @@
 namespace minitorch_clf::gemm {
 namespace {
 
-constexpr int64_t kKBlock = 256;
 constexpr double kMinFlopsPerThread = 1 << 19;
+constexpr int64_t kDotMinK = 256;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -53,23 +52,18 @@ void share(const Problem& p, int T, int64_t mr, int64_t nr, Kernel kernel) {
 
 void outer(const Problem& p, int T) {
   share(p, T, kOuterMR, kOuterNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
-      const int64_t k1 = std::min(p.K, k0 + kKBlock);
-      outer_block_avx2(p, {i0, i1, j0, j1, k0, k1, k0 == 0, k1 == p.K});
-    }
+    outer_block_avx2(p, {i0, i1, j0, j1});
   });
 }
 
 void dot(const Problem& p, int T) {
   share(p, T, kDotMR, kDotNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    dot_block_avx2(p, {i0, i1, j0, j1, 0, p.K, true, true});
+    dot_block_avx2(p, {i0, i1, j0, j1});
   });
 }
 
 void scalar(const Problem& p, int T) {
-  share(p, T, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    block_scalar(p, {i0, i1, j0, j1, 0, p.K, true, true});
-  });
+  share(p, T, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { block_scalar(p, {i0, i1, j0, j1}); });
 }
 
 }  // namespace
@@ -82,26 +76,20 @@ bool cpu_has_avx2_fma() {
 void block_scalar(const Problem& p, const Block& blk) {
   for (int64_t i = blk.i0; i < blk.i1; ++i) {
     for (int64_t j = blk.j0; j < blk.j1; ++j) {
-      float* c = p.c + i * p.ldc + j;
-      float sum = blk.first_k ? 0.0f : *c;
-      for (int64_t k = blk.k0; k < blk.k1; ++k) sum += p.a.data[i * p.a.rs + k * p.a.cs] * p.b.data[k * p.b.rs + j * p.b.cs];
-      *c = blk.last_k ? finish(sum, p.ep, i, j) : sum;
+      float sum = 0.0f;
+      for (int64_t k = 0; k < p.K; ++k) sum += p.a.data[i * p.a.rs + k * p.a.cs] * p.b.data[k * p.b.rs + j * p.b.cs];
+      p.c[i * p.ldc + j] = finish(sum, p.ep, i, j);
     }
   }
 }
 
 void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep, Isa isa) {
   if (M <= 0 || N <= 0) return;
-  Problem p{M, N, K, a, b, c, ldc, ep};
+  const Problem p{M, N, K, a, b, c, ldc, ep};
   const int T = threads_for(M, N, K);
   if (isa == Isa::kAuto) isa = cpu_has_avx2_fma() ? Isa::kAvx2 : Isa::kScalar;
   if (isa == Isa::kScalar || K == 0) return scalar(p, T);
-  if (b.cs == 1) return outer(p, T);
-  if (a.cs == 1 && b.rs == 1) return dot(p, T);
-  std::vector<float> packed(static_cast<size_t>(K * N));     // B as a contiguous (K, N)
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t j = 0; j < N; ++j) packed[k * N + j] = b.data[k * b.rs + j * b.cs];
-  p.b = {packed.data(), N, 1};
+  if (a.cs == 1 && b.rs == 1 && K >= kDotMinK) return dot(p, T);
   outer(p, T);
 }
 

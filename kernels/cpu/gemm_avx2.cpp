@@ -1,11 +1,11 @@
 // The AVX2/FMA micro-kernels of gemm.h. Built for AVX2 + FMA by the target pragma below whatever the
 // compiler flags, and called only after gemm.cpp has asked the CPU (cpu_has_avx2_fma).
 //
-// Outer-product kernel (B's rows contiguous: dx = dz·W, dW = dzᵀ·x). A 6 x 16 tile of C lives in
+// Outer-product kernel (dx = dz·W, dW = dzᵀ·x, and any other layout). A 6 x 16 tile of C lives in
 // 12 ymm registers; each k broadcasts 6 values of A's column k and loads 16 of B's row k:
 //     acc[r][0:8]  += A[i+r, k] * B[k, j:j+8]        acc[r][8:16] += A[i+r, k] * B[k, j+8:j+16]
-// 12 FMAs for 2 loads and 6 broadcasts, 15 of the 16 registers. A is read in place through its
-// strides (a broadcast takes any address), so neither dzᵀ nor dz is packed.
+// 12 FMAs for 2 loads and 6 broadcasts, 15 of the 16 registers. Blocks of A and panels of B are
+// packed where that pays (see outer_block_avx2), else read in place through their strides.
 //
 // Dot-product kernel (both operands contiguous along k: y = x·Wᵀ, where B = Wᵀ is W read by rows).
 // A 3 x 4 tile of C is 12 ymm registers of partial sums along k, 8 k at a time:
@@ -14,7 +14,9 @@
 // panels, which would cost as much memory traffic as the product itself at batch 64.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "gemm_kernels.h"
 
@@ -61,17 +63,50 @@ inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
   return v;
 }
 
-// C[i:i+MR, j:j+16] from k in [k0, k1); kFull = all 16 columns exist (else m0, m1 mask them).
+// Packed operands of the outer kernel. Packing reads each operand once per block whatever its
+// strides, and the kernel then walks both with unit stride: no L1 set conflicts from power-of-two
+// leading dimensions (dzᵀ read in place put its 64 k-steps of a tile, 512 bytes apart, into 8 of
+// L1's 64 sets), and no masked loads at the edges (packed panels are zero-padded).
+//   A block, rows [i0, i1) x k in [k0, k1): panels of kOuterMR rows, k-major:
+//     apack[(t * kn + k) * 6 + r] = A[i0 + 6t + r, k0 + k]          (0 past i1)
+//   B panel, columns [j, j + 16) x the same k, row by row:
+//     bpack[k * 16 + c] = B[k0 + k, j + c]                             (0 past N)
+void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* __restrict__ out) {
+  const int64_t kn = k1 - k0;
+  for (int64_t t = 0; i0 + t * kOuterMR < i1; ++t) {
+    const int64_t rows = std::min(kOuterMR, i1 - i0 - t * kOuterMR);
+    const float* src = a.data + (i0 + t * kOuterMR) * a.rs + k0 * a.cs;
+    float* __restrict__ panel = out + t * kn * kOuterMR;
+    for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += kOuterMR) {
+      for (int64_t r = 0; r < kOuterMR; ++r) panel[r] = r < rows ? src[r * a.rs] : 0.0f;
+    }
+  }
+}
+
+void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* __restrict__ out) {
+  const float* src = b.data + k0 * b.rs + j * b.cs;
+  for (int64_t k = k0; k < k1; ++k, src += b.rs, out += kOuterNR) {
+    if (b.cs == 1 && cols == kOuterNR) {
+      _mm256_storeu_ps(out, _mm256_loadu_ps(src));
+      _mm256_storeu_ps(out + 8, _mm256_loadu_ps(src + 8));
+    } else {
+      for (int64_t c = 0; c < kOuterNR; ++c) out[c] = c < cols ? src[c * b.cs] : 0.0f;
+    }
+  }
+}
+
+// C[i:i+MR, j:j+16] (+)= A[i:i+MR, k-block] · B[k-block, j:j+16]. A element (r, k) at a[r*a_rs + k*a_cs]
+// and B row k at b + k*ldb: the operands in place, or their packed copies (a_rs 1, a_cs 6, ldb 16).
+// kFull = all 16 columns exist (else m0, m1 mask B's loads and C's stores). first: C is written, else
+// added to. last: the epilogue runs.
 template <int MR, bool kFull>
-void outer_tile(const Problem& p, const Block& blk, int64_t i, int64_t j, __m256i m0, __m256i m1) {
+void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
+                int64_t kn, int64_t i, int64_t j, bool first, bool last, __m256i m0, __m256i m1) {
   // Every loop over r is unrolled: an array indexed by a run-time r would live in memory, not registers.
   __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-  const int64_t a_rs = p.a.rs, a_cs = p.a.cs, ldb = p.b.rs;
-  const float* a = p.a.data + i * a_rs + blk.k0 * a_cs;
-  const float* b = p.b.data + blk.k0 * ldb + j;
-  for (int64_t k = blk.k1 - blk.k0; k > 0; --k, a += a_cs, b += ldb) {
+  for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
     const __m256 b0 = load8<kFull>(b, m0), b1 = load8<kFull>(b + 8, m1);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
@@ -84,11 +119,11 @@ void outer_tile(const Problem& p, const Block& blk, int64_t i, int64_t j, __m256
   for (int r = 0; r < MR; ++r) {
     float* c = p.c + (i + r) * p.ldc + j;
     __m256 v0 = acc0[r], v1 = acc1[r];
-    if (!blk.first_k) {
+    if (!first) {
       v0 = _mm256_add_ps(load8<kFull>(c, m0), v0);
       v1 = _mm256_add_ps(load8<kFull>(c + 8, m1), v1);
     }
-    if (blk.last_k) {
+    if (last) {
       v0 = finish8<kFull>(v0, p.ep, i + r, j, m0);
       v1 = finish8<kFull>(v1, p.ep, i + r, j + 8, m1);
     }
@@ -97,18 +132,32 @@ void outer_tile(const Problem& p, const Block& blk, int64_t i, int64_t j, __m256
   }
 }
 
+// Where a block's operands are read: in place, or packed (then a_rs/a_cs/ldb are the packed ones).
+struct Operands {
+  const float* a;            // row i0 of the block, k0
+  int64_t a_rs, a_cs, tile_step;   // tile_step: from one 6-row tile's A to the next
+  const float* b;            // B[k0, j]
+  int64_t ldb;
+};
+
+// Rows [i0, i1) of one 16-column panel.
 template <bool kFull>
-void outer_column_panel(const Problem& p, const Block& blk, int64_t j, __m256i m0, __m256i m1) {
-  int64_t i = blk.i0;
-  for (; i + kOuterMR <= blk.i1; i += kOuterMR) outer_tile<kOuterMR, kFull>(p, blk, i, j, m0, m1);
-  switch (blk.i1 - i) {
-    case 5: outer_tile<5, kFull>(p, blk, i, j, m0, m1); break;
-    case 4: outer_tile<4, kFull>(p, blk, i, j, m0, m1); break;
-    case 3: outer_tile<3, kFull>(p, blk, i, j, m0, m1); break;
-    case 2: outer_tile<2, kFull>(p, blk, i, j, m0, m1); break;
-    case 1: outer_tile<1, kFull>(p, blk, i, j, m0, m1); break;
+void outer_panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
+                 bool last, __m256i m0, __m256i m1) {
+  int64_t i = i0;
+  const float* a = o.a;
+  for (; i + kOuterMR <= i1; i += kOuterMR, a += o.tile_step)
+    outer_tile<kOuterMR, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+#define MINITORCH_CLF_EDGE(R) outer_tile<R, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1)
+  switch (i1 - i) {
+    case 5: MINITORCH_CLF_EDGE(5); break;
+    case 4: MINITORCH_CLF_EDGE(4); break;
+    case 3: MINITORCH_CLF_EDGE(3); break;
+    case 2: MINITORCH_CLF_EDGE(2); break;
+    case 1: MINITORCH_CLF_EDGE(1); break;
     default: break;
   }
+#undef MINITORCH_CLF_EDGE
 }
 
 // Sum of the 8 lanes of each of 4 vectors -> the 4 sums in order.
@@ -159,37 +208,70 @@ void dot_tile(const Problem& p, int64_t i, int64_t j, __m256i k_tail) {
 }
 
 template <int S>
-void dot_row_strip(const Problem& p, const Block& blk, int64_t i0, int64_t i1, int64_t j, __m256i k_tail) {
+void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __m256i k_tail) {
   int64_t i = i0;
   for (; i + kDotMR <= i1; i += kDotMR) dot_tile<kDotMR, S>(p, i, j, k_tail);
   if (i1 - i == 2) dot_tile<2, S>(p, i, j, k_tail);
   if (i1 - i == 1) dot_tile<1, S>(p, i, j, k_tail);
-  (void)blk;
 }
 
 }  // namespace
 
+// The GotoBLAS loop order: for each K block, for each block of rows (A, in L2), for each 16-column
+// panel (B, in L1), every 6-row tile. The packing buffers belong to the thread and outlive the call.
+// Packing pays once a packed element feeds enough FMAs: an element of A feeds one FMA per column of
+// the share, one of B one per row of the block. Below the thresholds (measured on the shapes of
+// SimpleNet's step, one thread, benchmarks/RESULTS.md) the operands are read in place; B is packed
+// whatever its size when its rows are not contiguous.
+constexpr int64_t kPackAMinCols = 16 * kOuterNR, kPackBMinRows = 16 * kOuterMR;
+
 void outer_block_avx2(const Problem& p, const Block& blk) {
-  for (int64_t j = blk.j0; j < blk.j1; j += kOuterNR) {
-    const int64_t n = blk.j1 - j;
-    if (n >= kOuterNR) outer_column_panel<true>(p, blk, j, lanes(8), lanes(8));
-    else outer_column_panel<false>(p, blk, j, lanes(n), lanes(n - 8));
+  thread_local std::vector<float> apack, bpack;
+  const int64_t rows_max = std::min(kRowBlock, blk.i1 - blk.i0);
+  const bool pack_a_on = blk.j1 - blk.j0 >= kPackAMinCols;
+  const bool b_in_place = p.b.cs == 1 && rows_max < kPackBMinRows;
+  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + kOuterMR - 1) / kOuterMR * kOuterMR * kKBlock));
+  if (!b_in_place) bpack.resize(static_cast<size_t>(kKBlock * kOuterNR));
+  for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
+    const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
+    const bool first = k0 == 0, last = k1 == p.K;
+    for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock) {
+      const int64_t ie = std::min(blk.i1, ib + kRowBlock);
+      Operands o;
+      if (pack_a_on) {
+        pack_a(p.a, ib, ie, k0, k1, apack.data());
+        o.a = apack.data(), o.a_rs = 1, o.a_cs = kOuterMR, o.tile_step = kn * kOuterMR;
+      } else {
+        o.a = p.a.data + ib * p.a.rs + k0 * p.a.cs, o.a_rs = p.a.rs, o.a_cs = p.a.cs, o.tile_step = kOuterMR * p.a.rs;
+      }
+      for (int64_t j = blk.j0; j < blk.j1; j += kOuterNR) {
+        const int64_t cols = std::min(kOuterNR, blk.j1 - j);
+        if (b_in_place) {
+          o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
+        } else {
+          pack_b(p.b, j, cols, k0, k1, bpack.data());
+          o.b = bpack.data(), o.ldb = kOuterNR;
+        }
+        if (cols == kOuterNR) outer_panel<true>(p, o, kn, ib, ie, j, first, last, lanes(8), lanes(8));
+        else outer_panel<false>(p, o, kn, ib, ie, j, first, last, lanes(cols), lanes(cols - 8));
+      }
+    }
   }
 }
 
 // Rows of A in blocks of kRowBlock: one block of A stays in L2 while 4-row strips of Bᵀ pass through L1
 // against it, strip after strip.
 void dot_block_avx2(const Problem& p, const Block& blk) {
-  constexpr int64_t kRowBlock = 16 * kDotMR;
+  constexpr int64_t kRowBlock = 16 * kDotMR;   // 48 rows of x (784 floats each: 150 KiB)
   const __m256i k_tail = lanes(p.K % 8);
   for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock) {
     const int64_t ie = ib + kRowBlock < blk.i1 ? ib + kRowBlock : blk.i1;
     int64_t j = blk.j0;
-    for (; j + kDotNR <= blk.j1; j += kDotNR) dot_row_strip<4>(p, blk, ib, ie, j, k_tail);
+    for (; j + kDotNR <= blk.j1; j += kDotNR) dot_row_strip<4>(p, ib, ie, j, k_tail);
     switch (blk.j1 - j) {
-      case 3: dot_row_strip<3>(p, blk, ib, ie, j, k_tail); break;
-      case 2: dot_row_strip<2>(p, blk, ib, ie, j, k_tail); break;
-      case 1: dot_row_strip<1>(p, blk, ib, ie, j, k_tail); break;
+      case 3: dot_row_strip<3>(p, ib, ie, j, k_tail); break;
+      case 2: dot_row_strip<2>(p, ib, ie, j, k_tail); break;
+      case 1: dot_row_strip<1>(p, ib, ie, j, k_tail); break;
       default: break;
     }
   }

@@ -15,11 +15,9 @@ struct Problem {
   Epilogue ep;
 };
 
-// The rows [i0, i1) and columns [j0, j1) of C, from the k in [k0, k1). The first K block writes C,
-// later ones add to it; the epilogue runs on the last.
+// The rows [i0, i1) and columns [j0, j1) of C: one thread's share.
 struct Block {
-  int64_t i0, i1, j0, j1, k0, k1;
-  bool first_k, last_k;
+  int64_t i0, i1, j0, j1;
 };
 
 // The epilogue of one element (the scalar kernel and the dot kernel's stores use it).
@@ -30,13 +28,15 @@ inline float finish(float v, const Epilogue& ep, int64_t i, int64_t j) {
   return v;
 }
 
-// Register-tile shapes of the AVX2 kernels (gemm.cpp sizes its blocks and thread shares in them).
+// Register-tile shapes and cache blocks of the AVX2 kernels (gemm.cpp sizes thread shares in tiles).
 constexpr int64_t kOuterMR = 6, kOuterNR = 16;   // outer-product kernel: 6 rows x 2 vectors of 8
+constexpr int64_t kKBlock = 256;                 // k per block: a packed B panel is 256 x 16 floats = 16 KiB (L1)
+constexpr int64_t kRowBlock = 32 * kOuterMR;     // rows per packed A block: 192 x 256 floats = 192 KiB (L2)
 constexpr int64_t kDotMR = 3, kDotNR = 4;         // dot kernel: 3 rows of A x 4 rows of Bᵀ
 
-// Outer-product kernel: needs B's rows contiguous (b.cs == 1); A may have any strides.
+// Outer-product kernel: any strides (A and B are packed per block).
 void outer_block_avx2(const Problem& p, const Block& blk);
-// Dot-product kernel: needs A's rows and Bᵀ's rows contiguous (a.cs == 1, b.rs == 1); whole K.
+// Dot-product kernel: needs A's rows and Bᵀ's rows contiguous (a.cs == 1, b.rs == 1).
 void dot_block_avx2(const Problem& p, const Block& blk);
 // Plain loops: any strides, no instruction set beyond the baseline.
 void block_scalar(const Problem& p, const Block& blk);
