@@ -7,8 +7,8 @@ times `iters` calls from Python, so each figure includes one op dispatch (own_mm
 runs the eight back to back in C++ as the fused step does: no Python between them.
 
 % of peak divides the achieved GFLOP/s by the float32 peak of the cores used, measured by
-ops.fma_peak_gflops: every thread runs independent 8-wide FMA chains from registers, i.e. 2 FMA pipes
-x 8 lanes x 2 flops = 32 flops per cycle per core at the clock the cores actually hold.
+ops.fma_peak_gflops (best of 5): every thread runs independent 8-wide FMA chains from registers,
+i.e. 2 FMA pipes x 8 lanes x 2 flops = 32 flops per cycle per core at the clock the cores hold.
 """
 from __future__ import annotations
 
@@ -69,8 +69,11 @@ def _interleaved(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, 
 
 
 def measured_peak_gflops(repeats: int = 5) -> float:
-    """Median of `repeats` runs of ops.fma_peak_gflops on torch's thread count."""
-    return statistics.median(ops.fma_peak_gflops() for _ in range(repeats))
+    """Best of `repeats` runs of ops.fma_peak_gflops on torch's thread count, after one to warm up: a
+    new OpenMP thread can share its parent's core for the first tens of milliseconds, which halves
+    the first readings on 2 cores; the peak is what the cores reach once spread."""
+    ops.fma_peak_gflops()
+    return max(ops.fma_peak_gflops() for _ in range(repeats))
 
 
 def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[list[GemmRecord], float]:

@@ -34,18 +34,18 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
     std::vector<acc_t> row_loss(static_cast<size_t>(N));
     const acc_t inv_n = acc_t(1) / acc_t(N);
     at::parallel_for(0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t begin, int64_t end) {
+      std::vector<acc_t> e(static_cast<size_t>(C));                  // exp(z_c - m) of one row, computed once
       for (int64_t n = begin; n < end; ++n) {
         const scalar_t* row = zp + n * C;
         scalar_t* drow = dp + n * C;
         acc_t m = row[0];
         for (int64_t c = 1; c < C; ++c) m = std::max<acc_t>(m, row[c]);
         acc_t s = 0;
-        for (int64_t c = 0; c < C; ++c) s += std::exp(acc_t(row[c]) - m);
+        for (int64_t c = 0; c < C; ++c) s += e[c] = std::exp(acc_t(row[c]) - m);
         row_loss[n] = m + std::log(s) - acc_t(row[y[n]]);
         const acc_t scale = inv_n / s;                                 // softmax / N = exp(z - m) / (s N)
         for (int64_t c = 0; c < C; ++c) {
-          const acc_t g = std::exp(acc_t(row[c]) - m) * scale - (c == y[n] ? inv_n : acc_t(0));
-          drow[c] = static_cast<scalar_t>(g);
+          drow[c] = static_cast<scalar_t>(e[c] * scale - (c == y[n] ? inv_n : acc_t(0)));
         }
       }
     });
