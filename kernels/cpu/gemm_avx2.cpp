@@ -69,7 +69,7 @@ inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
 // L1's 64 sets), and no masked loads at the edges (packed panels are zero-padded).
 //   A block, rows [i0, i1) x k in [k0, k1): panels of kOuterMR rows, k-major:
 //     apack[(t * kn + k) * 6 + r] = A[i0 + 6t + r, k0 + k]          (0 past i1)
-//   B block, the share's columns x the same k, as 16-column panels, each row by row:
+//   B, the share's columns x the same k, as 16-column panels, each row by row:
 //     bpack[(t * kn + k) * 16 + c] = B[k0 + k, j0 + 16t + c]           (0 past the share)
 void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* __restrict__ out) {
   const int64_t kn = k1 - k0;
@@ -217,8 +217,8 @@ void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __m256i 
 
 }  // namespace
 
-// The GotoBLAS loop order: for each K block (B's block packed once), for each block of rows (A, in
-// L2), for each 16-column panel (B, in L1), every 6-row tile. The packing buffers belong to the
+// The GotoBLAS loop order: for each K block, for each block of rows (A, in L2), for each 16-column
+// panel (B, in L1), every 6-row tile. The packing buffers belong to the
 // thread and outlive the call.
 // Packing pays once a packed element feeds enough FMAs: an element of A feeds one FMA per column of
 // the share, one of B one per row of the block. Below the thresholds (measured on the shapes of
@@ -232,16 +232,17 @@ void outer_block_avx2(const Problem& p, const Block& blk) {
   const int64_t panels = (blk.j1 - blk.j0 + kOuterNR - 1) / kOuterNR;
   const bool pack_a_on = blk.j1 - blk.j0 >= kPackAMinCols;
   const bool b_in_place = p.b.cs == 1 && rows_max < kPackBMinRows;
+  // Several row blocks reuse B: pack the share's whole B block once per K block. One row block: pack
+  // each panel just before its tiles, while it is hot in L1.
+  const bool b_block = !b_in_place && blk.i1 - blk.i0 > kRowBlock;
   if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + kOuterMR - 1) / kOuterMR * kOuterMR * kKBlock));
-  if (!b_in_place) bpack.resize(static_cast<size_t>(panels * kKBlock * kOuterNR));
+  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * kKBlock * kOuterNR));
   for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
     const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
     const bool first = k0 == 0, last = k1 == p.K;
-    if (!b_in_place) {                       // the share's B block, once per K block: every row block reuses it
-      for (int64_t t = 0; t < panels; ++t) {
-        const int64_t j = blk.j0 + t * kOuterNR;
-        pack_b(p.b, j, std::min(kOuterNR, blk.j1 - j), k0, k1, bpack.data() + t * kn * kOuterNR);
-      }
+    for (int64_t t = 0; b_block && t < panels; ++t) {
+      const int64_t j = blk.j0 + t * kOuterNR;
+      pack_b(p.b, j, std::min(kOuterNR, blk.j1 - j), k0, k1, bpack.data() + t * kn * kOuterNR);
     }
     for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock) {
       const int64_t ie = std::min(blk.i1, ib + kRowBlock);
@@ -256,8 +257,11 @@ void outer_block_avx2(const Problem& p, const Block& blk) {
         const int64_t j = blk.j0 + t * kOuterNR, cols = std::min(kOuterNR, blk.j1 - j);
         if (b_in_place) {
           o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
-        } else {
+        } else if (b_block) {
           o.b = bpack.data() + t * kn * kOuterNR, o.ldb = kOuterNR;
+        } else {
+          pack_b(p.b, j, cols, k0, k1, bpack.data());
+          o.b = bpack.data(), o.ldb = kOuterNR;
         }
         if (cols == kOuterNR) outer_panel<true>(p, o, kn, ib, ie, j, first, last, lanes(8), lanes(8));
         else outer_panel<false>(p, o, kn, ib, ie, j, first, last, lanes(cols), lanes(cols - 8));
