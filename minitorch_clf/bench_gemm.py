@@ -2,8 +2,8 @@
 written here (kernels/cpu/gemm.h, op own_mm) against ATen's (MKL), side by side.
 
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
-times `iters` calls from Python, so each figure includes one op dispatch (own_mm ~4 us, torch.mm
-~2 us on the 2-core EPYC, measured with 1x1 matrices). "all eight" times the op mlp_products, which
+times `iters` calls from Python, so each figure includes one op dispatch (own_mm 3-4 us, torch.mm
+1.6-2 us on the 2-core EPYC, measured with 1x1 matrices). "all eight" times the op mlp_products, which
 runs the eight back to back in C++ as the fused step does: no Python between them.
 
 % of peak divides the achieved GFLOP/s by the float32 peak of the cores used, measured by
