@@ -23,8 +23,8 @@ at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t
 
 at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu);
 
-// mask_dx: dx comes back multiplied by 1[x > 0], the ReLU mask of the layer below, fused into the
-// dx product (the whole-step kernel uses it; the op does not).
+// mask_dx: dx comes back through the ReLU mask of the layer below, dx where x > 0 and 0 elsewhere
+// (x NaN included), fused into the dx product's epilogue (the whole-step kernel uses it; the op does not).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& out,
                                                                    bool relu, bool need_dx, bool mask_dx = false);
