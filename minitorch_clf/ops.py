@@ -70,7 +70,7 @@ def load(verbose: bool = False) -> dict:
     library, seconds = _jit_build("cpu", CPU_SOURCES, verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
                                   extra_ldflags=["-fopenmp"])
     _register_python_halves()
-    set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), source="MINITORCH_CLF_GEMM")
+    _set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), "MINITORCH_CLF_GEMM")
     _state["cpu"] = {"library": library, "seconds": seconds}
     return _state["cpu"]
 
@@ -208,9 +208,15 @@ def fma_peak_gflops(threads: int | None = None) -> float:
     return torch.ops.minitorch_clf.fma_peak_gflops(threads or torch.get_num_threads())
 
 
-def set_gemm(name: str, source: str = "name") -> str:
+def set_gemm(name: str) -> str:
     """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm.h), 'aten' (MKL), or
-    'auto' (own where the CPU has AVX2/FMA). Returns the previous choice. Float64 always uses ATen's."""
+    'auto' (own where the CPU has AVX2/FMA and some size of the product is <= 128, ATen's otherwise).
+    Returns the previous choice. Float64 always uses ATen's."""
+    load()
+    return _set_gemm(name, "name")
+
+
+def _set_gemm(name: str, source: str) -> str:
     if name not in GEMMS:
         raise ValueError(f"{source}: expected one of {', '.join(GEMMS)}, got {name!r}")
     return torch.ops.minitorch_clf.set_gemm(name)
@@ -219,7 +225,6 @@ def set_gemm(name: str, source: str = "name") -> str:
 @contextlib.contextmanager
 def gemm(name: str):
     """`with ops.gemm("aten"): ...` runs the block with that GEMM, then restores the previous one."""
-    load()
     previous = set_gemm(name)
     try:
         yield
