@@ -23,7 +23,7 @@ def rand(*shape, seed=0):
 def layout(t, kind):
     """The same values as t (R, C) in another memory layout: 'row' (contiguous), 'col' (a transposed
     contiguous tensor), 'strided' (every other column of a wider tensor), 'offset' (a view that starts
-    one element into its storage, rows padded)."""
+    a row and two elements into its storage, rows padded by three)."""
     if kind == "row":
         return t.contiguous()
     if kind == "col":
