@@ -238,8 +238,13 @@ def format_table(records: list[Record], epoch: bool = False) -> str:
                      f"{r.samples_per_s:,.0f}", f"{r.speedup:.2f}x" if r.speedup else "-",
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
                      f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])
+    return text_table(head, rows, left=2)
+
+
+def text_table(head: list[str], rows: list[list[str]], left: int) -> str:
+    """Aligned columns under a dashed rule: the first `left` columns to the left, the rest to the right."""
     widths = [max(len(v) for v in col) for col in zip(head, *rows)]
-    line = lambda vals: "  ".join(v.rjust(w) if i > 1 else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))
+    line = lambda vals: "  ".join(v.ljust(w) if i < left else v.rjust(w) for i, (v, w) in enumerate(zip(vals, widths)))
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from . import ops
+from .bench import text_table
 from .models import MLPConfig
 
 
@@ -105,9 +106,7 @@ def format_gemm_table(records: list[GemmRecord]) -> str:
     rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s), us(r.aten_s), f"{r.speedup:.2f}x",
              f"{r.own_gflops:.1f}", f"{r.aten_gflops:.1f}", f"{r.own_pct_peak:.0f}", f"{r.aten_pct_peak:.0f}"]
             for r in records]
-    widths = [max(len(v) for v in col) for col in zip(head, *rows)]
-    line = lambda vals: "  ".join(v.rjust(w) if i > 2 else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths)))
-    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+    return text_table(head, rows, left=3)
 
 
 def plot_gemms(records: list[GemmRecord], peak: float, path, title: str) -> None:
