@@ -19,7 +19,7 @@ bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K);
 gemm::View as_view(const at::Tensor& t);   // a 2-D float32 tensor as the GEMM's strided view
 // A new (M, N) float32 tensor = a (M, K) · b (K, N) with the epilogue, by gemm.h's GEMM.
 at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
-                       const at::TensorOptions& options);
+                       const at::TensorOptions& options, gemm::Isa isa = gemm::Isa::kAuto);
 
 at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu);
 

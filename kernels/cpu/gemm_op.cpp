@@ -34,11 +34,7 @@ at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view
               a.sizes(), " and ", b.sizes());
   TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
               a.scalar_type(), " and ", b.scalar_type());
-  const gemm::Isa chosen = parse_isa(isa);
-  at::Tensor out = at::empty({a.size(0), b.size(1)}, a.options());
-  gemm::sgemm(a.size(0), b.size(1), a.size(1), as_view(a), as_view(b), out.data_ptr<float>(), out.size(1), {},
-              chosen);
-  return out;
+  return own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options(), parse_isa(isa));
 }
 
 at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a (M, K) · b (K, N)
@@ -93,9 +89,9 @@ bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K) {
 }
 
 at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
-                       const at::TensorOptions& options) {
+                       const at::TensorOptions& options, gemm::Isa isa) {
   at::Tensor out = at::empty({M, N}, options.dtype(at::kFloat));
-  gemm::sgemm(M, N, K, a, b, out.data_ptr<float>(), N, ep);
+  gemm::sgemm(M, N, K, a, b, out.data_ptr<float>(), N, ep, isa);
   return out;
 }
 
