@@ -18,7 +18,8 @@ cudaError_t linear_forward_tiled(const T* x, const T* w, const T* b, T* out, int
 
 // dz = dout * 1[out > 0] (or dout) into dz (N, O), and dbias[o] = sum_n dz[n, o], reduced in a fixed
 // order (no atomics): bit-identical from run to run. Two stages: column sums of blocks of
-// kBiasGradRows rows into partial (ceil(N / kBiasGradRows), O), then the blocks summed in order.
+// kBiasGradRows rows into partial (ceil(N / kBiasGradRows), O), then the blocks summed in order;
+// one stage, straight into dbias, where N <= kBiasGradRows.
 constexpr int64_t kBiasGradRows = 256;
 
 template <typename T>
@@ -26,8 +27,11 @@ cudaError_t relu_mask_bias_grad(const T* dout, const T* out, T* dz, T* dbias, T*
                                 bool relu, cudaStream_t stream);
 
 // One warp per row: row_loss[n] = logsumexp(z_n) - z_n[y_n], dlogits = (softmax(z_n) - onehot(y_n)) / N;
-// then loss = sum(row_loss) / N in one block, in a fixed order. A target outside [0, C) sets *bad to 1
-// (and is treated as class 0) instead of trapping, so the host can raise a Python exception.
+// loss = sum(row_loss) / N in a fixed order (one launch up to kCrossEntropyOneBlockRows rows; above,
+// two, with row_loss (N,) as scratch; unused below). *bad is set to 1 if a target lies outside [0, C), else 0 (no zeroing needed), and
+// that target is read as class 0 instead of trapping, so the host can raise a Python exception.
+constexpr int64_t kCrossEntropyOneBlockRows = 4096;
+
 template <typename T>
 cudaError_t cross_entropy_forward_backward(const T* logits, const int64_t* target, T* row_loss, T* loss,
                                            T* dlogits, int* bad, int64_t N, int64_t C, cudaStream_t stream);

@@ -98,10 +98,13 @@ cudaError_t relu_mask_bias_grad(const T* dout, const T* out, T* dz, T* dbias, T*
   if (O == 0) return cudaSuccess;
   const int64_t blocks = (N + kBiasGradRows - 1) / kBiasGradRows;
   if (blocks > 0) {
+    // One row block (N <= kBiasGradRows, a training batch): its sums are the bias gradient, so stage 1
+    // writes them there and stage 2 is not launched (one kernel fewer per layer and step).
     const dim3 block(32, 8), grid(static_cast<unsigned>((O + 31) / 32), static_cast<unsigned>(blocks));
-    relu_mask_bias_partial_kernel<T><<<grid, block, 0, stream>>>(dout, out, dz, partial, N, O, relu);
+    relu_mask_bias_partial_kernel<T><<<grid, block, 0, stream>>>(dout, out, dz, blocks == 1 ? dbias : partial, N,
+                                                                  O, relu);
     cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) return err;
+    if (err != cudaSuccess || blocks == 1) return err;
   }
   bias_grad_finish_kernel<T><<<static_cast<unsigned>((O + 127) / 128), 128, 0, stream>>>(partial, dbias, blocks, O);
   return cudaGetLastError();
