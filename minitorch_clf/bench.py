@@ -8,7 +8,8 @@ samples. On a GPU each round is bracketed by CUDA events and synchronised.
 
 Epoch mode: one full pass over 60,000 synthetic MNIST-shaped uint8 images at the batch size, through
 the same Dataset/transform path as real MNIST: `reference` with the seed's DataLoader, and every
-engine with the resident-tensor loader.
+engine with the data resident on the device (`Engine.train_epoch`: the loop of steps, or for the
+fused engine on a GPU one CUDA graph for the whole epoch, captured during the warm-up).
 
 Achieved GFLOP/s counts the GEMMs of a step (MLPConfig.flops_per_sample); `% matmul` compares them
 with a large float32 matrix product timed in the same process on the same device.
@@ -164,9 +165,14 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
                 eng.step(x, y)                             # last, partial one (a new shape recompiles)
             if samples % batch_size:
                 eng.step(x[: samples % batch_size], y[: samples % batch_size])
+            if loader_kind == "tensor":
+                eng.prepare_epoch(loader.x, loader.y, batch_size)
         with Timer(device) as t:
-            for x, y in loader.epoch(1):
-                eng.step(x, y)
+            if loader_kind == "tensor":
+                eng.train_epoch(loader.x, loader.y, loader.order(1), batch_size)
+            else:
+                for x, y in loader.epoch(1):
+                    eng.step(x, y)
         records.append(Record(name, loader_kind, str(device), batch_size, t.seconds, 0.0, samples / t.seconds,
                               first_steps_s=warm.seconds, epoch_s=t.seconds))
         log(f"{name} + {loader_kind}: {t.seconds:.3f} s per epoch")

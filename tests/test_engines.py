@@ -110,3 +110,31 @@ def test_compile_mode_only_for_compiled_engines():
         build_engine("manual", compile_mode="default")
     with pytest.raises(ValueError, match="compile_mode"):
         build_engine("compiled-reference", compile_mode="fastest")
+
+
+@pytest.mark.parametrize("name", ["manual", "fused"])
+def test_train_epoch_takes_the_loaders_batches(name):
+    """train_epoch over resident data = step() on each batch TensorLoader gives (the last one short)."""
+    from minitorch_clf import data as D
+
+    loader = D.TensorLoader(D.synthetic_mnist(150), 64, seed=3)
+    stepped, whole = build_engine(name, seed=2), build_engine(name, seed=2)
+    for epoch in range(2):
+        expected = torch.stack([stepped.step(x, y) for x, y in loader.epoch(epoch)])
+        losses = whole.train_epoch(loader.x, loader.y, loader.order(epoch), 64)
+        assert losses.shape == (3,)
+        torch.testing.assert_close(losses, expected, rtol=0, atol=0)
+    for p, q in zip(stepped.model.parameters(), whole.model.parameters()):
+        assert torch.equal(p, q)
+    dropped = whole.train_epoch(loader.x, loader.y, loader.order(2), 64, drop_last=True)
+    assert dropped.shape == (2,)
+
+
+@pytest.mark.parametrize("order,batch_size,word", [
+    (torch.arange(10), 4, "(20,)"), (torch.arange(20).float(), 4, "int64"), (torch.arange(20), 0, "batch_size")])
+def test_train_epoch_bad_arguments(order, batch_size, word):
+    eng = build_engine("fused")
+    before = [p.clone() for p in eng.model.parameters()]
+    with pytest.raises(ValueError, match=word.replace("(", r"\(").replace(")", r"\)")):
+        eng.train_epoch(torch.randn(20, 784), torch.randint(0, 10, (20,)), order, batch_size)
+    assert all(torch.equal(p, q) for p, q in zip(before, eng.model.parameters()))

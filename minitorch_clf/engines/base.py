@@ -2,6 +2,7 @@
 
     eng = build_engine("manual", optimizer="sgd", lr=0.01, momentum=0.9, device="cpu", seed=0)
     loss = eng.step(x, y)        # one training step; returns the 0-dim loss
+    losses = eng.train_epoch(x_all, y_all, order, batch_size)   # a pass over resident data: (steps,)
     logits = eng.predict(x)      # no grad, no state change
     eng.state_dict(); eng.load_state_dict(sd)
 
@@ -17,6 +18,7 @@ import math
 import torch
 from torch.autograd.profiler import record_function
 
+from ..data import batches
 from ..models import MLPConfig
 
 PHASES = ("forward", "loss", "backward", "optimizer")
@@ -34,6 +36,20 @@ class Engine:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.check_batch(x, y)
         return self._step(x, y)
+
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch_size: int,
+                    drop_last: bool = False) -> torch.Tensor:
+        """One pass over a data set resident on the engine's device: step k trains on the rows
+        order[k * batch_size : (k + 1) * batch_size] of x (n, ...) and y (n,), gathered on the device
+        (`TensorLoader.epoch` gives the same batches). Returns the per-step losses, (steps,).
+        Here a loop of `step`; an engine may run the pass as one unit (the fused engine on a GPU)."""
+        self.check_order(order, len(y), batch_size)
+        return torch.stack([self.step(x.index_select(0, idx), y.index_select(0, idx))
+                            for idx in batches(order, batch_size, drop_last)])
+
+    def prepare_epoch(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, drop_last: bool = False) -> None:
+        """Do ahead whatever `train_epoch` over these tensors sets up the first time, without training
+        (the fused engine captures its CUDA graph here), so a timed epoch leaves it out. Default: nothing."""
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,6 +71,15 @@ class Engine:
     def phase(name: str):
         """record_function(name) while a profiler runs; nothing (not even its ~µs) otherwise."""
         return record_function(name) if torch.autograd._profiler_enabled() else contextlib.nullcontext()
+
+    def check_order(self, order: torch.Tensor, n: int, batch_size: int) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        if not isinstance(order, torch.Tensor) or order.dtype != torch.int64 or tuple(order.shape) != (n,):
+            got = f"{order.dtype} {tuple(order.shape)}" if isinstance(order, torch.Tensor) else type(order).__name__
+            raise ValueError(f"order: expected int64 row indices of shape ({n},), got {got}")
+        if order.device != self.device:
+            raise ValueError(f"order: expected device {self.device}, got {order.device}")
 
     def check_batch(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         n_in = self.config.in_features

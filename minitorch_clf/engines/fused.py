@@ -16,6 +16,11 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
   * on a GPU, a CUDA graph: after `GRAPH_WARMUP` eager steps of a batch shape the step is captured
     for that shape and replayed - the batch is copied into the graph's inputs, one replay runs every
     kernel. A failed capture falls back to eager steps with a warning.
+  * `train_epoch` on a GPU captures the whole epoch as one graph: every step's gather of its rows
+    (index_select from the resident data set, by a slice of the order buffer), its kernels and its
+    loss. A replay copies the epoch's order in and trains ~940 steps with one launch from the host.
+A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
+learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
 layer by layer.
 """
@@ -26,6 +31,7 @@ import warnings
 import torch
 
 from .. import ops
+from ..data import batches
 from .. import optim as ours
 from .base import Engine
 
@@ -42,8 +48,9 @@ class FusedEngine(Engine):
         self.weights = [layer.weight for layer in self.linears]
         self.biases = [layer.bias for layer in self.linears]
         self.whole_step = whole_step and type(self.optimizer) is ours.SGD and len(self.optimizer.param_groups) == 1
-        self.graphs: dict[tuple, tuple] = {}      # batch shape -> (graph, static x, static y, static loss)
+        self.graphs: dict[tuple, tuple] = {}      # (batch shape, hyper) -> (graph, static x, static y, static loss)
         self.seen: dict[tuple, int] = {}          # eager steps taken per batch shape
+        self.epoch_graph: tuple | None = None      # (key, graph, static order, losses, x, y): the last epoch captured
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self.whole_step:
@@ -54,20 +61,23 @@ class FusedEngine(Engine):
 
     # -- CPU: one C++ call ----------------------------------------------------------------------
     def _one_call_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if not self._momentum_ready():         # the first step makes the buffers
+            return self._eager_step(x, y)
         group = self.optimizer.param_groups[0]
-        bufs = []
-        if group["momentum"] != 0:
-            bufs = [self.optimizer.state[p].get("momentum_buffer") for p in group["params"]]
-            if any(b is None for b in bufs):       # the first step makes the buffers
-                return self._eager_step(x, y)
+        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
         with torch._C._AutoDispatchBelowAutograd():
             return torch.ops.minitorch_clf.mlp_sgd_step_(
                 x.reshape(x.shape[0], -1), y, self.weights, self.biases, bufs, group["lr"], group["momentum"],
                 group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
 
     # -- GPU: CUDA graphs -----------------------------------------------------------------------
+    def _hyper(self) -> tuple:
+        """What a captured graph bakes in besides tensors: the optimizer's scalars."""
+        group = self.optimizer.param_groups[0]
+        return tuple(group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"))
+
     def _graph_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        key = tuple(x.shape)
+        key = (tuple(x.shape), self._hyper())
         captured = self.graphs.get(key)
         if captured is None:
             if self.seen.get(key, 0) < GRAPH_WARMUP:
@@ -85,16 +95,66 @@ class FusedEngine(Engine):
 
     def _capture(self, x: torch.Tensor, y: torch.Tensor):
         static_x, static_y = x.clone(), y.clone()
+        captured = self._captured(lambda: self._eager_step(static_x, static_y))
+        return None if captured is None else (captured[0], static_x, static_y, captured[1])
+
+    def _captured(self, work):
+        """(graph, what work() returned while captured), or None (with a warning) where capture fails."""
         graph = torch.cuda.CUDAGraph()
         try:
             torch.cuda.synchronize(self.device)
             with torch.cuda.graph(graph):
-                static_loss = self._eager_step(static_x, static_y)
+                out = work()
         except RuntimeError as e:              # capture is not possible here: stay eager
             warnings.warn(f"fused engine: CUDA graph capture failed, running eagerly ({e})")
             self.whole_step = False
             return None
-        return graph, static_x, static_y, static_loss
+        return graph, out
+
+    # -- GPU: the whole epoch in one CUDA graph -------------------------------------------------
+    def train_epoch(self, x, y, order, batch_size, drop_last=False):
+        captured = self._epoch_graph(x, y, order, batch_size, drop_last)
+        if captured is None:
+            return super().train_epoch(x, y, order, batch_size, drop_last)
+        _, graph, static_order, losses, _, _ = captured
+        static_order.copy_(order)
+        graph.replay()
+        return losses.clone()                  # the static buffer is overwritten by the next replay
+
+    def prepare_epoch(self, x, y, batch_size, drop_last=False):
+        self._epoch_graph(x, y, torch.arange(len(y), device=self.device), batch_size, drop_last)
+
+    def _epoch_graph(self, x, y, order, batch_size, drop_last):
+        """The epoch graph for these tensors, captured the first time; None where the epoch runs step
+        by step (no GPU, not whole-step, or before the first step has made the momentum buffers)."""
+        self.check_order(order, len(y), batch_size)
+        if not (self.whole_step and self.device.type == "cuda") or not self._momentum_ready():
+            return None
+        key = (id(x), id(y), tuple(x.shape), batch_size, drop_last, self._hyper())
+        if self.epoch_graph is not None and self.epoch_graph[0] == key:
+            return self.epoch_graph
+        self.check_batch(x, y)
+        if len(y) and not (0 <= int(y.min()) and int(y.max()) < self.config.out_features):
+            # the captured loss kernel cannot stop to report a bad target: check them all once here
+            raise ValueError(f"y: expected class indices in [0, {self.config.out_features}), "
+                             f"got values in [{int(y.min())}, {int(y.max())}]")
+        self.epoch_graph = None                # one epoch graph at a time: free the last one first
+        static_order = order.clone()
+
+        def epoch():
+            return torch.stack([self._eager_step(x.index_select(0, idx), y.index_select(0, idx))
+                                for idx in batches(static_order, batch_size, drop_last)])
+
+        captured = self._captured(epoch)
+        if captured is None:
+            return None
+        self.epoch_graph = (key, captured[0], static_order, captured[1], x, y)   # x, y kept alive: read in place
+        return self.epoch_graph
+
+    def _momentum_ready(self) -> bool:
+        group = self.optimizer.param_groups[0]
+        return group["momentum"] == 0 or all(self.optimizer.state[p].get("momentum_buffer") is not None
+                                             for p in group["params"])
 
     # -- layer by layer ---------------------------------------------------------------------------
     def _eager_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -123,4 +183,4 @@ class FusedEngine(Engine):
     def load_state_dict(self, sd: dict) -> None:
         super().load_state_dict(sd)
         # the optimizer now holds new state tensors, which a captured graph does not know: recapture
-        self.graphs, self.seen = {}, {}
+        self.graphs, self.seen, self.epoch_graph = {}, {}, None

@@ -1,0 +1,94 @@
+"""The 60,000-image epoch at batch 64 on a GPU, three ways, in one process:
+
+    python benchmarks/gpu_epoch.py [--device cuda] [--samples 60000] [--batch-size 64] [--epochs 5] [--json FILE]
+
+  steps        the fused engine's step() per batch (a CUDA graph per step), batches gathered per step
+  epoch graph  Engine.train_epoch: the whole epoch captured as one CUDA graph (capture time printed
+               apart), replayed once per epoch
+and, for the kernel count, one eager fused step under torch.profiler: every kernel with its GPU time.
+Every epoch is bracketed by CUDA events; the first replay of the epoch graph is reported apart from
+the median of the others. The goal of the GPU issue: <= 50 ms per epoch, stretch <= 20 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from minitorch_clf import data as D                      # noqa: E402
+from minitorch_clf.bench import Timer, machine_info        # noqa: E402
+from minitorch_clf.engines import Engine, build_engine     # noqa: E402
+
+
+def kernels_of_one_step(eng, x, y) -> list[tuple[str, float]]:
+    """(kernel name, GPU µs) of one eager (layer-by-layer) fused step, in launch order."""
+    from torch.profiler import ProfilerActivity, profile
+
+    whole, eng.whole_step = eng.whole_step, False
+    eng.step(x, y)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        eng.step(x, y)
+        torch.cuda.synchronize()
+    eng.whole_step = whole
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return [(e.name, e.time_range.elapsed_us()) for e in sorted(kernels, key=lambda e: e.time_range.start)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--samples", type=int, default=60_000)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    loader = D.TensorLoader(D.synthetic_mnist(args.samples), args.batch_size, device=device, seed=0)
+    eng = build_engine("fused", optimizer="sgd", lr=0.01, momentum=0.9, device=device, seed=0)
+    with Timer(device) as warm:                                 # momentum buffers, per-step graphs, both shapes
+        for x, y in loader.epoch(0):
+            eng.step(x, y)
+    t0 = time.perf_counter()
+    eng.prepare_epoch(loader.x, loader.y, args.batch_size)
+    capture_s = time.perf_counter() - t0
+    rows = {"steps": [], "epoch graph": []}
+    for e in range(1, args.epochs + 1):                         # interleaved: drift hits both alike
+        with Timer(device) as t:
+            Engine.train_epoch(eng, loader.x, loader.y, loader.order(e), args.batch_size)   # the loop of step()
+        rows["steps"].append(t.seconds)
+        with Timer(device) as t:
+            losses = eng.train_epoch(loader.x, loader.y, loader.order(e), args.batch_size)
+        rows["epoch graph"].append(t.seconds)
+    assert torch.isfinite(losses).all() and len(losses) == len(loader)
+    result = {"machine": machine_info(device), "samples": args.samples, "batch_size": args.batch_size,
+              "steps_per_epoch": len(loader), "warmup_epoch_s": warm.seconds, "capture_s": capture_s,
+              "epoch_s": rows, "one_graph": getattr(eng, "epoch_graph", None) is not None}
+    print(f"{args.samples} samples, batch {args.batch_size}, {len(loader)} steps; warm-up epoch {warm.seconds:.3f} s, "
+          f"epoch-graph capture {capture_s:.3f} s (one graph: {result['one_graph']})")
+    print(f"{'variant':12s} {'first ms':>9s} {'median ms (rest)':>17s} {'min ms':>8s} {'µs/step':>8s}")
+    for name, ts in rows.items():
+        rest = ts[1:] or ts
+        med = statistics.median(rest)
+        print(f"{name:12s} {ts[0] * 1e3:9.1f} {med * 1e3:17.1f} {min(ts) * 1e3:8.1f} {med / len(loader) * 1e6:8.1f}")
+    if cuda:
+        x, y = next(iter(loader.epoch(99)))
+        kernels = kernels_of_one_step(eng, x, y)
+        result["kernels_of_one_step"] = kernels
+        print(f"one eager fused step: {len(kernels)} kernels, {sum(t for _, t in kernels):.1f} µs of GPU time in all")
+        for name, us in kernels:
+            print(f"  {us:7.1f} µs  {name[:110]}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
