@@ -3,67 +3,56 @@
 #pragma once
 #include <ATen/ATen.h>
 
-// MTC_CHECK(cond, message parts...): TORCH_CHECK without the C++ stack walk. A failed check throws
-// c10::Error (RuntimeError in Python, the same message) built without a backtrace, where
-// TORCH_CHECK's constructor first walks the whole stack through glibc backtrace(). On the GPU
-// machine's image (torch 2.11, Python 3.12) every TORCH_CHECK raised here ended the process with
-// SIGSEGV (benchmarks/RESULTS.md; benchmarks/segv_probe/ tells which part of raising does it).
-// A bad argument needs its message, not a C++ stack, so every check in kernels/ uses this.
-#define MTC_CHECK(cond, ...)                                                     \
-  do {                                                                           \
-    if (C10_UNLIKELY(!(cond))) throw ::c10::Error(::c10::str(__VA_ARGS__));      \
-  } while (0)
-
 namespace minitorch_clf {
 
 inline void check_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  MTC_CHECK(weight.dim() == 2, "weight: expected (out_features, in_features), got shape ", weight.sizes());
-  MTC_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x: expected (N, ", weight.size(1),
+  TORCH_CHECK(weight.dim() == 2, "weight: expected (out_features, in_features), got shape ", weight.sizes());
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x: expected (N, ", weight.size(1),
               ") to match weight ", weight.sizes(), ", got shape ", x.sizes());
-  MTC_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "bias: expected shape (",
+  TORCH_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "bias: expected shape (",
               weight.size(0), ",), got ", bias.sizes());
-  MTC_CHECK(x.scalar_type() == weight.scalar_type() && bias.scalar_type() == weight.scalar_type(),
+  TORCH_CHECK(x.scalar_type() == weight.scalar_type() && bias.scalar_type() == weight.scalar_type(),
               "x, weight, bias: expected one floating dtype, got ", x.scalar_type(), ", ",
               weight.scalar_type(), ", ", bias.scalar_type());
-  MTC_CHECK(at::isFloatingType(x.scalar_type()), "x: expected float32 or float64, got ", x.scalar_type());
-  MTC_CHECK(x.device() == weight.device() && bias.device() == weight.device(),
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "x: expected float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(x.device() == weight.device() && bias.device() == weight.device(),
               "x, weight, bias: expected one device, got ", x.device(), ", ", weight.device(), ", ",
               bias.device());
 }
 
 inline void check_linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& weight,
                                   const at::Tensor& out) {
-  MTC_CHECK(dout.dim() == 2 && dout.size(0) == x.size(0) && dout.size(1) == weight.size(0),
+  TORCH_CHECK(dout.dim() == 2 && dout.size(0) == x.size(0) && dout.size(1) == weight.size(0),
               "dout: expected shape (", x.size(0), ", ", weight.size(0), "), got ", dout.sizes());
-  MTC_CHECK(out.sizes() == dout.sizes(), "out: expected the shape of dout ", dout.sizes(), ", got ",
+  TORCH_CHECK(out.sizes() == dout.sizes(), "out: expected the shape of dout ", dout.sizes(), ", got ",
               out.sizes());
-  MTC_CHECK(dout.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type(),
+  TORCH_CHECK(dout.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type(),
               "dout, out: expected dtype ", x.scalar_type(), ", got ", dout.scalar_type(), ", ",
               out.scalar_type());
 }
 
 inline void check_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {
-  MTC_CHECK(logits.dim() == 2, "logits: expected shape (N, C), got ", logits.sizes());
-  MTC_CHECK(at::isFloatingType(logits.scalar_type()), "logits: expected float32 or float64, got ",
+  TORCH_CHECK(logits.dim() == 2, "logits: expected shape (N, C), got ", logits.sizes());
+  TORCH_CHECK(at::isFloatingType(logits.scalar_type()), "logits: expected float32 or float64, got ",
               logits.scalar_type());
-  MTC_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "target: expected shape (",
+  TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "target: expected shape (",
               logits.size(0), ",), got ", target.sizes());
-  MTC_CHECK(target.scalar_type() == at::kLong, "target: expected int64 class indices, got ",
+  TORCH_CHECK(target.scalar_type() == at::kLong, "target: expected int64 class indices, got ",
               target.scalar_type());
-  MTC_CHECK(target.device() == logits.device(), "target: expected device ", logits.device(), ", got ",
+  TORCH_CHECK(target.device() == logits.device(), "target: expected device ", logits.device(), ", got ",
               target.device());
 }
 
 inline void check_lists(const char* name, at::TensorList params, at::TensorList other) {
-  MTC_CHECK(other.size() == params.size(), name, ": expected ", params.size(), " tensors (one per param), got ",
+  TORCH_CHECK(other.size() == params.size(), name, ": expected ", params.size(), " tensors (one per param), got ",
               other.size());
   for (size_t i = 0; i < params.size(); ++i) {
-    MTC_CHECK(other[i].sizes() == params[i].sizes() && other[i].scalar_type() == params[i].scalar_type() &&
+    TORCH_CHECK(other[i].sizes() == params[i].sizes() && other[i].scalar_type() == params[i].scalar_type() &&
                     other[i].device() == params[i].device(),
                 name, "[", i, "]: expected ", params[i].scalar_type(), " ", params[i].sizes(), " on ",
                 params[i].device(), ", got ", other[i].scalar_type(), " ", other[i].sizes(), " on ",
                 other[i].device());
-    MTC_CHECK(other[i].is_contiguous() && params[i].is_contiguous(), name, "[", i,
+    TORCH_CHECK(other[i].is_contiguous() && params[i].is_contiguous(), name, "[", i,
                 "]: expected contiguous tensors");
   }
 }
@@ -81,7 +70,7 @@ inline void check_adam_update(at::TensorList params, at::TensorList grads, at::T
   check_lists("exp_avgs", params, exp_avgs);
   check_lists("exp_avg_sqs", params, exp_avg_sqs);
   if (amsgrad) check_lists("max_exp_avg_sqs", params, max_exp_avg_sqs);
-  MTC_CHECK(step_sizes.size() == params.size() && bias_correction2_sqrts.size() == params.size(),
+  TORCH_CHECK(step_sizes.size() == params.size() && bias_correction2_sqrts.size() == params.size(),
               "step_sizes, bias_correction2_sqrts: expected ", params.size(), " values each, got ",
               step_sizes.size(), " and ", bias_correction2_sqrts.size());
 }

@@ -22,7 +22,7 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
   at::Tensor t = target.contiguous();
   const int64_t* y = t.data_ptr<int64_t>();
   for (int64_t n = 0; n < N; ++n) {          // every target checked before anything is computed
-    MTC_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
+    TORCH_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
                 ")");
   }
   at::Tensor dlogits = at::empty_like(z);

@@ -23,16 +23,16 @@ constexpr int64_t kThinLimit = 128;   // auto: gemm.h's GEMM when some size of t
 gemm::Isa parse_isa(c10::string_view isa) {
   if (isa == "auto") return gemm::Isa::kAuto;
   if (isa == "scalar") return gemm::Isa::kScalar;
-  MTC_CHECK(isa == "avx2", "isa: expected 'auto', 'avx2' or 'scalar', got '", std::string(isa), "'");
-  MTC_CHECK(gemm::cpu_has_avx2_fma(), "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
+  TORCH_CHECK(isa == "avx2", "isa: expected 'auto', 'avx2' or 'scalar', got '", std::string(isa), "'");
+  TORCH_CHECK(gemm::cpu_has_avx2_fma(), "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
   return gemm::Isa::kAvx2;
 }
 
 // a (M, K) · b (K, N) -> (M, N), float32, any strides.
 at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
-  MTC_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
               a.sizes(), " and ", b.sizes());
-  MTC_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
+  TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
               a.scalar_type(), " and ", b.scalar_type());
   return own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options(), parse_isa(isa));
 }
@@ -48,12 +48,12 @@ at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a 
 // Returns [y_k = acts[k]·W_kᵀ for each k] + [dW_k = dz_kᵀ·acts[k] for each k] + [dx_k = dz_k·W_k, k >= 1].
 std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights, at::TensorList dzs,
                                      c10::string_view gemm) {
-  MTC_CHECK(gemm == "own" || gemm == "aten", "gemm: expected 'own' or 'aten', got '", std::string(gemm), "'");
+  TORCH_CHECK(gemm == "own" || gemm == "aten", "gemm: expected 'own' or 'aten', got '", std::string(gemm), "'");
   const size_t L = weights.size();
-  MTC_CHECK(acts.size() == L && dzs.size() == L, "acts, weights, dzs: expected one of each per layer, got ",
+  TORCH_CHECK(acts.size() == L && dzs.size() == L, "acts, weights, dzs: expected one of each per layer, got ",
               acts.size(), ", ", L, ", ", dzs.size());
   for (size_t k = 0; k < L; ++k) {
-    MTC_CHECK(acts[k].scalar_type() == at::kFloat && weights[k].scalar_type() == at::kFloat &&
+    TORCH_CHECK(acts[k].scalar_type() == at::kFloat && weights[k].scalar_type() == at::kFloat &&
                     dzs[k].scalar_type() == at::kFloat, "layer ", k, ": expected float32 tensors");
     check_linear(acts[k], weights[k], weights[k].select(1, 0));
   }
@@ -72,7 +72,7 @@ std::string set_gemm(c10::string_view name) {
       return kBackendNames[static_cast<int>(g_backend.exchange(static_cast<GemmBackend>(i)))];
     }
   }
-  MTC_CHECK(false, "gemm: expected 'auto', 'aten' or 'own', got '", std::string(name), "'");
+  TORCH_CHECK(false, "gemm: expected 'auto', 'aten' or 'own', got '", std::string(name), "'");
 }
 
 }  // namespace

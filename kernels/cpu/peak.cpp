@@ -7,7 +7,6 @@
 
 #include <chrono>
 
-#include "checks.h"
 #include "fma_chains.h"
 #include "gemm.h"
 
@@ -15,8 +14,8 @@ namespace minitorch_clf {
 namespace {
 
 double fma_peak_gflops(int64_t threads) {
-  MTC_CHECK(gemm::cpu_has_avx2_fma(), "fma_peak_gflops: this CPU has no AVX2/FMA");
-  MTC_CHECK(threads >= 1, "threads: expected >= 1, got ", threads);
+  TORCH_CHECK(gemm::cpu_has_avx2_fma(), "fma_peak_gflops: this CPU has no AVX2/FMA");
+  TORCH_CHECK(threads >= 1, "threads: expected >= 1, got ", threads);
   constexpr int64_t kIters = 10'000'000;    // ~20 ms per thread at 3 GHz
   double total = 0;                         // the threads' own rates, summed: start-up skew is not counted
 #pragma omp parallel num_threads(static_cast<int>(threads)) reduction(+ : total)

@@ -19,7 +19,7 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
                             at::TensorList biases, at::TensorList momentum_buffers, double lr, double momentum,
                             double dampening, double weight_decay, bool nesterov, bool maximize) {
   const size_t L = weights.size();
-  MTC_CHECK(L > 0 && biases.size() == L, "weights, biases: expected one of each per layer, got ", L, " and ",
+  TORCH_CHECK(L > 0 && biases.size() == L, "weights, biases: expected one of each per layer, got ", L, " and ",
               biases.size());
   std::vector<at::Tensor> params;            // in the optimizer's order: w0, b0, w1, b1, ...
   for (size_t k = 0; k < L; ++k) {

@@ -15,11 +15,11 @@ namespace minitorch_clf {
 namespace {
 
 void check_launch(cudaError_t err, const char* what) {
-  MTC_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
+  TORCH_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
 void check_cublas(cublasStatus_t status, const char* what) {
-  MTC_CHECK(status == CUBLAS_STATUS_SUCCESS, what, ": cuBLASLt status ", static_cast<int>(status));
+  TORCH_CHECK(status == CUBLAS_STATUS_SUCCESS, what, ": cuBLASLt status ", static_cast<int>(status));
 }
 
 // Largest power of two (up to 256) that divides the address.
@@ -48,7 +48,7 @@ at::Tensor linear_forward_v1(const at::Tensor& x, const at::Tensor& weight, cons
 // as torch's default). Row-major out (N, O) is column-major (O, N): out_c = W_c^T . x_c with
 // W_c = W viewed as (I, O) and x_c = x viewed as (I, N); the bias runs along the O rows of out_c.
 at::Tensor linear_forward_v2(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu) {
-  MTC_CHECK(x.scalar_type() == at::kFloat, "linear_forward v2: expected float32, got ", x.scalar_type(),
+  TORCH_CHECK(x.scalar_type() == at::kFloat, "linear_forward v2: expected float32, got ", x.scalar_type(),
               " (v1 handles float64)");
   at::Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
@@ -107,7 +107,7 @@ at::Tensor linear_forward_v_cuda(const at::Tensor& x, const at::Tensor& weight, 
                                  int64_t version) {
   check_linear(x, weight, bias);
   const c10::cuda::CUDAGuard guard(x.device());
-  MTC_CHECK(version == 1 || version == 2, "version: expected 1 (tiled) or 2 (cuBLASLt), got ", version);
+  TORCH_CHECK(version == 1 || version == 2, "version: expected 1 (tiled) or 2 (cuBLASLt), got ", version);
   return version == 1 ? linear_forward_v1(x, weight, bias, relu) : linear_forward_v2(x, weight, bias, relu);
 }
 
@@ -167,7 +167,7 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cuda(const at:
     at::Tensor tc = t.cpu();
     const int64_t* y = tc.data_ptr<int64_t>();
     for (int64_t n = 0; n < N; ++n) {
-      MTC_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
+      TORCH_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
                   ")");
     }
   }
@@ -197,7 +197,7 @@ std::vector<cuda::TensorBatch<T>> batches(at::TensorList params, at::TensorList 
 
 void check_one_dtype_and_device(at::TensorList params) {
   for (size_t i = 1; i < params.size(); ++i) {
-    MTC_CHECK(params[i].scalar_type() == params[0].scalar_type() && params[i].device() == params[0].device(),
+    TORCH_CHECK(params[i].scalar_type() == params[0].scalar_type() && params[i].device() == params[0].device(),
                 "params[", i, "]: expected ", params[0].scalar_type(), " on ", params[0].device(), " like params[0], got ",
                 params[i].scalar_type(), " on ", params[i].device());
   }
