@@ -81,6 +81,7 @@ def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> t
 
     build = build_root() / kind
     build.mkdir(parents=True, exist_ok=True)
+    flags["extra_ldflags"] = flags.get("extra_ldflags", []) + runtime_link_flags()
     t0 = time.perf_counter()
     try:
         cpp_extension.load(name=f"minitorch_clf_{kind}", sources=[str(kernel_dir() / kind / s) for s in sources],
@@ -88,6 +89,22 @@ def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> t
     except (RuntimeError, OSError, ImportError) as e:
         raise BuildError(f"building kernels/{kind} failed in {build}: {e}") from e
     return build / f"minitorch_clf_{kind}.so", time.perf_counter() - t0
+
+
+def runtime_link_flags() -> list[str]:
+    """The libstdc++.so.6 this process runs (torch loaded it), named on the kernels' link line.
+
+    Linked this way, every C++ standard-library call in the kernels goes to the copy torch uses.
+    Where the toolchain's `libstdc++.so` development link is broken, `g++ -shared` silently links a
+    private static copy (libstdc++.a) instead, whose locale is never set up: the first error message
+    that formats a number (`TORCH_CHECK(..., x.sizes())`) then ends the process with SIGSEGV - seen on
+    the GPU machine's image (benchmarks/RESULTS.md, 2026-11-27). Empty where /proc is absent."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    paths = {line.split()[-1] for line in maps.splitlines() if "/libstdc++.so" in line}
+    return sorted(paths)[:1]
 
 
 def cuda_home() -> str | None:

@@ -244,3 +244,15 @@ def test_build_cuda_without_nvcc_says_it_skipped(monkeypatch, capsys):
     monkeypatch.setattr(ops, "cuda_home", lambda: None)
     assert main(["build", "--cuda"]) == 0
     assert "cuda kernels: skipped: nvcc not found" in capsys.readouterr().out
+
+
+def test_kernels_call_the_c_runtime_torch_uses():
+    """No private copy of libstdc++ inside the kernels' library (its std::locale is never set up, and
+    formatting a number in an error message crashed there: ops.runtime_link_flags)."""
+    import subprocess
+
+    library = str(ops.load()["library"])
+    needed = subprocess.run(["readelf", "-d", library], capture_output=True, text=True, check=True).stdout
+    defined = subprocess.run(["nm", "-D", "--defined-only", library], capture_output=True, text=True, check=True).stdout
+    assert "libstdc++.so.6" in needed
+    assert " _ZNSt6locale" not in defined

@@ -1,9 +1,11 @@
-// The smallest extension that raises: the same bad call four ways, to tell which part of raising an
-// error from an extension op kills the process (see segv_probe.sh).
-//   boom_check    TORCH_CHECK (c10::Error's constructor first fetches a C++ backtrace)
-//   boom_nowalk   c10::Error built without a backtrace (what MTC_CHECK in kernels/cpu/checks.h does)
-//   boom_std      std::runtime_error (no c10 at all; torch turns it into RuntimeError too)
+// The smallest extension that raises: the same bad call several ways, to tell which part of raising
+// an error from an extension op kills the process (see segv_probe.sh).
+//   boom_check    TORCH_CHECK with a number in the message (c10::Error's constructor also fetches a
+//                 C++ backtrace first)
+//   boom_nowalk   c10::Error built without a backtrace, the same message
+//   boom_std      std::runtime_error with a fixed message (no number formatted, no c10)
 //   quiet_fetcher replaces torch's stack-trace fetcher with one returning "" (process-wide)
+// call_case.py builds it twice: as cpp_extension links by default, and with ops.runtime_link_flags().
 #include <ATen/ATen.h>
 #include <c10/util/Logging.h>
 #include <torch/library.h>

@@ -11,26 +11,38 @@ if os.environ.get("CUDA_FIRST") == "1" and torch.cuda.is_available():
     torch.zeros(1, device="cuda")
 
 
-def boom_library():
+def boom_library(linked: bool = False):
+    """boom.cpp as cpp_extension links it by default, or (linked) with this project's runtime_link_flags."""
     from torch.utils import cpp_extension
 
     kit = os.path.dirname(os.path.abspath(__file__))
-    build = os.path.join(os.environ["PROBE_OUT"], "boom_build")
+    name = "segv_boom_linked" if linked else "segv_boom"
+    build = os.path.join(os.environ["PROBE_OUT"], name)
     os.makedirs(build, exist_ok=True)
-    cpp_extension.load(name="segv_boom", sources=[os.path.join(kit, "boom.cpp")], build_directory=build,
-                       is_python_module=False)
+    flags = []
+    if linked:
+        sys.path.insert(0, os.getcwd())
+        from minitorch_clf.ops import runtime_link_flags
+
+        flags = runtime_link_flags()
+    cpp_extension.load(name=name, sources=[os.path.join(kit, "boom.cpp")], build_directory=build,
+                       is_python_module=False, extra_ldflags=flags)
+    print(f"{name}: {os.path.join(build, name + '.so')} linked with {flags or 'the defaults'}")
     return torch.ops.segv_mini
 
 
 bad = torch.rand(2)
-if case == "build":                                   # build boom.cpp once, before the cases run in parallel
-    boom_library(); print("built"); sys.exit(0)
+if case == "build":                                   # build boom.cpp (both ways) before the cases run in parallel
+    boom_library(linked=sys.argv[2:] == ["linked"]); sys.exit(0)
 elif case == "aten":                                  # ATen's own check, through torch.mm
     call = lambda: torch.mm(torch.rand(2, 3), torch.rand(4, 5))
 elif case == "aten_ops":                              # ATen's own check, through the torch.ops path
     call = lambda: torch.ops.aten.mm.default(torch.rand(2, 3), torch.rand(4, 5))
 elif case in ("boom_check", "boom_nowalk", "boom_std"):
     op = getattr(boom_library(), case)
+    call = lambda: op(bad)
+elif case == "boom_linked":                           # boom_check, built with ops.runtime_link_flags()
+    op = boom_library(linked=True).boom_check
     call = lambda: op(bad)
 elif case == "boom_fetcher":
     lib = boom_library()

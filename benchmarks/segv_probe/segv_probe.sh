@@ -12,14 +12,23 @@ echo "== versions"
 $PY -c "import sys, torch; print(sys.version); print(torch.__version__, torch.version.cuda, 'cxx11abi', torch._C._GLIBCXX_USE_CXX11_ABI)"
 $PY -c "import sys; print('python executable', sys.executable)"; c++ --version | head -1; ldd --version | head -1
 gcc -shared -fPIC -O1 -o "$OUT/segv_where.so" "$KIT/segv_where.c" -ldl || echo "segv_where.so: build failed"
-$PY "$KIT/call_case.py" build >/dev/null 2>"$OUT/build.err" || { echo "boom.cpp: build failed"; tail -5 "$OUT/build.err"; }
+for how in default linked; do
+  $PY "$KIT/call_case.py" build $how 2>"$OUT/build_$how.err" || { echo "boom.cpp ($how): build failed"; tail -5 "$OUT/build_$how.err"; }
+done
+echo "== the C++ runtime each library was linked with (NEEDED), and how many std::locale symbols it defines itself (a private libstdc++ copy)"
+for so in $(find "$OUT" "${MINITORCH_CLF_BUILD_DIR:-$HOME/.cache/minitorch_clf}" -name "*.so" 2>/dev/null); do
+  echo "$so: $(readelf -d "$so" | grep -o 'libstdc++[^]]*' | tr '\n' ' ')own std::locale symbols: $(nm -D --defined-only "$so" 2>/dev/null | grep -c ' _ZNSt6locale')"
+done
+echo "== the toolchain's libstdc++ development links"
+ls -la $(c++ -print-file-name=libstdc++.so) $(c++ -print-file-name=libstdc++.a) 2>&1
+readlink -f "$(c++ -print-file-name=libstdc++.so)"; c++ -dumpspecs | grep -n "static-libstdc" | head -3
 run() {  # case show cuda_first
   local tag="$1_show$2_cuda$3"
   CUDA_FIRST=$3 TORCH_SHOW_CPP_STACKTRACES=$2 LD_PRELOAD="$OUT/segv_where.so" timeout 300 \
     $PY "$KIT/call_case.py" "$1" >"$OUT/$tag.out" 2>"$OUT/$tag.err"
   echo $? >"$OUT/$tag.rc"
 }
-CASES=${CASES:-aten aten_ops boom_check boom_nowalk boom_std boom_fetcher linear linear_cuda ce_cuda}
+CASES=${CASES:-aten aten_ops boom_check boom_nowalk boom_std boom_fetcher boom_linked linear linear_cuda ce_cuda}
 for c in $CASES; do for s in 0 1; do for f in 0 1; do run "$c" "$s" "$f" & done; done; done; wait
 printf '%-14s %-5s %-5s %-4s %s\n' case show cuda rc result
 for c in $CASES; do for s in 0 1; do for f in 0 1; do
