@@ -79,10 +79,11 @@ __global__ void mean_kernel(const T* __restrict__ row_loss, const int64_t* __res
 
 // A training batch (N <= kCrossEntropyOneBlockRows): everything in one block of 32 warps, one launch
 // instead of two. Warp w takes rows w, w + 32, ... and sums their losses in that order; then warp 0
-// adds the 32 warp sums in a fixed butterfly. Deterministic.
+// adds the 32 warp sums in a fixed butterfly. Deterministic. The launch bound caps the registers at 64
+// a thread, which 1024 threads need (float64 took 70 without it, and the launch failed).
 
 template <typename T>
-__global__ void cross_entropy_small_kernel(const T* __restrict__ logits, const int64_t* __restrict__ target,
+__global__ void __launch_bounds__(1024) cross_entropy_small_kernel(const T* __restrict__ logits, const int64_t* __restrict__ target,
                                            T* __restrict__ loss, T* __restrict__ dlogits, int* __restrict__ bad,
                                            int64_t N, int64_t C) {
   __shared__ T warp_loss[32];

@@ -134,9 +134,9 @@ class FusedEngine(Engine):
         if self.epoch_graph is not None and self.epoch_graph[0] == key:
             return self.epoch_graph
         self.check_batch(x, y)
-        if len(y) and not (0 <= int(y.min()) and int(y.max()) < self.config.out_features):
+        if len(y) and not (0 <= int(y.min()) and int(y.max()) < self.config.num_classes):
             # the captured loss kernel cannot stop to report a bad target: check them all once here
-            raise ValueError(f"y: expected class indices in [0, {self.config.out_features}), "
+            raise ValueError(f"y: expected class indices in [0, {self.config.num_classes}), "
                              f"got values in [{int(y.min())}, {int(y.max())}]")
         self.epoch_graph = None                # one epoch graph at a time: free the last one first
         static_order = order.clone()
