@@ -5,7 +5,8 @@
   steps        the fused engine's step() per batch (a CUDA graph per step), batches gathered per step
   epoch graph  Engine.train_epoch: the whole epoch captured as one CUDA graph (capture time printed
                apart), replayed once per epoch
-and, for the kernel count, one eager fused step under torch.profiler: every kernel with its GPU time.
+and, for the kernel count, one eager fused step under torch.profiler: every kernel with its GPU time;
+then the first layers' forward, v1 (tiled) against v2 (cuBLASLt), per call inside a CUDA graph.
 Every epoch is bracketed by CUDA events; the first replay of the epoch graph is reported apart from
 the median of the others. The goal of the GPU issue: <= 50 ms per epoch, stretch <= 20 ms.
 """
@@ -39,6 +40,32 @@ def kernels_of_one_step(eng, x, y) -> list[tuple[str, float]]:
     eng.whole_step = whole
     kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
     return [(e.name, e.time_range.elapsed_us()) for e in sorted(kernels, key=lambda e: e.time_range.start)]
+
+
+def forward_versions(shapes, launches: int = 100) -> list[tuple[tuple, int, float]]:
+    """(shape (N, I, O), version, GPU µs per call) of linear_forward_v with ReLU, float32: `launches`
+    calls captured in one CUDA graph, the median of 5 replays over `launches` - in-graph time, the
+    launch gaps of a replay included, as in the epoch graph."""
+    import statistics as st
+
+    out = []
+    for n, i, o in shapes:
+        x, w, b = torch.randn(n, i, device="cuda"), torch.randn(o, i, device="cuda"), torch.randn(o, device="cuda")
+        for version in (1, 2):
+            torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, version)         # handles, workspace
+            torch.cuda.synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                for _ in range(launches):
+                    torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, version)
+            graph.replay()
+            times = []
+            for _ in range(5):
+                with Timer(torch.device("cuda")) as t:
+                    graph.replay()
+                times.append(t.seconds / launches * 1e6)
+            out.append(((n, i, o), version, st.median(times)))
+    return out
 
 
 def main(argv=None) -> int:
@@ -85,6 +112,11 @@ def main(argv=None) -> int:
         print(f"one eager fused step: {len(kernels)} kernels, {sum(t for _, t in kernels):.1f} µs of GPU time in all")
         for name, us in kernels:
             print(f"  {us:7.1f} µs  {name[:110]}")
+        versions = forward_versions([(64, 784, 128), (64, 128, 64), (64, 64, 10), (1024, 784, 128), (1024, 128, 64)])
+        result["forward_versions_us"] = versions
+        print("linear_forward + ReLU, µs per call inside a graph of 100:  (N, I, O)  v1 (tiled)  v2 (cuBLASLt)")
+        for k in range(0, len(versions), 2):
+            print(f"  {str(versions[k][0]):16s} {versions[k][2]:8.1f} {versions[k + 1][2]:8.1f}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0

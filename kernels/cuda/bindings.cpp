@@ -111,9 +111,13 @@ at::Tensor linear_forward_v_cuda(const at::Tensor& x, const at::Tensor& weight, 
   return version == 1 ? linear_forward_v1(x, weight, bias, relu) : linear_forward_v2(x, weight, bias, relu);
 }
 
-// The default: v2 where it applies (float32), v1 otherwise.
+// The default: v2 (cuBLASLt) for float32, except for a small batch through a narrow layer (N <= 128,
+// I <= 256: SimpleNet's 2nd and 3rd layers at batch 64), where v1's few short tile walks beat the
+// split-K GEMM plus epilogue kernels cuBLASLt picks (8.7 + 1.4 µs and 7.4 + 1.1 µs of GPU time for
+// those two layers on an H200, benchmarks/RESULTS.md); v1 for float64.
 at::Tensor linear_forward_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu) {
-  return linear_forward_v_cuda(x, weight, bias, relu, x.scalar_type() == at::kFloat ? 2 : 1);
+  const bool small = x.dim() == 2 && x.size(0) <= 128 && x.size(1) <= 256;
+  return linear_forward_v_cuda(x, weight, bias, relu, x.scalar_type() == at::kFloat && !small ? 2 : 1);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cuda(const at::Tensor& dout, const at::Tensor& x,
