@@ -94,11 +94,12 @@ def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> t
 def runtime_link_flags() -> list[str]:
     """The libstdc++.so.6 this process runs (torch loaded it), named on the kernels' link line.
 
-    Linked this way, every C++ standard-library call in the kernels goes to the copy torch uses.
-    Where the toolchain's `libstdc++.so` development link is broken, `g++ -shared` silently links a
-    private static copy (libstdc++.a) instead, whose locale is never set up: the first error message
-    that formats a number (`TORCH_CHECK(..., x.sizes())`) then ends the process with SIGSEGV - seen on
-    the GPU machine's image (benchmarks/RESULTS.md, 2026-11-27). Empty where /proc is absent."""
+    Named first, it resolves every C++ standard-library symbol of the kernels, so they call the copy
+    torch uses. On the GPU machine's image (torch 2.11, g++ 13.3) cpp_extension's own link line gave
+    the library a private static copy instead (no NEEDED libstdc++.so.6, 60 std::locale symbols of
+    its own), whose locale is never set up: the first error message that formatted a number
+    (`TORCH_CHECK(..., x.sizes())`) ended the process with SIGSEGV inside that copy. Why that link
+    went static was not established (benchmarks/RESULTS.md, 2026-11-27). Empty where /proc is absent."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
