@@ -5,23 +5,46 @@
 
 namespace minitorch_clf {
 
-inline void check_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+inline void check_dense(const char* name, const at::Tensor& t) {
+  TORCH_CHECK(t.layout() == at::kStrided, name, ": expected a dense (strided) tensor, got layout ", t.layout());
+}
+
+inline bool is_float_or_double(const at::Tensor& t) {
+  return t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble;
+}
+
+// x (N, I) and weight (O, I): dense, one dtype (float32 or float64), one device.
+inline void check_x_and_weight(const at::Tensor& x, const at::Tensor& weight) {
+  check_dense("x", x);
+  check_dense("weight", weight);
   TORCH_CHECK(weight.dim() == 2, "weight: expected (out_features, in_features), got shape ", weight.sizes());
   TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "x: expected (N, ", weight.size(1),
               ") to match weight ", weight.sizes(), ", got shape ", x.sizes());
-  TORCH_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "bias: expected shape (",
-              weight.size(0), ",), got ", bias.sizes());
-  TORCH_CHECK(x.scalar_type() == weight.scalar_type() && bias.scalar_type() == weight.scalar_type(),
-              "x, weight, bias: expected one floating dtype, got ", x.scalar_type(), ", ",
-              weight.scalar_type(), ", ", bias.scalar_type());
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), "x: expected float32 or float64, got ", x.scalar_type());
-  TORCH_CHECK(x.device() == weight.device() && bias.device() == weight.device(),
-              "x, weight, bias: expected one device, got ", x.device(), ", ", weight.device(), ", ",
-              bias.device());
+  TORCH_CHECK(is_float_or_double(x), "x: expected float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "x, weight: expected one floating dtype, got ",
+              x.scalar_type(), ", ", weight.scalar_type());
+  TORCH_CHECK(x.device() == weight.device(), "x, weight: expected one device, got ", x.device(), ", ",
+              weight.device());
 }
 
+inline void check_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  check_x_and_weight(x, weight);
+  check_dense("bias", bias);
+  TORCH_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "bias: expected shape (",
+              weight.size(0), ",), got ", bias.sizes());
+  TORCH_CHECK(bias.scalar_type() == weight.scalar_type(), "x, weight, bias: expected one floating dtype, got ",
+              x.scalar_type(), ", ", weight.scalar_type(), ", ", bias.scalar_type());
+  TORCH_CHECK(bias.device() == weight.device(), "x, weight, bias: expected one device, got ", x.device(), ", ",
+              weight.device(), ", ", bias.device());
+}
+
+// x and weight as the forward took them (shapes, one floating dtype, one device), then dout and out
+// (N, O) of that dtype and device: every size a kernel indexes with is checked against the others.
 inline void check_linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& weight,
                                   const at::Tensor& out) {
+  check_dense("dout", dout);
+  check_dense("out", out);
+  check_x_and_weight(x, weight);
   TORCH_CHECK(dout.dim() == 2 && dout.size(0) == x.size(0) && dout.size(1) == weight.size(0),
               "dout: expected shape (", x.size(0), ", ", weight.size(0), "), got ", dout.sizes());
   TORCH_CHECK(out.sizes() == dout.sizes(), "out: expected the shape of dout ", dout.sizes(), ", got ",
@@ -29,11 +52,15 @@ inline void check_linear_backward(const at::Tensor& dout, const at::Tensor& x, c
   TORCH_CHECK(dout.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type(),
               "dout, out: expected dtype ", x.scalar_type(), ", got ", dout.scalar_type(), ", ",
               out.scalar_type());
+  TORCH_CHECK(dout.device() == x.device() && out.device() == x.device(), "dout, out: expected device ", x.device(),
+              ", got ", dout.device(), ", ", out.device());
 }
 
 inline void check_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {
+  check_dense("logits", logits);
+  check_dense("target", target);
   TORCH_CHECK(logits.dim() == 2, "logits: expected shape (N, C), got ", logits.sizes());
-  TORCH_CHECK(at::isFloatingType(logits.scalar_type()), "logits: expected float32 or float64, got ",
+  TORCH_CHECK(is_float_or_double(logits), "logits: expected float32 or float64, got ",
               logits.scalar_type());
   TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "target: expected shape (",
               logits.size(0), ",), got ", target.sizes());
@@ -47,6 +74,8 @@ inline void check_lists(const char* name, at::TensorList params, at::TensorList 
   TORCH_CHECK(other.size() == params.size(), name, ": expected ", params.size(), " tensors (one per param), got ",
               other.size());
   for (size_t i = 0; i < params.size(); ++i) {
+    check_dense(name, other[i]);
+    check_dense("params", params[i]);
     TORCH_CHECK(other[i].sizes() == params[i].sizes() && other[i].scalar_type() == params[i].scalar_type() &&
                     other[i].device() == params[i].device(),
                 name, "[", i, "]: expected ", params[i].scalar_type(), " ", params[i].sizes(), " on ",

@@ -30,6 +30,8 @@ gemm::Isa parse_isa(c10::string_view isa) {
 
 // a (M, K) · b (K, N) -> (M, N), float32, any strides.
 at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
+  check_dense("a", a);
+  check_dense("b", b);
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
               a.sizes(), " and ", b.sizes());
   TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
@@ -55,7 +57,7 @@ std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights
   for (size_t k = 0; k < L; ++k) {
     TORCH_CHECK(acts[k].scalar_type() == at::kFloat && weights[k].scalar_type() == at::kFloat &&
                     dzs[k].scalar_type() == at::kFloat, "layer ", k, ": expected float32 tensors");
-    check_linear(acts[k], weights[k], weights[k].select(1, 0));
+    check_linear_backward(dzs[k], acts[k], weights[k], dzs[k]);    // acts (N, I), weights (O, I), dzs (N, O)
   }
   const bool own = gemm == "own";
   std::vector<at::Tensor> out;
