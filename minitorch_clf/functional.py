@@ -10,9 +10,11 @@ against finite differences.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
-from .validate import require_float, require_like, require_rank, require_tensor
+from .validate import require_float, require_grad_like, require_like, require_rank, require_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -21,17 +23,19 @@ REDUCTIONS = ("mean", "sum", "none")
 # Linear:  y = x Wᵀ + b
 
 def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None):
-    """y = x Wᵀ + b.   x: (N, I) or (I,),  weight: (O, I),  bias: (O,) or None  ->  y: (N, O) or (O,)."""
+    """y = x Wᵀ + b.   x: (*, I),  weight: (O, I),  bias: (O,) or None  ->  y: (*, O).
+
+    Any leading dimensions (none for one sample) are batch dimensions, as in torch.nn.functional.linear.
+    """
     require_float("weight", weight)
     require_rank("weight", weight, (2,), "(out_features, in_features)")
     require_float("x", x)
-    require_rank("x", x, (1, 2), f"(N, {weight.shape[1]}) or ({weight.shape[1]},)")
-    require_like("x", x, "weight", weight)
-    if x.shape[-1] != weight.shape[1]:
+    if x.dim() == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
-            f"x: expected last dimension in_features={weight.shape[1]} (weight is "
+            f"x: expected shape (*, in_features={weight.shape[1]}) (weight is "
             f"{tuple(weight.shape)}), got x of shape {tuple(x.shape)}"
         )
+    require_like("x", x, "weight", weight)
     if bias is not None:
         require_float("bias", bias)
         require_like("bias", bias, "weight", weight)
@@ -40,25 +44,27 @@ def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     if bias is not None and x.dim() == 2:
         out = torch.addmm(bias, x, weight.T)                      # (O,) + (N, I)·(I, O), one call
     else:
-        out = x @ weight.T                                        # (N, O)
+        out = x @ weight.T                                        # (*, O)
         if bias is not None:
             out = out + bias
     return out, (x, weight, bias is not None)
 
 
 def linear_backward(dout: torch.Tensor, cache, need_dx: bool = True):
-    """Gradients of y = x Wᵀ + b.   dout: like y  ->  dx: like x, dweight: (O, I), dbias: (O,) or None.
+    """Gradients of y = x Wᵀ + b.   dout: like y (*, O)  ->  dx: like x, dweight: (O, I), dbias: (O,) or None.
 
-    Element-wise y[n,o] = Σ_i x[n,i] W[o,i] + b[o], so
+    Element-wise y[n,o] = Σ_i x[n,i] W[o,i] + b[o] (n running over every leading index), so
         ∂L/∂x[n,i] = Σ_o dout[n,o] W[o,i]      ->  dx = dout · W
-        ∂L/∂W[o,i] = Σ_n dout[n,o] x[n,i]      ->  dW = doutᵀ · x
-        ∂L/∂b[o]   = Σ_n dout[n,o]             ->  db = dout summed over the batch
+        ∂L/∂W[o,i] = Σ_n dout[n,o] x[n,i]      ->  dW = doutᵀ · x   (x, dout flattened to (-1, I), (-1, O))
+        ∂L/∂b[o]   = Σ_n dout[n,o]             ->  db = dout summed over every leading index
     `need_dx=False` skips dx (the first layer's input needs no gradient) and returns None for it.
     """
     x, weight, has_bias = cache
-    x2, dout2 = x.reshape(-1, x.shape[-1]), dout.reshape(-1, dout.shape[-1])  # unbatched -> (1, ·)
-    dx = (dout @ weight) if need_dx else None                     # (N, O)·(O, I) = (N, I)
-    dweight = dout2.T @ x2                                        # (O, N)·(N, I) = (O, I)
+    require_grad_like("dout", dout, (*x.shape[:-1], weight.shape[0]), x)
+    m = math.prod(x.shape[:-1])                                   # M rows (explicit: I or O may be 0)
+    x2, dout2 = x.reshape(m, x.shape[-1]), dout.reshape(m, dout.shape[-1])    # (M, I), (M, O)
+    dx = (dout @ weight) if need_dx else None                     # (*, O)·(O, I) = (*, I)
+    dweight = dout2.T @ x2                                        # (O, M)·(M, I) = (O, I)
     dbias = dout2.sum(0) if has_bias else None                    # (O,)
     return dx, dweight, dbias
 
@@ -81,6 +87,7 @@ def relu_backward(dout: torch.Tensor, cache) -> torch.Tensor:
     The mask 1[x > 0] is sign(y) for y = max(x, 0): 1 where x > 0, 0 elsewhere, already a float
     (a boolean mask costs 5-8x more than this whole product on a 2-core CPU).
     """
+    require_grad_like("dout", dout, tuple(cache.shape), cache)
     return dout * cache.sign()
 
 
@@ -95,82 +102,105 @@ def cross_entropy_forward(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ):
-    """Loss of `logits` (N, C) or (C,) against class indices (N,) / () or probabilities like logits.
+    """Loss of `logits` (N, C), (C,) or (N, C, d1, ..., dk) against class indices (N,), () or
+    (N, d1, ..., dk), or against probabilities shaped like logits - torch's cross_entropy, every option.
 
-    Every variant torch offers is one formula. Each sample i gets a non-negative row of
-    coefficients a[i, c] and the loss is  ℓ_i = -Σ_c a[i,c] · log softmax(z_i)[c]:
+    The extra dimensions d1..dk are positions (pixels, tokens), each its own sample: logits are moved
+    to (N, d1.., dk, C) and flattened to M = N·d1···dk rows of C, the targets to M. Over those rows
+    every variant torch offers is one formula. Each sample i gets a non-negative row of coefficients
+    a[i, c] and the loss is  ℓ_i = -Σ_c a[i,c] · log softmax(z_i)[c]:
       class targets y, weight w (all ones when None), smoothing ε:
           a[i,c] = (1-ε) w[y_i] 1[c = y_i] + (ε/C) w[c],   and a[i] = 0 when y_i == ignore_index
-      probability targets t:
+      probability targets t (ignore_index does not apply, as in torch):
           a[i,c] = w[c] ((1-ε) t[i,c] + ε/C)
-    Reduction "sum" adds the ℓ_i, "none" returns them, "mean" divides the sum by D:
+    Reduction "sum" adds the ℓ_i, "none" returns them shaped like the targets, "mean" divides the sum by D:
       class targets: D = Σ_{i not ignored} w[y_i]   (the weighted count torch uses; NaN if 0)
-      probability targets: D = N
+      probability targets: D = M
     log softmax is computed as z - max(z) - log Σ exp(z - max(z)), finite for any finite z.
     """
     require_float("logits", logits)
-    require_rank("logits", logits, (1, 2), "(N, C) or (C,)")
+    if logits.dim() == 0:
+        raise ValueError("logits: expected shape (N, C), (C,) or (N, C, d1, ..., dk), got ()")
     require_tensor("target", target)
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing}")
     unbatched = logits.dim() == 1
-    z = logits.unsqueeze(0) if unbatched else logits              # (N, C)
-    n, c = z.shape
+    c = logits.shape[-1] if unbatched else logits.shape[1]
+    sample_shape = () if unbatched else (logits.shape[0], *logits.shape[2:])   # (N, d1, ..., dk)
+    z = _rows(logits, c)                                          # (M, C)
     if weight is not None:
         require_float("weight", weight)
         require_like("weight", weight, "logits", logits)
         if tuple(weight.shape) != (c,):
             raise ValueError(f"weight: expected shape ({c},) (one per class), got {tuple(weight.shape)}")
 
+    keep = None
     if target.is_floating_point():                                # probabilities, like logits
         if target.shape != logits.shape:
             raise ValueError(
                 f"target: probability targets must have the shape of logits {tuple(logits.shape)}, "
                 f"got {tuple(target.shape)}"
             )
+        if ignore_index != -100:
+            raise ValueError(f"ignore_index: not supported with probability targets, got {ignore_index}")
         require_like("target", target, "logits", logits)
-        t = target.unsqueeze(0) if unbatched else target          # (N, C)
+        t = _rows(target, c)                                      # (M, C)
         a = t * (1 - label_smoothing) + label_smoothing / c if label_smoothing > 0 else t
         if weight is not None:
-            a = a * weight                                        # (N, C) * (C,)
-        denom = n
+            a = a * weight                                        # (M, C) * (C,)
+        denom = z.shape[0]
     else:
         if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
             raise TypeError(f"target: expected class indices (an integer tensor) or "
                             f"probabilities (a float tensor), got dtype {target.dtype}")
-        want = () if unbatched else (n,)
-        if tuple(target.shape) != want:
-            raise ValueError(f"target: expected class indices of shape {want}, got {tuple(target.shape)}")
+        if tuple(target.shape) != sample_shape:
+            raise ValueError(f"target: expected class indices of shape {sample_shape}, got {tuple(target.shape)}")
         if target.device != logits.device:
             raise ValueError(f"target: expected device {logits.device} (that of logits), got {target.device}")
-        y = target.reshape(n).long()                              # (N,)
-        keep = y != ignore_index                                  # (N,)
+        y = target.reshape(-1).long()                             # (M,)
+        keep = y != ignore_index                                  # (M,)
         if not torch.compiler.is_compiling():                    # a value check cannot be traced
             _check_class_range(y, keep, c, ignore_index)
         y_safe = torch.where(keep, y, 0)                          # any valid index; masked below
         keep = keep.to(z.dtype)                                   # 1.0 / 0.0, so no float32 promotion
-        w_y = keep if weight is None else weight[y_safe] * keep   # (N,) w[y_i], 0 where ignored
+        w_y = keep if weight is None else weight[y_safe] * keep   # (M,) w[y_i], 0 where ignored
         a = torch.zeros_like(z).scatter_(1, y_safe[:, None], ((1 - label_smoothing) * w_y)[:, None])
         if label_smoothing > 0:
-            smooth = keep[:, None] * (label_smoothing / c)        # (N, 1)
-            a += smooth if weight is None else smooth * weight    # (N, C)
+            smooth = keep[:, None] * (label_smoothing / c)        # (M, 1)
+            a += smooth if weight is None else smooth * weight    # (M, C)
         denom = w_y.sum()
 
-    shifted = z - z.amax(dim=1, keepdim=True)                     # (N, C), max entry 0
-    logsumexp = shifted.exp().sum(dim=1, keepdim=True).log()      # (N, 1)
-    logp = shifted - logsumexp                                    # (N, C) log softmax
-    per_sample = -(a * logp).sum(dim=1)                           # (N,)
+    shifted = z - z.amax(dim=1, keepdim=True)                     # (M, C), max entry 0
+    logsumexp = shifted.exp().sum(dim=1, keepdim=True).log()      # (M, 1)
+    logp = shifted - logsumexp                                    # (M, C) log softmax
+    per_sample = -(a * logp).sum(dim=1)                           # (M,)
 
     if reduction == "mean":
         loss = per_sample.sum() / denom
     elif reduction == "sum":
         loss = per_sample.sum()
     else:
-        loss = per_sample[0] if unbatched else per_sample
-    cache = (logp.exp(), a, denom, reduction, unbatched)
+        loss = per_sample.reshape(sample_shape)                   # like the class targets
+    cache = (logp.exp(), a, denom, reduction, keep, tuple(logits.shape), sample_shape)
     return loss, cache
+
+
+def _rows(t: torch.Tensor, c: int) -> torch.Tensor:
+    """(C,) -> (1, C); (N, C) as is; (N, C, d1, ..., dk) -> (N·d1···dk, C), the class axis last."""
+    if t.dim() == 1:
+        return t.unsqueeze(0)
+    if t.dim() == 2:
+        return t
+    return t.movedim(1, -1).reshape(-1, c)
+
+
+def _unrows(g: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """The inverse of _rows: (M, C) back to `shape`."""
+    if len(shape) <= 2:
+        return g.reshape(shape)
+    return g.reshape(shape[0], *shape[2:], shape[1]).movedim(-1, 1)
 
 
 def _check_class_range(y: torch.Tensor, keep: torch.Tensor, c: int, ignore_index: int) -> None:
@@ -186,19 +216,24 @@ def _check_class_range(y: torch.Tensor, keep: torch.Tensor, c: int, ignore_index
 
 
 def cross_entropy_backward(dloss: torch.Tensor, cache) -> torch.Tensor:
-    """dlogits from dloss (0-dim; (N,) for reduction "none").
+    """dlogits, shaped like logits, from dloss (0-dim; shaped like the class targets for "none").
 
     With p = softmax(z_i) and ℓ_i = -Σ_c a[i,c] log p[c]:  ∂ log p[c] / ∂z[j] = 1[c = j] - p[j], so
         ∂ℓ_i/∂z[i,j] = -a[i,j] + p[j] Σ_c a[i,c] = A_i p[i,j] - a[i,j],   A_i = Σ_c a[i,c].
     For one-hot targets without smoothing A_i = w[y_i]: the familiar (p - onehot) scaled by the weight.
-    Reductions scale each row by dloss / D ("mean"), dloss ("sum") or dloss[i] ("none").
+    Reductions scale each row by dloss / D ("mean"), dloss ("sum") or dloss[i] ("none"). A row whose
+    target is ignore_index gets exactly 0, as in torch - also when every row is ignored and D = 0, where
+    the scale 1 / D is not finite.
     """
-    p, a, denom, reduction, unbatched = cache
-    grad = a.sum(dim=1, keepdim=True) * p - a                     # (N, C)
+    p, a, denom, reduction, keep, logits_shape, sample_shape = cache
+    require_grad_like("dloss", dloss, sample_shape if reduction == "none" else (), p)
+    grad = a.sum(dim=1, keepdim=True) * p - a                     # (M, C)
     if reduction == "mean":
         grad = grad * (dloss / denom)
     elif reduction == "sum":
         grad = grad * dloss
     else:
-        grad = grad * dloss.reshape(-1, 1)                        # (N, 1), or (1, 1) unbatched
-    return grad[0] if unbatched else grad
+        grad = grad * dloss.reshape(-1, 1)                        # (M, 1)
+    if keep is not None and reduction == "mean":
+        grad = torch.where(keep[:, None] > 0, grad, 0)            # 0 · (1 / 0) would be NaN
+    return _unrows(grad, logits_shape)

@@ -31,3 +31,12 @@ def require_like(name: str, t: torch.Tensor, ref_name: str, ref: torch.Tensor) -
         raise TypeError(f"{name}: expected dtype {ref.dtype} (that of {ref_name}), got {t.dtype}")
     if t.device != ref.device:
         raise ValueError(f"{name}: expected device {ref.device} (that of {ref_name}), got {t.device}")
+
+
+def require_grad_like(name: str, g, shape: tuple[int, ...], ref: torch.Tensor) -> None:
+    """An upstream gradient: exactly `shape`, and the dtype and device of the forward's `ref`
+    (a backward never broadcasts or converts it)."""
+    require_tensor(name, g)
+    if tuple(g.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)} (the forward's output), got {tuple(g.shape)}")
+    require_like(name, g, "the forward's input", ref)
