@@ -91,9 +91,11 @@ def test_linear_skip_dx():
     assert dx is None and db is None and dw.shape == (2, 4)
 
 
-def test_linear_finite_difference():
+@pytest.mark.parametrize("x_shape", [(4, 6), (2, 3, 6), (6,)])      # batch, (*, in) and unbatched
+def test_linear_finite_difference(x_shape):
     g = torch.Generator().manual_seed(2)
-    x, w, b, r = (torch.randn(*s, dtype=torch.float64, generator=g) for s in ((4, 6), (3, 6), (3,), (4, 3)))
+    x, w, b = (torch.randn(*s, dtype=torch.float64, generator=g) for s in (x_shape, (3, 6), (3,)))
+    r = torch.randn(*x_shape[:-1], 3, dtype=torch.float64, generator=g)
     dx, dw, db = MF.linear_backward(r, MF.linear_forward(x, w, b)[1])
     f = lambda: (MF.linear_forward(x, w, b)[0] * r).sum()
     for t, grad in ((x, dx), (w, dw), (b, db)):
@@ -183,8 +185,32 @@ def test_cross_entropy_custom_ignore_index_and_all_ignored():
     g = torch.Generator().manual_seed(13)
     z = torch.randn(4, 3, dtype=torch.float64, generator=g)
     ce_parity(z, torch.tensor([0, 2, 2, 1]), None, "mean", 0.0, ignore_index=2)
-    loss, _ = MF.cross_entropy_forward(z, torch.full((4,), -100), reduction="mean")
+    loss, cache = MF.cross_entropy_forward(z, torch.full((4,), -100), reduction="mean")
     assert torch.isnan(loss) and torch.isnan(F.cross_entropy(z, torch.full((4,), -100)))
+    # torch's gradient of an all-ignored batch is zeros: one such batch must not poison the weights
+    assert torch.equal(MF.cross_entropy_backward(torch.ones((), dtype=torch.float64), cache), torch.zeros(4, 3).double())
+
+
+@pytest.mark.parametrize("target_kind,reduction", [("class", "mean"), ("class", "none"), ("probs", "sum")])
+def test_cross_entropy_spatial_finite_difference(target_kind, reduction):
+    """(N, C, d1, d2) logits: each position a sample; parity with torch and finite differences."""
+    g = torch.Generator().manual_seed(21)
+    z = torch.randn(2, 4, 3, 2, dtype=torch.float64, generator=g)
+    if target_kind == "class":
+        t = torch.randint(0, 4, (2, 3, 2), generator=g)
+        t[0, 1, 1] = -100
+    else:
+        t = torch.softmax(torch.randn(2, 4, 3, 2, dtype=torch.float64, generator=g), dim=1)
+    w = torch.rand(4, dtype=torch.float64, generator=g) + 0.5
+    r = torch.randn(() if reduction != "none" else (2, 3, 2), dtype=torch.float64, generator=g)
+    loss, cache = MF.cross_entropy_forward(z, t, w, -100, reduction, 0.1)
+    dz = MF.cross_entropy_backward(r, cache)
+    zr = z.clone().requires_grad_()
+    ref = F.cross_entropy(zr, t, w, ignore_index=-100, reduction=reduction, label_smoothing=0.1)
+    ref.backward(r)
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-10, atol=0)
+    torch.testing.assert_close(dz, zr.grad, rtol=1e-10, atol=1e-14)
+    fd_check(lambda: (MF.cross_entropy_forward(z, t, w, -100, reduction, 0.1)[0] * r).sum(), z, dz)
 
 
 @pytest.mark.parametrize("target_kind,use_weight,reduction,smoothing",
