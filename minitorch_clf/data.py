@@ -84,16 +84,35 @@ def load_torchvision(name: str, data_dir: str | os.PathLike, download: bool = Fa
         try:
             ds = cls(str(data_dir), train=train, download=download)
         except Exception as e:  # torchvision raises RuntimeError when absent, anything when corrupt
-            raw = Path(data_dir) / cls.__name__ / "raw"
+            raw = raw_dir(data_dir, cls)
             files = [Path(url).name.removesuffix(".gz") for url, _ in cls.resources]
             missing = [f for f in files if not (raw / f).exists()]
             what = ("missing " + ", ".join(missing)) if missing else \
                 f"corrupt files ({', '.join(files)}: {type(e).__name__})"
-            raise DataError(
-                f"{name}: {what} in {raw}; download them with: "
-                f"minitorch-clf train --dataset {name} --data-dir {data_dir} --download") from None
-        splits.append(Split(ds.data, ds.targets, *NORMALIZATION[name]))
+            fix = (f"the download failed ({type(e).__name__}: no network?); place the files there by hand"
+                   if download else f"download them with: minitorch-clf train --dataset {name} "
+                                    f"--data-dir {data_dir} --download")
+            raise DataError(f"{name}: {what} in {raw}; {fix}") from None
+        splits.append(check_split(f"{name} ({'train' if train else 'test'}, {raw_dir(data_dir, cls)})",
+                                  Split(ds.data, ds.targets, *NORMALIZATION[name])))
     return splits[0], splits[1]
+
+
+def raw_dir(data_dir, cls) -> Path:
+    return Path(data_dir) / cls.__name__ / "raw"
+
+
+def check_split(what: str, split: Split, classes: int = 10) -> Split:
+    """A DataError unless the files hold one label in [0, classes) per 28x28 uint8 image."""
+    images, labels = split.images, split.labels
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28) or images.dtype != torch.uint8:
+        raise DataError(f"{what}: expected uint8 images of 28x28, got {images.dtype} {tuple(images.shape)}")
+    if labels.dim() != 1 or len(labels) != len(images):
+        raise DataError(f"{what}: expected one label per image, got {len(labels)} labels for {len(images)} images")
+    if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < classes):
+        raise DataError(f"{what}: expected labels in [0, {classes}), got values in "
+                        f"[{int(labels.min())}, {int(labels.max())}]")
+    return split
 
 
 def load(name: str, data_dir: str | os.PathLike = "data", download: bool = False,
