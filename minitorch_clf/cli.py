@@ -1,14 +1,15 @@
 """`minitorch-clf train | evaluate | check | bench | build | profile`.
 
-Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint) prints
-one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
+Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint, a run
+folder in use) prints one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
+Ctrl-C or SIGTERM prints one line and exits 130; training keeps its last completed epoch.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import contextlib
 import sys
-import time
 from pathlib import Path
 
 from .train import TrainConfig, UsageError
@@ -29,26 +30,36 @@ def _hidden(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 128,64, got {text!r}")
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    return Path(text)
+
+
 def _add_train(sub) -> None:
+    # Every training option defaults to None here (TrainConfig's default applies), so train can tell
+    # which ones were given: --resume takes the saved config and refuses any other.
     d = TrainConfig()
     p = sub.add_parser("train", help="train SimpleNet (default: manual engine on the embedded mnist-5k)")
-    p.add_argument("--dataset", default=d.dataset, help="mnist-5k (embedded), mnist or fashion-mnist")
-    p.add_argument("--data-dir", default=d.data_dir, help="where torchvision's MNIST files live")
-    p.add_argument("--download", action="store_true", help="download mnist / fashion-mnist (needs network)")
-    p.add_argument("--engine", default=d.engine, help="reference, manual, compiled, compiled-reference or fused")
-    p.add_argument("--optimizer", default=d.optimizer, help="sgd, adam or adamw")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD only")
-    p.add_argument("--weight-decay", type=float, default=None, help="default: the optimizer's own")
-    p.add_argument("--epochs", type=int, default=None, help=f"default {d.epochs}")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--device", default=d.device, help="cpu, cuda or auto")
-    p.add_argument("--dtype", default=d.dtype, help="float32 or float64")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--loader", default=d.loader, help="tensor (resident) or dataloader (the seed's)")
-    p.add_argument("--hidden", type=_hidden, default=d.hidden, help="hidden sizes, default 128,64")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/<timestamp>)")
-    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+    p.add_argument("--dataset", help=f"mnist-5k (embedded), mnist or fashion-mnist; default {d.dataset}")
+    p.add_argument("--data-dir", help=f"where torchvision's MNIST files live; default {d.data_dir}")
+    p.add_argument("--download", action="store_true", default=None,
+                   help="download mnist / fashion-mnist (needs network)")
+    p.add_argument("--engine", help=f"reference, manual, compiled, compiled-reference or fused; default {d.engine}")
+    p.add_argument("--optimizer", help=f"sgd, adam or adamw; default {d.optimizer}")
+    p.add_argument("--lr", type=float, help=f"default {d.lr}")
+    p.add_argument("--momentum", type=float, help=f"SGD only; default {d.momentum}")
+    p.add_argument("--weight-decay", type=float, help="default: the optimizer's own")
+    p.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    p.add_argument("--device", help=f"cpu, cuda or auto; default {d.device}")
+    p.add_argument("--dtype", help=f"float32 or float64; default {d.dtype}")
+    p.add_argument("--seed", type=int, help=f"default {d.seed}")
+    p.add_argument("--loader", help=f"tensor (resident) or dataloader (the seed's); default {d.loader}")
+    p.add_argument("--hidden", type=_hidden, help="hidden sizes; default 128,64")
+    p.add_argument("--out", type=_folder, default=None, help="run folder (default: a new runs/<timestamp>)")
+    p.add_argument("--overwrite", action="store_true", help="train into --out even if it holds a run")
+    p.add_argument("--resume", type=_folder, default=None, metavar="DIR",
                    help="continue the run in DIR with its saved config (--epochs sets the new total)")
     p.add_argument("--compare", default=None, metavar="A,B",
                    help="train engines side by side on identical batches and compare per-step losses")
@@ -58,19 +69,44 @@ def _add_train(sub) -> None:
 def _cmd_train(args) -> int:
     from . import train as T
 
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None:
+        extra = [f"--{k.replace('_', '-')}" for k in given if k != "epochs"]
+        extra += [f"--{k}" for k in ("out", "overwrite", "compare") if getattr(args, k)]
+        if extra:
+            raise UsageError(f"resume: continues with the run's saved config; {', '.join(extra)} cannot be "
+                             "given with it (only --epochs, the new total)")
         cfg = T.load_run_config(args.resume)
         if args.epochs is not None:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
-        T.train(cfg, args.resume, resume=True, progress=not args.no_progress)
-        return 0
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+        return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress),
+                              args.resume)
+    cfg = TrainConfig(**given)
     if args.compare:
         return _compare(cfg, args.compare.split(","))
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    result = T.train(cfg, out, progress=not args.no_progress)
-    print(f"run folder: {result.out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+    cfg.validate()                                 # before a default run folder is made
+    out = args.out or T.new_run_dir()
+    try:
+        _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite), out)
+    except UsageError:
+        if args.out is None:                       # the new default folder holds nothing: remove it
+            with contextlib.suppress(OSError):
+                (out / ".lock").unlink(missing_ok=True)
+                out.rmdir()
+        raise
+    print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+    return 0
+
+
+def _interruptible(run, out: Path) -> int:
+    """Ctrl-C / SIGTERM during training: one line saying what is kept, exit 130."""
+    try:
+        run()
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
+                         f"minitorch-clf train --resume {out}\n")
+        raise SystemExit(130) from None
     return 0
 
 
@@ -97,9 +133,8 @@ def _cmd_evaluate(args) -> int:
 
     cfg = T.load_run_config(args.run)
     ckpt = T.load_checkpoint(args.run)
-    cfg.validate()
     engine, _, test_split = cfg.build()
-    engine.load_state_dict(ckpt["engine"])
+    T.restore(engine, ckpt)
     loss, acc, confusion = T.evaluate(engine, cfg.make_loader(test_split, engine, shuffle=False))
     print(f"{args.run}: epoch {ckpt['epoch']}, test loss {loss:.4f}, test accuracy {100 * acc:.2f}% "
           f"({int(confusion.diagonal().sum())}/{int(confusion.sum())})")
@@ -153,6 +188,16 @@ def _cmd_bench(args) -> int:
             raise UsageError(f"engines: only fused takes a GEMM suffix, @aten or @own; got {name!r}")
     if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    for name in ("iters", "repeats", "epoch_samples"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
+    if args.ops and args.plot:
+        raise UsageError("plot: --ops writes no plot (use --json)")
+    if args.plot is not None and not args.plot.suffix:
+        args.plot = args.plot.with_suffix(".png")
+    for path in (args.json, args.plot):
+        if path is not None:
+            _check_writable(path)
     if args.optimizer not in ("sgd", "adam", "adamw"):
         raise UsageError(f"optimizer: expected sgd, adam or adamw, got {args.optimizer!r}")
     if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
@@ -204,6 +249,18 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _check_writable(path: Path) -> None:
+    """Before a long run: the folder of `path` exists and takes a new file (nothing is left behind)."""
+    import tempfile
+
+    try:
+        tempfile.NamedTemporaryFile(dir=path.parent if str(path.parent) else ".", prefix=".write-test-").close()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write there ({e.strerror or e})") from None
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; expected a file name")
+
+
 def _cmd_build(args) -> int:
     from . import ops
 
@@ -242,6 +299,10 @@ def _cmd_profile(args) -> int:
         raise UsageError(f"engine: expected one of {', '.join(ENGINES)}, got {args.engine!r}")
     if args.steps <= 0 or args.batch_size <= 0:
         raise UsageError(f"steps, batch-size: expected positive values, got {args.steps}, {args.batch_size}")
+    from .engines import OPTIMIZERS
+
+    if args.optimizer not in OPTIMIZERS:
+        raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
     try:
         device = resolve_device(args.device)
     except ValueError as e:
@@ -293,7 +354,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", default="sgd")
-    p.add_argument("--out", type=Path, default=Path("runs/profile"))
+    p.add_argument("--out", type=_folder, default=Path("runs/profile"))
     args = parser.parse_args(argv)
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench,
                 "build": _cmd_build, "profile": _cmd_profile}
@@ -302,6 +363,9 @@ def main(argv=None) -> int:
     except UsageError as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
         return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

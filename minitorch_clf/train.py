@@ -5,15 +5,25 @@ A run folder holds:
   metrics.jsonl    one JSON object per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
   curves.png       loss and accuracy against epoch
   checkpoint.pt    engine state (model + optimizer), epochs done, RNG states, metrics so far
-Files are written to a temporary name and renamed, so a crash never leaves half a file.
+Files are written to a temporary name and renamed, so a crash never leaves half a file; temporary
+files a killed process left behind are removed at the next start or resume. A run folder has one
+owner at a time: training holds an exclusive lock on `.lock` inside it, so a second process training
+into the same folder is refused, and a new run never writes into a folder that holds one unless told
+to (`overwrite`). SIGTERM stops training like Ctrl-C: the last completed epoch's checkpoint stays.
 The batch order of an epoch is a function of (seed, epoch) alone, so a resumed run takes exactly the
 steps the uninterrupted run would have taken.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
+import math
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -59,12 +69,19 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        for name in ("lr", "epochs", "batch_size"):
-            if not getattr(self, name) > 0:
-                raise UsageError(f"{name.replace('_', '-')}: expected a positive value, got {getattr(self, name)}")
-        if self.weight_decay is not None and self.weight_decay < 0:
-            raise UsageError(f"weight-decay: expected a value >= 0, got {self.weight_decay}")
-        if not self.hidden or any(h <= 0 for h in self.hidden):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise UsageError(f"{name.replace('_', '-')}: expected a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise UsageError(f"seed: expected an integer in [0, 2**63), got {self.seed!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"lr: expected a finite positive value, got {self.lr!r}")
+        for name in ("momentum", "weight_decay"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise UsageError(f"{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
+        if not self.hidden or any(not isinstance(h, int) or h <= 0 for h in self.hidden):
             raise UsageError(f"hidden: expected positive layer sizes, got {self.hidden}")
         try:
             resolve_device(self.device)
@@ -84,11 +101,16 @@ class TrainConfig:
 
     def build_engine(self, train_split: D.Split):
         """This config's engine, sized for the images of `train_split`."""
+        from .ops import BuildError
+
         h, w = train_split.images.shape[1:]
         config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10)
-        return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
-                            weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
-                            seed=self.seed, config=config)
+        try:
+            return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                                weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
+                                seed=self.seed, config=config)
+        except (ValueError, TypeError, BuildError) as e:     # what the engine or optimizer refused, or no kernels
+            raise UsageError(f"{self.engine}: {e}") from None
 
     def make_loader(self, split: D.Split, engine, shuffle: bool = True):
         return D.make_loader(self.loader, split, self.batch_size, device=engine.device, seed=self.seed,
@@ -109,16 +131,47 @@ class TrainConfig:
 # ----------------------------------------------------------------------------------------------
 # files
 
+TMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), then rename tmp over path (atomic on POSIX)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Call write(tmp_path), then rename tmp over path (atomic on POSIX). The file gets the mode a plain
+    open() would give (0666 less the umask), not mkstemp's 0600."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Delete the temporary files of atomic_write that a killed process left in `out` (call it only
+    while holding the folder's lock: then no other writer can own them)."""
+    stale = [p for p in out.glob(f".*{TMP_SUFFIX}") if p.is_file() and not p.name.startswith(".write-test-")]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def write_checkpoint(path: Path, checkpoint: dict) -> None:
+    """atomic_write of torch.save, with a one-line error naming the cause (a full disk makes torch.save
+    report 'unexpected pos ...')."""
+    try:
+        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+    except (OSError, RuntimeError) as e:
+        full = getattr(e, "errno", None) == errno.ENOSPC or shutil.disk_usage(path.parent).free < (1 << 20)
+        reason = "no space left on the device" if full else str(e).splitlines()[0]
+        raise UsageError(f"checkpoint: could not write {path} ({reason}); the previous checkpoint is intact") from None
 
 
 def write_text(path: Path, text: str) -> None:
@@ -128,24 +181,43 @@ def write_text(path: Path, text: str) -> None:
 def load_checkpoint(run_dir: Path) -> dict:
     path = run_dir / "checkpoint.pt"
     if not path.is_file():
-        raise UsageError(f"resume: no checkpoint at {path}")
+        raise UsageError(f"checkpoint: no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # any unpickling failure means the file is not ours or is damaged
-        raise UsageError(f"resume: {path} is not a readable checkpoint ({type(e).__name__})") from None
+        raise UsageError(f"checkpoint: {path} is not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or not {"engine", "epoch", "rng", "metrics"} <= set(ckpt):
-        raise UsageError(f"resume: {path} is not a minitorch-clf checkpoint (missing keys)")
+        raise UsageError(f"checkpoint: {path} is not a minitorch-clf checkpoint (missing keys)")
     return ckpt
 
 
 def load_run_config(run_dir: Path) -> TrainConfig:
+    if not run_dir.is_dir():
+        raise UsageError(f"run: expected a run folder, got {run_dir}" + ("" if run_dir.exists() else " (missing)"))
     path = run_dir / "config.json"
     try:
-        return TrainConfig.from_dict(json.loads(path.read_text()))
+        d = json.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"run: no config.json in {run_dir}") from None
-    except (json.JSONDecodeError, TypeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"run: {path} is not a readable config ({e})") from None
+    if not isinstance(d, dict):
+        raise UsageError(f"run: {path} is not a config (expected a JSON object)")
+    try:
+        cfg = TrainConfig.from_dict(d)
+    except TypeError as e:
         raise UsageError(f"run: {path} is not a valid config ({e})") from None
+    cfg.validate()
+    return cfg
+
+
+def restore(engine, ckpt: dict) -> None:
+    """Load a checkpoint's engine state into `engine`; a one-line error when it belongs to another config."""
+    try:
+        engine.load_state_dict(ckpt["engine"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"checkpoint: does not match the run's config.json ({first})") from None
 
 
 def prepare_out(out: Path) -> None:
@@ -155,6 +227,69 @@ def prepare_out(out: Path) -> None:
         probe.close()
     except OSError as e:
         raise UsageError(f"out: cannot write to {out} ({e.strerror or e})") from None
+
+
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png")
+
+
+def new_run_dir(base: Path = Path("runs")) -> Path:
+    """A run folder no other run has: runs/<timestamp>, or <timestamp>-2, -3, ... when that one exists
+    (mkdir is atomic, so two processes started in the same second get two folders)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for k in range(1, 10_000):
+            out = base / (stamp if k == 1 else f"{stamp}-{k}")
+            try:
+                out.mkdir()
+                return out
+            except FileExistsError:
+                continue
+    except OSError as e:
+        raise UsageError(f"out: cannot create a run folder in {base} ({e.strerror or e})") from None
+    raise UsageError(f"out: no free run folder name in {base} for {stamp}")
+
+
+@contextlib.contextmanager
+def owned(out: Path):
+    """Hold the run folder's lock (`out/.lock`, flock, released when the process ends however it ends);
+    a one-line error if another process holds it."""
+    try:
+        fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    except OSError as e:
+        raise UsageError(f"out: cannot write to {out} ({e.strerror or e})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"out: {out} is in use by another training process; "
+                             "wait for it, or choose another --out") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Inside the block SIGTERM raises KeyboardInterrupt, so `kill` stops training as Ctrl-C does
+    (between two writes, never inside a rename); the previous handler is restored after."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:                          # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _finite_or_none(m: dict) -> dict:
+    """metrics.jsonl stays JSON: a non-finite number is written as null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in m.items()}
 
 
 def plot_curves(metrics: list[dict], path: Path) -> None:
@@ -216,28 +351,43 @@ class RunResult:
     out: Path
 
 
-def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
+def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True, overwrite: bool = False,
           log=print) -> RunResult:
     """Train `cfg` into the run folder `out` (continuing it when `resume`). Raises UsageError on bad input
-    before anything is written."""
+    before anything is written: among them a folder that another process trains into, and (unless
+    `overwrite`) a new run into a folder that already holds one. KeyboardInterrupt (Ctrl-C, SIGTERM)
+    leaves the last completed epoch's checkpoint."""
     out = Path(out)
     cfg.validate()
     ckpt = load_checkpoint(out) if resume else None
+    if ckpt is not None and cfg.epochs <= ckpt["epoch"]:
+        raise UsageError(f"epochs: the run in {out} has done {ckpt['epoch']} epochs; "
+                         f"expected a new total above that, got {cfg.epochs}")
     engine, train_split, test_split = cfg.build()
     if ckpt is not None:
-        try:
-            engine.load_state_dict(ckpt["engine"])
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise UsageError(f"resume: checkpoint does not match the run's config ({e})") from None
+        restore(engine, ckpt)
         _set_rng_state(ckpt["rng"])
     prepare_out(out)
-    write_text(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    with owned(out), sigterm_as_interrupt():
+        held = [name for name in RUN_FILES if (out / name).exists()] if not resume else []
+        if held and not overwrite:
+            raise UsageError(f"out: {out} already holds a run ({', '.join(held)}); continue it with "
+                             f"--resume {out}, replace it with --overwrite, or choose another --out")
+        for name in held:                          # --overwrite: nothing of the old run stays beside the new
+            (out / name).unlink()
+        remove_stale_temporaries(out)
+        return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log)
+
+
+def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log) -> RunResult:
+    saved = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).resolve()))   # evaluate works from anywhere
+    write_text(out / "config.json", json.dumps(dataclasses.asdict(saved), indent=2) + "\n")
 
     train_loader = cfg.make_loader(train_split, engine)
     test_loader = cfg.make_loader(test_split, engine, shuffle=False)
     metrics = list(ckpt["metrics"]) if ckpt else []
     start = ckpt["epoch"] if ckpt else 0
-    write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in metrics))
+    write_text(out / "metrics.jsonl", "".join(json.dumps(_finite_or_none(m)) + "\n" for m in metrics))
     step_losses: list[float] = []
     log(f"training {cfg.engine} on {cfg.dataset} ({len(train_split)} train / {len(test_split)} test) "
         f"on {engine.device}, {cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, epochs {start + 1}..{cfg.epochs}")
@@ -252,14 +402,17 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
         step_losses += losses
         m = dict(epoch=epoch + 1, train_loss=sum(losses) / len(losses), test_loss=test_loss,
                  test_accuracy=test_acc, seconds=seconds, samples_per_s=len(train_split) / seconds)
+        if not math.isfinite(m["train_loss"]):
+            raise UsageError(f"train: the training loss became {m['train_loss']} in epoch {epoch + 1} (diverged); "
+                             f"the run folder keeps the {epoch} epochs before it - try a smaller --lr")
         metrics.append(m)
         log(f"epoch {epoch + 1:3d}  train loss {m['train_loss']:.4f}  test loss {test_loss:.4f}  "
             f"test acc {100 * test_acc:.2f}%  {seconds:.2f}s")
         checkpoint = {"engine": engine.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
                       "metrics": metrics, "config": dataclasses.asdict(cfg)}
-        atomic_write(out / "checkpoint.pt", lambda tmp: torch.save(checkpoint, tmp))
+        write_checkpoint(out / "checkpoint.pt", checkpoint)
         with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(m) + "\n")
+            f.write(json.dumps(_finite_or_none(m)) + "\n")
         plot_curves(metrics, out / "curves.png")
     return RunResult(metrics, step_losses, out)
 
@@ -287,8 +440,8 @@ def compare(cfg: TrainConfig, engines: list[str]) -> dict[str, list[float]]:
     """Per-step losses of each engine, trained side by side on identical batches."""
     for name in engines:
         dataclasses.replace(cfg, engine=name).validate()
-    if len(engines) < 2:
-        raise UsageError(f"compare: expected at least two engines, got {engines}")
+    if len(engines) < 2 or len(set(engines)) != len(engines):
+        raise UsageError(f"compare: expected two or more different engines, got {','.join(engines)}")
     train_split, _ = cfg.load_data()                                  # read once, shared by every engine
     built = {name: dataclasses.replace(cfg, engine=name).build_engine(train_split) for name in engines}
     loader = cfg.make_loader(train_split, built[engines[0]])

@@ -1,5 +1,6 @@
 """The training job: run folder, accuracy, resume, the side-by-side claim, and bad input."""
 import json
+import os
 
 import pytest
 import torch
@@ -38,7 +39,10 @@ def test_accuracy_adam_10_epochs(tmp_path):
 def test_run_folder_contents(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
-    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "curves.png", "checkpoint.pt"}
+    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "curves.png", "checkpoint.pt", ".lock"}
+    mask = os.umask(0)
+    os.umask(mask)
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~mask for p in out.iterdir())   # as open() makes them, not 0600
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     assert {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"} <= set(rows[0])
@@ -116,7 +120,9 @@ def test_unwritable_out(tmp_path, capsys):
 
 
 def test_resume_missing_and_corrupt(tmp_path, capsys):
-    assert_fails(["train", "--resume", str(tmp_path / "none")], ["config.json"], capsys)
+    assert_fails(["train", "--resume", str(tmp_path / "none")], ["run", "none", "missing"], capsys)
+    (tmp_path / "empty").mkdir()
+    assert_fails(["train", "--resume", str(tmp_path / "empty")], ["config.json"], capsys)
     run = tmp_path / "run"
     assert main(["train", "--epochs", "1", "--batch-size", "500", "--out", str(run), "--no-progress"]) == 0
     capsys.readouterr()
