@@ -15,6 +15,7 @@ version; torch.utils.cpp_extension hashes the sources and flags, so a second pro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import sys
@@ -47,8 +48,11 @@ def kernel_dir() -> Path:
 
 
 def build_root() -> Path:
+    """One folder per torch version, Python and checkout: ninja's build file records the sources' absolute
+    paths, so two checkouts sharing a folder would rebuild each other's library at every switch."""
     base = Path(os.environ.get("MINITORCH_CLF_BUILD_DIR", Path.home() / ".cache" / "minitorch_clf"))
-    tag = f"torch-{torch.__version__.replace('+', '_')}-py{sys.version_info.major}{sys.version_info.minor}"
+    checkout = hashlib.sha1(str(kernel_dir()).encode()).hexdigest()[:8]
+    tag = f"torch-{torch.__version__.replace('+', '_')}-py{sys.version_info.major}{sys.version_info.minor}-{checkout}"
     return base / tag
 
 
@@ -199,31 +203,39 @@ def registered_kernels() -> dict[str, list[str]]:
 
 
 # ----------------------------------------------------------------------------------------------
-# the ops, callable from Python
+# the ops, callable from Python (each loads the kernels it needs first: no load() call is required)
+
+def _lib(*tensors):
+    """torch.ops.minitorch_clf with the CPU kernels loaded, and the CUDA ones where a tensor is on a GPU."""
+    load()
+    if any(isinstance(t, torch.Tensor) and t.is_cuda for t in tensors):
+        load_cuda()
+    return torch.ops.minitorch_clf
+
 
 def linear_forward(x, weight, bias, relu: bool = False):
     """max(x Wᵀ + b, 0) (or without the max): (N, I), (O, I), (O,) -> (N, O)."""
-    return torch.ops.minitorch_clf.linear_forward(x, weight, bias, relu)
+    return _lib(x).linear_forward(x, weight, bias, relu)
 
 
 def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
     """(dx or an empty tensor, dweight, dbias); `out` is the forward's output (the ReLU mask)."""
-    return torch.ops.minitorch_clf.linear_backward(dout, x, weight, out, relu, need_dx)
+    return _lib(x).linear_backward(dout, x, weight, out, relu, need_dx)
 
 
 def own_mm(a, b, isa: str = "auto"):
     """a (M, K) · b (K, N) with kernels/cpu/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
-    return torch.ops.minitorch_clf.own_mm(a, b, isa)
+    return _lib().own_mm(a, b, isa)
 
 
 def mlp_products(acts, weights, dzs, gemm: str):
     """The 3L - 1 products of an MLP step in one call, with gemm 'own' or 'aten' (see kernels/cpu/gemm_op.cpp)."""
-    return torch.ops.minitorch_clf.mlp_products(acts, weights, dzs, gemm)
+    return _lib().mlp_products(acts, weights, dzs, gemm)
 
 
 def fma_peak_gflops(threads: int | None = None) -> float:
     """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only."""
-    return torch.ops.minitorch_clf.fma_peak_gflops(threads or torch.get_num_threads())
+    return _lib().fma_peak_gflops(threads or torch.get_num_threads())
 
 
 def set_gemm(name: str) -> str:
@@ -252,7 +264,7 @@ def gemm(name: str):
 
 def cross_entropy_forward_backward(logits, target):
     """(mean loss, dlogits for dloss = 1) over class targets, in one pass."""
-    return torch.ops.minitorch_clf.cross_entropy_forward_backward(logits, target)
+    return _lib(logits).cross_entropy_forward_backward(logits, target)
 
 
 # ----------------------------------------------------------------------------------------------

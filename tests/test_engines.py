@@ -73,6 +73,7 @@ def test_bad_batches_raise_before_any_change(name):
         ((x, y.int()), ValueError, "int64"),
         ((x, y[:5]), ValueError, "(16,)"),
         ((x, y.float()), ValueError, "y"),
+        ((x[:0], y[:0]), ValueError, "at least one sample"),
     ]
     for args, exc, word in bad:
         with pytest.raises(exc, match=word.replace("(", r"\(").replace(")", r"\)")):

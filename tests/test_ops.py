@@ -228,6 +228,23 @@ def test_build_is_cached_and_reports_its_library(capsys):
     assert str(info["library"]) in out and "linear_forward" in out
 
 
+def test_ops_work_before_load_and_builds_are_per_checkout():
+    """A fresh process may call an op without ops.load(); the build folder names the checkout, so two
+    checkouts sharing ~/.cache/minitorch_clf keep a library each instead of rebuilding in turn."""
+    from child import outcome_of_script
+
+    result = outcome_of_script("""if True:
+        import torch
+        from minitorch_clf import ops
+        out = ops.linear_forward(torch.ones(2, 3), torch.ones(4, 3), torch.zeros(4), True)
+        print(out.sum().item())
+        """)
+    assert result == "24.0", result
+    import hashlib
+
+    assert ops.build_root().name.endswith(hashlib.sha1(str(ops.kernel_dir()).encode()).hexdigest()[:8])
+
+
 def test_missing_compiler_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(ops._state, "cpu", None)
     ops._state.pop("cpu")

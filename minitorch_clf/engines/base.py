@@ -86,6 +86,8 @@ class Engine:
         if not isinstance(x, torch.Tensor) or x.dim() < 2 or math.prod(x.shape[1:]) != n_in:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x: expected (N, {n_in}) or (N, 1, 28, 28)-like with {n_in} values per sample, got {got}")
+        if x.shape[0] == 0:
+            raise ValueError(f"x: expected at least one sample, got shape {tuple(x.shape)}")
         if x.dtype != self.dtype or x.device != self.device:
             raise TypeError(f"x: expected {self.dtype} on {self.device} (the engine's), got {x.dtype} on {x.device}")
         if y is not None:
