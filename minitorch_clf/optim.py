@@ -32,6 +32,65 @@ def _check_nonneg(name: str, value: float) -> None:
         raise ValueError(f"Invalid {name}: {value} (expected >= 0)")
 
 
+def _scalar(x) -> float:
+    """A hyper-parameter given as a number or a 1-element Tensor (torch accepts both), as a float."""
+    return x.item() if isinstance(x, torch.Tensor) else x
+
+
+def _check_lr(lr, foreach) -> None:
+    """torch.optim's rules (and messages) for a Tensor lr; then lr >= 0."""
+    if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if foreach:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+    _check_nonneg("learning rate", _scalar(lr))
+
+
+def _check_betas(betas, foreach) -> None:
+    tensors = [isinstance(b, torch.Tensor) for b in betas]
+    if any(tensors) and not all(tensors):
+        raise ValueError("betas must be either both floats or both Tensors")
+    if tensors[0]:
+        if foreach:
+            raise ValueError("betas[0] as a Tensor is not supported for capturable=False and foreach=True")
+        for i, b in enumerate(betas):
+            if b.numel() != 1:
+                raise ValueError(f"Tensor betas[{i}] must be 1-element")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= _scalar(beta) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {_scalar(beta)} (expected in [0, 1))")
+
+
+def _check_not_requested(differentiable: bool, capturable: bool = False) -> None:
+    """torch.optim's keywords for features not built here: False is accepted, True refused by name."""
+    if differentiable:
+        raise ValueError("differentiable=True: not supported here (these updates are written out, not traced "
+                         "by autograd)")
+    if capturable:
+        raise ValueError("capturable=True: not supported here (the step count and bias corrections live on "
+                         "the host; the fused engine captures whole steps in CUDA graphs instead)")
+
+
+def _hyper(group: dict, *names: str) -> dict:
+    """The group with the named hyper-parameters as floats (a Tensor lr or beta read once per step)."""
+    out = dict(group)
+    for name in names:
+        out[name] = tuple(map(_scalar, group[name])) if name == "betas" else _scalar(group[name])
+    return out
+
+
+def _contiguous_update(op, lists, *args) -> None:
+    """op(*lists, *args) over contiguous tensors, as the fused kernels need: a non-contiguous tensor is
+    updated through a contiguous copy that is written back (torch's fused optimizers take any strides)."""
+    work = [[t if t.is_contiguous() else t.contiguous() for t in lst] for lst in lists]
+    op(*work, *args)
+    for lst, copies in zip(lists, work):
+        for t, c in zip(lst, copies):
+            if c is not t:
+                t.copy_(c)
+
+
 class SGD(Optimizer):
     r"""Stochastic gradient descent with momentum, as in torch.optim.SGD.
 
@@ -46,12 +105,13 @@ class SGD(Optimizer):
     State: `momentum_buffer` (only when μ ≠ 0).
     """
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
-                 foreach: bool | None = None, fused: bool | None = None):
-        _check_nonneg("learning rate", lr)
+    def __init__(self, params, lr: float | torch.Tensor = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float | torch.Tensor = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
+        _check_lr(lr, foreach)
         _check_nonneg("momentum value", momentum)
-        _check_nonneg("weight_decay value", weight_decay)
+        _check_nonneg("weight_decay value", _scalar(weight_decay))
+        _check_not_requested(differentiable)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening "
                              f"(got momentum={momentum}, dampening={dampening})")
@@ -82,7 +142,7 @@ class SGD(Optimizer):
                 continue
             bufs = [self.state[p].get("momentum_buffer") for p in params]
             update = _sgd_fused if group["fused"] else _sgd_loop if group["foreach"] is False else _sgd_foreach
-            update(params, [p.grad for p in params], bufs, group)
+            update(params, [p.grad for p in params], bufs, _hyper(group, "lr", "weight_decay"))
             if group["momentum"] != 0:
                 for p, b in zip(params, bufs):
                     self.state[p]["momentum_buffer"] = b
@@ -132,14 +192,15 @@ def _sgd_fused(params, grads, bufs, group) -> None:
     args = (group["lr"], group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"],
             group["maximize"])
     if group["momentum"] == 0:
-        op(params, grads, [], *args, False)
+        _contiguous_update(op, (params, grads, []), *args, False)
         return
     new = [i for i, b in enumerate(bufs) if b is None]
     for i in new:
         bufs[i] = torch.empty_like(params[i])
     for first, idx in ((True, new), (False, [i for i in range(len(params)) if i not in set(new)])):
         if idx:
-            op([params[i] for i in idx], [grads[i] for i in idx], [bufs[i] for i in idx], *args, first)
+            _contiguous_update(op, ([params[i] for i in idx], [grads[i] for i in idx], [bufs[i] for i in idx]),
+                               *args, first)
 
 
 def _check_fused(fused, foreach) -> None:
@@ -173,19 +234,20 @@ class Adam(Optimizer):
 
     decoupled_weight_decay = False
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params, lr: float | torch.Tensor = 1e-3,
+                 betas: tuple[float | torch.Tensor, float | torch.Tensor] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
-        _check_nonneg("learning rate", lr)
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None, decoupled_weight_decay: bool = False):
+        _check_lr(lr, foreach)
         _check_nonneg("epsilon value", eps)
         _check_nonneg("weight_decay value", weight_decay)
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected in [0, 1))")
+        _check_betas(betas, foreach)
+        _check_not_requested(differentiable, capturable)
         _check_fused(fused, foreach)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, fused=fused,
-                        decoupled_weight_decay=self.decoupled_weight_decay)
+                        decoupled_weight_decay=decoupled_weight_decay or self.decoupled_weight_decay)
         super().__init__(params, defaults)
         if fused:
             _load_fused_kernels(self)
@@ -200,11 +262,15 @@ class Adam(Optimizer):
             group["decoupled_weight_decay"] = group.get("decoupled_weight_decay", False) or self.decoupled_weight_decay
             for p in group["params"]:
                 st = self.state.get(p, {})
-                if st and not torch.is_tensor(st["step"]):
+                if "step" in st and not torch.is_tensor(st["step"]):
                     st["step"] = torch.tensor(float(st["step"]), dtype=_scalar_dtype())
 
     def _state(self, p: torch.Tensor, amsgrad: bool) -> dict:
         st = self.state[p]
+        needed = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if amsgrad else set())
+        if st and not needed <= set(st):
+            raise ValueError(f"state: a parameter's state holds {sorted(st)}, not {sorted(needed)} - was the state "
+                             f"dict loaded into this {type(self).__name__} made by another optimizer or options?")
         if not st:
             st["step"] = torch.zeros((), dtype=_scalar_dtype())
             st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -224,9 +290,20 @@ class Adam(Optimizer):
             if not params:
                 continue
             states = [self._state(p, group["amsgrad"]) for p in params]
+            grads = [p.grad for p in params]
+            if any(p.is_complex() for p in params):            # as torch does: a complex number is two reals
+                params, grads, states = _as_real(params, grads, states)
             update = _adam_fused if group["fused"] else _adam_loop if group["foreach"] is False else _adam_foreach
-            update(params, [p.grad for p in params], states, group)
+            update(params, grads, states, _hyper(group, "lr", "betas"))
         return loss
+
+
+def _as_real(params, grads, states):
+    """Complex tensors viewed as (..., 2) real ones (views: the update lands in the originals). Adam's
+    g² then squares the real and imaginary parts apart, which is torch.optim's rule for complex params."""
+    real = lambda t: torch.view_as_real(t) if t.is_complex() else t
+    states = [{k: (v if k == "step" else real(v)) for k, v in st.items()} for st in states]
+    return [real(p) for p in params], [real(g) for g in grads], states
 
 
 def _adam_loop(params, grads, states, group) -> None:
@@ -287,9 +364,10 @@ def _adam_fused(params, grads, states, group) -> None:
     for st in states:
         st["step"] += 1
     ts = [st["step"].item() for st in states]
-    torch.ops.minitorch_clf.adam_update_(
-        params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
-        [st["max_exp_avg_sq"] for st in states] if group["amsgrad"] else [],
+    _contiguous_update(
+        torch.ops.minitorch_clf.adam_update_,
+        (params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+         [st["max_exp_avg_sq"] for st in states] if group["amsgrad"] else []),
         [lr / (1 - beta1**t) for t in ts], [(1 - beta2**t) ** 0.5 for t in ts],
         lr, beta1, beta2, group["eps"], group["weight_decay"], group["decoupled_weight_decay"], group["amsgrad"],
         group["maximize"])
@@ -300,8 +378,10 @@ class AdamW(Adam):
 
     decoupled_weight_decay = True
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+    def __init__(self, params, lr: float | torch.Tensor = 1e-3,
+                 betas: tuple[float | torch.Tensor, float | torch.Tensor] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         maximize=maximize, foreach=foreach, fused=fused)
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
