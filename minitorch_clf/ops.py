@@ -81,10 +81,14 @@ def load(verbose: bool = False) -> dict:
 
 def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> tuple[Path, float]:
     """Build (or load, when the sources and flags are unchanged) kernels/<kind> as minitorch_clf_<kind>.so."""
-    from torch.utils import cpp_extension
+    cpp_extension = _cpp_extension()
 
     build = build_root() / kind
-    build.mkdir(parents=True, exist_ok=True)
+    try:
+        build.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildError(f"cannot create the build folder {build} ({e.strerror or e}); "
+                         "set MINITORCH_CLF_BUILD_DIR to a writable folder") from None
     flags["extra_ldflags"] = flags.get("extra_ldflags", []) + runtime_link_flags()
     t0 = time.perf_counter()
     try:
@@ -110,6 +114,18 @@ def runtime_link_flags() -> list[str]:
         return []
     paths = {line.split()[-1] for line in maps.splitlines() if "/libstdc++.so" in line}
     return sorted(paths)[:1]
+
+
+def _cpp_extension():
+    """torch.utils.cpp_extension, imported without its import-time warning: on a CUDA build of torch
+    without a GPU it logs 'No CUDA runtime is found, using CUDA_HOME=...' (a guess that load_cuda
+    replaces with cuda_home()), which would be a second line under every one-line error."""
+    import logging
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    from torch.utils import cpp_extension
+
+    return cpp_extension
 
 
 def cuda_home() -> str | None:
@@ -164,7 +180,7 @@ def load_cuda(verbose: bool = False) -> dict:
     home = cuda_home()
     if home is None:
         raise BuildError("nvcc not found: install the CUDA toolkit or set CUDA_HOME to the folder holding bin/nvcc")
-    from torch.utils import cpp_extension
+    cpp_extension = _cpp_extension()
 
     os.environ["CUDA_HOME"] = home
     cpp_extension.CUDA_HOME = home                 # the module read CUDA_HOME at import time

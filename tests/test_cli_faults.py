@@ -272,3 +272,34 @@ def test_plot_without_extension_says_the_file_it_wrote(tmp_path, capsys):
                               "--plot", str(tmp_path / "chart")], capsys)
     assert code == 0, err
     assert (tmp_path / "chart.png").is_file() and f"wrote {tmp_path / 'chart.png'}" in out
+
+
+@pytest.mark.parametrize("env,words", [({"CXX": "/nonexistent/c++"}, ["no C++ compiler"]),
+                                       ({"MINITORCH_CLF_BUILD_DIR": "/proc/no-such-folder"}, ["build folder"])])
+def test_fused_without_a_compiler_or_a_writable_build_folder(tmp_path, env, words):
+    """A fresh process (the kernels not loaded yet) with no way to build them: one line, exit 2, no folder."""
+    build = {"MINITORCH_CLF_BUILD_DIR": str(tmp_path / "build")}
+    done = subprocess.run([sys.executable, "-m", "minitorch_clf.cli", "train", "--engine", "fused", "--epochs", "1",
+                           "--out", str(tmp_path / "run"), *FAST], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **build, **env})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert all(w in done.stderr for w in words), done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_offline_download_does_not_tell_you_to_download(tmp_path, capsys, monkeypatch):
+    from torchvision import datasets
+
+    def offline(*a, download=False, **k):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz" if download else "Dataset not found")
+
+    monkeypatch.setattr(datasets, "MNIST", type("MNIST", (), {"__new__": offline, "resources": datasets.MNIST.resources}))
+    err = fails(["train", "--dataset", "mnist", "--download", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r"),
+                 *FAST], ["download failed", "no network"], capsys)
+    assert "--download" not in err
+
+
+def test_run_config_names_its_data_folder_absolutely(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = trained(tmp_path, capsys)
+    assert Path(json.loads((out / "config.json").read_text())["data_dir"]).is_absolute()
