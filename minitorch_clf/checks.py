@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import functional as MF
-from .models import MLPConfig, ReferenceNet, SimpleNet
+from .models import TORCH_ACTIVATIONS, MLPConfig, ReferenceNet, SimpleNet
 
 PARITY_RTOL_FLOAT64 = 1e-10
 FD_RTOL = 1e-6
@@ -114,19 +114,25 @@ def check_linear(dtype, device, gen) -> list[Row]:
     return rows
 
 
-def check_relu(dtype, device, gen) -> list[Row]:
-    x = _rand(6, 9, dtype=dtype, device=device, gen=gen)
+def check_activation(name: str, dtype, device, gen) -> list[Row]:
+    """One entry of functional.ACTIVATIONS against its torch module (models.TORCH_ACTIVATIONS)."""
+    forward, backward = MF.ACTIVATIONS[name]
+    x = _rand(6, 9, dtype=dtype, device=device, gen=gen) * 2
     dout = _rand(6, 9, dtype=dtype, device=device, gen=gen)
-    out, cache = MF.relu_forward(x)
-    dx = MF.relu_backward(dout, cache)
+    out, cache = forward(x)
+    dx = backward(dout, cache)
     xr = x.clone().requires_grad_()
-    ref = F.relu(xr)
+    ref = TORCH_ACTIVATIONS[name]()(xr)
     ref.backward(dout)
-    rows = [parity_row("relu", "out", out, ref), parity_row("relu", "dx", dx, xr.grad)]
+    rows = [parity_row(name, "out", out, ref), parity_row(name, "dx", dx, xr.grad)]
     x64, d64 = x.double(), dout.double()
-    dx = MF.relu_backward(d64, MF.relu_forward(x64)[1])
-    rows.append(fd_row("relu", "dx", lambda: (MF.relu_forward(x64)[0] * d64).sum(), x64, dx, None, gen))
+    dx = backward(d64, forward(x64)[1])
+    rows.append(fd_row(name, "dx", lambda: (forward(x64)[0] * d64).sum(), x64, dx, None, gen))
     return rows
+
+
+def check_activations(dtype, device, gen) -> list[Row]:
+    return [row for name in MF.ACTIVATIONS for row in check_activation(name, dtype, device, gen)]
 
 
 def check_cross_entropy(dtype, device, gen) -> list[Row]:
@@ -192,7 +198,7 @@ def run_checks(dtype: torch.dtype = torch.float64, device="cpu", seed: int = 0) 
     """Every layer and the whole net; parity rows in `dtype`, finite-difference rows in float64."""
     gen = torch.Generator().manual_seed(seed)
     rows = []
-    for check in (check_linear, check_relu, check_cross_entropy, check_simplenet):
+    for check in (check_linear, check_activations, check_cross_entropy, check_simplenet):
         rows += check(dtype, torch.device(device), gen)
     return rows
 
@@ -220,15 +226,18 @@ class LinearFunction(torch.autograd.Function):
         return MF.linear_backward(dout, ctx.cache)
 
 
-class ReLUFunction(torch.autograd.Function):
+class ActivationFunction(torch.autograd.Function):
+    """ActivationFunction.apply(x, name): functional.ACTIVATIONS[name] with our backward."""
+
     @staticmethod
-    def forward(ctx, x):
-        out, ctx.cache = MF.relu_forward(x)
+    def forward(ctx, x, name):
+        forward, ctx.backward = MF.ACTIVATIONS[name]
+        out, ctx.cache = forward(x)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        return MF.relu_backward(dout, ctx.cache)
+        return ctx.backward(dout, ctx.cache), None
 
 
 class CrossEntropyFunction(torch.autograd.Function):

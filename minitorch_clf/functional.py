@@ -1,6 +1,8 @@
 """The maths of SimpleNet, written out: forward and backward of Linear, ReLU and cross-entropy.
 
 Shape legend:  N = batch,  I = in_features,  O = out_features,  C = classes.
+Activations: relu, gelu (exact and tanh), tanh, sigmoid, leaky_relu, identity - `ACTIVATIONS` maps
+the names `--activation` takes to their forward and backward.
 
 Every `*_forward` returns `(out, cache)`; every `*_backward` takes the upstream gradient and that
 cache and returns the gradients of the forward's inputs. No autograd is used: these functions work
@@ -89,6 +91,105 @@ def relu_backward(dout: torch.Tensor, cache) -> torch.Tensor:
     """
     require_grad_like("dout", dout, tuple(cache.shape), cache)
     return dout * cache.sign()
+
+
+# ----------------------------------------------------------------------------------------------
+# The other activations (element-wise, any shape). Each backward is dout · y'(x).
+
+def gelu_forward(x: torch.Tensor, approximate: str = "none"):
+    """y = x Φ(x), Φ the standard normal CDF: ½ x (1 + erf(x / √2)); with approximate="tanh",
+    y = ½ x (1 + tanh u),  u = √(2/π) (x + 0.044715 x³), as torch.nn.functional.gelu. Caches x."""
+    require_float("x", x)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate: expected 'none' or 'tanh', got {approximate!r}")
+    if approximate == "tanh":
+        out = 0.5 * x * (1 + torch.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)))
+    else:
+        out = 0.5 * x * (1 + torch.erf(x * _SQRT_HALF))
+    return out, (x, approximate)
+
+
+def gelu_backward(dout: torch.Tensor, cache) -> torch.Tensor:
+    """dx = dout · y'(x).
+    Exact:  y = x Φ(x)  ->  y' = Φ(x) + x φ(x),  φ(x) = exp(-x²/2) / √(2π) the normal density.
+    Tanh:   y = ½ x (1 + t), t = tanh u  ->  y' = ½ (1 + t) + ½ x (1 - t²) u',  u' = √(2/π) (1 + 3·0.044715 x²).
+    """
+    x, approximate = cache
+    require_grad_like("dout", dout, tuple(x.shape), x)
+    if approximate == "tanh":
+        t = torch.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+        return dout * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+    cdf = 0.5 * (1 + torch.erf(x * _SQRT_HALF))
+    pdf = torch.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return dout * (cdf + x * pdf)
+
+
+_SQRT_HALF, _INV_SQRT_2PI = 0.5**0.5, (2 * math.pi) ** -0.5
+_SQRT_2_OVER_PI, _GELU_C = (2 / math.pi) ** 0.5, 0.044715
+
+
+def tanh_forward(x: torch.Tensor):
+    """y = tanh x. Caches y."""
+    require_float("x", x)
+    out = torch.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout: torch.Tensor, cache) -> torch.Tensor:
+    """tanh' = 1 - tanh²  ->  dx = dout · (1 - y²), from the cached y alone."""
+    require_grad_like("dout", dout, tuple(cache.shape), cache)
+    return dout * (1 - cache * cache)
+
+
+def sigmoid_forward(x: torch.Tensor):
+    """y = σ(x) = 1 / (1 + e^-x). Caches y."""
+    require_float("x", x)
+    out = torch.sigmoid(x)
+    return out, out
+
+
+def sigmoid_backward(dout: torch.Tensor, cache) -> torch.Tensor:
+    """σ' = e^-x / (1 + e^-x)² = σ (1 - σ)  ->  dx = dout · y (1 - y)."""
+    require_grad_like("dout", dout, tuple(cache.shape), cache)
+    return dout * cache * (1 - cache)
+
+
+def leaky_relu_forward(x: torch.Tensor, negative_slope: float = 0.01):
+    """y = x where x > 0, negative_slope · x elsewhere. Caches x and the slope."""
+    require_float("x", x)
+    return torch.where(x > 0, x, x * negative_slope), (x, negative_slope)
+
+
+def leaky_relu_backward(dout: torch.Tensor, cache) -> torch.Tensor:
+    """y' = 1 where x > 0 and negative_slope elsewhere (at x = 0 too, as torch)."""
+    x, negative_slope = cache
+    require_grad_like("dout", dout, tuple(x.shape), x)
+    return torch.where(x > 0, dout, dout * negative_slope)
+
+
+def identity_forward(x: torch.Tensor):
+    """y = x (no activation). Caches x, for the shape check of the backward."""
+    require_float("x", x)
+    return x, x
+
+
+def identity_backward(dout: torch.Tensor, cache) -> torch.Tensor:
+    """y' = 1  ->  dx = dout."""
+    require_grad_like("dout", dout, tuple(cache.shape), cache)
+    return dout
+
+
+# name -> (forward(x) -> (y, cache), backward(dout, cache) -> dx): what `--activation NAME` selects
+ACTIVATIONS = {
+    "relu": (relu_forward, relu_backward),
+    "gelu": (gelu_forward, gelu_backward),
+    "gelu_tanh": (lambda x: gelu_forward(x, "tanh"), gelu_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "identity": (identity_forward, identity_backward),
+}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -88,13 +88,31 @@ class Linear(Layer):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class ReLU(Layer):
+class Activation(Layer):
+    """An element-wise activation by name (functional.ACTIVATIONS: relu, gelu, gelu_tanh, tanh, sigmoid,
+    leaky_relu, identity)."""
+
+    def __init__(self, name: str = "relu"):
+        super().__init__()
+        if name not in MF.ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {', '.join(MF.ACTIVATIONS)}, got {name!r}")
+        self.name = name
+        self._forward, self._backward = MF.ACTIVATIONS[name]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, self._cache = MF.relu_forward(x)
+        out, self._cache = self._forward(x)
         return out
 
     def backward(self, dout: torch.Tensor) -> torch.Tensor:
-        return MF.relu_backward(dout, self._take_cache())
+        return self._backward(dout, self._take_cache())
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+class ReLU(Activation):
+    def __init__(self):
+        super().__init__("relu")
 
 
 class CrossEntropyLoss(Layer):

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import Linear, ReLU, Sequential
+from . import functional as MF
+from .layers import Activation, Linear, Sequential
+
+# the torch modules of functional.ACTIVATIONS, for ReferenceNet and the parity checks
+TORCH_ACTIVATIONS = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,11 @@ class MLPConfig:
     in_features: int = 784
     hidden: tuple[int, ...] = (128, 64)
     num_classes: int = 10
+    activation: str = "relu"              # between the linear layers: a name of functional.ACTIVATIONS
+
+    def __post_init__(self):
+        if self.activation not in MF.ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {', '.join(MF.ACTIVATIONS)}, got {self.activation!r}")
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -44,7 +56,7 @@ def _flatten(x: torch.Tensor, in_features: int) -> torch.Tensor:
 
 
 class SimpleNet(Sequential):
-    """Linear -> ReLU -> ... -> Linear, every step hand-written; `backward(dlogits)` fills .grad."""
+    """Linear -> activation -> ... -> Linear, every step hand-written; `backward(dlogits)` fills .grad."""
 
     def __init__(self, config: MLPConfig = MLPConfig()):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -52,7 +64,7 @@ class SimpleNet(Sequential):
         for k in range(len(sizes) - 1):
             layers[f"fc{k + 1}"] = Linear(sizes[k], sizes[k + 1])
             if k < len(sizes) - 2:
-                layers[f"relu{k + 1}"] = ReLU()
+                layers[f"{config.activation}{k + 1}"] = Activation(config.activation)
         super().__init__(layers)
         self.config = config
 
@@ -61,19 +73,19 @@ class SimpleNet(Sequential):
 
 
 class ReferenceNet(nn.Module):
-    """The seed's model: nn.Linear and ReLU, trained by autograd."""
+    """The seed's model: nn.Linear and ReLU (or the configured activation's torch module), trained by autograd."""
 
     def __init__(self, config: MLPConfig = MLPConfig()):
         super().__init__()
         sizes = config.sizes
         for k in range(len(sizes) - 1):
             setattr(self, f"fc{k + 1}", nn.Linear(sizes[k], sizes[k + 1]))
-        self.relu = nn.ReLU()
+        self.activation = TORCH_ACTIVATIONS[config.activation]()
         self.config = config
         self.n_layers = len(sizes) - 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:             # (N, ...) -> (N, C)
         x = x.view(-1, self.config.in_features)
         for k in range(1, self.n_layers):
-            x = self.relu(getattr(self, f"fc{k}")(x))
+            x = self.activation(getattr(self, f"fc{k}")(x))
         return getattr(self, f"fc{self.n_layers}")(x)

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from .engines import ENGINES, OPTIMIZERS, build_engine, resolve_device
+from .functional import ACTIVATIONS
 from .models import MLPConfig
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -61,11 +62,12 @@ class TrainConfig:
     seed: int = 0
     loader: str = "tensor"
     hidden: tuple[int, ...] = (128, 64)
+    activation: str = "relu"
 
     def validate(self) -> None:
         """Raise UsageError naming the first bad field; touches nothing."""
         choices = {"dataset": D.DATASETS, "engine": ENGINES, "optimizer": OPTIMIZERS,
-                   "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES)}
+                   "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES), "activation": tuple(ACTIVATIONS)}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -104,7 +106,7 @@ class TrainConfig:
         from .ops import BuildError
 
         h, w = train_split.images.shape[1:]
-        config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10)
+        config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10, activation=self.activation)
         try:
             return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                                 weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from .. import optim as ours
@@ -61,11 +63,15 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
 
 def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float | None = None, device="cpu", dtype: torch.dtype = torch.float32,
-                 seed: int = 0, config: MLPConfig = MLPConfig(), compile_mode: str | None = None) -> Engine:
+                 seed: int = 0, config: MLPConfig = MLPConfig(), compile_mode: str | None = None,
+                 activation: str | None = None) -> Engine:
     """An engine with freshly initialised weights: the same seed gives the same weights in every engine.
 
-    `compile_mode` (torch.compile's mode) applies to the compiled engines only.
+    `activation` (a name of functional.ACTIVATIONS) replaces the config's (default relu); `compile_mode`
+    (torch.compile's mode) applies to the compiled engines only.
     """
+    if activation is not None:
+        config = dataclasses.replace(config, activation=activation)
     if name not in _REGISTRY:
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")
     if optimizer not in OPTIMIZERS:

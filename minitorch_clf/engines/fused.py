@@ -1,6 +1,7 @@
 """`fused`: SimpleNet on this project's custom ops (kernels/), no autograd anywhere in the step.
 
     forward:   h_{k+1} = linear_forward(h_k, W_k, b_k, relu = k is not the last layer)
+               (MLPConfig.activation "relu"; "identity" runs the same ops without the ReLU)
     loss:      loss, dlogits = cross_entropy_forward_backward(logits, y)     (one pass)
     backward:  dx, dW_k, db_k = linear_backward(dh, h_k, W_k, h_{k+1}, relu, need_dx = k > 0)
     optimizer: one fused update over all parameters (sgd_update_ / adam_update_)
@@ -43,6 +44,10 @@ class FusedEngine(Engine):
 
     def __init__(self, *args, whole_step: bool = True, **kw):
         super().__init__(*args, **kw)
+        if self.config.activation not in ("relu", "identity"):
+            raise ValueError(f"activation: the fused kernels have relu and identity (no activation) so far, got "
+                             f"{self.config.activation!r}; the other engines take every activation")
+        self.relu = self.config.activation == "relu"
         ops.load_cuda() if self.device.type == "cuda" else ops.load()
         self.linears = [m for m in self.model.children() if hasattr(m, "weight")]
         self.weights = [layer.weight for layer in self.linears]
@@ -56,7 +61,7 @@ class FusedEngine(Engine):
         if not self.whole_step:
             return self._eager_step(x, y)
         if self.device.type == "cpu":
-            return self._one_call_step(x, y)
+            return self._one_call_step(x, y) if self.relu else self._eager_step(x, y)   # its C++ step has ReLU
         return self._graph_step(x, y)
 
     # -- CPU: one C++ call ----------------------------------------------------------------------
@@ -168,14 +173,14 @@ class FusedEngine(Engine):
         with self.phase("forward"):
             acts = [x.reshape(x.shape[0], -1)]                                  # (N, 784)
             for k, layer in enumerate(self.linears):
-                acts.append(ops.linear_forward(acts[k], layer.weight, layer.bias, k < last))
+                acts.append(ops.linear_forward(acts[k], layer.weight, layer.bias, self.relu and k < last))
         with self.phase("loss"):
             loss, dh = ops.cross_entropy_forward_backward(acts[-1], y)         # (), (N, C)
         with self.phase("backward"):
             for k in range(last, -1, -1):
                 layer = self.linears[k]
                 dh, layer.weight.grad, layer.bias.grad = ops.linear_backward(
-                    dh, acts[k], layer.weight, acts[k + 1], k < last, k > 0)
+                    dh, acts[k], layer.weight, acts[k + 1], self.relu and k < last, k > 0)
         with self.phase("optimizer"):
             self.optimizer.step()
         return loss

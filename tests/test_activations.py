@@ -1,0 +1,70 @@
+"""Every activation of functional.ACTIVATIONS, from the one table: parity with its torch module in
+float64 and float32, finite differences and gradcheck of our backward, the upstream-gradient check,
+and the engines training with it (the manual engine following the seed's within 1e-10 in float64).
+Adding an activation to the table adds it here, to `minitorch-clf check` and to `train --activation`."""
+import pytest
+import torch
+
+from minitorch_clf import functional as MF
+from minitorch_clf.checks import ActivationFunction, check_activation
+from minitorch_clf.engines import ENGINES, build_engine
+
+NAMES = list(MF.ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_parity_and_finite_differences(name, dtype):
+    rows = check_activation(name, dtype, torch.device("cpu"), torch.Generator().manual_seed(3))
+    assert [r.check for r in rows] == ["parity", "parity", "finite-diff"]
+    assert all(r.passed for r in rows), rows
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_any_shape(name):
+    x = torch.randn(2, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    assert torch.autograd.gradcheck(lambda t: ActivationFunction.apply(t, name), [x.requires_grad_()])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backward_checks_the_upstream_gradient(name):
+    forward, backward = MF.ACTIVATIONS[name]
+    _, cache = forward(torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"dout.*\(3, 4\)"):
+        backward(torch.randn(4, 3), cache)
+    with pytest.raises(TypeError, match="dout"):
+        backward(torch.randn(3, 4, dtype=torch.float64), cache)
+
+
+def test_gelu_approximate_names_its_argument():
+    with pytest.raises(ValueError, match="approximate"):
+        MF.gelu_forward(torch.randn(3), approximate="erf")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_manual_follows_the_seed_with_every_activation(name):
+    ref, manual = (build_engine(e, optimizer="sgd", lr=0.1, momentum=0.9, dtype=torch.float64, seed=2, activation=name)
+                   for e in ("reference", "manual"))
+    g = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        x, y = torch.randn(16, 784, dtype=torch.float64, generator=g), torch.randint(0, 10, (16,), generator=g)
+        torch.testing.assert_close(manual.step(x, y), ref.step(x, y), rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e != "reference"])
+def test_every_engine_takes_an_activation_or_refuses_it_by_name(engine):
+    x, y = torch.randn(8, 784), torch.randint(0, 10, (8,))
+    ref = build_engine("reference", optimizer="sgd", activation="identity")
+    eng = build_engine(engine, optimizer="sgd", activation="identity")       # every engine has identity
+    for _ in range(3):
+        torch.testing.assert_close(eng.step(x, y), ref.step(x, y), rtol=1e-5, atol=1e-6)
+    if engine == "fused":
+        with pytest.raises(ValueError, match="activation.*relu and identity"):
+            build_engine("fused", activation="gelu")
+    else:
+        build_engine(engine, activation="tanh").step(x, y)
+
+
+def test_unknown_activation():
+    with pytest.raises(ValueError, match="activation.*swish"):
+        build_engine("manual", activation="swish")
