@@ -11,7 +11,6 @@ import torch
 
 from minitorch_clf import ops
 
-ops.load()
 U = 2.0 ** -24
 ISAS = ["avx2", "scalar"] if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else ["scalar"]
 

@@ -23,6 +23,7 @@ def test_manual_follows_reference_step_for_step(optimizer, lr):
     assert losses["manual"][-1] < losses["manual"][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["fused", "compiled", "compiled-reference"])
 def test_fast_engines_follow_reference_over_an_epoch(engine):
     """Each fast engine's per-step losses stay within 1e-5 relative of the seed's over one epoch."""
@@ -31,6 +32,7 @@ def test_fast_engines_follow_reference_over_an_epoch(engine):
     assert max(relative_gap(losses[engine], losses["reference"])) < 1e-5
 
 
+@pytest.mark.slow
 def test_accuracy_adam_10_epochs(tmp_path):
     result = train(TrainConfig(epochs=10), tmp_path / "run", progress=False, log=quiet)
     assert result.metrics[-1]["test_accuracy"] >= 0.92
@@ -55,6 +57,7 @@ def test_run_folder_contents(tmp_path, capsys):
     assert "confusion matrix" in shown and f"{100 * rows[-1]['test_accuracy']:.2f}%" in shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine,optimizer", [("manual", "adam"), ("reference", "sgd")])
 def test_resume_is_bit_identical(tmp_path, engine, optimizer):
     cfg = TrainConfig(engine=engine, optimizer=optimizer, lr=0.01, epochs=3, batch_size=128)
