@@ -1,5 +1,5 @@
 """`minitorch-clf bench --gemm`: the eight matrix products of a SimpleNet training step, the GEMM
-written here (kernels/cpu/gemm.h, op own_mm) against ATen's (MKL), side by side.
+written here (kernels/cpu/gemm/gemm.h, op own_mm) against ATen's (MKL), side by side.
 
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
 times `iters` calls from Python, so each figure includes one op dispatch (own_mm 3-4 us, torch.mm

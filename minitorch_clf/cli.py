@@ -344,7 +344,7 @@ def main(argv=None) -> int:
     p.add_argument("--epoch-samples", type=int, default=60_000)
     p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
     p.add_argument("--gemm", action="store_true",
-                   help="time the step's eight GEMMs instead: kernels/cpu/gemm.h against ATen/MKL (CPU)")
+                   help="time the step's eight GEMMs instead: kernels/cpu/gemm/gemm.h against ATen/MKL (CPU)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
     p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")

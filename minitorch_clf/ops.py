@@ -29,10 +29,7 @@ OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_f
        "adam_update_", "mlp_sgd_step_", "own_mm", "mlp_products")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
 CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
-CPU_SOURCES = ("schema.cpp", "linear.cpp", "cross_entropy.cpp", "optimizer.cpp", "train_step.cpp", "gemm.cpp",
-               "gemm_avx2.cpp", "gemm_op.cpp", "peak.cpp")
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
-CUDA_SOURCES = ("bindings.cpp", "linear.cu", "cross_entropy.cu", "optimizer.cu")
 
 
 class BuildError(RuntimeError):
@@ -71,7 +68,7 @@ def load(verbose: bool = False) -> dict:
         raise BuildError(f"no C++ compiler: '{compiler}' is not on PATH (install g++, or set CXX); "
                          "the fused kernels are built from kernels/cpu on first use")
     _ninja_on_path()
-    library, seconds = _jit_build("cpu", CPU_SOURCES, verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
+    library, seconds = _jit_build("cpu", verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
                                   extra_ldflags=["-fopenmp"])
     _register_python_halves()
     _set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), "MINITORCH_CLF_GEMM")
@@ -79,7 +76,13 @@ def load(verbose: bool = False) -> dict:
     return _state["cpu"]
 
 
-def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> tuple[Path, float]:
+def sources(kind: str) -> list[Path]:
+    """Every .cpp and .cu under kernels/<kind>, sorted: a new kernel file is built without a list to edit."""
+    folder = kernel_dir() / kind
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".cpp", ".cu"))
+
+
+def _jit_build(kind: str, verbose: bool, **flags) -> tuple[Path, float]:
     """Build (or load, when the sources and flags are unchanged) kernels/<kind> as minitorch_clf_<kind>.so."""
     cpp_extension = _cpp_extension()
 
@@ -92,7 +95,7 @@ def _jit_build(kind: str, sources: tuple[str, ...], verbose: bool, **flags) -> t
     flags["extra_ldflags"] = flags.get("extra_ldflags", []) + runtime_link_flags()
     t0 = time.perf_counter()
     try:
-        cpp_extension.load(name=f"minitorch_clf_{kind}", sources=[str(kernel_dir() / kind / s) for s in sources],
+        cpp_extension.load(name=f"minitorch_clf_{kind}", sources=[str(p) for p in sources(kind)],
                            build_directory=str(build), is_python_module=False, verbose=verbose, **flags)
     except (RuntimeError, OSError, ImportError) as e:
         raise BuildError(f"building kernels/{kind} failed in {build}: {e}") from e
@@ -189,7 +192,7 @@ def load_cuda(verbose: bool = False) -> dict:
     includes, libs = _nvidia_pip_dirs()
     lt = [f"-L{d}" for d in libs if list(Path(d).glob("libcublasLt.so*"))]
     lt_name = next((p.name for d in libs for p in sorted(Path(d).glob("libcublasLt.so*"))), "libcublasLt.so")
-    library, seconds = _jit_build("cuda", CUDA_SOURCES, verbose, extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
+    library, seconds = _jit_build("cuda", verbose, extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
                                   extra_ldflags=[*lt, f"-l:{lt_name}" if lt else "-lcublasLt"],
                                   extra_include_paths=includes, with_cuda=True)
     _state["cuda"] = {"library": library, "seconds": seconds, "cuda_home": home,
@@ -240,12 +243,12 @@ def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
 
 
 def own_mm(a, b, isa: str = "auto"):
-    """a (M, K) · b (K, N) with kernels/cpu/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
+    """a (M, K) · b (K, N) with kernels/cpu/gemm/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
     return _lib().own_mm(a, b, isa)
 
 
 def mlp_products(acts, weights, dzs, gemm: str):
-    """The 3L - 1 products of an MLP step in one call, with gemm 'own' or 'aten' (see kernels/cpu/gemm_op.cpp)."""
+    """The 3L - 1 products of an MLP step in one call, with gemm 'own' or 'aten' (see kernels/cpu/gemm/gemm_op.cpp)."""
     return _lib().mlp_products(acts, weights, dzs, gemm)
 
 
@@ -255,7 +258,7 @@ def fma_peak_gflops(threads: int | None = None) -> float:
 
 
 def set_gemm(name: str) -> str:
-    """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm.h), 'aten' (MKL), or
+    """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm/gemm.h), 'aten' (MKL), or
     'auto' (own where the CPU has AVX2/FMA and some size of the product is <= 128, ATen's otherwise).
     Returns the previous choice. Float64 always uses ATen's."""
     load()

@@ -1,4 +1,4 @@
-"""The float32 GEMM of kernels/cpu/gemm.h (op own_mm) against a float64 product of the same inputs.
+"""The float32 GEMM of kernels/cpu/gemm/gemm.h (op own_mm) against a float64 product of the same inputs.
 
 The bound: a float32 sum of K products is within K·u·Σ|a||b| of the exact one (u = 2^-24, the unit
 roundoff), element by element; |A|·|B| computed in float64 gives Σ|a||b|. A kernel that reads a wrong

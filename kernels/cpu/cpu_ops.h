@@ -5,7 +5,7 @@
 
 #include <tuple>
 
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 namespace minitorch_clf {
 

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "checks.h"
+#include "validate.h"
 #include "cpu_ops.h"
 #include "flags.h"
 

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "checks.h"
+#include "validate.h"
 #include "cpu_ops.h"
 #include "flags.h"
 

@@ -1,5 +1,5 @@
-// The custom ops of minitorch_clf: one schema, kernels registered per dispatch key
-// (CPU in this folder, CUDA in ../cuda). Shapes: N = batch, I = in_features, O = out_features,
+// The custom ops of minitorch_clf: the whole schema, here; kernels registered per dispatch key
+// (CPU in this folder and gemm/, CUDA in ../cuda). Shapes: N = batch, I = in_features, O = out_features,
 // C = classes. Python adds fake (meta) kernels and autograd formulas in minitorch_clf/ops.py.
 #include <torch/library.h>
 
@@ -38,4 +38,8 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
         " Tensor(c!)[] momentum_buffers, float lr, float momentum, float dampening, float weight_decay,"
         " bool nesterov, bool maximize) -> Tensor");
+  // Process-wide settings and probes of the GEMM (gemm/): which float32 GEMM the fused CPU ops use
+  // ('auto', 'aten', 'own'; returns the previous), and the measured float32 FMA peak of `threads` cores.
+  m.def("set_gemm(str name) -> str");
+  m.def("fma_peak_gflops(int threads) -> float");
 }

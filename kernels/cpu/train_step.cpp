@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "checks.h"
+#include "validate.h"
 #include "cpu_ops.h"
 
 namespace minitorch_clf {

@@ -8,7 +8,7 @@
 #include <cublasLt.h>
 #include <torch/library.h>
 
-#include "../cpu/checks.h"
+#include "../cpu/validate.h"
 #include "kernels.h"
 
 namespace minitorch_clf {

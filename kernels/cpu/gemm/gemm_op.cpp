@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "checks.h"
-#include "cpu_ops.h"
+#include "../validate.h"
+#include "../cpu_ops.h"
 #include "gemm.h"
 
 namespace minitorch_clf {
@@ -97,9 +97,9 @@ at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t
   return out;
 }
 
-// A process-wide setting, not a tensor op: defined here with its one kernel for every device.
-TORCH_LIBRARY_FRAGMENT(minitorch_clf, m) {
-  m.def("set_gemm(str name) -> str", &set_gemm);
+// A process-wide setting, not a tensor op: one kernel for every device.
+TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
+  m.impl("set_gemm", &set_gemm);
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
