@@ -204,12 +204,12 @@ def run_checks(dtype: torch.dtype = torch.float64, device="cpu", seed: int = 0) 
 
 
 def format_table(rows: list[Row]) -> str:
-    head = ("check", "layer", "tensor", "shape", "max abs err", "max rel err", "tolerance", "pass")
-    body = [(r.check, r.layer, r.tensor, "x".join(map(str, r.shape)) or "()", f"{r.max_abs:.2e}",
-             f"{r.max_rel:.2e}", r.tol, "yes" if r.passed else "NO") for r in rows]
-    widths = [max(len(str(v)) for v in col) for col in zip(head, *body)]
-    line = lambda vals: "  ".join(str(v).ljust(w) for v, w in zip(vals, widths)).rstrip()
-    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
+    from .tools.table import text_table
+
+    head = ["check", "layer", "tensor", "shape", "max abs err", "max rel err", "tolerance", "pass"]
+    body = [[r.check, r.layer, r.tensor, "x".join(map(str, r.shape)) or "()", f"{r.max_abs:.2e}",
+             f"{r.max_rel:.2e}", r.tol, "yes" if r.passed else "NO"] for r in rows]
+    return text_table(head, body, left=len(head))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -289,3 +289,20 @@ def test_kernels_call_the_c_runtime_torch_uses():
     defined = subprocess.run(["nm", "-D", "--defined-only", library], capture_output=True, text=True, check=True).stdout
     assert "libstdc++.so.6" in needed
     assert " _ZNSt6locale" not in defined
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: OP.linear_forward(torch.empty(4, 6), torch.empty(3, 5), torch.empty(3), False), ["x", "(N, 5)"]),
+    (lambda: OP.linear_backward(torch.empty(4, 2), torch.empty(4, 5), torch.empty(3, 5), torch.empty(4, 2), True, True),
+     ["dout", "(4, 3)"]),
+    (lambda: OP.cross_entropy_forward_backward(torch.empty(4, 3), torch.empty(5, dtype=torch.long)), ["target", "(4,)"]),
+    (lambda: OP.own_mm(torch.empty(4, 5), torch.empty(6, 2), "auto"), ["a, b"]),
+])
+def test_fake_kernels_check_shapes(call, words):
+    """What torch.compile traces: the fakes refuse what the kernels refuse (torch._check), not just shape outputs."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    ops.load()
+    with FakeTensorMode(), pytest.raises(RuntimeError) as info:
+        call()
+    assert all(w in str(info.value) for w in words), str(info.value)

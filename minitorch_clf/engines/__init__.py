@@ -5,25 +5,32 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import torch
 
 from .. import optim as ours
 from ..models import MLPConfig, ReferenceNet, SimpleNet
 from .base import PHASES, Engine
-from .compiled import COMPILE_MODES, CompiledReferenceEngine
-from .compiled_manual import CompiledManualEngine
+from .compiled import CompiledManualEngine
+from .compiled_reference import COMPILE_MODES, CompiledReferenceEngine
 from .fused import FusedEngine
 from .manual import ManualEngine
 from .reference import ReferenceEngine
 
-# name -> (engine class, model class, optimizer module, optimizer options)
+class EngineSpec(NamedTuple):
+    engine: type[Engine]          # the step
+    model: type[torch.nn.Module]  # SimpleNet (hand-written) or ReferenceNet (torch.nn)
+    optim: object                 # where SGD / Adam / AdamW come from: torch.optim or minitorch_clf.optim
+    optim_options: dict           # extra keywords for them (fused=True for the fused engine)
+
+
 _REGISTRY = {
-    "reference": (ReferenceEngine, ReferenceNet, torch.optim, {}),
-    "manual": (ManualEngine, SimpleNet, ours, {}),
-    "compiled": (CompiledManualEngine, SimpleNet, ours, {}),
-    "compiled-reference": (CompiledReferenceEngine, ReferenceNet, torch.optim, {}),
-    "fused": (FusedEngine, SimpleNet, ours, {"fused": True}),
+    "reference": EngineSpec(ReferenceEngine, ReferenceNet, torch.optim, {}),
+    "manual": EngineSpec(ManualEngine, SimpleNet, ours, {}),
+    "compiled": EngineSpec(CompiledManualEngine, SimpleNet, ours, {}),
+    "compiled-reference": EngineSpec(CompiledReferenceEngine, ReferenceNet, torch.optim, {}),
+    "fused": EngineSpec(FusedEngine, SimpleNet, ours, {"fused": True}),
 }
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
 COMPILED = ("compiled", "compiled-reference")
@@ -81,16 +88,16 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
     device = resolve_device(device)
-    engine_cls, model_cls, optim_module, optim_options = _REGISTRY[name]
+    spec = _REGISTRY[name]
     with torch.random.fork_rng(devices=[]):          # initialise on the CPU from `seed`, globals untouched
         torch.manual_seed(seed)
-        model = model_cls(config)
+        model = spec.model(config)
     model = model.to(device=device, dtype=dtype)
-    opt = make_optimizer(optim_module, optimizer, model.parameters(), lr, momentum, weight_decay, **optim_options)
+    opt = make_optimizer(spec.optim, optimizer, model.parameters(), lr, momentum, weight_decay, **spec.optim_options)
     options = {} if compile_mode is None else {"compile_mode": compile_mode}
-    if options and engine_cls.name not in COMPILED:
+    if options and spec.engine.name not in COMPILED:
         raise ValueError(f"compile_mode: only for the compiled engines ({', '.join(COMPILED)}), not {name!r}")
-    return engine_cls(model, opt, config, device, dtype, **options)
+    return spec.engine(model, opt, config, device, dtype, **options)
 
 
 __all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "OPTIMIZERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]

@@ -1,20 +1,11 @@
-"""The custom ops in kernels/: JIT build, load, and the Python halves (fake kernels, autograd).
-
-    from minitorch_clf import ops
-    ops.load()                        # builds kernels/cpu once (cached), registers everything
-    y = ops.linear_forward(x, w, b, relu=True)
-
-The C++ side (kernels/cpu/schema.cpp) declares the schema in `TORCH_LIBRARY(minitorch_clf, m)` and
-registers CPU kernels; kernels/cuda adds CUDA ones. Here each op gets a fake (meta) kernel, so
-torch.compile can trace it without running it, and the differentiable ones an autograd formula built
-from the backward op, so they also work under autograd and gradcheck.
+"""Building kernels/ into libraries: toolchain discovery, the JIT build, where it is cached.
 
 The build goes to $MINITORCH_CLF_BUILD_DIR (default ~/.cache/minitorch_clf), one folder per torch
-version; torch.utils.cpp_extension hashes the sources and flags, so a second process only loads it.
+version, Python and checkout; torch.utils.cpp_extension hashes the sources and flags, so a second
+process only loads the library. Every .cpp/.cu under kernels/cpu (kernels/cuda) is a source.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -24,12 +15,7 @@ from pathlib import Path
 
 import torch
 
-LIB = "minitorch_clf"
-OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_", "mlp_sgd_step_", "own_mm", "mlp_products")
-CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
-GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
+_state: dict = {}          # "cpu" / "cuda": what load_library returned; "python_halves": registered
 
 
 class BuildError(RuntimeError):
@@ -38,7 +24,8 @@ class BuildError(RuntimeError):
 
 def kernel_dir() -> Path:
     """kernels/ of a source checkout (editable install), else the copy shipped inside the package."""
-    for candidate in (Path(__file__).resolve().parents[1] / "kernels", Path(__file__).resolve().parent / "kernels"):
+    package = Path(__file__).resolve().parents[1]                   # minitorch_clf/
+    for candidate in (package.parent / "kernels", package / "kernels"):
         if (candidate / "cpu" / "schema.cpp").is_file():
             return candidate
     raise BuildError("kernel sources not found: expected kernels/cpu/schema.cpp beside or inside minitorch_clf")
@@ -53,14 +40,9 @@ def build_root() -> Path:
     return base / tag
 
 
-_state: dict = {}
-
-
-def load(verbose: bool = False) -> dict:
-    """Build (first time) and load the CPU kernels, then register the Python halves. Idempotent.
-
-    Returns {"library": path of the .so, "seconds": load time (build included the first time)}.
-    """
+def build_cpu(verbose: bool = False) -> dict:
+    """Build (first time) and load kernels/cpu. Idempotent.
+    Returns {"library": path of the .so, "seconds": load time (build included the first time)}."""
     if "cpu" in _state:
         return _state["cpu"]
     compiler = os.environ.get("CXX", "c++")
@@ -70,8 +52,6 @@ def load(verbose: bool = False) -> dict:
     _ninja_on_path()
     library, seconds = _jit_build("cpu", verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
                                   extra_ldflags=["-fopenmp"])
-    _register_python_halves()
-    _set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), "MINITORCH_CLF_GEMM")
     _state["cpu"] = {"library": library, "seconds": seconds}
     return _state["cpu"]
 
@@ -172,10 +152,9 @@ def _nvidia_pip_dirs() -> tuple[list[str], list[str]]:
     return includes, libs
 
 
-def load_cuda(verbose: bool = False) -> dict:
-    """Build (first time) and load the CUDA kernels of kernels/cuda. Works without a GPU (compile only)
-    where nvcc and a CUDA build of torch are present; TORCH_CUDA_ARCH_LIST defaults to 9.0 then."""
-    load(verbose)
+def build_cuda(verbose: bool = False) -> dict:
+    """Build (first time) and load kernels/cuda. Works without a GPU (compile only) where nvcc and a
+    CUDA build of torch are present; TORCH_CUDA_ARCH_LIST defaults to 9.0 then."""
     if "cuda" in _state:
         return _state["cuda"]
     if torch.version.cuda is None:
@@ -212,148 +191,3 @@ def _ninja_on_path() -> None:
         raise BuildError("ninja is needed to build the kernels: pip install ninja") from None
 
 
-def registered_kernels() -> dict[str, list[str]]:
-    """For each op, the dispatch keys with a kernel registered (CPU, CUDA)."""
-    out = {}
-    for name in OPS:
-        out[name] = [key for key in ("CPU", "CUDA")
-                     if torch._C._dispatch_has_kernel_for_dispatch_key(f"{LIB}::{name}", key)]
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# the ops, callable from Python (each loads the kernels it needs first: no load() call is required)
-
-def _lib(*tensors):
-    """torch.ops.minitorch_clf with the CPU kernels loaded, and the CUDA ones where a tensor is on a GPU."""
-    load()
-    if any(isinstance(t, torch.Tensor) and t.is_cuda for t in tensors):
-        load_cuda()
-    return torch.ops.minitorch_clf
-
-
-def linear_forward(x, weight, bias, relu: bool = False):
-    """max(x Wᵀ + b, 0) (or without the max): (N, I), (O, I), (O,) -> (N, O)."""
-    return _lib(x).linear_forward(x, weight, bias, relu)
-
-
-def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
-    """(dx or an empty tensor, dweight, dbias); `out` is the forward's output (the ReLU mask)."""
-    return _lib(x).linear_backward(dout, x, weight, out, relu, need_dx)
-
-
-def own_mm(a, b, isa: str = "auto"):
-    """a (M, K) · b (K, N) with kernels/cpu/gemm/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
-    return _lib().own_mm(a, b, isa)
-
-
-def mlp_products(acts, weights, dzs, gemm: str):
-    """The 3L - 1 products of an MLP step in one call, with gemm 'own' or 'aten' (see kernels/cpu/gemm/gemm_op.cpp)."""
-    return _lib().mlp_products(acts, weights, dzs, gemm)
-
-
-def fma_peak_gflops(threads: int | None = None) -> float:
-    """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only."""
-    return _lib().fma_peak_gflops(threads or torch.get_num_threads())
-
-
-def set_gemm(name: str) -> str:
-    """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm/gemm.h), 'aten' (MKL), or
-    'auto' (own where the CPU has AVX2/FMA and some size of the product is <= 128, ATen's otherwise).
-    Returns the previous choice. Float64 always uses ATen's."""
-    load()
-    return _set_gemm(name, "name")
-
-
-def _set_gemm(name: str, source: str) -> str:
-    if name not in GEMMS:
-        raise ValueError(f"{source}: expected one of {', '.join(GEMMS)}, got {name!r}")
-    return torch.ops.minitorch_clf.set_gemm(name)
-
-
-@contextlib.contextmanager
-def gemm(name: str):
-    """`with ops.gemm("aten"): ...` runs the block with that GEMM, then restores the previous one."""
-    previous = set_gemm(name)
-    try:
-        yield
-    finally:
-        set_gemm(previous)
-
-
-def cross_entropy_forward_backward(logits, target):
-    """(mean loss, dlogits for dloss = 1) over class targets, in one pass."""
-    return _lib(logits).cross_entropy_forward_backward(logits, target)
-
-
-# ----------------------------------------------------------------------------------------------
-# fake kernels (shapes only) and autograd formulas
-
-def _register_python_halves() -> None:
-    if _state.get("python_halves"):
-        return
-    lib = torch.library
-
-    @lib.register_fake(f"{LIB}::linear_forward")
-    def _(x, weight, bias, relu):
-        return x.new_empty(x.shape[0], weight.shape[0])
-
-    @lib.register_fake(f"{LIB}::mlp_sgd_step_")
-    def _(x, target, weights, biases, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize):
-        return x.new_empty(())
-
-    @lib.register_fake(f"{LIB}::linear_forward_v")
-    def _(x, weight, bias, relu, version):
-        return x.new_empty(x.shape[0], weight.shape[0])
-
-    @lib.register_fake(f"{LIB}::own_mm")
-    def _(a, b, isa):
-        return a.new_empty(a.shape[0], b.shape[1])
-
-    @lib.register_fake(f"{LIB}::mlp_products")
-    def _(acts, weights, dzs, gemm):
-        return ([a.new_empty(a.shape[0], w.shape[0]) for a, w in zip(acts, weights)]
-                + [w.new_empty(w.shape) for w in weights] + [a.new_empty(a.shape) for a in acts[1:]])
-
-    @lib.register_fake(f"{LIB}::linear_backward")
-    def _(dout, x, weight, out, relu, need_dx):
-        dx = x.new_empty(x.shape) if need_dx else x.new_empty(0)
-        return dx, weight.new_empty(weight.shape), weight.new_empty(weight.shape[0])
-
-    @lib.register_fake(f"{LIB}::cross_entropy_forward_backward")
-    def _(logits, target):
-        return logits.new_empty(()), logits.new_empty(logits.shape)
-
-    @lib.register_fake(f"{LIB}::sgd_update_")
-    def _(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
-        return None
-
-    @lib.register_fake(f"{LIB}::adam_update_")
-    def _(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, lr, beta1,
-          beta2, eps, weight_decay, decoupled, amsgrad, maximize):
-        return None
-
-    def linear_setup(ctx, inputs, output):
-        x, weight, bias, relu = inputs
-        ctx.save_for_backward(x, weight, output)
-        ctx.relu = relu
-
-    def linear_grad(ctx, dout):
-        x, weight, out = ctx.saved_tensors
-        need_dx = ctx.needs_input_grad[0]
-        dx, dweight, dbias = linear_backward(dout.contiguous(), x, weight, out, ctx.relu, need_dx)
-        return (dx if need_dx else None), dweight, dbias, None
-
-    lib.register_autograd(f"{LIB}::linear_forward", linear_grad, setup_context=linear_setup)
-
-    def ce_setup(ctx, inputs, output):
-        loss, dlogits = output
-        ctx.save_for_backward(dlogits)
-        ctx.mark_non_differentiable(dlogits)
-
-    def ce_grad(ctx, dloss, _ddlogits):
-        (dlogits,) = ctx.saved_tensors
-        return dlogits * dloss, None          # dlogits was computed for dloss = 1: scale by the real one
-
-    lib.register_autograd(f"{LIB}::cross_entropy_forward_backward", ce_grad, setup_context=ce_setup)
-    _state["python_halves"] = True

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from . import ops
-from .bench import text_table
-from .models import MLPConfig
+from .. import ops
+from .table import text_table
+from ..models import MLPConfig
 
 
 @dataclass

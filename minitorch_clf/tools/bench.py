@@ -26,9 +26,10 @@ from pathlib import Path
 
 import torch
 
-from . import data as D
-from .engines import COMPILED, build_engine, resolve_device
-from .models import MLPConfig
+from .. import data as D
+from ..engines import COMPILED, build_engine, resolve_device
+from ..models import MLPConfig
+from .table import text_table
 
 
 @dataclass
@@ -108,7 +109,7 @@ def _gemm_for(name: str):
     gemm = name.partition("@")[2]
     if not gemm:
         return contextlib.nullcontext()
-    from . import ops
+    from .. import ops
 
     return ops.gemm(gemm)
 
@@ -184,7 +185,7 @@ def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int
                          iters: int = 50, repeats: int = 15, log=print) -> list[Record]:
     """SimpleNet's first layer forward with ReLU, per implementation: torch (addmm + relu, cuBLAS on a
     GPU), the bare GEMM (mm, no epilogue), and the fused op (on CUDA: v1 tiled, v2 cuBLASLt epilogue)."""
-    from . import ops
+    from .. import ops
 
     device = resolve_device(device)
     ops.load_cuda() if device.type == "cuda" else ops.load()
@@ -234,9 +235,10 @@ def _speedups(records: list[Record], by_loader: bool = True) -> None:
             r.speedup = base[0].median_s / r.median_s
 
 
-def format_table(records: list[Record], epoch: bool = False) -> str:
-    head = ["engine", "loader", "batch", "epoch s" if epoch else "median step", "IQR", "samples/s",
-            "speedup", "GFLOP/s", "% matmul", "warm-up s"]
+def format_table(records: list[Record], epoch: bool = False, time_label: str | None = None,
+                 speedup_label: str = "speedup") -> str:
+    head = ["engine", "loader", "batch", time_label or ("epoch s" if epoch else "median step"), "IQR", "samples/s",
+            speedup_label, "GFLOP/s", "% matmul", "warm-up s"]
     rows = []
     for r in records:
         t = f"{r.median_s:.3f}" if epoch else _fmt_time(r.median_s)
@@ -245,13 +247,6 @@ def format_table(records: list[Record], epoch: bool = False) -> str:
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
                      f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])
     return text_table(head, rows, left=2)
-
-
-def text_table(head: list[str], rows: list[list[str]], left: int) -> str:
-    """Aligned columns under a dashed rule: the first `left` columns to the left, the rest to the right."""
-    widths = [max(len(v) for v in col) for col in zip(head, *rows)]
-    line = lambda vals: "  ".join(v.ljust(w) if i < left else v.rjust(w) for i, (v, w) in enumerate(zip(vals, widths)))
-    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def _fmt_time(s: float) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
 
-from .engines import PHASES, build_engine
+from ..engines import PHASES, build_engine
 
 WAIT, WARMUP = 1, 2
 

@@ -1,0 +1,224 @@
+"""The custom ops of kernels/, callable from Python: each wrapper beside its fake kernel and autograd.
+
+    from minitorch_clf import ops
+    y = ops.linear_forward(x, w, b, relu=True)     # builds kernels/cpu the first time (cached), then runs
+
+kernels/cpu/schema.cpp declares every op in `TORCH_LIBRARY(minitorch_clf, m)`; kernels/cpu and
+kernels/cuda register the CPU and CUDA kernels. Here each op gets a fake (meta) kernel, which checks
+the shapes with torch._check and says the output's, so torch.compile traces the op without running
+it; the differentiable ones also get an autograd formula built from their backward op. build.py
+compiles and caches the libraries. Every call goes through a wrapper, which loads what it needs.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+from .build import BuildError, build_root, cuda_home, kernel_dir, runtime_link_flags, sources  # noqa: F401
+from .build import _state, build_cpu, build_cuda
+
+LIB = "minitorch_clf"
+OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
+       "adam_update_", "mlp_sgd_step_", "own_mm", "mlp_products")
+CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
+CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
+GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
+
+
+def load(verbose: bool = False) -> dict:
+    """Build (first time) and load the CPU kernels, register the fakes and autograd formulas, apply
+    MINITORCH_CLF_GEMM. Idempotent. Returns {"library": the .so, "seconds": load (and build) time}."""
+    first = "cpu" not in _state
+    info = build_cpu(verbose)
+    if first:
+        _register_python_halves()
+        _set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), "MINITORCH_CLF_GEMM")
+    return info
+
+
+def load_cuda(verbose: bool = False) -> dict:
+    """load(), then build (first time) and load kernels/cuda (works without a GPU: compile only)."""
+    load(verbose)
+    return build_cuda(verbose)
+
+
+def registered_kernels() -> dict[str, list[str]]:
+    """For each op, the dispatch keys with a kernel registered (CPU, CUDA)."""
+    return {name: [key for key in ("CPU", "CUDA") if torch._C._dispatch_has_kernel_for_dispatch_key(f"{LIB}::{name}", key)]
+            for name in OPS}
+
+
+def _lib(*tensors):
+    """torch.ops.minitorch_clf with the CPU kernels loaded, and the CUDA ones where a tensor is on a GPU."""
+    load()
+    if any(isinstance(t, torch.Tensor) and t.is_cuda for t in tensors):
+        load_cuda()
+    return torch.ops.minitorch_clf
+
+
+def _check_2d(name: str, t, what: str) -> None:
+    torch._check(t.dim() == 2, lambda: f"{name}: expected {what}, got shape {tuple(t.shape)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# linear
+
+def linear_forward(x, weight, bias, relu: bool = False):
+    """max(x Wᵀ + b, 0) (or without the max): (N, I), (O, I), (O,) -> (N, O)."""
+    return _lib(x).linear_forward(x, weight, bias, relu)
+
+
+def _linear_forward_fake(x, weight, bias, relu, version=None):
+    _check_2d("weight", weight, "(out_features, in_features)")
+    _check_2d("x", x, "(N, in_features)")
+    torch._check(x.shape[1] == weight.shape[1], lambda: f"x: expected (N, {weight.shape[1]}), got {tuple(x.shape)}")
+    torch._check(tuple(bias.shape) == (weight.shape[0],), lambda: f"bias: expected ({weight.shape[0]},)")
+    return x.new_empty(x.shape[0], weight.shape[0])
+
+
+def _linear_setup(ctx, inputs, output):
+    x, weight, bias, relu = inputs
+    ctx.save_for_backward(x, weight, output)
+    ctx.relu = relu
+
+
+def _linear_grad(ctx, dout):
+    x, weight, out = ctx.saved_tensors
+    need_dx = ctx.needs_input_grad[0]
+    dx, dweight, dbias = linear_backward(dout.contiguous(), x, weight, out, ctx.relu, need_dx)
+    return (dx if need_dx else None), dweight, dbias, None
+
+
+def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
+    """(dx or an empty tensor, dweight, dbias); `out` is the forward's output (the ReLU mask)."""
+    return _lib(x).linear_backward(dout, x, weight, out, relu, need_dx)
+
+
+def _linear_backward_fake(dout, x, weight, out, relu, need_dx):
+    _check_2d("x", x, "(N, in_features)")
+    _check_2d("weight", weight, "(out_features, in_features)")
+    torch._check(tuple(dout.shape) == (x.shape[0], weight.shape[0]) and out.shape == dout.shape,
+                 lambda: f"dout, out: expected ({x.shape[0]}, {weight.shape[0]})")
+    dx = x.new_empty(x.shape) if need_dx else x.new_empty(0)
+    return dx, weight.new_empty(weight.shape), weight.new_empty(weight.shape[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# cross-entropy
+
+def cross_entropy_forward_backward(logits, target):
+    """(mean loss, dlogits for dloss = 1) over class targets, in one pass."""
+    return _lib(logits).cross_entropy_forward_backward(logits, target)
+
+
+def _cross_entropy_fake(logits, target):
+    _check_2d("logits", logits, "(N, C)")
+    torch._check(tuple(target.shape) == (logits.shape[0],), lambda: f"target: expected ({logits.shape[0]},)")
+    return logits.new_empty(()), logits.new_empty(logits.shape)
+
+
+def _ce_setup(ctx, inputs, output):
+    loss, dlogits = output
+    ctx.save_for_backward(dlogits)
+    ctx.mark_non_differentiable(dlogits)
+
+
+def _ce_grad(ctx, dloss, _ddlogits):
+    (dlogits,) = ctx.saved_tensors
+    return dlogits * dloss, None              # dlogits was computed for dloss = 1: scale by the real one
+
+
+# ----------------------------------------------------------------------------------------------
+# optimizers and the whole step (in place: their fakes return nothing but the loss)
+
+def _sgd_update_fake(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                     first_step):
+    torch._check(len(grads) == len(params), lambda: "grads: expected one per param")
+
+
+def _adam_update_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts,
+                      lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize):
+    torch._check(len(grads) == len(params) == len(exp_avgs) == len(exp_avg_sqs),
+                 lambda: "grads, exp_avgs, exp_avg_sqs: expected one per param")
+
+
+def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, lr, momentum, dampening, weight_decay,
+                       nesterov, maximize):
+    torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
+    return x.new_empty(())
+
+
+# ----------------------------------------------------------------------------------------------
+# the GEMM of kernels/cpu/gemm/
+
+def own_mm(a, b, isa: str = "auto"):
+    """a (M, K) · b (K, N) with kernels/cpu/gemm/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
+    return _lib().own_mm(a, b, isa)
+
+
+def _own_mm_fake(a, b, isa="auto"):            # torch leaves out an argument at its default
+    torch._check(a.dim() == 2 and b.dim() == 2 and a.shape[1] == b.shape[0],
+                 lambda: f"a, b: expected (M, K) and (K, N), got {tuple(a.shape)} and {tuple(b.shape)}")
+    return a.new_empty(a.shape[0], b.shape[1])
+
+
+def mlp_products(acts, weights, dzs, gemm: str):
+    """The 3L - 1 products of an MLP step in one call, with gemm 'own' or 'aten' (kernels/cpu/gemm/gemm_op.cpp)."""
+    return _lib().mlp_products(acts, weights, dzs, gemm)
+
+
+def _mlp_products_fake(acts, weights, dzs, gemm):
+    torch._check(len(acts) == len(weights) == len(dzs), lambda: "acts, weights, dzs: one of each per layer")
+    return ([a.new_empty(a.shape[0], w.shape[0]) for a, w in zip(acts, weights)]
+            + [w.new_empty(w.shape) for w in weights] + [a.new_empty(a.shape) for a in acts[1:]])
+
+
+def fma_peak_gflops(threads: int | None = None) -> float:
+    """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only."""
+    return _lib().fma_peak_gflops(threads or torch.get_num_threads())
+
+
+def set_gemm(name: str) -> str:
+    """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm/gemm.h), 'aten' (MKL), or
+    'auto' (own where the CPU has AVX2/FMA and some size of the product is <= 128, ATen's otherwise).
+    Returns the previous choice. Float64 always uses ATen's."""
+    load()
+    return _set_gemm(name, "name")
+
+
+def _set_gemm(name: str, source: str) -> str:
+    if name not in GEMMS:
+        raise ValueError(f"{source}: expected one of {', '.join(GEMMS)}, got {name!r}")
+    return torch.ops.minitorch_clf.set_gemm(name)
+
+
+@contextlib.contextmanager
+def gemm(name: str):
+    """`with ops.gemm("aten"): ...` runs the block with that GEMM, then restores the previous one."""
+    previous = set_gemm(name)
+    try:
+        yield
+    finally:
+        set_gemm(previous)
+
+
+# ----------------------------------------------------------------------------------------------
+
+FAKES = {"linear_forward": _linear_forward_fake, "linear_forward_v": _linear_forward_fake,
+         "linear_backward": _linear_backward_fake, "cross_entropy_forward_backward": _cross_entropy_fake,
+         "sgd_update_": _sgd_update_fake, "adam_update_": _adam_update_fake, "mlp_sgd_step_": _mlp_sgd_step_fake,
+         "own_mm": _own_mm_fake, "mlp_products": _mlp_products_fake}
+AUTOGRAD = {"linear_forward": (_linear_grad, _linear_setup), "cross_entropy_forward_backward": (_ce_grad, _ce_setup)}
+
+
+def _register_python_halves() -> None:
+    """The fakes and autograd formulas above, registered once the library has declared the ops."""
+    if _state.get("python_halves"):
+        return
+    for name, fake in FAKES.items():
+        torch.library.register_fake(f"{LIB}::{name}", fake)
+    for name, (grad, setup) in AUTOGRAD.items():
+        torch.library.register_autograd(f"{LIB}::{name}", grad, setup_context=setup)
+    _state["python_halves"] = True

@@ -1,0 +1,374 @@
+"""`minitorch-clf train | evaluate | check | bench | build | profile`.
+
+Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint, a run
+folder in use) prints one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.
+Ctrl-C or SIGTERM prints one line and exits 130; training keeps its last completed epoch.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import contextlib
+import sys
+from pathlib import Path
+
+from ..train import TrainConfig, UsageError
+
+PROG = "minitorch-clf"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        sys.stderr.write(f"{PROG}: error: {message}\n")
+        sys.exit(2)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 128,64, got {text!r}")
+
+
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    return Path(text)
+
+
+def _add_train(sub) -> None:
+    # Every training option defaults to None here (TrainConfig's default applies), so train can tell
+    # which ones were given: --resume takes the saved config and refuses any other.
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train SimpleNet (default: manual engine on the embedded mnist-5k)")
+    p.add_argument("--dataset", help=f"mnist-5k (embedded), mnist or fashion-mnist; default {d.dataset}")
+    p.add_argument("--data-dir", help=f"where torchvision's MNIST files live; default {d.data_dir}")
+    p.add_argument("--download", action="store_true", default=None,
+                   help="download mnist / fashion-mnist (needs network)")
+    p.add_argument("--engine", help=f"reference, manual, compiled, compiled-reference or fused; default {d.engine}")
+    p.add_argument("--optimizer", help=f"sgd, adam or adamw; default {d.optimizer}")
+    p.add_argument("--lr", type=float, help=f"default {d.lr}")
+    p.add_argument("--momentum", type=float, help=f"SGD only; default {d.momentum}")
+    p.add_argument("--weight-decay", type=float, help="default: the optimizer's own")
+    p.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    p.add_argument("--device", help=f"cpu, cuda or auto; default {d.device}")
+    p.add_argument("--dtype", help=f"float32 or float64; default {d.dtype}")
+    p.add_argument("--seed", type=int, help=f"default {d.seed}")
+    p.add_argument("--loader", help=f"tensor (resident) or dataloader (the seed's); default {d.loader}")
+    p.add_argument("--hidden", type=_hidden, help="hidden sizes; default 128,64")
+    p.add_argument("--activation", help="between the linear layers: relu, gelu, gelu_tanh, tanh, sigmoid, "
+                                        f"leaky_relu or identity (fused: relu, identity); default {d.activation}")
+    p.add_argument("--out", type=_folder, default=None, help="run folder (default: a new runs/<timestamp>)")
+    p.add_argument("--overwrite", action="store_true", help="train into --out even if it holds a run")
+    p.add_argument("--resume", type=_folder, default=None, metavar="DIR",
+                   help="continue the run in DIR with its saved config (--epochs sets the new total)")
+    p.add_argument("--compare", default=None, metavar="A,B",
+                   help="train engines side by side on identical batches and compare per-step losses")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _cmd_train(args) -> int:
+    from .. import train as T
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.resume is not None:
+        extra = [f"--{k.replace('_', '-')}" for k in given if k != "epochs"]
+        extra += [f"--{k}" for k in ("out", "overwrite", "compare") if getattr(args, k)]
+        if extra:
+            raise UsageError(f"resume: continues with the run's saved config; {', '.join(extra)} cannot be "
+                             "given with it (only --epochs, the new total)")
+        cfg = T.load_run_config(args.resume)
+        if args.epochs is not None:
+            cfg = dataclasses.replace(cfg, epochs=args.epochs)
+        return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress),
+                              args.resume)
+    cfg = TrainConfig(**given)
+    if args.compare:
+        return _compare(cfg, args.compare.split(","))
+    cfg.validate()                                 # before a default run folder is made
+    out = args.out or T.new_run_dir()
+    try:
+        _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite), out)
+    except UsageError:
+        if args.out is None:                       # the new default folder holds nothing: remove it
+            with contextlib.suppress(OSError):
+                (out / ".lock").unlink(missing_ok=True)
+                out.rmdir()
+        raise
+    print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+    return 0
+
+
+def _interruptible(run, out: Path) -> int:
+    """Ctrl-C / SIGTERM during training: one line saying what is kept, exit 130."""
+    try:
+        run()
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
+                         f"minitorch-clf train --resume {out}\n")
+        raise SystemExit(130) from None
+    return 0
+
+
+def _compare(cfg: TrainConfig, engines: list[str]) -> int:
+    from ..train import compare, relative_gap
+
+    losses = compare(cfg, engines)
+    base, *others = engines
+    steps = len(losses[base])
+    every = max(1, steps // 20)
+    print("  ".join([f"{'step':>6}"] + [f"{e:>14}" for e in engines] + [f"{'max rel diff':>13}"]))
+    for s in list(range(0, steps, every)) + ([steps - 1] if (steps - 1) % every else []):
+        gap = max(relative_gap([losses[o][s]], [losses[base][s]])[0] for o in others)
+        print("  ".join([f"{s + 1:>6}"] + [f"{losses[e][s]:>14.8f}" for e in engines] + [f"{gap:>13.2e}"]))
+    for o in others:
+        gaps = relative_gap(losses[o], losses[base])
+        worst = max(range(steps), key=gaps.__getitem__)
+        print(f"{o} vs {base}: largest relative difference in loss {gaps[worst]:.2e} at step {worst + 1} of {steps}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .. import train as T
+
+    cfg = T.load_run_config(args.run)
+    ckpt = T.load_checkpoint(args.run)
+    engine, _, test_split = cfg.build()
+    T.restore(engine, ckpt)
+    loss, acc, confusion = T.evaluate(engine, cfg.make_loader(test_split, engine, shuffle=False))
+    print(f"{args.run}: epoch {ckpt['epoch']}, test loss {loss:.4f}, test accuracy {100 * acc:.2f}% "
+          f"({int(confusion.diagonal().sum())}/{int(confusion.sum())})")
+    print("confusion matrix (rows: true class, columns: predicted)")
+    k = confusion.shape[0]
+    print("      " + "".join(f"{j:>6}" for j in range(k)))
+    for i in range(k):
+        print(f"{i:>6}" + "".join(f"{int(v):>6}" for v in confusion[i]))
+    return 0
+
+
+def _cmd_check(args) -> int:
+    import torch
+
+    from ..checks import format_table, run_checks
+    from ..engines import resolve_device
+
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if args.dtype not in dtypes:
+        raise UsageError(f"dtype: expected float32 or float64, got {args.dtype!r}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    rows = run_checks(dtypes[args.dtype], device, seed=args.seed)
+    print(format_table(rows))
+    failed = [r for r in rows if not r.passed]
+    print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed ({args.dtype} parity on {device}; "
+          "finite differences in float64)")
+    return 1 if failed else 0
+
+
+def _csv(kind):
+    def parse(text: str):
+        try:
+            return [kind(v) for v in text.split(",") if v]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return parse
+
+
+def _cmd_bench(args) -> int:
+    from . import bench as B
+    from ..engines import COMPILE_MODES, ENGINES, resolve_device
+
+    for name in args.engines:
+        base, _, gemm = name.partition("@")
+        if base not in ENGINES:
+            raise UsageError(f"engines: expected names from {', '.join(ENGINES)}, got {name!r}")
+        if gemm and (base != "fused" or gemm not in ("aten", "own")):
+            raise UsageError(f"engines: only fused takes a GEMM suffix, @aten or @own; got {name!r}")
+    if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
+        raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    for name in ("iters", "repeats", "epoch_samples"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
+    if args.ops and args.plot:
+        raise UsageError("plot: --ops writes no plot (use --json)")
+    if args.plot is not None and not args.plot.suffix:
+        args.plot = args.plot.with_suffix(".png")
+    for path in (args.json, args.plot):
+        if path is not None:
+            _check_writable(path)
+    if args.optimizer not in ("sgd", "adam", "adamw"):
+        raise UsageError(f"optimizer: expected sgd, adam or adamw, got {args.optimizer!r}")
+    if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
+        raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    info = B.machine_info(device)
+    where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads"
+    print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
+    log = lambda m: print(m, flush=True)
+    if args.gemm:
+        from . import bench_gemm as G
+
+        if device.type != "cpu":
+            raise UsageError("--gemm compares CPU GEMMs: use --device cpu")
+        records, peak = G.bench_gemms(args.batch_sizes, rounds=args.repeats, log=log)
+        print(G.format_gemm_table(records))
+        if args.json:
+            B.write_json(records, args.json, {"machine": where, "torch": info["torch"], "peak_gflops": peak})
+            print(f"wrote {args.json}")
+        if args.plot:
+            G.plot_gemms(records, peak, args.plot, f"SimpleNet step GEMMs on {where}")
+            print(f"wrote {args.plot}")
+        return 0
+    if args.ops:
+        records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
+        print(B.format_table(records, time_label="median call", speedup_label="vs bare mm"))
+        if args.json:
+            B.write_json(records, args.json, {"machine": where, "torch": info["torch"]})
+        return 0
+    if args.epoch:
+        records = B.bench_epoch(args.engines, args.batch_sizes[0], device, args.optimizer,
+                                samples=args.epoch_samples, compile_mode=args.compile_mode, log=log)
+        peak = None
+    else:
+        records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
+                                      repeats=args.repeats, compile_mode=args.compile_mode, log=log)
+    print(B.format_table(records, epoch=args.epoch))
+    meta = {"machine": where, "torch": info["torch"], "optimizer": args.optimizer,
+            "matmul_gflops": peak / 1e9 if peak else None, "compile_mode": args.compile_mode}
+    if args.json:
+        B.write_json(records, args.json, meta)
+        print(f"wrote {args.json}")
+    if args.plot:
+        B.plot(records, args.plot, f"SimpleNet training on {where}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _check_writable(path: Path) -> None:
+    """Before a long run: the folder of `path` exists and takes a new file (nothing is left behind)."""
+    import tempfile
+
+    try:
+        tempfile.NamedTemporaryFile(dir=path.parent if str(path.parent) else ".", prefix=".write-test-").close()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write there ({e.strerror or e})") from None
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; expected a file name")
+
+
+def _cmd_build(args) -> int:
+    from .. import ops
+
+    try:
+        info = ops.load(verbose=args.verbose)
+    except ops.BuildError as e:
+        raise UsageError(str(e)) from None
+    print(f"cpu kernels:  {info['library']} (load {info['seconds']:.1f} s, a build included when not cached)")
+    if args.cuda:
+        if ops.cuda_home() is None:
+            print("cuda kernels: skipped: nvcc not found (install the CUDA toolkit or set CUDA_HOME)")
+            args.cuda = False
+        else:
+            try:
+                info = ops.load_cuda(verbose=args.verbose)
+            except ops.BuildError as e:
+                raise UsageError(str(e)) from None
+            print(f"cuda kernels: {info['library']} (load {info['seconds']:.1f} s; CUDA_HOME "
+                  f"{info['cuda_home']}, arch {info['arch']})")
+    kernels = ops.registered_kernels()
+    for name, keys in kernels.items():
+        print(f"  {name:32s} {', '.join(keys) or '-'}")
+    missing = [n for n in ops.CUDA_OPS if "CUDA" not in kernels[n]] if args.cuda else \
+        [n for n in ops.CPU_OPS if "CPU" not in kernels[n]]
+    if missing:
+        print(f"missing {'CUDA' if args.cuda else 'CPU'} kernels: {', '.join(missing)}")
+        return 1
+    return 0
+
+
+def _cmd_profile(args) -> int:
+    from ..engines import ENGINES, resolve_device
+    from .profiling import profile_engine
+
+    if args.engine not in ENGINES:
+        raise UsageError(f"engine: expected one of {', '.join(ENGINES)}, got {args.engine!r}")
+    if args.steps <= 0 or args.batch_size <= 0:
+        raise UsageError(f"steps, batch-size: expected positive values, got {args.steps}, {args.batch_size}")
+    from ..engines import OPTIMIZERS
+
+    if args.optimizer not in OPTIMIZERS:
+        raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    from ..train import prepare_out
+
+    prepare_out(args.out)                          # a one-line error if the folder cannot be written
+    result = profile_engine(args.engine, args.out, steps=args.steps, device=device, batch_size=args.batch_size,
+                            optimizer=args.optimizer)
+    print(result["table"])
+    print(f"phases labelled: {', '.join(result['phases']) or 'none'}")
+    print(f"chrome/perfetto trace: {result['trace']}")
+    print(f"tensorboard: tensorboard --logdir {args.out}   (pip install -e '.[profile]' for the plugin)")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = _Parser(prog=PROG, description="SimpleNet on MNIST, every forward and backward written out.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    p = sub.add_parser("evaluate", help="test accuracy and confusion matrix of a run folder")
+    p.add_argument("run", type=Path)
+    p = sub.add_parser("check", help="parity and finite-difference checks of every layer and the net")
+    p.add_argument("--dtype", default="float64", help="float32 or float64 (parity); FD is always float64")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("bench", help="time engines side by side (interleaved, after warm-up)")
+    p.add_argument("--engines", type=_csv(str), default=["reference", "manual"],
+                   help="comma-separated; fused@aten / fused@own pin the fused ops' float32 GEMM")
+    p.add_argument("--batch-sizes", type=_csv(int), default=[64, 256, 1024], help="comma-separated")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode for the compiled engines")
+    p.add_argument("--iters", type=int, default=50, help="steps per timed round")
+    p.add_argument("--repeats", type=int, default=15, help="timed rounds per engine")
+    p.add_argument("--epoch", action="store_true", help="time a full epoch of synthetic MNIST instead")
+    p.add_argument("--epoch-samples", type=int, default=60_000)
+    p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
+    p.add_argument("--gemm", action="store_true",
+                   help="time the step's eight GEMMs instead: kernels/cpu/gemm/gemm.h against ATen/MKL (CPU)")
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--plot", type=Path, default=None)
+    p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")
+    p.add_argument("--verbose", action="store_true", help="show the compiler's commands")
+    p.add_argument("--cuda", action="store_true", help="also build kernels/cuda (needs nvcc, not a GPU)")
+    p = sub.add_parser("profile", help="torch.profiler trace of an engine's steps, phases labelled")
+    p.add_argument("--engine", default="manual")
+    p.add_argument("--steps", type=int, default=10, help="active (recorded) steps")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--out", type=_folder, default=Path("runs/profile"))
+    args = parser.parse_args(argv)
+    commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench,
+                "build": _cmd_build, "profile": _cmd_profile}
+    try:
+        return commands[args.command](args)
+    except UsageError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
