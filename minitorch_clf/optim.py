@@ -1,11 +1,12 @@
-"""SGD, Adam and AdamW written out, with torch.optim's signatures, defaults and state layout.
+"""SGD, Adam, AdamW and RMSprop written out, with torch.optim's signatures, defaults and state layout.
 
 They subclass `torch.optim.Optimizer`, so param groups, LR schedulers, `zero_grad` and
 `state_dict` behave as users expect, and a state dict moves between ours and torch's both ways.
-Each update exists three times: a per-tensor loop written to be read (`foreach=False`), a
+Each update exists up to three times: a per-tensor loop written to be read (`foreach=False`), a
 multi-tensor path on `torch._foreach_*` (the default) that does the same operations in the same
 order over all tensors at once, so the two agree to the last bit in practice, and `fused=True`, one
-call of this project's custom op over all tensors (kernels/cpu/optimizer.cpp, built on first use).
+call of this project's custom op over all tensors (kernels/cpu/optimizer.cpp, built on first use;
+SGD, Adam and AdamW). `REGISTRY` at the end names them for the command line.
 Nothing here calls torch.optim's own update functions.
 """
 from __future__ import annotations
@@ -385,3 +386,116 @@ class AdamW(Adam):
                  differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
                          capturable=capturable, differentiable=differentiable, fused=fused)
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Hinton, 2012), as in torch.optim.RMSprop.
+
+    For each parameter θ with gradient g, learning rate γ, smoothing α, momentum μ, weight decay λ:
+        g ← -g                                   if maximize
+        g ← g + λ θ                              if λ ≠ 0
+        v ← α v + (1 - α) g²                     the running mean of g²
+        ḡ ← α ḡ + (1 - α) g                      if centered (as ḡ.lerp_(g, 1 - α))
+        d ← √(v - ḡ²) + ε  if centered, else √v + ε
+        b ← μ b + g / d,  θ ← θ - γ b            if μ > 0
+        θ ← θ - γ g / d                          otherwise
+    State: `step`, `square_avg` (v), `momentum_buffer` (μ > 0), `grad_avg` (centered).
+    No fused kernel: fused=True is refused by name (the fused engine then says so).
+    """
+
+    def __init__(self, params, lr: float | torch.Tensor = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False,
+                 fused: bool | None = None):
+        if fused:
+            raise ValueError("fused=True: RMSprop has no fused kernel here (use the foreach default or foreach=False)")
+        _check_lr(lr, foreach)
+        _check_nonneg("epsilon value", eps)
+        _check_nonneg("momentum value", momentum)
+        _check_nonneg("weight_decay value", weight_decay)
+        _check_nonneg("alpha value", alpha)
+        _check_not_requested(differentiable, capturable)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, foreach=foreach, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _state(self, p: torch.Tensor, group: dict) -> dict:
+        st = self.state[p]
+        if not st:
+            st["step"] = torch.zeros((), dtype=_scalar_dtype())
+            st["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if group["momentum"] > 0:
+                st["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if group["centered"]:
+                st["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return st
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = _params_with_grad(group)
+            if not params:
+                continue
+            states = [self._state(p, group) for p in params]
+            update = _rmsprop_loop if group["foreach"] is False else _rmsprop_foreach
+            update(params, [p.grad for p in params], states, _hyper(group, "lr"))
+        return loss
+
+
+def _rmsprop_loop(params, grads, states, group) -> None:
+    lr, alpha, eps, wd, mu = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+    for p, g, st in zip(params, grads, states):
+        g = -g if group["maximize"] else g
+        st["step"] += 1
+        if wd != 0:
+            g = g.add(p, alpha=wd)
+        v = st["square_avg"]
+        v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        if group["centered"]:
+            st["grad_avg"].lerp_(g, 1 - alpha)
+            d = v.addcmul(st["grad_avg"], st["grad_avg"], value=-1).sqrt_()
+        else:
+            d = v.sqrt()
+        d.add_(eps)
+        if mu > 0:
+            st["momentum_buffer"].mul_(mu).addcdiv_(g, d)
+            p.add_(st["momentum_buffer"], alpha=-lr)
+        else:
+            p.addcdiv_(g, d, value=-lr)
+
+
+def _rmsprop_foreach(params, grads, states, group) -> None:
+    """The same update, each line over the whole list of tensors."""
+    lr, alpha, eps, wd, mu = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+    if group["maximize"]:
+        grads = torch._foreach_neg(grads)
+    torch._foreach_add_([st["step"] for st in states], 1)
+    if wd != 0:
+        grads = torch._foreach_add(grads, params, alpha=wd)
+    vs = [st["square_avg"] for st in states]
+    torch._foreach_mul_(vs, alpha)
+    torch._foreach_addcmul_(vs, grads, grads, value=1 - alpha)
+    if group["centered"]:
+        gs = [st["grad_avg"] for st in states]
+        torch._foreach_lerp_(gs, grads, 1 - alpha)
+        d = torch._foreach_addcmul(vs, gs, gs, value=-1)
+        torch._foreach_sqrt_(d)
+    else:
+        d = torch._foreach_sqrt(vs)
+    torch._foreach_add_(d, eps)
+    if mu > 0:
+        bufs = [st["momentum_buffer"] for st in states]
+        torch._foreach_mul_(bufs, mu)
+        torch._foreach_addcdiv_(bufs, grads, d)
+        torch._foreach_add_(params, bufs, alpha=-lr)
+    else:
+        torch._foreach_addcdiv_(params, grads, d, value=-lr)
+
+
+# The optimizers by the name `train --optimizer` and build_engine take: (class name, here and in
+# torch.optim alike; whether it takes --momentum). The CLI's choices, make_optimizer and the docs read it.
+REGISTRY = {"sgd": ("SGD", True), "adam": ("Adam", False), "adamw": ("AdamW", False), "rmsprop": ("RMSprop", False)}

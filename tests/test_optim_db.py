@@ -1,6 +1,6 @@
 """The optimizers against PyTorch's own optimizer tests: optim_db's configurations and error inputs.
 
-Every configuration torch tests SGD, Adam and AdamW with (torch.testing._internal.common_optimizers)
+Every configuration torch tests SGD, Adam, AdamW and RMSprop with (torch.testing._internal.common_optimizers)
 runs through ours with each update path - the readable loop, the foreach default and fused=True -
 on float64 parameters of several shapes, one of them non-contiguous, and must match torch.optim
 to 1e-10 over 5 steps. Every error input must raise torch's exception type with a message matching
@@ -15,13 +15,13 @@ from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_
 
 from minitorch_clf import optim as ours
 
-INFOS = {i.optim_cls.__name__: i for i in optim_db if i.optim_cls.__name__ in ("SGD", "Adam", "AdamW")}
+INFOS = {i.optim_cls.__name__: i for i in optim_db if i.optim_cls.__name__ in ("SGD", "Adam", "AdamW", "RMSprop")}
 PATHS = {"loop": {"foreach": False}, "foreach": {}, "fused": {"fused": True}}
 
 
 def configs():
     return [(name, path, oi) for name, info in INFOS.items() for oi in info.optim_inputs_func(device="cpu")
-            for path in PATHS]
+            for path in PATHS if not (name == "RMSprop" and path == "fused")]       # RMSprop has no fused kernel
 
 
 def errors():
@@ -120,6 +120,11 @@ def test_a_foreign_state_dict_fails_with_a_message():
 
 def test_the_tables_are_there():
     """torch renaming its test tables must fail here, not make the tests above vanish."""
-    assert set(INFOS) == {"SGD", "Adam", "AdamW"} and len(configs()) >= 30 and len(errors()) >= 20
+    assert set(INFOS) == {"SGD", "Adam", "AdamW", "RMSprop"} and len(configs()) >= 30 and len(errors()) >= 20
     warnings.simplefilter("default")
     assert all(re.compile(ei.error_regex) for _, ei in errors())
+
+
+def test_rmsprop_refuses_fused_by_name():
+    with pytest.raises(ValueError, match="fused=True.*RMSprop"):
+        ours.RMSprop(params(0), fused=True)

@@ -85,7 +85,7 @@ def test_compare_cli_prints_side_by_side(capsys):
 @pytest.mark.parametrize("args,words", [
     (["--dataset", "cifar"], ["dataset", "cifar"]),
     (["--engine", "tpu"], ["engine", "tpu"]),
-    (["--optimizer", "rmsprop"], ["optimizer", "rmsprop"]),
+    (["--optimizer", "lbfgs"], ["optimizer", "lbfgs"]),
     (["--lr", "0"], ["lr"]),
     (["--lr", "-1"], ["lr"]),
     (["--epochs", "0"], ["epochs"]),

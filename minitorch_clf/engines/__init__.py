@@ -34,7 +34,7 @@ _REGISTRY = {
 }
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
 COMPILED = ("compiled", "compiled-reference")
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS: tuple[str, ...] = tuple(ours.REGISTRY)
 
 
 def resolve_device(device) -> torch.device:
@@ -57,15 +57,15 @@ def resolve_device(device) -> torch.device:
 
 def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
                    weight_decay: float | None = None, **options):
-    """SGD / Adam / AdamW from `module` (torch.optim or minitorch_clf.optim); same arguments for both."""
+    """An optimizer of ours.REGISTRY from `module` (torch.optim or minitorch_clf.optim), same arguments for
+    both; `momentum` goes to the ones that take it (SGD), `weight_decay` when given."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    cls_name, takes_momentum = ours.REGISTRY[name]
     kw = dict(options) if weight_decay is None else {"weight_decay": weight_decay, **options}
-    if name == "sgd":
-        return module.SGD(params, lr=lr, momentum=momentum, **kw)
-    if name == "adam":
-        return module.Adam(params, lr=lr, **kw)
-    if name == "adamw":
-        return module.AdamW(params, lr=lr, **kw)
-    raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    if takes_momentum:
+        kw["momentum"] = momentum
+    return getattr(module, cls_name)(params, lr=lr, **kw)
 
 
 def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,

@@ -12,7 +12,10 @@ import contextlib
 import sys
 from pathlib import Path
 
+from ..optim import REGISTRY
 from ..train import TrainConfig, UsageError
+
+OPTIMIZERS = tuple(REGISTRY)
 
 PROG = "minitorch-clf"
 
@@ -46,7 +49,7 @@ def _add_train(sub) -> None:
     p.add_argument("--download", action="store_true", default=None,
                    help="download mnist / fashion-mnist (needs network)")
     p.add_argument("--engine", help=f"reference, manual, compiled, compiled-reference or fused; default {d.engine}")
-    p.add_argument("--optimizer", help=f"sgd, adam or adamw; default {d.optimizer}")
+    p.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)}; default {d.optimizer}")
     p.add_argument("--lr", type=float, help=f"default {d.lr}")
     p.add_argument("--momentum", type=float, help=f"SGD only; default {d.momentum}")
     p.add_argument("--weight-decay", type=float, help="default: the optimizer's own")
@@ -200,8 +203,8 @@ def _cmd_bench(args) -> int:
     for path in (args.json, args.plot):
         if path is not None:
             _check_writable(path)
-    if args.optimizer not in ("sgd", "adam", "adamw"):
-        raise UsageError(f"optimizer: expected sgd, adam or adamw, got {args.optimizer!r}")
+    if args.optimizer not in OPTIMIZERS:
+        raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
     if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
         raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
     try:
@@ -301,8 +304,6 @@ def _cmd_profile(args) -> int:
         raise UsageError(f"engine: expected one of {', '.join(ENGINES)}, got {args.engine!r}")
     if args.steps <= 0 or args.batch_size <= 0:
         raise UsageError(f"steps, batch-size: expected positive values, got {args.steps}, {args.batch_size}")
-    from ..engines import OPTIMIZERS
-
     if args.optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
     try:
