@@ -306,3 +306,10 @@ def test_fake_kernels_check_shapes(call, words):
     with FakeTensorMode(), pytest.raises(RuntimeError) as info:
         call()
     assert all(w in str(info.value) for w in words), str(info.value)
+
+
+def test_empty_lists_are_answered_not_dumped():
+    """Lists with no tensor give the dispatcher nothing to choose a device by: the ops still answer."""
+    assert OP.sgd_update_([], [], [], 0.1, 0.0, 0.0, 0.0, False, False, False) is None
+    assert OP.adam_update_([], [], [], [], [], [], [], 0.1, 0.9, 0.99, 1e-8, 0.0, False, False, False) is None
+    assert OP.mlp_products([], [], [], "own") == []

@@ -26,6 +26,7 @@ PHASES = ("forward", "loss", "backward", "optimizer")
 
 class Engine:
     name = "engine"
+    checks_targets = False          # True where the step's own kernels refuse a target outside [0, C)
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: MLPConfig,
                  device: torch.device, dtype: torch.dtype):
@@ -96,3 +97,12 @@ class Engine:
                 raise ValueError(f"y: expected int64 class indices of shape ({x.shape[0]},), got {got}")
             if y.device != self.device:
                 raise ValueError(f"y: expected device {self.device}, got {y.device}")
+            if y.device.type == "cpu" and not self.checks_targets:
+                # torch's loss would skip -100 (ignore_index) and fail on other values; every engine
+                # trains on class indices alone, so all refuse the same batches (on a GPU this read
+                # would stall every step: there the fused kernels refuse, torch's loss ignores -100)
+                lo, hi = torch.aminmax(y)
+                c = self.config.num_classes
+                if lo.item() < 0 or hi.item() >= c:
+                    bad = y[(y < 0) | (y >= c)][0].item()
+                    raise ValueError(f"y: expected class indices in [0, {c}), got {bad}")

@@ -41,6 +41,7 @@ GRAPH_WARMUP = 3
 
 class FusedEngine(Engine):
     name = "fused"
+    checks_targets = True           # the cross-entropy kernels refuse a bad target before any update
 
     def __init__(self, *args, whole_step: bool = True, **kw):
         super().__init__(*args, **kw)
