@@ -4,6 +4,7 @@ The bound: a float32 sum of K products is within K·u·Σ|a||b| of the exact one
 roundoff), element by element; |A|·|B| computed in float64 gives Σ|a||b|. A kernel that reads a wrong
 element, misses an edge tile or adds a K block twice is off by O(|a||b|), far above the bound.
 """
+import os
 import random
 
 import pytest
@@ -12,7 +13,11 @@ import torch
 from minitorch_clf import ops
 
 U = 2.0 ** -24
-ISAS = ["avx2", "scalar"] if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else ["scalar"]
+# Every ISA is a case everywhere; the ones this CPU cannot run are skipped with the reason.
+_CAPABILITY = torch.backends.cpu.get_cpu_capability()
+HAVE = {"avx512": _CAPABILITY == "AVX512", "avx2": _CAPABILITY in ("AVX2", "AVX512"), "scalar": True}
+ISAS = [pytest.param(isa, marks=pytest.mark.skipif(not HAVE[isa], reason=f"this CPU cannot run {isa}"))
+        for isa in ("avx512", "avx2", "scalar")]
 
 
 def rand(*shape, seed=0):
@@ -167,7 +172,7 @@ def test_gemm_switch_and_its_errors(monkeypatch):
         ops.set_gemm(previous)
     with pytest.raises(ValueError, match="expected one of auto, aten, own, got 'mkl'"):
         ops.set_gemm("mkl")
-    with pytest.raises(RuntimeError, match="expected 'auto', 'avx2' or 'scalar', got 'sse'"):
+    with pytest.raises(RuntimeError, match="expected 'auto', 'avx512', 'avx2' or 'scalar', got 'sse'"):
         ops.own_mm(torch.ones(2, 2), torch.ones(2, 2), "sse")
     with pytest.raises(RuntimeError, match=r"expected \(M, K\) and \(K, N\)"):
         ops.own_mm(torch.ones(2, 3), torch.ones(2, 3))
@@ -186,13 +191,48 @@ def test_env_var_names_the_bad_value(tmp_path):
     assert run.returncode != 0 and "MINITORCH_CLF_GEMM: expected one of auto, aten, own, got 'blas'" in run.stderr
 
 
-def test_measured_peak_is_plausible():
-    """fma_peak_gflops, the denominator of the benchmarks' % of peak: 8-wide FMAs on two pipes give
-    32 flops per cycle per core; between 0.5 and 6 GHz that is 16..192 GFLOP/s per core."""
-    if "avx2" not in ISAS:
-        pytest.skip("no AVX2/FMA on this CPU: the peak loop needs it")
-    one = ops.fma_peak_gflops(1)
-    assert 16 <= one <= 192
+@pytest.mark.parametrize("isa,lanes", [("avx512", 16), ("avx2", 8)])
+def test_measured_peak_is_plausible(isa, lanes):
+    """fma_peak_gflops, the denominator of the benchmarks' % of peak: `lanes`-wide FMAs on one or two
+    pipes give 2..4 x lanes flops per cycle per core; between 0.5 and 6 GHz, per core, that bounds it."""
+    if not HAVE[isa]:
+        pytest.skip(f"this CPU cannot run {isa}")
+    one = ops.fma_peak_gflops(1, isa)
+    assert lanes <= one <= 4 * lanes * 6
+
+
+def test_the_peak_and_the_gemm_default_to_the_widest_isa():
+    widest = ops.cpu_isas()[0]
+    assert ops.cpu_isas() == [i for i in ("avx512", "avx2", "scalar") if HAVE[i]]
+    a, b = rand(37, 300), rand(300, 45, seed=1)
+    assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, widest))
+    with ops.isa("scalar"):                                  # the switch moves what 'auto' means ...
+        assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, "scalar"))
+    assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, widest))   # ... and the context restores it
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_fused_ops_run_on_every_isa(isa):
+    """The fused layer's products through each ISA: within the float32 bound of the float64 result."""
+    x, w, b = rand(64, 784), rand(128, 784, seed=1), rand(128, seed=2)
+    with ops.gemm("own"), ops.isa(isa):
+        out = ops.linear_forward(x, w, b, False)
+    assert_within_bound(out - b, x, w.T)
+
+
+def test_isa_switch_refuses_names_and_missing_instructions():
+    with pytest.raises(ValueError, match="name: expected one of auto, avx512, avx2, scalar, got 'sse'"):
+        ops.set_isa("sse")
+    missing = [i for i in ("avx512", "avx2") if not HAVE[i]]
+    for isa in missing:                                       # empty on a CPU that has both
+        with pytest.raises(ValueError, match="cannot run"):
+            ops.set_isa(isa)
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", "from minitorch_clf import ops; ops.load()"],
+                         env={**os.environ, "MINITORCH_CLF_ISA": "neon"}, capture_output=True, text=True)
+    assert run.returncode != 0 and "MINITORCH_CLF_ISA: expected one of auto, avx512, avx2, scalar, got 'neon'" in run.stderr
 
 
 def test_auto_takes_own_for_thin_products_and_aten_for_large_ones():
@@ -205,6 +245,6 @@ def test_auto_takes_own_for_thin_products_and_aten_for_large_ones():
     thin, large = (64, 784, 128), (200, 300, 250)
     assert not torch.equal(forward(*thin, "own"), forward(*thin, "aten"))
     assert not torch.equal(forward(*large, "own"), forward(*large, "aten"))
-    expected = "own" if "avx2" in ISAS else "aten"
+    expected = "own" if HAVE["avx2"] else "aten"
     assert torch.equal(forward(*thin, "auto"), forward(*thin, expected))
     assert torch.equal(forward(*large, "auto"), forward(*large, "aten"))

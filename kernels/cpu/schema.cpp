@@ -11,8 +11,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("linear_forward_v(Tensor x, Tensor weight, Tensor bias, bool relu, int version) -> Tensor");
   // Gradients of linear_forward from dout (N, O) and its output out (N, O) (the ReLU mask):
   // (dx (N, I) or an empty tensor when not need_dx, dweight (O, I), dbias (O,))
-  // a (M, K) · b (K, N) with the float32 GEMM of gemm.h (CPU), any strides; isa = 'auto' (AVX2/FMA
-  // where the CPU has it), 'avx2' or 'scalar'. The fused ops use it through set_gemm's switch.
+  // a (M, K) · b (K, N) with the float32 GEMM of gemm.h (CPU), any strides; isa = 'auto' (set_isa's
+  // choice, by default the widest the CPU has), 'avx512', 'avx2' or 'scalar'. The fused ops use it
+  // through set_gemm's switch.
   m.def("own_mm(Tensor a, Tensor b, str isa='auto') -> Tensor");
   // The 3L - 1 products of an MLP training step back to back, with gemm = 'own' or 'aten' (benchmarks):
   // acts[k] (N, I_k), weights[k] (O_k, I_k), dzs[k] (N, O_k) -> [y_k] + [dW_k] + [dx_k for k >= 1]
@@ -41,5 +42,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // Process-wide settings and probes of the GEMM (gemm/): which float32 GEMM the fused CPU ops use
   // ('auto', 'aten', 'own'; returns the previous), and the measured float32 FMA peak of `threads` cores.
   m.def("set_gemm(str name) -> str");
-  m.def("fma_peak_gflops(int threads) -> float");
+  // The instruction set of gemm.h's GEMM ('auto' = the widest, 'avx512', 'avx2', 'scalar'; returns
+  // the previous), the ones this CPU runs, and the FMA peak of `threads` cores with an ISA's vectors.
+  m.def("set_isa(str name) -> str");
+  m.def("cpu_isas() -> str[]");
+  m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
 }

@@ -25,6 +25,7 @@ OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_f
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
 CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
+ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
 
 
 def load(verbose: bool = False) -> dict:
@@ -35,6 +36,7 @@ def load(verbose: bool = False) -> dict:
     if first:
         _register_python_halves()
         _set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), "MINITORCH_CLF_GEMM")
+        _set_isa(os.environ.get("MINITORCH_CLF_ISA", "auto"), "MINITORCH_CLF_ISA")
     return info
 
 
@@ -154,7 +156,8 @@ def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, lr, momentu
 # the GEMM of kernels/cpu/gemm/
 
 def own_mm(a, b, isa: str = "auto"):
-    """a (M, K) · b (K, N) with kernels/cpu/gemm/gemm.h's float32 GEMM, any strides; isa 'auto', 'avx2', 'scalar'."""
+    """a (M, K) · b (K, N) with kernels/cpu/gemm/gemm.h's float32 GEMM, any strides; isa 'auto' (set_isa's
+    choice), 'avx512', 'avx2' or 'scalar'."""
     return _lib().own_mm(a, b, isa)
 
 
@@ -175,9 +178,40 @@ def _mlp_products_fake(acts, weights, dzs, gemm):
             + [w.new_empty(w.shape) for w in weights] + [a.new_empty(a.shape) for a in acts[1:]])
 
 
-def fma_peak_gflops(threads: int | None = None) -> float:
-    """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only."""
-    return _lib().fma_peak_gflops(threads or torch.get_num_threads())
+def fma_peak_gflops(threads: int | None = None, isa: str = "auto") -> float:
+    """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only,
+    with the vectors of `isa` ('avx512', 'avx2'; 'auto': the widest this CPU has)."""
+    return _lib().fma_peak_gflops(threads or torch.get_num_threads(), isa)
+
+
+def cpu_isas() -> list[str]:
+    """The instruction sets the GEMM can run here, widest first: e.g. ['avx512', 'avx2', 'scalar']."""
+    return list(_lib().cpu_isas())
+
+
+def set_isa(name: str) -> str:
+    """The instruction set of the GEMM (and so of the fused CPU ops' products): 'auto' (the widest this
+    CPU has), 'avx512', 'avx2' or 'scalar'. Returns the previous choice. An ISA the CPU lacks is refused."""
+    load()
+    return _set_isa(name, "name")
+
+
+def _set_isa(name: str, source: str) -> str:
+    if name not in ISAS:
+        raise ValueError(f"{source}: expected one of {', '.join(ISAS)}, got {name!r}")
+    if name != "auto" and name not in torch.ops.minitorch_clf.cpu_isas():
+        raise ValueError(f"{source}: this CPU cannot run {name!r} (it runs {', '.join(torch.ops.minitorch_clf.cpu_isas())})")
+    return torch.ops.minitorch_clf.set_isa(name)
+
+
+@contextlib.contextmanager
+def isa(name: str):
+    """`with ops.isa("avx2"): ...` runs the block's GEMMs with that instruction set, then restores."""
+    previous = set_isa(name)
+    try:
+        yield
+    finally:
+        set_isa(previous)
 
 
 def set_gemm(name: str) -> str:

@@ -1,14 +1,18 @@
 """`minitorch-clf bench --gemm`: the eight matrix products of a SimpleNet training step, the GEMM
-written here (kernels/cpu/gemm/gemm.h, op own_mm) against ATen's (MKL), side by side.
+written here (kernels/cpu/gemm/gemm.h, op own_mm) against ATen's (MKL) and, where numpy is there,
+numpy's OpenBLAS (what a user would call instead), side by side.
 
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
 times `iters` calls from Python, so each figure includes one op dispatch (own_mm 3-4 us, torch.mm
 1.6-2 us on the 2-core EPYC, measured with 1x1 matrices). "all eight" times the op mlp_products, which
 runs the eight back to back in C++ as the fused step does: no Python between them.
 
-% of peak divides the achieved GFLOP/s by the float32 peak of the cores used, measured by
-ops.fma_peak_gflops (best of 5): every thread runs independent 8-wide FMA chains from registers,
-i.e. 2 FMA pipes x 8 lanes x 2 flops = 32 flops per cycle per core at the clock the cores hold.
+The GEMM written here runs with the widest instruction set the CPU has (ops.set_isa / MINITORCH_CLF_ISA
+choose another); on a CPU with AVX-512 the table also times it with AVX2 ("own avx2"), side by side.
+% of peak divides the achieved GFLOP/s by the float32 peak of the cores used with the widest ISA,
+measured by ops.fma_peak_gflops (best of 5): every thread runs independent FMA chains from
+registers (AVX-512: 2 pipes x 16 lanes x 2 flops = 64 flops per cycle per core where the core has two
+512-bit pipes; AVX2: 32), at the clock the cores hold. The header gives the peak of every ISA.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ class GemmRecord:
     aten_gflops: float
     own_pct_peak: float
     aten_pct_peak: float
+    own_avx2_s: float | None = None   # the GEMM written here forced to AVX2 (CPUs with AVX-512)
+    blas_s: float | None = None       # numpy's matmul (its OpenBLAS), the same operands, one call each
 
 
 def step_products(batch_size: int, config: MLPConfig | None = None, seed: int = 0):
@@ -69,41 +75,88 @@ def _interleaved(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, 
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def measured_peak_gflops(repeats: int = 5) -> float:
-    """Best of `repeats` runs of ops.fma_peak_gflops on torch's thread count, after one to warm up: a
-    new OpenMP thread can share its parent's core for the first tens of milliseconds, which halves
-    the first readings on 2 cores; the peak is what the cores reach once spread."""
-    ops.fma_peak_gflops()
-    return max(ops.fma_peak_gflops() for _ in range(repeats))
+def measured_peak_gflops(repeats: int = 5, isa: str = "auto") -> float:
+    """Best of `repeats` runs of ops.fma_peak_gflops on torch's thread count with `isa`'s vectors (auto:
+    the widest), after one to warm up: a new OpenMP thread can share its parent's core for the first
+    tens of milliseconds, which halves the first readings on 2 cores; the peak is what the cores reach
+    once spread."""
+    ops.fma_peak_gflops(isa=isa)
+    return max(ops.fma_peak_gflops(isa=isa) for _ in range(repeats))
+
+
+def numpy_blas() -> tuple[object, str | None]:
+    """(numpy, the OpenBLAS kernel family it runs, e.g. 'SkylakeX' or 'Haswell'), or (None, None).
+    OpenBLAS picks its kernels when it loads, from the CPU or from OPENBLAS_CORETYPE: run the benchmark
+    with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE` to let it pick the CPU's widest."""
+    try:
+        import numpy as np
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None, None
+    arch = next((i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"), None)
+    return np, arch
+
+
+def peaks_by_isa(repeats: int = 5) -> dict[str, float]:
+    """The measured peak of every vector ISA this CPU runs, widest first."""
+    return {isa: measured_peak_gflops(repeats, isa) for isa in ops.cpu_isas() if isa != "scalar"}
+
+
+def _numpy_phase(np, products, rows, rounds: int) -> None:
+    """numpy's matmul of the same operands (views: the same strides), added to each row's timings as
+    "blas". Timed after ours, not in turns with it: OpenBLAS's threads spin for about 0.1 s after each
+    call, and in turns they took the two cores from OpenMP's (the GEMM written here ran 30x slower).
+    The pause after lets them go to sleep before anything else is timed."""
+    pairs = [(a.numpy(), b.numpy()) for _, a, b in products]
+    calls = {f"p{k}": (lambda a=a, b=b: np.matmul(a, b)) for k, (a, b) in enumerate(pairs)}
+    calls["all"] = lambda: [np.matmul(a, b) for a, b in pairs]              # eight Python calls
+    t = _interleaved(calls, rounds)
+    for k, row in enumerate(rows):
+        row[3]["blas"] = t[f"p{k}"] if k < len(pairs) else t["all"]
+    time.sleep(0.3)
 
 
 def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[list[GemmRecord], float]:
     ops.load()
-    peak = measured_peak_gflops()
-    log(f"measured float32 peak: {peak:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+    peaks = peaks_by_isa()
+    peak = next(iter(peaks.values()))                   # the widest ISA's: what the machine can do
+    log("measured float32 peak on {} threads: {} (% of peak divides by the first)".format(
+        torch.get_num_threads(), ", ".join(f"{isa} {p:.1f} GFLOP/s" for isa, p in peaks.items())))
+    narrow = "avx512" in peaks and "avx2" in peaks
+    np, blas = numpy_blas()
+    if np is not None:
+        log(f"numpy {np.__version__} with OpenBLAS kernels '{blas}' (the OpenBLAS column)")
     records = []
     for bs in batch_sizes:
         products, (acts, weights, dzs) = step_products(bs)
         rows = []
         for name, a, b in products:
-            t = _interleaved({"own": lambda: ops.own_mm(a, b), "aten": lambda: torch.mm(a, b)}, rounds)
+            calls = {"own": lambda: ops.own_mm(a, b), "aten": lambda: torch.mm(a, b)}
+            if narrow:
+                calls["own_avx2"] = lambda: ops.own_mm(a, b, "avx2")
+            t = _interleaved(calls, rounds)
             rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}",
                          2 * a.shape[0] * a.shape[1] * b.shape[1], t))
-        t = _interleaved({g: (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) for g in ("own", "aten")}, rounds)
-        rows.append(("all eight (one C++ call)", "-", sum(r[2] for r in rows), t))
+        calls = {g: (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) for g in ("own", "aten")}
+        rows.append(("all eight (one C++ call)", "-", sum(r[2] for r in rows), _interleaved(calls, rounds)))
+        if np is not None:
+            _numpy_phase(np, products, rows, rounds)
         for name, shape, flops, t in rows:
             own, aten = flops / t["own"] / 1e9, flops / t["aten"] / 1e9
             records.append(GemmRecord(bs, name, shape, flops, t["own"], t["aten"], t["aten"] / t["own"], own, aten,
-                                      100 * own / peak, 100 * aten / peak))
+                                      100 * own / peak, 100 * aten / peak, t.get("own_avx2"), t.get("blas")))
         log(f"batch {bs}: done")
     return records, peak
 
 
 def format_gemm_table(records: list[GemmRecord]) -> str:
-    head = ["batch", "product", "shape", "own", "ATen/MKL", "own/ATen speed", "own GFLOP/s", "MKL GFLOP/s",
+    narrow, blas = any(r.own_avx2_s for r in records), any(r.blas_s for r in records)
+    head = ["batch", "product", "shape", "own", *(["own avx2"] if narrow else []), "ATen/MKL",
+            *(["OpenBLAS", "own/OpenBLAS"] if blas else []), "own/ATen speed", "own GFLOP/s", "MKL GFLOP/s",
             "own % peak", "MKL % peak"]
-    us = lambda s: f"{s * 1e6:.1f} us"
-    rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s), us(r.aten_s), f"{r.speedup:.2f}x",
+    us = lambda s: f"{s * 1e6:.1f} us" if s else "-"
+    rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s), *([us(r.own_avx2_s)] if narrow else []),
+             us(r.aten_s), *([us(r.blas_s), f"{r.blas_s / r.own_s:.2f}x"] if blas else []), f"{r.speedup:.2f}x",
              f"{r.own_gflops:.1f}", f"{r.aten_gflops:.1f}", f"{r.own_pct_peak:.0f}", f"{r.aten_pct_peak:.0f}"]
             for r in records]
     return text_table(head, rows, left=3)

@@ -1,5 +1,5 @@
-// The reference loop for the float32 peak: 12 independent chains of 8-wide FMAs from registers, no
-// memory traffic. 12 chains cover the FMA latency (4 cycles) on both pipes, so the loop runs at the
+// The reference loops for the float32 peak: 12 independent chains of 8-wide (AVX2) or 16-wide
+// (AVX-512) FMAs from registers, no memory traffic. 12 chains cover the FMA latency (4 cycles) on both pipes, so the loop runs at the
 // core's limit of 2 FMA instructions = 32 flops per cycle (Zen 3, Haswell and later), at whatever
 // clock the core holds. Used by peak.cpp (op fma_peak_gflops) and benchmarks/gemm_micro.cpp.
 #pragma once
@@ -22,6 +22,21 @@ __attribute__((target("avx2,fma"), noipa)) inline float fma_chains(int64_t iters
   __m256 s = c[0];
   for (int r = 1; r < 12; ++r) s = _mm256_add_ps(s, c[r]);
   return _mm256_cvtss_f32(s);
+}
+
+// The same with 16-wide AVX-512 FMAs: 2 pipes x 16 lanes x 2 flops = 64 flops per cycle where the
+// core has two 512-bit FMA pipes (Zen 5, Ice Lake-SP and later Xeons), 32 where it splits them.
+__attribute__((target("avx512f"), noipa)) inline float fma_chains_avx512(int64_t iters, float seed) {
+  __m512 c[12];
+  for (int r = 0; r < 12; ++r) c[r] = _mm512_set1_ps(seed * static_cast<float>(r + 1));
+  const __m512 m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(1e-6f);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; ++r) c[r] = _mm512_fmadd_ps(c[r], m, a);
+  }
+  __m512 s = c[0];
+  for (int r = 1; r < 12; ++r) s = _mm512_add_ps(s, c[r]);
+  return _mm512_reduce_add_ps(s);
 }
 
 }  // namespace minitorch_clf

@@ -1,9 +1,11 @@
 // The GEMM of gemm.h: picks a kernel for the operands' layout, cuts C into blocks, and shares the
 // blocks between OpenMP threads (torch's own OpenMP runtime, so torch.set_num_threads applies).
 //
-// Kernel choice (see gemm_avx2.cpp):
+// Kernel choice (see gemm_avx2.cpp, gemm_avx512.cpp):
 //   A and Bᵀ contiguous along k (a.cs == b.rs == 1, as in x·Wᵀ), K >= kDotMinK -> dot-product kernel
 //   anything else -> outer-product kernel (B packed where its rows are not contiguous)
+// each in its AVX-512 version (gemm_avx512.cpp: 8 x 32 outer tiles, 4 x 4 dot tiles) where the ISA is
+// avx512, its AVX2 version (6 x 16, 3 x 4) where it is avx2.
 // The dot kernel needs no packing but pays horizontal sums per tile: with K below kDotMinK they cost
 // more than packing Wᵀ does (measured: fc2's x·Wᵀ, K = 128, runs 1.2-1.3x faster through the outer
 // kernel at batch 256 and 1024, fc1's, K = 784, 1.1-1.8x slower).
@@ -16,6 +18,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "gemm.h"
 #include "gemm_kernels.h"
@@ -56,10 +59,22 @@ void outer(const Problem& p, int T) {
   });
 }
 
+void outer512(const Problem& p, int T) {
+  share(p, T, kOuter512MR, kOuter512NR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    outer_block_avx512(p, {i0, i1, j0, j1});
+  });
+}
+
+std::atomic<Isa> g_default{Isa::kAuto};   // kAuto here: not set, the widest
+
 void dot(const Problem& p, int T) {
   share(p, T, kDotMR, kDotNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     dot_block_avx2(p, {i0, i1, j0, j1});
   });
+}
+
+void dot512(const Problem& p, int T) {
+  share(p, T, 4, 4, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { dot_block_avx512(p, {i0, i1, j0, j1}); });
 }
 
 void scalar(const Problem& p, int T) {
@@ -71,6 +86,24 @@ void scalar(const Problem& p, int T) {
 bool cpu_has_avx2_fma() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return has;
+}
+
+bool cpu_has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && cpu_has_avx2_fma();
+  return has;
+}
+
+Isa widest_isa() { return cpu_has_avx512f() ? Isa::kAvx512 : cpu_has_avx2_fma() ? Isa::kAvx2 : Isa::kScalar; }
+
+Isa default_isa() {
+  const Isa isa = g_default.load(std::memory_order_relaxed);
+  return isa == Isa::kAuto ? widest_isa() : isa;
+}
+
+Isa set_default_isa(Isa isa) {
+  const Isa previous = default_isa();
+  g_default.store(isa, std::memory_order_relaxed);
+  return previous;
 }
 
 void block_scalar(const Problem& p, const Block& blk) {
@@ -87,10 +120,11 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
   if (M <= 0 || N <= 0) return;
   const Problem p{M, N, K, a, b, c, ldc, ep};
   const int T = threads_for(M, N, K);
-  if (isa == Isa::kAuto) isa = cpu_has_avx2_fma() ? Isa::kAvx2 : Isa::kScalar;
+  if (isa == Isa::kAuto) isa = default_isa();
   if (isa == Isa::kScalar || K == 0) return scalar(p, T);
-  if (a.cs == 1 && b.rs == 1 && K >= kDotMinK) return dot(p, T);
-  outer(p, T);
+  const bool wide = isa == Isa::kAvx512;
+  if (a.cs == 1 && b.rs == 1 && K >= kDotMinK) return wide ? dot512(p, T) : dot(p, T);
+  wide ? outer512(p, T) : outer(p, T);
 }
 
 }  // namespace minitorch_clf::gemm

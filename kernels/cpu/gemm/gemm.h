@@ -25,10 +25,15 @@ struct Epilogue {
   int64_t mask_ld = 0;
 };
 
-// Which instructions run the products: kAuto picks AVX2/FMA where the CPU has them (asked at run time).
-enum class Isa { kAuto, kAvx2, kScalar };
+// Which instructions run the products: kAuto is the process default (set_default_isa), which starts as
+// the widest the CPU has (asked at run time): AVX-512F, else AVX2/FMA, else the scalar loops.
+enum class Isa { kAuto, kAvx512, kAvx2, kScalar };
 
 bool cpu_has_avx2_fma();
+bool cpu_has_avx512f();
+Isa widest_isa();                       // of this CPU
+Isa default_isa();                      // what kAuto means now
+Isa set_default_isa(Isa isa);           // returns the previous; kAuto restores widest_isa()
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
 // Deterministic: each element is summed in the same order whatever the number of threads.

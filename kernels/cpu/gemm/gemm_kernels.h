@@ -34,8 +34,12 @@ constexpr int64_t kKBlock = 256;                 // k per block: a packed B pane
 constexpr int64_t kRowBlock = 32 * kOuterMR;     // rows per packed A block: 192 x 256 floats = 192 KiB (L2)
 constexpr int64_t kDotMR = 3, kDotNR = 4;         // dot kernel: 3 rows of A x 4 rows of Bᵀ
 
+constexpr int64_t kOuter512MR = 8, kOuter512NR = 32;   // AVX-512 outer kernel: 8 rows x 2 vectors of 16
+
 // Outer-product kernel: any strides (A and B are packed per block).
 void outer_block_avx2(const Problem& p, const Block& blk);
+void outer_block_avx512(const Problem& p, const Block& blk);
+void dot_block_avx512(const Problem& p, const Block& blk);
 // Dot-product kernel: needs A's rows and Bᵀ's rows contiguous (a.cs == 1, b.rs == 1).
 void dot_block_avx2(const Problem& p, const Block& blk);
 // Plain loops: any strides, no instruction set beyond the baseline.

@@ -20,12 +20,33 @@ std::atomic<GemmBackend> g_backend{GemmBackend::kAuto};
 constexpr const char* kBackendNames[] = {"auto", "aten", "own"};
 constexpr int64_t kThinLimit = 128;   // auto: gemm.h's GEMM when some size of the product is at most this
 
+constexpr const char* kIsaNames[] = {"auto", "avx512", "avx2", "scalar"};   // in gemm::Isa's order
+
 gemm::Isa parse_isa(c10::string_view isa) {
-  if (isa == "auto") return gemm::Isa::kAuto;
-  if (isa == "scalar") return gemm::Isa::kScalar;
-  TORCH_CHECK(isa == "avx2", "isa: expected 'auto', 'avx2' or 'scalar', got '", std::string(isa), "'");
-  TORCH_CHECK(gemm::cpu_has_avx2_fma(), "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
-  return gemm::Isa::kAvx2;
+  for (int i = 0; i < 4; ++i) {
+    if (isa != kIsaNames[i]) continue;
+    const auto chosen = static_cast<gemm::Isa>(i);
+    TORCH_CHECK(chosen != gemm::Isa::kAvx512 || gemm::cpu_has_avx512f(),
+                "isa='avx512': this CPU has no AVX-512F/VL (use 'auto', 'avx2' or 'scalar')");
+    TORCH_CHECK(chosen != gemm::Isa::kAvx2 || gemm::cpu_has_avx2_fma(),
+                "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
+    return chosen;
+  }
+  TORCH_CHECK(false, "isa: expected 'auto', 'avx512', 'avx2' or 'scalar', got '", std::string(isa), "'");
+}
+
+// The ISA the GEMM's kAuto means from now on ('auto': the widest this CPU has); returns the previous.
+std::string set_isa(c10::string_view name) {
+  return kIsaNames[static_cast<int>(gemm::set_default_isa(parse_isa(name)))];
+}
+
+// The vector ISAs this CPU runs, widest first, then 'scalar'.
+std::vector<std::string> cpu_isas() {
+  std::vector<std::string> out;
+  if (gemm::cpu_has_avx512f()) out.push_back("avx512");
+  if (gemm::cpu_has_avx2_fma()) out.push_back("avx2");
+  out.push_back("scalar");
+  return out;
 }
 
 // a (M, K) · b (K, N) -> (M, N), float32, any strides.
@@ -100,6 +121,8 @@ at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t
 // A process-wide setting, not a tensor op: one kernel for every device.
 TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
   m.impl("set_gemm", &set_gemm);
+  m.impl("set_isa", &set_isa);
+  m.impl("cpu_isas", &cpu_isas);
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {

@@ -1,0 +1,243 @@
+// The AVX-512 kernels of gemm.h: gemm_avx2.cpp's outer-product and dot-product kernels with 16-wide
+// zmm vectors, 32 registers and k-masks. Built for AVX-512F by the target pragma below whatever the compiler flags, and
+// called only after gemm.cpp has asked the CPU (cpu_has_avx512f).
+//
+// An 8 x 32 tile of C lives in 16 zmm registers; each k broadcasts 8 values of A's column k and loads
+// 32 of B's row k:
+//     acc[r][0:16] += A[i+r, k] * B[k, j:j+16]        acc[r][16:32] += A[i+r, k] * B[k, j+16:j+32]
+// 16 FMAs for 2 loads and 8 broadcasts; 8 rows divide the batch sizes of SimpleNet's step. Edges use
+// the k-mask registers (masked loads and stores), packed panels are zero-padded, as in the AVX2 kernel.
+// The same loop order and packing rules as outer_block_avx2 (see there), with this kernel's tile.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "gemm_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,fma")
+
+namespace minitorch_clf::gemm {
+namespace {
+
+constexpr int64_t MR = kOuter512MR, NR = kOuter512NR;
+
+// Lanes [0, n) on (n in 0..16, clamped).
+inline __mmask16 lanes16(int64_t n) {
+  return static_cast<__mmask16>(n <= 0 ? 0 : n >= 16 ? 0xFFFF : (1u << n) - 1);
+}
+
+// The epilogue on 16 columns of row i: bias, relu (max(0, v) keeps a NaN v), mask (NaN mask -> 0).
+inline __m512 finish16(__m512 v, const Epilogue& ep, int64_t i, int64_t j, __mmask16 m) {
+  const __m512 zero = _mm512_setzero_ps();
+  if (ep.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, ep.bias + j));
+  if (ep.relu) v = _mm512_max_ps(zero, v);
+  if (ep.mask) {
+    const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, ep.mask + i * ep.mask_ld + j), zero, _CMP_GT_OQ);
+    v = _mm512_maskz_mov_ps(keep, v);
+  }
+  return v;
+}
+
+//   apack[(t * kn + k) * MR + r] = A[i0 + MR t + r, k0 + k]          (0 past i1)
+void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* __restrict__ out) {
+  const int64_t kn = k1 - k0;
+  for (int64_t t = 0; i0 + t * MR < i1; ++t) {
+    const int64_t rows = std::min(MR, i1 - i0 - t * MR);
+    const float* src = a.data + (i0 + t * MR) * a.rs + k0 * a.cs;
+    float* __restrict__ panel = out + t * kn * MR;
+    for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += MR) {
+      for (int64_t r = 0; r < MR; ++r) panel[r] = r < rows ? src[r * a.rs] : 0.0f;
+    }
+  }
+}
+
+//   bpack[k * NR + c] = B[k0 + k, j + c]                                (0 past cols)
+void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* __restrict__ out) {
+  const float* src = b.data + k0 * b.rs + j * b.cs;
+  for (int64_t k = k0; k < k1; ++k, src += b.rs, out += NR) {
+    if (b.cs == 1) {
+      _mm512_storeu_ps(out, _mm512_maskz_loadu_ps(lanes16(cols), src));
+      _mm512_storeu_ps(out + 16, _mm512_maskz_loadu_ps(lanes16(cols - 16), src + 16));
+    } else {
+      for (int64_t c = 0; c < NR; ++c) out[c] = c < cols ? src[c * b.cs] : 0.0f;
+    }
+  }
+}
+
+// C[i:i+R, j:j+32] (+)= A[i:i+R, k-block] · B[k-block, j:j+32]; m0, m1 mask the two halves' columns.
+template <int R>
+void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, int64_t kn,
+          int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r * a_rs]);
+      acc0[r] = _mm512_fmadd_ps(ar, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* c = p.c + (i + r) * p.ldc + j;
+    __m512 v0 = acc0[r], v1 = acc1[r];
+    if (!first) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    if (last) {
+      v0 = finish16(v0, p.ep, i + r, j, m0);
+      v1 = finish16(v1, p.ep, i + r, j + 16, m1);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+}
+
+struct Operands {
+  const float* a;
+  int64_t a_rs, a_cs, tile_step;
+  const float* b;
+  int64_t ldb;
+};
+
+void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
+           bool last, __mmask16 m0, __mmask16 m1) {
+  int64_t i = i0;
+  const float* a = o.a;
+  for (; i + MR <= i1; i += MR, a += o.tile_step) tile<MR>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+#define MINITORCH_CLF_EDGE(R) tile<R>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1)
+  switch (i1 - i) {
+    case 7: MINITORCH_CLF_EDGE(7); break;
+    case 6: MINITORCH_CLF_EDGE(6); break;
+    case 5: MINITORCH_CLF_EDGE(5); break;
+    case 4: MINITORCH_CLF_EDGE(4); break;
+    case 3: MINITORCH_CLF_EDGE(3); break;
+    case 2: MINITORCH_CLF_EDGE(2); break;
+    case 1: MINITORCH_CLF_EDGE(1); break;
+    default: break;
+  }
+#undef MINITORCH_CLF_EDGE
+}
+
+// The dot-product kernel (x·Wᵀ: both operands contiguous along k), 16 k at a time:
+//     acc[r][s] += x[i+r, k:k+16] * W[j+s, k:k+16]     then C[i+r, j+s] = the 16 lanes' sum
+// A 4 x 4 tile is 16 zmm registers of partial sums; 8 loads feed 16 FMAs. Each sum is reduced by
+// _mm512_reduce_add_ps on its own, so an element's bits do not depend on the tile holding it.
+template <int R, int S>
+void dot_tile(const Problem& p, int64_t i, int64_t j, __mmask16 k_tail) {
+  __m512 acc[R][S];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) acc[r][s] = _mm512_setzero_ps();
+  const int64_t lda = p.a.rs, ldb = p.b.cs, K = p.K;
+  const float* a = p.a.data + i * lda;
+  const float* b = p.b.data + j * ldb;
+  auto step = [&](int64_t k, __mmask16 m) {
+    __m512 av[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) av[r] = _mm512_maskz_loadu_ps(m, a + r * lda + k);
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) {
+      const __m512 bv = _mm512_maskz_loadu_ps(m, b + s * ldb + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[r][s] = _mm512_fmadd_ps(av[r], bv, acc[r][s]);
+    }
+  };
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) step(k, 0xFFFF);
+  if (k < K) step(k, k_tail);
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    float* c = p.c + (i + r) * p.ldc + j;
+#pragma GCC unroll 4
+    for (int s = 0; s < S; ++s) c[s] = finish(_mm512_reduce_add_ps(acc[r][s]), p.ep, i + r, j + s);
+  }
+}
+
+constexpr int64_t kDot512MR = 4, kDot512NR = 4;
+
+template <int S>
+void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __mmask16 k_tail) {
+  int64_t i = i0;
+  for (; i + kDot512MR <= i1; i += kDot512MR) dot_tile<kDot512MR, S>(p, i, j, k_tail);
+  switch (i1 - i) {
+    case 3: dot_tile<3, S>(p, i, j, k_tail); break;
+    case 2: dot_tile<2, S>(p, i, j, k_tail); break;
+    case 1: dot_tile<1, S>(p, i, j, k_tail); break;
+    default: break;
+  }
+}
+
+constexpr int64_t kRowBlock512 = 24 * MR;                     // 192 rows x 256 k of A: 192 KiB (L2)
+constexpr int64_t kPackAMinCols = 8 * NR, kPackBMinRows = 12 * MR;
+
+}  // namespace
+
+// Rows of A in blocks of 48 (784 floats each: 150 KiB, in L2) while 4-row strips of Bᵀ pass through L1.
+void dot_block_avx512(const Problem& p, const Block& blk) {
+  constexpr int64_t kRows = 12 * kDot512MR;
+  const __mmask16 k_tail = lanes16(p.K % 16);
+  for (int64_t ib = blk.i0; ib < blk.i1; ib += kRows) {
+    const int64_t ie = std::min(blk.i1, ib + kRows);
+    int64_t j = blk.j0;
+    for (; j + kDot512NR <= blk.j1; j += kDot512NR) dot_row_strip<4>(p, ib, ie, j, k_tail);
+    switch (blk.j1 - j) {
+      case 3: dot_row_strip<3>(p, ib, ie, j, k_tail); break;
+      case 2: dot_row_strip<2>(p, ib, ie, j, k_tail); break;
+      case 1: dot_row_strip<1>(p, ib, ie, j, k_tail); break;
+      default: break;
+    }
+  }
+}
+
+void outer_block_avx512(const Problem& p, const Block& blk) {
+  thread_local std::vector<float> apack, bpack;
+  const int64_t rows_max = std::min(kRowBlock512, blk.i1 - blk.i0);
+  const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
+  const bool pack_a_on = blk.j1 - blk.j0 >= kPackAMinCols;
+  const bool b_in_place = p.b.cs == 1 && rows_max < kPackBMinRows;
+  const bool b_block = !b_in_place && blk.i1 - blk.i0 > kRowBlock512;
+  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kKBlock));
+  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * kKBlock * NR));
+  for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
+    const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
+    const bool first = k0 == 0, last = k1 == p.K;
+    for (int64_t t = 0; b_block && t < panels; ++t) {
+      const int64_t j = blk.j0 + t * NR;
+      pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kn * NR);
+    }
+    for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock512) {
+      const int64_t ie = std::min(blk.i1, ib + kRowBlock512);
+      Operands o;
+      if (pack_a_on) {
+        pack_a(p.a, ib, ie, k0, k1, apack.data());
+        o.a = apack.data(), o.a_rs = 1, o.a_cs = MR, o.tile_step = kn * MR;
+      } else {
+        o.a = p.a.data + ib * p.a.rs + k0 * p.a.cs, o.a_rs = p.a.rs, o.a_cs = p.a.cs, o.tile_step = MR * p.a.rs;
+      }
+      for (int64_t t = 0; t < panels; ++t) {
+        const int64_t j = blk.j0 + t * NR, cols = std::min(NR, blk.j1 - j);
+        if (b_in_place) {
+          o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
+        } else if (b_block) {
+          o.b = bpack.data() + t * kn * NR, o.ldb = NR;
+        } else {
+          pack_b(p.b, j, cols, k0, k1, bpack.data());
+          o.b = bpack.data(), o.ldb = NR;
+        }
+        panel(p, o, kn, ib, ie, j, first, last, lanes16(cols), lanes16(cols - 16));
+      }
+    }
+  }
+}
+
+}  // namespace minitorch_clf::gemm
+
+#pragma GCC pop_options
