@@ -2,7 +2,7 @@
 // before memory and threads have a say. No torch; build and run from the repository root:
 //
 //   g++ -O3 -fopenmp -std=c++17 -Ikernels/cpu/gemm benchmarks/gemm_micro.cpp kernels/cpu/gemm/gemm.cpp
-//       kernels/cpu/gemm/gemm_avx2.cpp -o /tmp/gemm_micro && /tmp/gemm_micro          (one line)
+//       kernels/cpu/gemm/gemm_avx2.cpp kernels/cpu/gemm/gemm_avx512.cpp -o /tmp/gemm_micro && /tmp/gemm_micro
 //
 // Cycles come from fma_chains.h's reference loop, which runs at the core's limit of 2 FMA
 // instructions per cycle (Zen 3, Haswell and later): cycles = its FMAs / 2, so

@@ -55,9 +55,11 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
 
 
 def test_bench_fused_engine_with_a_gemm_suffix(capsys):
-    assert main(["bench", "--engines", "fused@aten,fused@own", "--batch-sizes", "8", "--iters", "2",
+    assert main(["bench", "--engines", "fused@aten,fused@own,fused@scalar", "--batch-sizes", "8", "--iters", "2",
                  "--repeats", "2"]) == 0
-    assert "fused@aten" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as info:
-        raise SystemExit(main(["bench", "--engines", "manual@own"]))
-    assert info.value.code == 2 and "only fused takes a GEMM suffix" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "fused@aten" in out and "fused@scalar" in out
+    for bad in ("manual@own", "fused@sse"):
+        with pytest.raises(SystemExit) as info:
+            raise SystemExit(main(["bench", "--engines", bad]))
+        assert info.value.code == 2 and "only fused takes a suffix" in capsys.readouterr().err

@@ -24,7 +24,8 @@ def test_gemm_micro_benchmark_builds_and_runs(tmp_path):
         pytest.skip("no g++ on PATH")
     exe = tmp_path / "gemm_micro"
     build = subprocess.run(["g++", "-O3", "-fopenmp", "-std=c++17", "-Ikernels/cpu/gemm", "benchmarks/gemm_micro.cpp",
-                            "kernels/cpu/gemm/gemm.cpp", "kernels/cpu/gemm/gemm_avx2.cpp", "-o", str(exe)], cwd=ROOT,
+                            "kernels/cpu/gemm/gemm.cpp", "kernels/cpu/gemm/gemm_avx2.cpp", "kernels/cpu/gemm/gemm_avx512.cpp",
+                            "-o", str(exe)], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)

@@ -12,7 +12,9 @@ engine with the data resident on the device (`Engine.train_epoch`: the loop of s
 fused engine on a GPU one CUDA graph for the whole epoch, captured during the warm-up).
 
 Achieved GFLOP/s counts the GEMMs of a step (MLPConfig.flops_per_sample); `% matmul` compares them
-with a large float32 matrix product timed in the same process on the same device.
+with a large float32 matrix product timed in the same process on the same device, and on the CPU
+`% peak` with the FMA peak of the widest instruction set the CPU has, measured in the same process
+(bench_gemm.measured_peak_gflops): the honest denominator, which a step can approach but not pass.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ class Record:
     speedup: float | None = None        # against `reference` at the same batch size / loader
     gflops: float | None = None
     pct_matmul: float | None = None     # achieved GFLOP/s / measured matmul GFLOP/s
+    pct_peak: float | None = None       # CPU: achieved GFLOP/s / the widest ISA's measured FMA peak
     first_steps_s: float | None = None  # warm-up (compile, allocation), excluded from median_s
     epoch_s: float | None = None
 
@@ -104,14 +107,17 @@ def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | 
     return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
 
 
+SUFFIXES = ("aten", "own", "avx512", "avx2", "scalar")     # fused@aten|own (the GEMM), fused@avx2... (its ISA)
+
+
 def _gemm_for(name: str):
-    """The context an engine's steps run in: the GEMM named after '@', else nothing."""
-    gemm = name.partition("@")[2]
-    if not gemm:
+    """The context an engine's steps run in: the GEMM (aten, own) or the GEMM's ISA named after '@'."""
+    suffix = name.partition("@")[2]
+    if not suffix:
         return contextlib.nullcontext()
     from .. import ops
 
-    return ops.gemm(gemm)
+    return ops.gemm(suffix) if suffix in ("aten", "own") else ops.isa(suffix)
 
 
 def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimizer: str = "sgd",
@@ -122,6 +128,9 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
     config = MLPConfig()
     peak = matmul_rate(device)
     log(f"matmul rate on {device}: {peak / 1e9:.1f} GFLOP/s (float32)")
+    fma_peak = _fma_peak(device)
+    if fma_peak:
+        log(f"float32 FMA peak on {device}: {fma_peak:.1f} GFLOP/s (the widest ISA; % peak divides by it)")
     records = []
     for bs in batch_sizes:
         g = torch.Generator().manual_seed(bs)
@@ -145,10 +154,24 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
             q1, med, q3 = _quartiles(samples[name])
             flops = config.flops_per_sample() * bs / med
             records.append(Record(name, "resident-batch", str(device), bs, med, q3 - q1, bs / med,
-                                  gflops=flops / 1e9, pct_matmul=100 * flops / peak, first_steps_s=first))
+                                  gflops=flops / 1e9, pct_matmul=100 * flops / peak, first_steps_s=first,
+                                  pct_peak=100 * flops / 1e9 / fma_peak if fma_peak else None))
         log(f"batch {bs}: done")
     _speedups(records)
     return records, peak
+
+
+def _fma_peak(device: torch.device) -> float | None:
+    """GFLOP/s of the CPU's widest FMA, or None (a GPU, or no kernels to measure it with)."""
+    if device.type != "cpu":
+        return None
+    from .. import ops
+    from .bench_gemm import measured_peak_gflops
+
+    try:
+        return measured_peak_gflops()
+    except ops.BuildError:
+        return None
 
 
 def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimizer: str = "sgd",
@@ -238,13 +261,14 @@ def _speedups(records: list[Record], by_loader: bool = True) -> None:
 def format_table(records: list[Record], epoch: bool = False, time_label: str | None = None,
                  speedup_label: str = "speedup") -> str:
     head = ["engine", "loader", "batch", time_label or ("epoch s" if epoch else "median step"), "IQR", "samples/s",
-            speedup_label, "GFLOP/s", "% matmul", "warm-up s"]
+            speedup_label, "GFLOP/s", "% matmul", "% peak", "warm-up s"]
     rows = []
     for r in records:
         t = f"{r.median_s:.3f}" if epoch else _fmt_time(r.median_s)
         rows.append([r.engine, r.loader, str(r.batch_size), t, "-" if epoch else _fmt_time(r.iqr_s),
                      f"{r.samples_per_s:,.0f}", f"{r.speedup:.2f}x" if r.speedup else "-",
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
+                     f"{r.pct_peak:.1f}" if r.pct_peak else "-",
                      f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])
     return text_table(head, rows, left=2)
 
@@ -303,5 +327,25 @@ def machine_info(device: torch.device) -> dict:
                     break
         except OSError:
             pass
-        info.update(cpu=cpu, cores=torch.get_num_threads())
+        from .. import ops
+
+        try:
+            isa = ops.cpu_isas()[0]                  # the widest the kernels run here
+        except ops.BuildError:
+            isa = "unknown (kernels not built)"
+        info.update(cpu=cpu, cores=torch.get_num_threads(), isa=isa, caches=cache_sizes())
     return info
+
+
+def cache_sizes() -> str:
+    """The CPU's caches as the kernel reports them (sysfs), e.g. 'L1d 48K, L2 1024K, L3 32768K'."""
+    out = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind = (index / "level").read_text().strip(), (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            out.append(f"L{level}{'d' if kind == 'Data' else ''} {size}")
+    return ", ".join(out) or "unknown"

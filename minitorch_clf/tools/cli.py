@@ -189,8 +189,11 @@ def _cmd_bench(args) -> int:
         base, _, gemm = name.partition("@")
         if base not in ENGINES:
             raise UsageError(f"engines: expected names from {', '.join(ENGINES)}, got {name!r}")
-        if gemm and (base != "fused" or gemm not in ("aten", "own")):
-            raise UsageError(f"engines: only fused takes a GEMM suffix, @aten or @own; got {name!r}")
+        if gemm and (base != "fused" or gemm not in B.SUFFIXES):
+            raise UsageError(f"engines: only fused takes a suffix, @{', @'.join(B.SUFFIXES)} "
+                             f"(its GEMM, or the GEMM's instruction set); got {name!r}")
+        if gemm in ("avx512", "avx2") and gemm not in _cpu_isas():
+            raise UsageError(f"engines: this CPU cannot run {gemm} ({name!r})")
     if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
     for name in ("iters", "repeats", "epoch_samples"):
@@ -212,7 +215,7 @@ def _cmd_bench(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     info = B.machine_info(device)
-    where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads"
+    where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads, {info['isa']}, {info['caches']}"
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
     log = lambda m: print(m, flush=True)
     if args.gemm:
@@ -252,6 +255,15 @@ def _cmd_bench(args) -> int:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
     return 0
+
+
+def _cpu_isas() -> list[str]:
+    from .. import ops
+
+    try:
+        return ops.cpu_isas()
+    except ops.BuildError as e:
+        raise UsageError(str(e)) from None
 
 
 def _check_writable(path: Path) -> None:
