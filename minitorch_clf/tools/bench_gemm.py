@@ -163,7 +163,8 @@ def format_gemm_table(records: list[GemmRecord]) -> str:
 
 
 def plot_gemms(records: list[GemmRecord], peak: float, path, title: str) -> None:
-    """GFLOP/s of each product, own beside MKL, one panel per batch size, the measured peak drawn."""
+    """GFLOP/s of each product, own beside MKL (and OpenBLAS where it was timed), one panel per batch
+    size, the measured peak of the widest ISA drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,8 +175,12 @@ def plot_gemms(records: list[GemmRecord], peak: float, path, title: str) -> None
     for ax, bs in zip(axes[0], batches):
         rs = [r for r in records if r.batch_size == bs]
         xs = range(len(rs))
-        ax.bar([x - 0.2 for x in xs], [r.own_gflops for r in rs], 0.4, label="own (gemm.h)")
-        ax.bar([x + 0.2 for x in xs], [r.aten_gflops for r in rs], 0.4, label="ATen / MKL")
+        series = [("own (gemm.h)", [r.own_gflops for r in rs]), ("ATen / MKL", [r.aten_gflops for r in rs])]
+        if all(r.blas_s for r in rs):
+            series.append(("numpy / OpenBLAS", [r.flops / r.blas_s / 1e9 for r in rs]))
+        width = 0.8 / len(series)
+        for k, (label, ys) in enumerate(series):
+            ax.bar([x + (k - (len(series) - 1) / 2) * width for x in xs], ys, width, label=label)
         ax.axhline(peak, color="k", lw=0.8, ls="--", label=f"measured peak {peak:.0f}")
         ax.set_xticks(list(xs), [r.product.replace(" = ", "\n") for r in rs], fontsize=7, rotation=90)
         ax.set_title(f"batch {bs}")
