@@ -28,6 +28,14 @@ def _params_with_grad(group: dict) -> list[torch.Tensor]:
     return [p for p in group["params"] if p.grad is not None]
 
 
+def _loss_of(closure):
+    """What step(closure) returns: the closure's loss, evaluated with grad enabled (None without one)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 def _check_nonneg(name: str, value: float) -> None:
     if not 0.0 <= value:
         raise ValueError(f"Invalid {name}: {value} (expected >= 0)")
@@ -133,10 +141,7 @@ class SGD(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _loss_of(closure)
         for group in self.param_groups:
             params = _params_with_grad(group)
             if not params:
@@ -282,10 +287,7 @@ class Adam(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _loss_of(closure)
         for group in self.param_groups:
             params = _params_with_grad(group)
             if not params:
@@ -432,10 +434,7 @@ class RMSprop(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _loss_of(closure)
         for group in self.param_groups:
             params = _params_with_grad(group)
             if not params:

@@ -204,14 +204,9 @@ def _set_isa(name: str, source: str) -> str:
     return torch.ops.minitorch_clf.set_isa(name)
 
 
-@contextlib.contextmanager
 def isa(name: str):
     """`with ops.isa("avx2"): ...` runs the block's GEMMs with that instruction set, then restores."""
-    previous = set_isa(name)
-    try:
-        yield
-    finally:
-        set_isa(previous)
+    return _switched(set_isa, name)
 
 
 def set_gemm(name: str) -> str:
@@ -229,13 +224,17 @@ def _set_gemm(name: str, source: str) -> str:
 
 
 @contextlib.contextmanager
-def gemm(name: str):
-    """`with ops.gemm("aten"): ...` runs the block with that GEMM, then restores the previous one."""
-    previous = set_gemm(name)
+def _switched(setter, name: str):
+    previous = setter(name)
     try:
         yield
     finally:
-        set_gemm(previous)
+        setter(previous)
+
+
+def gemm(name: str):
+    """`with ops.gemm("aten"): ...` runs the block with that GEMM, then restores the previous one."""
+    return _switched(set_gemm, name)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -155,15 +155,11 @@ def _cmd_check(args) -> int:
     import torch
 
     from ..checks import format_table, run_checks
-    from ..engines import resolve_device
 
     dtypes = {"float32": torch.float32, "float64": torch.float64}
     if args.dtype not in dtypes:
         raise UsageError(f"dtype: expected float32 or float64, got {args.dtype!r}")
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    device = _device(args.device)
     rows = run_checks(dtypes[args.dtype], device, seed=args.seed)
     print(format_table(rows))
     failed = [r for r in rows if not r.passed]
@@ -183,7 +179,7 @@ def _csv(kind):
 
 def _cmd_bench(args) -> int:
     from . import bench as B
-    from ..engines import COMPILE_MODES, ENGINES, resolve_device
+    from ..engines import COMPILE_MODES, ENGINES
 
     for name in args.engines:
         base, _, gemm = name.partition("@")
@@ -210,10 +206,7 @@ def _cmd_bench(args) -> int:
         raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
     if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
         raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    device = _device(args.device)
     info = B.machine_info(device)
     where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads, {info['isa']}, {info['caches']}"
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
@@ -255,6 +248,16 @@ def _cmd_bench(args) -> int:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
     return 0
+
+
+def _device(name: str):
+    """resolve_device, its ValueError as the CLI's one-line error."""
+    from ..engines import resolve_device
+
+    try:
+        return resolve_device(name)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _cpu_isas() -> list[str]:
@@ -309,7 +312,7 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_profile(args) -> int:
-    from ..engines import ENGINES, resolve_device
+    from ..engines import ENGINES
     from .profiling import profile_engine
 
     if args.engine not in ENGINES:
@@ -318,10 +321,7 @@ def _cmd_profile(args) -> int:
         raise UsageError(f"steps, batch-size: expected positive values, got {args.steps}, {args.batch_size}")
     if args.optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
-    try:
-        device = resolve_device(args.device)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    device = _device(args.device)
     from ..train import prepare_out
 
     prepare_out(args.out)                          # a one-line error if the folder cannot be written
