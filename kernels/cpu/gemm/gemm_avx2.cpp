@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gemm_kernels.h"
+#include "gemm_outer_block.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -132,14 +133,6 @@ void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, co
   }
 }
 
-// Where a block's operands are read: in place, or packed (then a_rs/a_cs/ldb are the packed ones).
-struct Operands {
-  const float* a;            // row i0 of the block, k0
-  int64_t a_rs, a_cs, tile_step;   // tile_step: from one 6-row tile's A to the next
-  const float* b;            // B[k0, j]
-  int64_t ldb;
-};
-
 // Rows [i0, i1) of one 16-column panel.
 template <bool kFull>
 void outer_panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
@@ -217,58 +210,25 @@ void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __m256i 
 
 }  // namespace
 
-// The GotoBLAS loop order: for each K block, for each block of rows (A, in L2), for each 16-column
-// panel (B, in L1), every 6-row tile. The packing buffers belong to the
-// thread and outlive the call.
-// Packing pays once a packed element feeds enough FMAs: an element of A feeds one FMA per column of
-// the share, one of B one per row of the block. Below the thresholds (measured on the shapes of
-// SimpleNet's step, one thread, benchmarks/RESULTS.md) the operands are read in place; B is packed
-// whatever its size when its rows are not contiguous.
-constexpr int64_t kPackAMinCols = 16 * kOuterNR, kPackBMinRows = 16 * kOuterMR;
-
-void outer_block_avx2(const Problem& p, const Block& blk) {
-  thread_local std::vector<float> apack, bpack;
-  const int64_t rows_max = std::min(kRowBlock, blk.i1 - blk.i0);
-  const int64_t panels = (blk.j1 - blk.j0 + kOuterNR - 1) / kOuterNR;
-  const bool pack_a_on = blk.j1 - blk.j0 >= kPackAMinCols;
-  const bool b_in_place = p.b.cs == 1 && rows_max < kPackBMinRows;
-  // Several row blocks reuse B: pack the share's whole B block once per K block. One row block: pack
-  // each panel just before its tiles, while it is hot in L1.
-  const bool b_block = !b_in_place && blk.i1 - blk.i0 > kRowBlock;
-  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + kOuterMR - 1) / kOuterMR * kOuterMR * kKBlock));
-  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * kKBlock * kOuterNR));
-  for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
-    const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
-    const bool first = k0 == 0, last = k1 == p.K;
-    for (int64_t t = 0; b_block && t < panels; ++t) {
-      const int64_t j = blk.j0 + t * kOuterNR;
-      pack_b(p.b, j, std::min(kOuterNR, blk.j1 - j), k0, k1, bpack.data() + t * kn * kOuterNR);
-    }
-    for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock) {
-      const int64_t ie = std::min(blk.i1, ib + kRowBlock);
-      Operands o;
-      if (pack_a_on) {
-        pack_a(p.a, ib, ie, k0, k1, apack.data());
-        o.a = apack.data(), o.a_rs = 1, o.a_cs = kOuterMR, o.tile_step = kn * kOuterMR;
-      } else {
-        o.a = p.a.data + ib * p.a.rs + k0 * p.a.cs, o.a_rs = p.a.rs, o.a_cs = p.a.cs, o.tile_step = kOuterMR * p.a.rs;
-      }
-      for (int64_t t = 0; t < panels; ++t) {
-        const int64_t j = blk.j0 + t * kOuterNR, cols = std::min(kOuterNR, blk.j1 - j);
-        if (b_in_place) {
-          o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
-        } else if (b_block) {
-          o.b = bpack.data() + t * kn * kOuterNR, o.ldb = kOuterNR;
-        } else {
-          pack_b(p.b, j, cols, k0, k1, bpack.data());
-          o.b = bpack.data(), o.ldb = kOuterNR;
-        }
-        if (cols == kOuterNR) outer_panel<true>(p, o, kn, ib, ie, j, first, last, lanes(8), lanes(8));
-        else outer_panel<false>(p, o, kn, ib, ie, j, first, last, lanes(cols), lanes(cols - 8));
-      }
-    }
+// The outer kernel's pieces for gemm_outer_block.h's loop. Packing thresholds: A packed for shares of
+// 16 panels and more, B read in place below 16 tiles of rows.
+struct Avx2Outer {
+  static constexpr int64_t kMR = kOuterMR, kNR = kOuterNR, kRowBlock = gemm::kRowBlock;
+  static constexpr int64_t kPackAMinCols = 16 * kOuterNR, kPackBMinRows = 16 * kOuterMR;
+  static void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* out) {
+    gemm::pack_a(a, i0, i1, k0, k1, out);
   }
-}
+  static void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* out) {
+    gemm::pack_b(b, j, cols, k0, k1, out);
+  }
+  static void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, int64_t cols,
+                    bool first, bool last) {
+    if (cols == kOuterNR) outer_panel<true>(p, o, kn, i0, i1, j, first, last, lanes(8), lanes(8));
+    else outer_panel<false>(p, o, kn, i0, i1, j, first, last, lanes(cols), lanes(cols - 8));
+  }
+};
+
+void outer_block_avx2(const Problem& p, const Block& blk) { outer_block<Avx2Outer>(p, blk); }
 
 // Rows of A in blocks of kRowBlock: one block of A stays in L2 while 4-row strips of Bᵀ pass through L1
 // against it, strip after strip.

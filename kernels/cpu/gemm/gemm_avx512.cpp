@@ -7,13 +7,14 @@
 //     acc[r][0:16] += A[i+r, k] * B[k, j:j+16]        acc[r][16:32] += A[i+r, k] * B[k, j+16:j+32]
 // 16 FMAs for 2 loads and 8 broadcasts; 8 rows divide the batch sizes of SimpleNet's step. Edges use
 // the k-mask registers (masked loads and stores), packed panels are zero-padded, as in the AVX2 kernel.
-// The same loop order and packing rules as outer_block_avx2 (see there), with this kernel's tile.
+// The loop order and packing rules are gemm_outer_block.h's, shared with the AVX2 kernel.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "gemm_kernels.h"
+#include "gemm_outer_block.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,fma")
@@ -99,13 +100,6 @@ void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const fl
   }
 }
 
-struct Operands {
-  const float* a;
-  int64_t a_rs, a_cs, tile_step;
-  const float* b;
-  int64_t ldb;
-};
-
 void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
            bool last, __mmask16 m0, __mmask16 m1) {
   int64_t i = i0;
@@ -176,7 +170,6 @@ void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __mmask1
 }
 
 constexpr int64_t kRowBlock512 = 24 * MR;                     // 192 rows x 256 k of A: 192 KiB (L2)
-constexpr int64_t kPackAMinCols = 8 * NR, kPackBMinRows = 12 * MR;
 
 }  // namespace
 
@@ -197,46 +190,23 @@ void dot_block_avx512(const Problem& p, const Block& blk) {
   }
 }
 
-void outer_block_avx512(const Problem& p, const Block& blk) {
-  thread_local std::vector<float> apack, bpack;
-  const int64_t rows_max = std::min(kRowBlock512, blk.i1 - blk.i0);
-  const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
-  const bool pack_a_on = blk.j1 - blk.j0 >= kPackAMinCols;
-  const bool b_in_place = p.b.cs == 1 && rows_max < kPackBMinRows;
-  const bool b_block = !b_in_place && blk.i1 - blk.i0 > kRowBlock512;
-  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kKBlock));
-  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * kKBlock * NR));
-  for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
-    const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
-    const bool first = k0 == 0, last = k1 == p.K;
-    for (int64_t t = 0; b_block && t < panels; ++t) {
-      const int64_t j = blk.j0 + t * NR;
-      pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kn * NR);
-    }
-    for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock512) {
-      const int64_t ie = std::min(blk.i1, ib + kRowBlock512);
-      Operands o;
-      if (pack_a_on) {
-        pack_a(p.a, ib, ie, k0, k1, apack.data());
-        o.a = apack.data(), o.a_rs = 1, o.a_cs = MR, o.tile_step = kn * MR;
-      } else {
-        o.a = p.a.data + ib * p.a.rs + k0 * p.a.cs, o.a_rs = p.a.rs, o.a_cs = p.a.cs, o.tile_step = MR * p.a.rs;
-      }
-      for (int64_t t = 0; t < panels; ++t) {
-        const int64_t j = blk.j0 + t * NR, cols = std::min(NR, blk.j1 - j);
-        if (b_in_place) {
-          o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
-        } else if (b_block) {
-          o.b = bpack.data() + t * kn * NR, o.ldb = NR;
-        } else {
-          pack_b(p.b, j, cols, k0, k1, bpack.data());
-          o.b = bpack.data(), o.ldb = NR;
-        }
-        panel(p, o, kn, ib, ie, j, first, last, lanes16(cols), lanes16(cols - 16));
-      }
-    }
+// The outer kernel's pieces for gemm_outer_block.h's loop.
+struct Avx512Outer {
+  static constexpr int64_t kMR = MR, kNR = NR, kRowBlock = kRowBlock512;
+  static constexpr int64_t kPackAMinCols = 8 * NR, kPackBMinRows = 12 * MR;
+  static void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* out) {
+    minitorch_clf::gemm::pack_a(a, i0, i1, k0, k1, out);
   }
-}
+  static void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* out) {
+    minitorch_clf::gemm::pack_b(b, j, cols, k0, k1, out);
+  }
+  static void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, int64_t cols,
+                    bool first, bool last) {
+    gemm::panel(p, o, kn, i0, i1, j, first, last, lanes16(cols), lanes16(cols - 16));
+  }
+};
+
+void outer_block_avx512(const Problem& p, const Block& blk) { outer_block<Avx512Outer>(p, blk); }
 
 }  // namespace minitorch_clf::gemm
 

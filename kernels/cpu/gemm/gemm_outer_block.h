@@ -1,0 +1,73 @@
+// The GotoBLAS loop the outer-product kernels share (gemm_avx2.cpp, gemm_avx512.cpp include it after
+// their own pieces, inside their target pragma): for each K block, for each block of rows (A, in L2),
+// for each NR-column panel (B, in L1), every MR-row tile. The packing buffers belong to the thread
+// and outlive the call.
+// Packing pays once a packed element feeds enough FMAs: an element of A feeds one FMA per column of
+// the share, one of B one per row of the block. Below the kernel's thresholds (measured on the shapes
+// of SimpleNet's step, one thread, benchmarks/RESULTS.md) the operands are read in place; B is packed
+// whatever its size when its rows are not contiguous.
+//
+// Kernel provides: kMR, kNR (the register tile), kRowBlock (rows of a packed A block), kPackAMinCols,
+// kPackBMinRows, and pack_a, pack_b, panel(p, operands, kn, i0, i1, j, cols, first, last).
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "gemm_kernels.h"
+
+namespace minitorch_clf::gemm {
+
+// Where a block's operands are read: in place, or packed (then a_rs/a_cs/ldb are the packed ones).
+struct Operands {
+  const float* a;                   // row i0 of the block, k0
+  int64_t a_rs, a_cs, tile_step;    // tile_step: from one MR-row tile's A to the next
+  const float* b;                   // B[k0, j]
+  int64_t ldb;
+};
+
+template <class Kernel>
+void outer_block(const Problem& p, const Block& blk) {
+  constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR, kRows = Kernel::kRowBlock;
+  thread_local std::vector<float> apack, bpack;
+  const int64_t rows_max = std::min(kRows, blk.i1 - blk.i0);
+  const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
+  const bool pack_a_on = blk.j1 - blk.j0 >= Kernel::kPackAMinCols;
+  const bool b_in_place = p.b.cs == 1 && rows_max < Kernel::kPackBMinRows;
+  // Several row blocks reuse B: pack the share's whole B block once per K block. One row block: pack
+  // each panel just before its tiles, while it is hot in L1.
+  const bool b_block = !b_in_place && blk.i1 - blk.i0 > kRows;
+  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kKBlock));
+  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * kKBlock * NR));
+  for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
+    const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
+    const bool first = k0 == 0, last = k1 == p.K;
+    for (int64_t t = 0; b_block && t < panels; ++t) {
+      const int64_t j = blk.j0 + t * NR;
+      Kernel::pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kn * NR);
+    }
+    for (int64_t ib = blk.i0; ib < blk.i1; ib += kRows) {
+      const int64_t ie = std::min(blk.i1, ib + kRows);
+      Operands o;
+      if (pack_a_on) {
+        Kernel::pack_a(p.a, ib, ie, k0, k1, apack.data());
+        o.a = apack.data(), o.a_rs = 1, o.a_cs = MR, o.tile_step = kn * MR;
+      } else {
+        o.a = p.a.data + ib * p.a.rs + k0 * p.a.cs, o.a_rs = p.a.rs, o.a_cs = p.a.cs, o.tile_step = MR * p.a.rs;
+      }
+      for (int64_t t = 0; t < panels; ++t) {
+        const int64_t j = blk.j0 + t * NR, cols = std::min(NR, blk.j1 - j);
+        if (b_in_place) {
+          o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
+        } else if (b_block) {
+          o.b = bpack.data() + t * kn * NR, o.ldb = NR;
+        } else {
+          Kernel::pack_b(p.b, j, cols, k0, k1, bpack.data());
+          o.b = bpack.data(), o.ldb = NR;
+        }
+        Kernel::panel(p, o, kn, ib, ie, j, cols, first, last);
+      }
+    }
+  }
+}
+
+}  // namespace minitorch_clf::gemm
