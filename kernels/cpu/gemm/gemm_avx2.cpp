@@ -68,22 +68,9 @@ inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
 // strides, and the kernel then walks both with unit stride: no L1 set conflicts from power-of-two
 // leading dimensions (dzᵀ read in place put its 64 k-steps of a tile, 512 bytes apart, into 8 of
 // L1's 64 sets), and no masked loads at the edges (packed panels are zero-padded).
-//   A block, rows [i0, i1) x k in [k0, k1): panels of kOuterMR rows, k-major:
-//     apack[(t * kn + k) * 6 + r] = A[i0 + 6t + r, k0 + k]          (0 past i1)
+//   A block: gemm_outer_block.h's pack_a, panels of kOuterMR = 6 rows.
 //   B, the share's columns x the same k, as 16-column panels, each row by row:
 //     bpack[(t * kn + k) * 16 + c] = B[k0 + k, j0 + 16t + c]           (0 past the share)
-void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* __restrict__ out) {
-  const int64_t kn = k1 - k0;
-  for (int64_t t = 0; i0 + t * kOuterMR < i1; ++t) {
-    const int64_t rows = std::min(kOuterMR, i1 - i0 - t * kOuterMR);
-    const float* src = a.data + (i0 + t * kOuterMR) * a.rs + k0 * a.cs;
-    float* __restrict__ panel = out + t * kn * kOuterMR;
-    for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += kOuterMR) {
-      for (int64_t r = 0; r < kOuterMR; ++r) panel[r] = r < rows ? src[r * a.rs] : 0.0f;
-    }
-  }
-}
-
 void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* __restrict__ out) {
   const float* src = b.data + k0 * b.rs + j * b.cs;
   for (int64_t k = k0; k < k1; ++k, src += b.rs, out += kOuterNR) {
@@ -215,9 +202,6 @@ void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __m256i 
 struct Avx2Outer {
   static constexpr int64_t kMR = kOuterMR, kNR = kOuterNR, kRowBlock = gemm::kRowBlock;
   static constexpr int64_t kPackAMinCols = 16 * kOuterNR, kPackBMinRows = 16 * kOuterMR;
-  static void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* out) {
-    gemm::pack_a(a, i0, i1, k0, k1, out);
-  }
   static void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* out) {
     gemm::pack_b(b, j, cols, k0, k1, out);
   }

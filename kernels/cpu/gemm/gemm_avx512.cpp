@@ -41,19 +41,6 @@ inline __m512 finish16(__m512 v, const Epilogue& ep, int64_t i, int64_t j, __mma
   return v;
 }
 
-//   apack[(t * kn + k) * MR + r] = A[i0 + MR t + r, k0 + k]          (0 past i1)
-void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* __restrict__ out) {
-  const int64_t kn = k1 - k0;
-  for (int64_t t = 0; i0 + t * MR < i1; ++t) {
-    const int64_t rows = std::min(MR, i1 - i0 - t * MR);
-    const float* src = a.data + (i0 + t * MR) * a.rs + k0 * a.cs;
-    float* __restrict__ panel = out + t * kn * MR;
-    for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += MR) {
-      for (int64_t r = 0; r < MR; ++r) panel[r] = r < rows ? src[r * a.rs] : 0.0f;
-    }
-  }
-}
-
 //   bpack[k * NR + c] = B[k0 + k, j + c]                                (0 past cols)
 void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* __restrict__ out) {
   const float* src = b.data + k0 * b.rs + j * b.cs;
@@ -194,9 +181,6 @@ void dot_block_avx512(const Problem& p, const Block& blk) {
 struct Avx512Outer {
   static constexpr int64_t kMR = MR, kNR = NR, kRowBlock = kRowBlock512;
   static constexpr int64_t kPackAMinCols = 8 * NR, kPackBMinRows = 12 * MR;
-  static void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* out) {
-    minitorch_clf::gemm::pack_a(a, i0, i1, k0, k1, out);
-  }
   static void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* out) {
     minitorch_clf::gemm::pack_b(b, j, cols, k0, k1, out);
   }

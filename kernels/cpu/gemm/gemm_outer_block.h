@@ -8,7 +8,7 @@
 // whatever its size when its rows are not contiguous.
 //
 // Kernel provides: kMR, kNR (the register tile), kRowBlock (rows of a packed A block), kPackAMinCols,
-// kPackBMinRows, and pack_a, pack_b, panel(p, operands, kn, i0, i1, j, cols, first, last).
+// kPackBMinRows, and pack_b, panel(p, operands, kn, i0, i1, j, cols, first, last).
 #pragma once
 #include <algorithm>
 #include <vector>
@@ -24,6 +24,21 @@ struct Operands {
   const float* b;                   // B[k0, j]
   int64_t ldb;
 };
+
+// A block of A, rows [i0, i1) x k in [k0, k1), as panels of MR rows, k-major (plain loads and stores:
+// any ISA):   apack[(t * kn + k) * MR + r] = A[i0 + MR t + r, k0 + k]          (0 past i1)
+template <int64_t MR>
+void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float* __restrict__ out) {
+  const int64_t kn = k1 - k0;
+  for (int64_t t = 0; i0 + t * MR < i1; ++t) {
+    const int64_t rows = std::min(MR, i1 - i0 - t * MR);
+    const float* src = a.data + (i0 + t * MR) * a.rs + k0 * a.cs;
+    float* __restrict__ panel = out + t * kn * MR;
+    for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += MR) {
+      for (int64_t r = 0; r < MR; ++r) panel[r] = r < rows ? src[r * a.rs] : 0.0f;
+    }
+  }
+}
 
 template <class Kernel>
 void outer_block(const Problem& p, const Block& blk) {
@@ -49,7 +64,7 @@ void outer_block(const Problem& p, const Block& blk) {
       const int64_t ie = std::min(blk.i1, ib + kRows);
       Operands o;
       if (pack_a_on) {
-        Kernel::pack_a(p.a, ib, ie, k0, k1, apack.data());
+        pack_a<MR>(p.a, ib, ie, k0, k1, apack.data());
         o.a = apack.data(), o.a_rs = 1, o.a_cs = MR, o.tile_step = kn * MR;
       } else {
         o.a = p.a.data + ib * p.a.rs + k0 * p.a.cs, o.a_rs = p.a.rs, o.a_cs = p.a.cs, o.tile_step = MR * p.a.rs;
