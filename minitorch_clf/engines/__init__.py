@@ -15,6 +15,7 @@ from .base import PHASES, Engine
 from .compiled import CompiledManualEngine
 from .compiled_reference import COMPILE_MODES, CompiledReferenceEngine
 from .fused import FusedEngine
+from .jax_step import JaxEngine
 from .manual import ManualEngine
 from .reference import ReferenceEngine
 
@@ -33,6 +34,10 @@ _REGISTRY = {
     "fused": EngineSpec(FusedEngine, SimpleNet, ours, {"fused": True}),
 }
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
+# Peers: what a user might pick instead, for the benchmarks side by side; built like the engines, not
+# part of ENGINES (training, checks and the engine tests cover ENGINES).
+_PEERS = {"jax": EngineSpec(JaxEngine, SimpleNet, ours, {})}
+PEERS: tuple[str, ...] = tuple(_PEERS)
 COMPILED = ("compiled", "compiled-reference")
 OPTIMIZERS: tuple[str, ...] = tuple(ours.REGISTRY)
 
@@ -79,8 +84,8 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     """
     if activation is not None:
         config = dataclasses.replace(config, activation=activation)
-    if name not in _REGISTRY:
-        raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")
+    if name not in _REGISTRY and name not in _PEERS:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINES + PEERS)}, got {name!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     if not lr > 0:
@@ -88,7 +93,7 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
     device = resolve_device(device)
-    spec = _REGISTRY[name]
+    spec = _REGISTRY.get(name) or _PEERS[name]
     with torch.random.fork_rng(devices=[]):          # initialise on the CPU from `seed`, globals untouched
         torch.manual_seed(seed)
         model = spec.model(config)
@@ -100,4 +105,4 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     return spec.engine(model, opt, config, device, dtype, **options)
 
 
-__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "OPTIMIZERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]
+__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "OPTIMIZERS", "PEERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]

@@ -179,12 +179,12 @@ def _csv(kind):
 
 def _cmd_bench(args) -> int:
     from . import bench as B
-    from ..engines import COMPILE_MODES, ENGINES
+    from ..engines import COMPILE_MODES, ENGINES, PEERS
 
     for name in args.engines:
         base, _, gemm = name.partition("@")
-        if base not in ENGINES:
-            raise UsageError(f"engines: expected names from {', '.join(ENGINES)}, got {name!r}")
+        if base not in ENGINES + PEERS:
+            raise UsageError(f"engines: expected names from {', '.join(ENGINES + PEERS)}, got {name!r}")
         if gemm and (base != "fused" or gemm not in B.SUFFIXES):
             raise UsageError(f"engines: only fused takes a suffix, @{', @'.join(B.SUFFIXES)} "
                              f"(its GEMM, or the GEMM's instruction set); got {name!r}")
