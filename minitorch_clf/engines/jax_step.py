@@ -3,8 +3,8 @@ instead of PyTorch. A peer for the benchmarks, not one of the project's engines 
 the `peers` extra (`pip install -e '.[peers]'`).
 
 The weights start as SimpleNet's (the same seed gives the same weights as every engine), then live
-in jax arrays; `state_dict` and `predict` copy them back into the torch model. Batches cross from
-torch to jax through DLPack (no copy on the CPU). SGD (momentum, weight decay) and Adam / AdamW
+in jax arrays; `state_dict` and `predict` copy them back into the torch model. A batch crosses from
+torch to jax once (x through DLPack, no copy; y as int32, or int64 in float64 mode). SGD (momentum, weight decay) and Adam / AdamW
 follow torch.optim's update rules line for line (`optim.py` derives them), so the per-step losses
 match the other engines' to rounding. Float64 turns on jax's 64-bit mode for the process.
 """
@@ -113,7 +113,7 @@ class JaxEngine(Engine):
     def _as_jax(self, x: torch.Tensor, y: torch.Tensor):
         """The batch as jax arrays, through DLPack. The same tensors, unmodified since (their version
         counters say so), give the arrays of the last step: a jax user keeps a resident batch as jax
-        arrays and would not convert it each step (the conversion costs ~40 µs, a tenth of the step)."""
+        arrays and would not convert it each step (the conversion costs ~30 µs, a tenth of the step)."""
         key = (x.data_ptr(), x._version, tuple(x.shape), y.data_ptr(), y._version)
         if self._batch[0] != key:
             jnp = self.jnp
