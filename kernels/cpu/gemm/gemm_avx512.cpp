@@ -5,7 +5,8 @@
 // An 8 x 32 tile of C lives in 16 zmm registers; each k broadcasts 8 values of A's column k and loads
 // 32 of B's row k:
 //     acc[r][0:16] += A[i+r, k] * B[k, j:j+16]        acc[r][16:32] += A[i+r, k] * B[k, j+16:j+32]
-// 16 FMAs for 2 loads and 8 broadcasts; 8 rows divide the batch sizes of SimpleNet's step. Edges use
+// 16 FMAs for 2 loads and 8 broadcasts; 8 rows divide the batch sizes of SimpleNet's step. 12 and 14
+// rows (24 and 28 accumulators) measured the same within the noise of this VM (benchmarks/RESULTS.md). Edges use
 // the k-mask registers (masked loads and stores), packed panels are zero-padded, as in the AVX2 kernel.
 // The loop order and packing rules are gemm_outer_block.h's, shared with the AVX2 kernel.
 #include <immintrin.h>
@@ -59,18 +60,18 @@ template <int R>
 void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, int64_t kn,
           int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[R], acc1[R];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r * a_rs]);
       acc0[r] = _mm512_fmadd_ps(ar, b0, acc0[r]);
       acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     float* c = p.c + (i + r) * p.ldc + j;
     __m512 v0 = acc0[r], v1 = acc1[r];
@@ -87,23 +88,22 @@ void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const fl
   }
 }
 
+// The last rows of a panel, fewer than MR: tile<R> for R = rows, found by recursion on R.
+template <int R>
+void edge(const Problem& p, const Operands& o, const float* a, int64_t kn, int64_t i, int64_t j, int64_t rows,
+          bool first, bool last, __mmask16 m0, __mmask16 m1) {
+  if constexpr (R > 0) {
+    if (rows == R) return tile<R>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+    edge<R - 1>(p, o, a, kn, i, j, rows, first, last, m0, m1);
+  }
+}
+
 void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
            bool last, __mmask16 m0, __mmask16 m1) {
   int64_t i = i0;
   const float* a = o.a;
   for (; i + MR <= i1; i += MR, a += o.tile_step) tile<MR>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
-#define MINITORCH_CLF_EDGE(R) tile<R>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1)
-  switch (i1 - i) {
-    case 7: MINITORCH_CLF_EDGE(7); break;
-    case 6: MINITORCH_CLF_EDGE(6); break;
-    case 5: MINITORCH_CLF_EDGE(5); break;
-    case 4: MINITORCH_CLF_EDGE(4); break;
-    case 3: MINITORCH_CLF_EDGE(3); break;
-    case 2: MINITORCH_CLF_EDGE(2); break;
-    case 1: MINITORCH_CLF_EDGE(1); break;
-    default: break;
-  }
-#undef MINITORCH_CLF_EDGE
+  if (i < i1) edge<MR - 1>(p, o, a, kn, i, j, i1 - i, first, last, m0, m1);
 }
 
 // The dot-product kernel (x·Wᵀ: both operands contiguous along k), 16 k at a time:
