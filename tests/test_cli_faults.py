@@ -100,7 +100,7 @@ def test_a_failed_default_run_leaves_no_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fails(["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "nothing"), "--epochs", "1", *FAST],
           ["mnist", "missing"], capsys)
-    assert not any((tmp_path / "runs").iterdir())
+    assert not (tmp_path / "runs").exists()                     # nothing left, not even an empty runs/
 
 
 # ---------------------------------------------------------------------------------------------- signals
@@ -242,6 +242,8 @@ def test_bad_mnist_files(tmp_path, capsys, images, labels, words):
     (["train", "--weight-decay", "inf"], ["weight-decay"]),
     (["train", "--out", ""], ["--out", "empty"]),
     (["train", "--compare", "manual,manual"], ["compare", "different"]),
+    (["train", "--activation", "swish"], ["activation", "swish"]),
+    (["train", "--engine", "fused", "--activation", "gelu"], ["fused", "relu and identity", "gelu"]),
     (["bench", "--iters", "0"], ["iters", "0"]),
     (["bench", "--iters", "-1"], ["iters", "-1"]),
     (["bench", "--repeats", "0"], ["repeats"]),

@@ -95,10 +95,11 @@ def _cmd_train(args) -> int:
     try:
         _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite), out)
     except UsageError:
-        if args.out is None:                       # the new default folder holds nothing: remove it
-            with contextlib.suppress(OSError):
+        if args.out is None:                       # the new default folder holds nothing: remove it (and
+            with contextlib.suppress(OSError):     # runs/ too if this made it and it stays empty)
                 (out / ".lock").unlink(missing_ok=True)
                 out.rmdir()
+                out.parent.rmdir()
         raise
     print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
     return 0
