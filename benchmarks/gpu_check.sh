@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The GPU checks in one call, for a machine with an NVIDIA GPU and the project's dependencies present:
 #   bash benchmarks/gpu_check.sh OUT_DIR
-# installs the project (no dependencies), builds kernels/cuda, runs the error probe
-# (benchmarks/segv_probe), the GPU tests and test_ops.py (bad inputs each in a child process), times
-# the engines (batch 64, 1024, 8192), the 60k-sample epoch (the seed's loop, steps, one graph per
-# epoch) with the kernels of one step, and the first layer's forward per implementation; prints a
-# short table last. Writes OUT_DIR/gpu_check.log, OUT_DIR/probe.log and OUT_DIR/*.json (six files).
-# Steps run in order of importance; a failing step is reported and the rest still run; the exit
-# status says whether any failed. About 4 minutes on an H200 with 16 cores.
+# installs the project (no dependencies), builds kernels/cuda, runs the GPU tests (and the CPU-side
+# ceiling tests), measures the machine's ceilings (FMA peak, cuBLAS GEMMs, triad and copy bandwidth)
+# and times the engines from batch 1 to 16384 with their per-phase profile, and the first layer's
+# forward per implementation: the GPU half of `minitorch-clf report`. Writes OUT_DIR/gpu_check.log,
+# OUT_DIR/steps.json and OUT_DIR/ops.json. A failing step is reported and the rest still run; the exit
+# status says whether any failed. About 3 minutes on an H200 with 16 cores.
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -17,7 +16,6 @@ cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR="$PWD/.cache/inductor"
 PY=${PYTHON:-python3}
 CLI="$PY -m minitorch_clf.cli"
-SCRATCH=$(mktemp -d)                 # many small files (probe cases, profiler traces) stay here
 status=0
 step() { echo; echo "=== $* ($(date +%T))"; "$@" || { echo "FAILED ($?): $*"; status=1; }; }
 
@@ -26,30 +24,23 @@ step nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --for
 step "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
 step "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 step $CLI build --cuda
-step bash benchmarks/segv_probe/segv_probe.sh "$SCRATCH/probe"
-cp "$SCRATCH/probe/probe.log" "$OUT/probe.log" 2>/dev/null
-step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_ops.py
-step $CLI bench --device cuda --engines reference,manual,fused --batch-sizes 64,1024,8192 --repeats 10 \
-     --json "$OUT/steps.json"
-step "$PY" benchmarks/gpu_epoch.py --json "$OUT/gpu_epoch.json"
-step $CLI bench --device cuda --epoch --engines reference,fused --batch-sizes 64 --json "$OUT/epoch.json"
+step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py
+step $CLI bench --device cuda --engines reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \
+     --repeats 10 --phases --json "$OUT/steps.json"
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
-step $CLI profile --device cuda --engine fused --steps 5 --out "$SCRATCH/profile"
 
 echo; echo "=== summary"
 "$PY" - "$OUT" <<'PY'
 import json, sys, pathlib
 for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
-    records = json.loads(f.read_text())
-    if isinstance(records, dict):                  # gpu_epoch.json
-        for name, ts in records["epoch_s"].items():
-            print(f"{f.stem:14s} {name:22s} epochs (ms): " + " ".join(f"{t * 1e3:.1f}" for t in ts))
-        continue
-    for r in records:
+    doc = json.loads(f.read_text())
+    print(f.stem, "machine", doc["machine"])
+    print(f.stem, "ceilings", doc["ceilings"])
+    for r in doc["records"]:
         t = f"{r['median_s'] * 1e3:9.3f} ms"
-        print(f"{f.stem:14s} {r['engine']:22s} {r['loader']:15s} batch {r['batch_size']:5d} {t} "
-              f"{r['samples_per_s']:>14,.0f}/s  x{r['speedup'] or 0:.2f}")
+        phases = " ".join(f"{k} {v * 1e6:.1f}" for k, v in (r.get("phases") or {}).items())
+        print(f"{f.stem:6s} {r['engine']:22s} batch {r['batch_size']:5d} {t} "
+              f"{r['samples_per_s']:>14,.0f}/s  x{r['speedup'] or 0:.2f}  phases (us): {phases or '-'}")
 PY
-grep -E "^(aten|boom|linear|ce_)" "$OUT/probe.log" | awk '{print "probe", $0}'
 echo "gpu_check: exit $status"
 exit $status

@@ -12,10 +12,14 @@ def test_bench_steps_json_and_plot(tmp_path, capsys):
                  "--repeats", "3", "--json", str(out_json), "--plot", str(out_png)]) == 0
     table = capsys.readouterr().out
     assert "median step" in table and "% matmul" in table and "speedup" in table
-    records = json.loads(out_json.read_text())
+    doc = json.loads(out_json.read_text())
+    assert doc["schema"] == "minitorch-clf-bench/2" and doc["kind"] == "steps"
+    assert doc["machine"]["kind"] == "cpu" and doc["machine"]["threads"] >= 1
+    assert doc["ceilings"]["fp32_peak_gflops"] > 0 and doc["ceilings"]["bandwidth_gbs"]["DRAM"] > 0
+    records = doc["records"]
     assert len(records) == 4
     for r in records:
-        assert {"engine", "loader", "device", "batch_size", "median_s"} <= set(r)
+        assert {"engine", "loader", "device", "batch_size", "median_s", "flops", "min_bytes"} <= set(r)
         assert r["median_s"] > 0 and r["device"] == "cpu"
     assert [r["speedup"] for r in records if r["engine"] == "reference"] == [1.0, 1.0]
     assert out_png.read_bytes()[:4] == b"\x89PNG"
@@ -25,7 +29,7 @@ def test_bench_epoch(tmp_path, capsys):
     out_json = tmp_path / "e.json"
     assert main(["bench", "--epoch", "--engines", "manual", "--batch-sizes", "64", "--epoch-samples", "256",
                  "--json", str(out_json)]) == 0
-    records = json.loads(out_json.read_text())
+    records = json.loads(out_json.read_text())["records"]
     assert [(r["engine"], r["loader"]) for r in records] == [("reference", "dataloader"), ("manual", "tensor")]
     assert all(r["epoch_s"] > 0 for r in records)
 
@@ -47,11 +51,26 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
                  "--plot", str(out_png)]) == 0
     table = capsys.readouterr().out
     assert "own % peak" in table and "all eight" in table
-    records = json.loads(out_json.read_text())
+    records = json.loads(out_json.read_text())["records"]
     assert len(records) == 9 and records[-1]["product"].startswith("all eight")
     assert records[-1]["flops"] == sum(r["flops"] for r in records[:-1])
+    assert records[-1]["min_bytes"] == sum(r["min_bytes"] for r in records[:-1])
     assert all(r["own_s"] > 0 and r["aten_s"] > 0 and 0 < r["own_pct_peak"] for r in records)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_phases(tmp_path):
+    """--phases: each engine's profiled time per phase lands in its record; compiled engines have none."""
+    out_json = tmp_path / "p.json"
+    assert main(["bench", "--engines", "reference,fused", "--batch-sizes", "16", "--iters", "2", "--repeats", "2",
+                 "--phases", "--json", str(out_json)]) == 0
+    records = json.loads(out_json.read_text())["records"]
+    for r in records:
+        assert list(r["phases"]) == ["forward", "loss", "backward", "optimizer"]
+        assert all(t > 0 for t in r["phases"].values())
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(main(["bench", "--ops", "--phases"]))
+    assert info.value.code == 2
 
 
 def test_bench_fused_engine_with_a_gemm_suffix(capsys):

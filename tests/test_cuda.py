@@ -45,3 +45,31 @@ def test_tensor_loader_on_cuda_matches_cpu():
 def test_train_on_cuda(tmp_path):
     result = train(TrainConfig(device="cuda", epochs=2), tmp_path / "run", progress=False, log=lambda *a: None)
     assert result.metrics[-1]["test_accuracy"] > 0.85
+
+
+def test_gpu_fma_probe_runs_every_chain():
+    """kernels/cuda/peak.cu: each thread's output is the sum of its 16 chains after `iters` FMAs
+    c <- 0.999 c + 1e-6, which has a closed form; the probe is also refused a CPU or float64 tensor."""
+    from minitorch_clf import ops
+
+    out = torch.empty(1000, device="cuda")
+    ops.gpu_fma_chains_(out, 100)
+    i = torch.arange(1000, dtype=torch.float64)
+    c0 = 1e-3 * (torch.arange(1, 17, dtype=torch.float64)[None, :] + (i % 8)[:, None])
+    m, a = 0.999, 1e-6
+    expected = (c0 * m**100 + a * (1 - m**100) / (1 - m)).sum(1)
+    torch.testing.assert_close(out.cpu().double(), expected, rtol=1e-4, atol=0)
+    for bad in (torch.empty(8), torch.empty(8, device="cuda", dtype=torch.float64)):
+        with pytest.raises(ValueError, match="out"):
+            ops.gpu_fma_chains_(bad, 10)
+
+
+def test_gpu_ceilings_are_plausible():
+    """The measured FMA peak lies between 1 and 500 TFLOP/s and above what a float32 (no TF32) GEMM
+    reaches x 0.8; the triad's bandwidth within 2x of the copy's, both under 20 TB/s."""
+    from minitorch_clf.tools.machine import gpu_ceilings
+
+    c = gpu_ceilings(torch.device("cuda"), nbytes=256 << 20)
+    assert 1e3 < c["fp32_peak_gflops"] < 5e5
+    assert c["gemm_gflops"]["float32"] < 1.25 * c["fp32_peak_gflops"]
+    assert 0.5 * c["copy_gbs"] < c["bandwidth_gbs"]["DRAM"] < 2 * c["copy_gbs"] < 4e4

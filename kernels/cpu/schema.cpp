@@ -47,4 +47,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("set_isa(str name) -> str");
   m.def("cpu_isas() -> str[]");
   m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
+  // Machine ceilings (ceilings/, ../cuda/peak.cu): the CPU's bandwidth in GB/s with STREAM's 'triad' or
+  // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent
+  // float32 FMA chains per thread, one thread per element of `out` (its chains' sum lands there).
+  m.def("stream_gbps(str kernel, int bytes, int threads, int samples=20) -> float");
+  m.def("gpu_fma_chains_(Tensor(a!) out, int iters) -> ()");
 }

@@ -240,6 +240,16 @@ void adam_update_cuda(at::TensorList params, at::TensorList grads, at::TensorLis
   });
 }
 
+void gpu_fma_chains_cuda(at::Tensor& out, int64_t iters) {
+  TORCH_CHECK(out.is_cuda() && out.scalar_type() == at::kFloat && out.is_contiguous(),
+              "out: expected a contiguous float32 CUDA tensor, got ", out.scalar_type(), " on ", out.device());
+  TORCH_CHECK(iters >= 1, "iters: expected >= 1, got ", iters);
+  const c10::cuda::CUDAGuard guard(out.device());
+  if (out.numel() == 0) return;
+  check_launch(cuda::fma_chains(out.data_ptr<float>(), out.numel(), iters, at::cuda::getCurrentCUDAStream()),
+               "gpu_fma_chains_");
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
@@ -249,6 +259,7 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
   m.impl("cross_entropy_forward_backward", &cross_entropy_forward_backward_cuda);
   m.impl("sgd_update_", &sgd_update_cuda);
   m.impl("adam_update_", &adam_update_cuda);
+  m.impl("gpu_fma_chains_", &gpu_fma_chains_cuda);
 }
 
 }  // namespace minitorch_clf

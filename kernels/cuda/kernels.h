@@ -68,5 +68,10 @@ cudaError_t sgd_update(const TensorBatch<T>& batch, const SgdHyper& h, cudaStrea
 template <typename T>
 cudaError_t adam_update(const TensorBatch<T>& batch, const AdamHyper& h, cudaStream_t stream);
 
+// The FMA peak probe: one thread per element of out (n), each `iters` rounds of kFmaChains independent
+// float32 FMAs from registers (2 x kFmaChains x iters flops a thread), their sum stored in out.
+constexpr int kFmaChains = 16;
+cudaError_t fma_chains(float* out, int64_t n, int64_t iters, cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace minitorch_clf

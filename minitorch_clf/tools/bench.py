@@ -29,8 +29,10 @@ from pathlib import Path
 import torch
 
 from .. import data as D
-from ..engines import COMPILED, build_engine, resolve_device
+from ..engines import COMPILED, PEERS, build_engine, resolve_device
 from ..models import MLPConfig
+from . import intensity
+from .profiling import phase_times
 from .table import text_table
 
 
@@ -49,6 +51,9 @@ class Record:
     pct_peak: float | None = None       # CPU: achieved GFLOP/s / the widest ISA's measured FMA peak
     first_steps_s: float | None = None  # warm-up (compile, allocation), excluded from median_s
     epoch_s: float | None = None
+    flops: int | None = None            # per step / call (the GEMMs'), for the roofline
+    min_bytes: int | None = None        # the least memory traffic of a step / call (tools/intensity.py)
+    phases: dict | None = None          # seconds per step in each profiler label (bench --phases)
 
 
 def synchronize(device: torch.device) -> None:
@@ -122,8 +127,10 @@ def _gemm_for(name: str):
 
 def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimizer: str = "sgd",
                 warmup: int = 20, iters: int = 50, repeats: int = 15, compile_mode: str | None = None,
-                log=print) -> tuple[list[Record], float]:
-    """Per-step records for every (engine, batch size), interleaved; and the matmul FLOP/s."""
+                phases: bool = False, log=print) -> tuple[list[Record], float]:
+    """Per-step records for every (engine, batch size), interleaved; and the matmul FLOP/s. With
+    `phases`, each engine's steps are then profiled for the time per phase (not for compiled engines,
+    whose code runs as one graph and whose labels overlap)."""
     device = resolve_device(device)
     config = MLPConfig()
     peak = matmul_rate(device)
@@ -153,9 +160,15 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         for name, (eng, first) in built.items():
             q1, med, q3 = _quartiles(samples[name])
             flops = config.flops_per_sample() * bs / med
+            cost = intensity.step(config, bs, x.element_size(), optimizer)
+            split = None
+            if phases and name.partition("@")[0] not in COMPILED and name not in PEERS:
+                with _gemm_for(name):
+                    split = phase_times(eng, x, y)
             records.append(Record(name, "resident-batch", str(device), bs, med, q3 - q1, bs / med,
                                   gflops=flops / 1e9, pct_matmul=100 * flops / peak, first_steps_s=first,
-                                  pct_peak=100 * flops / 1e9 / fma_peak if fma_peak else None))
+                                  pct_peak=100 * flops / 1e9 / fma_peak if fma_peak else None,
+                                  flops=cost.flops, min_bytes=cost.bytes, phases=split))
         log(f"batch {bs}: done")
     _speedups(records)
     return records, peak
@@ -235,9 +248,14 @@ def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int
                         f()
                 samples[name].append(t.seconds / iters)
         flops = 2 * bs * in_features * out_features
+        layer = MLPConfig(in_features, (out_features,), 10)
+        fused = intensity.linear_forward(layer, bs, 0, x.element_size())
+        bare = intensity.gemm("mm", bs, out_features, in_features, x.element_size())
         for name in impls:
             q1, med, q3 = _quartiles(samples[name])
-            records.append(Record(name, "-", str(device), bs, med, q3 - q1, bs / med, gflops=flops / med / 1e9))
+            cost = bare if name.startswith("bare") else fused
+            records.append(Record(name, "-", str(device), bs, med, q3 - q1, bs / med, gflops=flops / med / 1e9,
+                                  flops=flops, min_bytes=cost.bytes))
         base = {r.engine: r.median_s for r in records if r.batch_size == bs}["bare mm (no epilogue)"]
         for r in records:
             if r.batch_size == bs:
@@ -277,8 +295,19 @@ def _fmt_time(s: float) -> str:
     return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.3f} ms"
 
 
-def write_json(records: list[Record], path: Path, meta: dict) -> None:
-    Path(path).write_text(json.dumps([{**asdict(r), **meta} for r in records], indent=1) + "\n")
+SCHEMA = "minitorch-clf-bench/2"
+
+
+def write_json(records: list[Record], path: Path, kind: str, machine: dict, ceilings: dict | None,
+               **meta) -> None:
+    """One bench run: {"schema", "kind" (steps, epoch, ops, gemm), "machine", "ceilings", "meta",
+    "records"}; `minitorch-clf report` reads it. Written whole to a temporary file, then renamed."""
+    doc = {"schema": SCHEMA, "kind": kind, "machine": machine, "ceilings": ceilings, "meta": meta,
+           "records": [asdict(r) for r in records]}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
 
 
 def plot(records: list[Record], path: Path, title: str) -> None:
@@ -309,43 +338,3 @@ def plot(records: list[Record], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def machine_info(device: torch.device) -> dict:
-    import platform
-
-    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()}
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        info.update(gpu=props.name, cuda=torch.version.cuda, sms=props.multi_processor_count)
-    else:
-        cpu = "unknown"
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-        from .. import ops
-
-        try:
-            isa = ops.cpu_isas()[0]                  # the widest the kernels run here
-        except ops.BuildError:
-            isa = "unknown (kernels not built)"
-        info.update(cpu=cpu, cores=torch.get_num_threads(), isa=isa, caches=cache_sizes())
-    return info
-
-
-def cache_sizes() -> str:
-    """The CPU's caches as the kernel reports them (sysfs), e.g. 'L1d 48K, L2 1024K, L3 32768K'."""
-    out = []
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            level, kind = (index / "level").read_text().strip(), (index / "type").read_text().strip()
-            size = (index / "size").read_text().strip()
-        except OSError:
-            continue
-        if kind != "Instruction":
-            out.append(f"L{level}{'d' if kind == 'Data' else ''} {size}")
-    return ", ".join(out) or "unknown"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
+from . import intensity
 from .table import text_table
 from ..models import MLPConfig
 
@@ -33,6 +34,7 @@ class GemmRecord:
     product: str                # e.g. "fc1 dW = dzᵀ·x"
     shape: str                  # "M x K · K x N"
     flops: int
+    min_bytes: int              # A and B read, C written once (tools/intensity.py)
     own_s: float                # median per call
     aten_s: float
     speedup: float              # aten_s / own_s: > 1 means the GEMM written here is faster
@@ -135,15 +137,17 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
             if narrow:
                 calls["own_avx2"] = lambda: ops.own_mm(a, b, "avx2")
             t = _interleaved(calls, rounds)
-            rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}",
-                         2 * a.shape[0] * a.shape[1] * b.shape[1], t))
+            cost = intensity.gemm(name, a.shape[0], b.shape[1], a.shape[1], a.element_size())
+            rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}", cost, t))
         calls = {g: (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) for g in ("own", "aten")}
-        rows.append(("all eight (one C++ call)", "-", sum(r[2] for r in rows), _interleaved(calls, rounds)))
+        total = intensity.Cost("all", sum(r[2].flops for r in rows), sum(r[2].bytes for r in rows))
+        rows.append(("all eight (one C++ call)", "-", total, _interleaved(calls, rounds)))
         if np is not None:
             _numpy_phase(np, products, rows, rounds)
-        for name, shape, flops, t in rows:
+        for name, shape, cost, t in rows:
+            flops = cost.flops
             own, aten = flops / t["own"] / 1e9, flops / t["aten"] / 1e9
-            records.append(GemmRecord(bs, name, shape, flops, t["own"], t["aten"], t["aten"] / t["own"], own, aten,
+            records.append(GemmRecord(bs, name, shape, flops, cost.bytes, t["own"], t["aten"], t["aten"] / t["own"], own, aten,
                                       100 * own / peak, 100 * aten / peak, t.get("own_avx2"), t.get("blas")))
         log(f"batch {bs}: done")
     return records, peak

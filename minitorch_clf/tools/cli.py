@@ -180,6 +180,7 @@ def _csv(kind):
 
 def _cmd_bench(args) -> int:
     from . import bench as B
+    from . import machine as M
     from ..engines import COMPILE_MODES, ENGINES, PEERS
 
     for name in args.engines:
@@ -198,6 +199,8 @@ def _cmd_bench(args) -> int:
             raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
     if args.ops and args.plot:
         raise UsageError("plot: --ops writes no plot (use --json)")
+    if args.phases and (args.ops or args.gemm or args.epoch):
+        raise UsageError("phases: only the step benchmark profiles phases (leave out --ops/--gemm/--epoch)")
     if args.plot is not None and not args.plot.suffix:
         args.plot = args.plot.with_suffix(".png")
     for path in (args.json, args.plot):
@@ -208,8 +211,8 @@ def _cmd_bench(args) -> int:
     if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
         raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
     device = _device(args.device)
-    info = B.machine_info(device)
-    where = info.get("gpu") or f"{info['cpu']}, {info['threads']} threads, {info['isa']}, {info['caches']}"
+    info = M.machine_info(device)
+    where = M.describe(info)
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
     log = lambda m: print(m, flush=True)
     if args.gemm:
@@ -219,9 +222,7 @@ def _cmd_bench(args) -> int:
             raise UsageError("--gemm compares CPU GEMMs: use --device cpu")
         records, peak = G.bench_gemms(args.batch_sizes, rounds=args.repeats, log=log)
         print(G.format_gemm_table(records))
-        if args.json:
-            B.write_json(records, args.json, {"machine": where, "torch": info["torch"], "peak_gflops": peak})
-            print(f"wrote {args.json}")
+        _write(args, records, "gemm", info, device, peak_gflops=peak)
         if args.plot:
             G.plot_gemms(records, peak, args.plot, f"SimpleNet step GEMMs on {where}")
             print(f"wrote {args.plot}")
@@ -229,8 +230,7 @@ def _cmd_bench(args) -> int:
     if args.ops:
         records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
         print(B.format_table(records, time_label="median call", speedup_label="vs bare mm"))
-        if args.json:
-            B.write_json(records, args.json, {"machine": where, "torch": info["torch"]})
+        _write(args, records, "ops", info, device)
         return 0
     if args.epoch:
         records = B.bench_epoch(args.engines, args.batch_sizes[0], device, args.optimizer,
@@ -238,16 +238,43 @@ def _cmd_bench(args) -> int:
         peak = None
     else:
         records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
-                                      repeats=args.repeats, compile_mode=args.compile_mode, log=log)
+                                      repeats=args.repeats, compile_mode=args.compile_mode, phases=args.phases,
+                                      log=log)
     print(B.format_table(records, epoch=args.epoch))
-    meta = {"machine": where, "torch": info["torch"], "optimizer": args.optimizer,
-            "matmul_gflops": peak / 1e9 if peak else None, "compile_mode": args.compile_mode}
-    if args.json:
-        B.write_json(records, args.json, meta)
-        print(f"wrote {args.json}")
+    _write(args, records, "epoch" if args.epoch else "steps", info, device, optimizer=args.optimizer,
+           matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode)
     if args.plot:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
+    return 0
+
+
+def _write(args, records, kind: str, info: dict, device, **meta) -> None:
+    """bench --json: the records with the machine and its ceilings, measured now (a few seconds)."""
+    from . import bench as B
+    from . import machine as M
+
+    if not args.json:
+        return
+    ceilings = M.ceilings(device, log=lambda m: print(m, flush=True))
+    B.write_json(records, args.json, kind, info, ceilings, **meta)
+    print(f"wrote {args.json}")
+
+
+def _cmd_report(args) -> int:
+    from .report import ReportError, write_report
+
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"out: {args.out} is a file; expected a folder")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        _check_writable(args.out / "report.md")
+        path = write_report(args.runs, args.out)
+    except ReportError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"out: cannot write to {args.out} ({e.strerror or e})") from None
+    print(f"wrote {path} and its images in {args.out}")
     return 0
 
 
@@ -359,8 +386,14 @@ def main(argv=None) -> int:
     p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
     p.add_argument("--gemm", action="store_true",
                    help="time the step's eight GEMMs instead: kernels/cpu/gemm/gemm.h against ATen/MKL (CPU)")
-    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--phases", action="store_true",
+                   help="also profile each engine's time per phase (forward, loss, backward, optimizer)")
+    p.add_argument("--json", type=Path, default=None,
+                   help="write the records, the machine and its measured ceilings (for `report`)")
     p.add_argument("--plot", type=Path, default=None)
+    p = sub.add_parser("report", help="rooflines and CPU-vs-GPU tables from bench --json files")
+    p.add_argument("runs", nargs="+", type=Path, help="bench --json files (any machines, any kinds)")
+    p.add_argument("--out", type=_folder, default=Path("report"), help="folder for report.md and its images")
     p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")
     p.add_argument("--verbose", action="store_true", help="show the compiler's commands")
     p.add_argument("--cuda", action="store_true", help="also build kernels/cuda (needs nvcc, not a GPU)")
@@ -373,7 +406,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=_folder, default=Path("runs/profile"))
     args = parser.parse_args(argv)
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench,
-                "build": _cmd_build, "profile": _cmd_profile}
+                "build": _cmd_build, "profile": _cmd_profile, "report": _cmd_report}
     try:
         return commands[args.command](args)
     except UsageError as e:

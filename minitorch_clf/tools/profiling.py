@@ -51,3 +51,33 @@ def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", b
     table = prof.key_averages().table(sort_by=sort, row_limit=15)
     names = {event.get("name") for event in json.loads(trace.read_text()).get("traceEvents", [])}
     return {"trace": trace, "table": table, "phases": [p for p in PHASES if p in names]}
+
+
+def phase_times(engine, x: torch.Tensor, y: torch.Tensor, steps: int = 20) -> dict[str, float]:
+    """Seconds per step in each labelled phase (forward, loss, backward, optimizer): the host's wall time
+    inside each record_function range, from torch.profiler over `steps` steps (profiling slows every
+    phase a little; read the split, not the sum). On a GPU that is the time to issue the phase's kernels
+    and wait for whatever the phase waits on - at SimpleNet's sizes the steps are launch-bound, so the
+    host's time is the step's. Per-kernel GPU times are in `minitorch-clf profile`'s trace.
+    The fused engine runs its phases one by one for this (whole_step off). Phases an engine does not
+    label (compiled code runs as one graph) are absent."""
+    whole = getattr(engine, "whole_step", None)
+    if whole is not None:
+        engine.whole_step = False
+    try:
+        for _ in range(3):
+            engine.step(x, y)
+        cuda = engine.device.type == "cuda"
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                engine.step(x, y)
+            if cuda:
+                torch.cuda.synchronize()
+        totals = dict.fromkeys(PHASES, 0.0)
+        for event in prof.events():
+            if event.name in totals:
+                totals[event.name] += event.cpu_time_total
+        return {p: us / steps / 1e6 for p, us in totals.items() if us}
+    finally:
+        if whole is not None:
+            engine.whole_step = whole

@@ -1,7 +1,7 @@
 // The reference loops for the float32 peak: 12 independent chains of 8-wide (AVX2) or 16-wide
 // (AVX-512) FMAs from registers, no memory traffic. 12 chains cover the FMA latency (4 cycles) on both pipes, so the loop runs at the
 // core's limit of 2 FMA instructions = 32 flops per cycle (Zen 3, Haswell and later), at whatever
-// clock the core holds. Used by peak.cpp (op fma_peak_gflops) and kernels/dev/gemm_micro.cpp.
+// clock the core holds. Used by ../ceilings/peak.cpp (op fma_peak_gflops) and kernels/dev/gemm_micro.cpp.
 #pragma once
 #include <immintrin.h>
 

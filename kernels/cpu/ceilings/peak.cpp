@@ -9,8 +9,8 @@
 #include <chrono>
 #include <string>
 
-#include "fma_chains.h"
-#include "gemm.h"
+#include "../gemm/fma_chains.h"
+#include "../gemm/gemm.h"
 
 namespace minitorch_clf {
 namespace {

@@ -1,0 +1,101 @@
+"""`minitorch-clf report`: renders from recorded bench JSON (CPU alone; CPU + H200), states the
+crossover right on constructed cases, and turns every bad input into one line and exit 2."""
+import json
+from pathlib import Path
+
+import pytest
+
+from minitorch_clf.cli import main
+from minitorch_clf.tools import report as R
+
+DATA = Path(__file__).parent / "data"
+CPU, GPU, GEMM = DATA / "bench_cpu_steps.json", DATA / "bench_h200_steps.json", DATA / "bench_cpu_gemm.json"
+
+
+def test_report_from_a_cpu_run(tmp_path, capsys):
+    assert main(["report", str(CPU), str(GEMM), "--out", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "report.md").read_text()
+    pngs = sorted(p.name for p in (tmp_path / "r").glob("*.png"))
+    assert pngs == ["phases.png", "roofline-amd-epyc-2-threads-avx512.png"]
+    assert "![roofline on AMD EPYC (2 threads, avx512)](roofline-amd-epyc-2-threads-avx512.png)" in md
+    assert "GPU speedup" not in md and "Crossover" not in md            # one machine: nothing to compare
+    assert "| 64 | fused |" in md
+    assert (tmp_path / "r" / "phases.png").read_bytes()[:4] == b"\x89PNG"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_report_cpu_and_gpu_side_by_side(tmp_path):
+    assert main(["report", str(GPU), str(CPU), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "report.md").read_text()
+    assert (tmp_path / "roofline-nvidia-h200.png").exists()
+    # CPUs first in every table, whatever the order of the files
+    assert md.index("**AMD EPYC") < md.index("**NVIDIA H200**")
+    cpu = {(r["engine"], r["batch_size"]): r["median_s"] for r in json.loads(CPU.read_text())["records"]}
+    gpu = {(r["engine"], r["batch_size"]): r["median_s"] for r in json.loads(GPU.read_text())["records"]}
+    row = next(line for line in md.splitlines() if line.startswith("| 1024 | reference |"))
+    assert row.endswith(f"| {cpu['reference', 1024] / gpu['reference', 1024]:.2f}x |")
+    assert "Crossover between batch 16 and 64" in md                  # as recorded: CPU fused wins at 16
+    assert "float32 FMA peak" in md and "ridge" in md
+
+
+def _times(cpu: dict, gpu: dict) -> dict:
+    return {"cpu": {("fused", b): t for b, t in cpu.items()}, "gpu": {("fused", b): t for b, t in gpu.items()}}
+
+
+@pytest.mark.parametrize("cpu,gpu,expected", [
+    ({1: 1.0, 8: 2.0, 64: 8.0}, {1: 3.0, 8: 3.0, 64: 3.0}, "Crossover between batch 8 and 64"),
+    ({1: 1.0, 8: 2.0}, {1: 0.5, 8: 0.5}, "wins at every batch size measured: the crossover lies at or below 1"),
+    ({1: 1.0, 8: 2.0}, {1: 2.0, 8: 2.02}, "The CPU's fastest engine wins at every batch size measured (even within 5% at batch 8)"),
+    ({1: 1.0, 8: 1.0, 64: 9.0}, {1: 0.5, 8: 2.0, 64: 3.0}, "No single crossover"),
+])
+def test_crossover_sentences(cpu, gpu, expected):
+    assert expected in R.crossover(_times(cpu, gpu), ("cpu", "gpu"))
+
+
+def _doc() -> dict:
+    return json.loads(CPU.read_text())
+
+
+def _bad_cases():
+    def edit(f):
+        def make(path):
+            d = _doc()
+            f(d)
+            path.write_text(json.dumps(d))
+        return make
+
+    return [
+        ("not-json", lambda p: p.write_text("{oops"), "not a readable JSON"),
+        ("binary", lambda p: p.write_bytes(b"\xff\xfe\x00"), "not a readable JSON"),
+        ("old-list", lambda p: p.write_text(json.dumps(_doc()["records"])), "older bench JSON"),
+        ("schema", edit(lambda d: d.update(schema="minitorch-clf-bench/1")), "schema"),
+        ("kind", edit(lambda d: d.update(kind="train")), "kind"),
+        ("machine", edit(lambda d: d.pop("machine")), "machine"),
+        ("machine-field", edit(lambda d: d["machine"].pop("isa")), "machine: missing isa"),
+        ("ceilings", edit(lambda d: d.update(ceilings=None)), "ceilings: missing"),
+        ("ceiling-zero", edit(lambda d: d["ceilings"].update(fp32_peak_gflops=0)), "ceilings: expected positive"),
+        ("records-empty", edit(lambda d: d.update(records=[])), "records: expected a non-empty list"),
+        ("record-field", edit(lambda d: d["records"][1].pop("min_bytes")), "records[1]: missing min_bytes"),
+        ("record-negative", edit(lambda d: d["records"][0].update(median_s=-1.0)), "records[0]: expected positive"),
+        ("record-string", edit(lambda d: d["records"][0].update(flops="many")), "records[0]: expected positive"),
+    ]
+
+
+@pytest.mark.parametrize("name,make,words", _bad_cases(), ids=[c[0] for c in _bad_cases()])
+def test_bad_run_files_are_one_line(tmp_path, capsys, name, make, words):
+    path = tmp_path / f"{name}.json"
+    make(path)
+    assert main(["report", str(CPU), str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and words in err, err
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_missing_file_folder_and_unwritable_out(tmp_path, capsys):
+    for args, words in [([str(tmp_path / "none.json")], "no such file"), ([str(tmp_path)], "is a folder")]:
+        assert main(["report", *args, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err
+    (tmp_path / "file").write_text("x")
+    assert main(["report", str(CPU), "--out", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
