@@ -5,6 +5,8 @@ A run folder holds:
   metrics.jsonl    one JSON object per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
   curves.png       loss and accuracy against epoch
   checkpoint.pt    engine state (model + optimizer), epochs done, RNG states, metrics so far
+  inspect.jsonl    with `inspect`: per-layer statistics of the inspected steps (diagnostics.py), and
+  inspect.png      their pictures
 Files are written to a temporary name and renamed, so a crash never leaves half a file; temporary
 files a killed process left behind are removed at the next start or resume. A run folder has one
 owner at a time: training holds an exclusive lock on `.lock` inside it, so a second process training
@@ -34,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as D
+from . import diagnostics as DG
 from .engines import ENGINES, OPTIMIZERS, build_engine, resolve_device
 from .functional import ACTIVATIONS
 from .models import MLPConfig
@@ -231,7 +234,7 @@ def prepare_out(out: Path) -> None:
         raise UsageError(f"out: cannot write to {out} ({e.strerror or e})") from None
 
 
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png")
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png", "inspect.jsonl", "inspect.png")
 
 
 def new_run_dir(base: Path = Path("runs")) -> Path:
@@ -354,18 +357,24 @@ class RunResult:
 
 
 def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True, overwrite: bool = False,
-          log=print) -> RunResult:
+          log=print, inspect: int | None = None) -> RunResult:
     """Train `cfg` into the run folder `out` (continuing it when `resume`). Raises UsageError on bad input
     before anything is written: among them a folder that another process trains into, and (unless
     `overwrite`) a new run into a folder that already holds one. KeyboardInterrupt (Ctrl-C, SIGTERM)
-    leaves the last completed epoch's checkpoint."""
+    leaves the last completed epoch's checkpoint. `inspect`: None (off), 0 (the first five steps and
+    the first of every epoch) or N (every N steps) writes per-layer statistics to inspect.jsonl."""
     out = Path(out)
     cfg.validate()
+    if inspect is not None and (isinstance(inspect, bool) or not isinstance(inspect, int) or inspect < 0):
+        raise UsageError(f"inspect: expected a number of steps >= 1 (or nothing: the default schedule), got {inspect!r}")
     ckpt = load_checkpoint(out) if resume else None
     if ckpt is not None and cfg.epochs <= ckpt["epoch"]:
         raise UsageError(f"epochs: the run in {out} has done {ckpt['epoch']} epochs; "
                          f"expected a new total above that, got {cfg.epochs}")
     engine, train_split, test_split = cfg.build()
+    if inspect is not None and not engine.inspectable:
+        raise UsageError(f"inspect: the {cfg.engine} engine runs its step as one compiled graph; "
+                         "inspect with reference, manual or fused")
     if ckpt is not None:
         restore(engine, ckpt)
         _set_rng_state(ckpt["rng"])
@@ -378,10 +387,10 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
         for name in held:                          # --overwrite: nothing of the old run stays beside the new
             (out / name).unlink()
         remove_stale_temporaries(out)
-        return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log)
+        return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect)
 
 
-def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log) -> RunResult:
+def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect=None) -> RunResult:
     saved = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).resolve()))   # evaluate works from anywhere
     write_text(out / "config.json", json.dumps(dataclasses.asdict(saved), indent=2) + "\n")
 
@@ -391,11 +400,15 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log) -> Ru
     start = ckpt["epoch"] if ckpt else 0
     write_text(out / "metrics.jsonl", "".join(json.dumps(_finite_or_none(m)) + "\n" for m in metrics))
     step_losses: list[float] = []
+    inspector = None
+    if inspect is not None:
+        inspector = DG.Inspector(out / "inspect.jsonl", inspect or None, len(train_loader), cfg.activation)
+        inspector.keep_epochs(start)           # a resumed run drops what it inspected after its checkpoint
     log(f"training {cfg.engine} on {cfg.dataset} ({len(train_split)} train / {len(test_split)} test) "
         f"on {engine.device}, {cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, epochs {start + 1}..{cfg.epochs}")
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
-        losses = _train_epoch(engine, train_loader, epoch, cfg, progress)
+        losses = _train_epoch(engine, train_loader, epoch, cfg, progress, inspector)
         if engine.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
@@ -416,10 +429,17 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log) -> Ru
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(_finite_or_none(m)) + "\n")
         plot_curves(metrics, out / "curves.png")
+        if inspector is not None:
+            records = DG.read(out / "inspect.jsonl")
+            atomic_write(out / "inspect.png", lambda tmp: DG.plot(records, tmp, f"{cfg.engine}, {cfg.optimizer} "
+                                                                           f"lr={cfg.lr}, {cfg.activation}  ({out})"))
+    if inspector is not None and inspector.count:
+        train_s = sum(m["seconds"] for m in metrics[start:])
+        log(inspector.cost(train_s, len(step_losses)))
     return RunResult(metrics, step_losses, out)
 
 
-def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool) -> list[torch.Tensor]:
+def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, inspector=None) -> list[torch.Tensor]:
     from tqdm import tqdm
 
     losses = []
@@ -427,7 +447,11 @@ def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool) -
                unit="batch", leave=False, disable=not progress, file=sys.stderr)
     t0, seen = time.perf_counter(), 0
     for i, (x, y) in enumerate(bar):
-        losses.append(engine.step(x, y))
+        step = epoch * len(loader) + i
+        if inspector is not None and inspector.wants(step):
+            losses.append(inspector.step(engine, x, y, step, epoch + 1))
+        else:
+            losses.append(engine.step(x, y))
         seen += len(y)
         if progress and i % 10 == 0:
             bar.set_postfix(loss=f"{losses[-1].item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")

@@ -52,6 +52,28 @@ class Engine:
         """Do ahead whatever `train_epoch` over these tensors sets up the first time, without training
         (the fused engine captures its CUDA graph here), so a timed epoch leaves it out. Default: nothing."""
 
+    inspectable = True              # False where the step runs as one compiled graph (no forward to look into)
+
+    def inspected_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """`step`, also handing over what its forward produced, for diagnostics.py: (loss, {"hidden":
+        [h_k (N, H_k), the output of each hidden layer's activation], "logits": (N, C)}); the gradients
+        are left in each parameter's .grad. Here through forward hooks on the model's activation
+        modules and its last linear layer, so the figures come from the step's own forward."""
+        if not self.inspectable:
+            raise ValueError(f"inspect: the {self.name} engine runs its step as one compiled graph; "
+                             "inspect with reference, manual or fused")
+        self.check_batch(x, y)
+        activations, last = _probed_modules(self.model)
+        hidden, logits = [], []
+        handles = [m.register_forward_hook(lambda m, i, o: hidden.append(o.detach())) for m in activations]
+        handles.append(last.register_forward_hook(lambda m, i, o: logits.append(o.detach())))
+        try:
+            loss = self._step(x, y)
+        finally:
+            for h in handles:
+                h.remove()
+        return loss, {"hidden": hidden, "logits": logits[-1]}
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         self.check_batch(x)
@@ -106,3 +128,14 @@ class Engine:
                 if lo.item() < 0 or hi.item() >= c:
                     bad = y[(y < 0) | (y >= c)][0].item()
                     raise ValueError(f"y: expected class indices in [0, {c}), got {bad}")
+
+
+def _probed_modules(model: torch.nn.Module) -> tuple[list[torch.nn.Module], torch.nn.Module]:
+    """(the activation modules, called once per hidden layer in order; the last linear layer) of
+    SimpleNet (its Activation layers) or ReferenceNet (its one activation module, called L - 1 times)."""
+    from ..layers import Activation
+
+    children = list(model.children())
+    activations = [m for m in children if isinstance(m, Activation)] or [model.activation]
+    last = [m for m in children if hasattr(m, "weight")][-1]
+    return activations, last

@@ -16,6 +16,7 @@ from .manual import ManualEngine
 
 class CompiledManualEngine(ManualEngine):
     name = "compiled"
+    inspectable = False
 
     def __init__(self, *args, compile_mode: str = "default", **kw):
         super().__init__(*args, **kw)

@@ -22,6 +22,7 @@ def checked_compile_mode(mode: str) -> str:
 
 class CompiledReferenceEngine(ReferenceEngine):
     name = "compiled-reference"
+    inspectable = False
 
     def __init__(self, *args, compile_mode: str = "default", **kw):
         super().__init__(*args, **kw)

@@ -169,7 +169,16 @@ class FusedEngine(Engine):
         with torch._C._AutoDispatchBelowAutograd():
             return self._ops_step(x, y)
 
-    def _ops_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def inspected_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The layer-by-layer step (not the one C++ call or graph replay, which keep nothing), its
+        activations handed over from the list it keeps for its backward."""
+        self.check_batch(x, y)
+        acts: list[torch.Tensor] = []
+        with torch._C._AutoDispatchBelowAutograd():
+            loss = self._ops_step(x, y, acts)
+        return loss, {"hidden": acts[1:-1], "logits": acts[-1]}
+
+    def _ops_step(self, x: torch.Tensor, y: torch.Tensor, keep: list | None = None) -> torch.Tensor:
         last = len(self.linears) - 1
         with self.phase("forward"):
             acts = [x.reshape(x.shape[0], -1)]                                  # (N, 784)
@@ -184,6 +193,8 @@ class FusedEngine(Engine):
                     dh, acts[k], layer.weight, acts[k + 1], self.relu and k < last, k > 0)
         with self.phase("optimizer"):
             self.optimizer.step()
+        if keep is not None:
+            keep.extend(acts)                                                   # x, h_1, ..., logits
         return loss
 
     def load_state_dict(self, sd: dict) -> None:

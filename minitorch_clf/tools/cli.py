@@ -7,8 +7,9 @@ Ctrl-C or SIGTERM prints one line and exits 130; training keeps its last complet
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import contextlib
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -68,12 +69,29 @@ def _add_train(sub) -> None:
                    help="continue the run in DIR with its saved config (--epochs sets the new total)")
     p.add_argument("--compare", default=None, metavar="A,B",
                    help="train engines side by side on identical batches and compare per-step losses")
+    p.add_argument("--inspect", nargs="?", const="default", default=None, metavar="EVERY",
+                   help="write per-layer statistics to inspect.jsonl (and inspect.png): every EVERY steps, "
+                        "or without EVERY the first five steps and the first of every epoch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _inspect_every(text: str | None) -> int | None:
+    """--inspect: None (off), 0 (the default schedule) or a positive step count."""
+    if text is None or text == "default":
+        return None if text is None else 0
+    try:
+        every = int(text)
+    except ValueError:
+        every = 0
+    if every < 1:
+        raise UsageError(f"inspect: expected a positive number of steps (or nothing: the default schedule), got {text!r}")
+    return every
 
 
 def _cmd_train(args) -> int:
     from .. import train as T
 
+    inspect = _inspect_every(args.inspect)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None:
@@ -85,15 +103,18 @@ def _cmd_train(args) -> int:
         cfg = T.load_run_config(args.resume)
         if args.epochs is not None:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
-        return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress),
-                              args.resume)
+        return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress,
+                                              inspect=inspect), args.resume)
     cfg = TrainConfig(**given)
     if args.compare:
+        if inspect is not None:
+            raise UsageError("inspect: --compare writes no run folder; inspect a run of one engine")
         return _compare(cfg, args.compare.split(","))
     cfg.validate()                                 # before a default run folder is made
     out = args.out or T.new_run_dir()
     try:
-        _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite), out)
+        _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite,
+                                       inspect=inspect), out)
     except UsageError:
         if args.out is None:                       # the new default folder holds nothing: remove it (and
             with contextlib.suppress(OSError):     # runs/ too if this made it and it stays empty)
@@ -101,7 +122,7 @@ def _cmd_train(args) -> int:
                 out.rmdir()
                 out.parent.rmdir()
         raise
-    print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+    print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt{', inspect.jsonl, inspect.png' if inspect is not None else ''})")
     return 0
 
 
@@ -261,6 +282,32 @@ def _write(args, records, kind: str, info: dict, device, **meta) -> None:
     print(f"wrote {args.json}")
 
 
+def _cmd_inspect(args) -> int:
+    from .. import diagnostics as DG
+    from ..train import atomic_write
+
+    path = args.run / "inspect.jsonl" if args.run.is_dir() else args.run
+    try:
+        records = DG.read(path)
+    except DG.InspectError as e:
+        raise UsageError(str(e)) from None
+    png = path.with_name("inspect.png")
+    title = str(args.run)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):     # the run's config names it best
+        c = json.loads(path.with_name("config.json").read_text(encoding="utf-8"))
+        title = f"{c['engine']}, {c['optimizer']} lr={c['lr']}, {c['activation']}  ({args.run})"
+    try:
+        atomic_write(png, lambda tmp: DG.plot(records, tmp, title))
+    except OSError as e:
+        raise UsageError(f"{png}: cannot write ({e.strerror or e})") from None
+    first, last = records[0], records[-1]
+    print(f"{path}: {len(records)} inspected steps, {first['step']}..{last['step']} (epochs {first['epoch']}.."
+          f"{last['epoch']}), {last['activation']}; loss {first['loss']} -> {last['loss']}")
+    print(DG.format_findings(DG.diagnose(records)))
+    print(f"wrote {png}")
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report import ReportError, write_report
 
@@ -391,6 +438,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None,
                    help="write the records, the machine and its measured ceilings (for `report`)")
     p.add_argument("--plot", type=Path, default=None)
+    p = sub.add_parser("inspect", help="diagnose a run trained with --inspect and redraw its inspect.png")
+    p.add_argument("run", type=_folder, help="the run folder (or its inspect.jsonl)")
     p = sub.add_parser("report", help="rooflines and CPU-vs-GPU tables from bench --json files")
     p.add_argument("runs", nargs="+", type=Path, help="bench --json files (any machines, any kinds)")
     p.add_argument("--out", type=_folder, default=Path("report"), help="folder for report.md and its images")
@@ -406,7 +455,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=_folder, default=Path("runs/profile"))
     args = parser.parse_args(argv)
     commands = {"train": _cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": _cmd_bench,
-                "build": _cmd_build, "profile": _cmd_profile, "report": _cmd_report}
+                "build": _cmd_build, "profile": _cmd_profile, "report": _cmd_report,
+                "inspect": _cmd_inspect}
     try:
         return commands[args.command](args)
     except UsageError as e:
