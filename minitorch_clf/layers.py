@@ -152,12 +152,18 @@ class Sequential(Layer):
             x = layer(x)
         return x
 
-    def backward(self, dout: torch.Tensor, need_input_grad: bool = True) -> torch.Tensor | None:
-        """Returns d(loss)/d(input), or None when `need_input_grad` is False (skips one GEMM)."""
+    def backward(self, dout: torch.Tensor, need_input_grad: bool = True, grads_ready=None) -> torch.Tensor | None:
+        """Returns d(loss)/d(input), or None when `need_input_grad` is False (skips one GEMM).
+        `grads_ready(params)`, where given, is called as soon as a layer's parameter gradients are
+        complete, last layer first (data-parallel training starts their all-reduce there)."""
         layers = list(self.children())
         for i, layer in enumerate(reversed(layers)):
             first = i == len(layers) - 1
             if first and not need_input_grad and isinstance(layer, Linear):
-                return layer.backward(dout, need_dx=False)
-            dout = layer.backward(dout)
+                dout = layer.backward(dout, need_dx=False)
+            else:
+                dout = layer.backward(dout)
+            params = list(layer.parameters())
+            if grads_ready is not None and params:
+                grads_ready(params)
         return dout

@@ -66,6 +66,7 @@ class TrainConfig:
     loader: str = "tensor"
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
+    nproc: int = 1                        # data-parallel ranks; batch_size is each rank's (distributed.py)
 
     def validate(self) -> None:
         """Raise UsageError naming the first bad field; touches nothing."""
@@ -74,7 +75,7 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "nproc"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UsageError(f"{name.replace('_', '-')}: expected a positive integer, got {value!r}")
@@ -92,6 +93,13 @@ class TrainConfig:
             resolve_device(self.device)
         except ValueError as e:
             raise UsageError(str(e)) from None
+        if self.nproc > 1:
+            from .distributed import SUPPORTED
+
+            if self.engine not in SUPPORTED:
+                raise UsageError(f"nproc: data parallelism runs the {', '.join(SUPPORTED)} engines, not {self.engine!r}")
+            if self.loader != "tensor":
+                raise UsageError("nproc: the ranks shard the resident tensor loader's batches; use --loader tensor")
 
     def build(self):
         """(engine, train split, test split) ready to run."""
@@ -237,6 +245,19 @@ def prepare_out(out: Path) -> None:
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png", "inspect.jsonl", "inspect.png")
 
 
+def check_new_run(out: Path, overwrite: bool) -> None:
+    """Before starting ranks: a new run refuses a folder that holds one (unless overwrite), as train does."""
+    held = [name for name in RUN_FILES if (Path(out) / name).exists()]
+    if held and not overwrite:
+        raise UsageError(f"out: {out} already holds a run ({', '.join(held)}); continue it with "
+                         f"--resume {out}, replace it with --overwrite, or choose another --out")
+
+
+def distributed_env() -> bool:
+    """True in a process that torchrun (or a like launcher) started as one of several ranks."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
 def new_run_dir(base: Path = Path("runs")) -> Path:
     """A run folder no other run has: runs/<timestamp>, or <timestamp>-2, -3, ... when that one exists
     (mkdir is atomic, so two processes started in the same second get two folders)."""
@@ -357,12 +378,13 @@ class RunResult:
 
 
 def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True, overwrite: bool = False,
-          log=print, inspect: int | None = None) -> RunResult:
+          log=print, inspect: int | None = None, world=None, bucket_kb: float = 32, zero1: bool = False) -> RunResult:
     """Train `cfg` into the run folder `out` (continuing it when `resume`). Raises UsageError on bad input
     before anything is written: among them a folder that another process trains into, and (unless
     `overwrite`) a new run into a folder that already holds one. KeyboardInterrupt (Ctrl-C, SIGTERM)
     leaves the last completed epoch's checkpoint. `inspect`: None (off), 0 (the first five steps and
-    the first of every epoch) or N (every N steps) writes per-layer statistics to inspect.jsonl."""
+    the first of every epoch) or N (every N steps) writes per-layer statistics to inspect.jsonl.
+    `world` (distributed.World): this process is one rank of cfg.nproc; rank 0 alone writes the folder."""
     out = Path(out)
     cfg.validate()
     if inspect is not None and (isinstance(inspect, bool) or not isinstance(inspect, int) or inspect < 0):
@@ -378,6 +400,17 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
     if ckpt is not None:
         restore(engine, ckpt)
         _set_rng_state(ckpt["rng"])
+    if world is not None:
+        from . import distributed as DP
+
+        if inspect is not None:
+            raise UsageError("inspect: one rank's statistics are not the run's; inspect a one-process run")
+        try:
+            DP.attach(engine, world, bucket_kb, zero1)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        if not world.is_writer:                    # rank 0 owns and writes the run folder
+            return _train(cfg, out, engine, train_split, test_split, ckpt, False, lambda *a: None, None, world)
     prepare_out(out)
     with owned(out), sigterm_as_interrupt():
         held = [name for name in RUN_FILES if (out / name).exists()] if not resume else []
@@ -387,25 +420,35 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
         for name in held:                          # --overwrite: nothing of the old run stays beside the new
             (out / name).unlink()
         remove_stale_temporaries(out)
-        return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect)
+        return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect, world)
 
 
-def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect=None) -> RunResult:
+def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect=None, world=None) -> RunResult:
+    writer = world is None or world.is_writer
     saved = dataclasses.replace(cfg, data_dir=str(Path(cfg.data_dir).resolve()))   # evaluate works from anywhere
-    write_text(out / "config.json", json.dumps(dataclasses.asdict(saved), indent=2) + "\n")
+    if writer:
+        write_text(out / "config.json", json.dumps(dataclasses.asdict(saved), indent=2) + "\n")
 
-    train_loader = cfg.make_loader(train_split, engine)
+    if world is None:
+        train_loader = cfg.make_loader(train_split, engine)
+    else:                                          # global batches of nproc x batch_size, this rank's shard
+        from .distributed import ShardLoader
+
+        train_loader = ShardLoader(D.make_loader(cfg.loader, train_split, cfg.batch_size * world.size,
+                                                 device=engine.device, seed=cfg.seed, dtype=engine.dtype), world)
     test_loader = cfg.make_loader(test_split, engine, shuffle=False)
     metrics = list(ckpt["metrics"]) if ckpt else []
     start = ckpt["epoch"] if ckpt else 0
-    write_text(out / "metrics.jsonl", "".join(json.dumps(_finite_or_none(m)) + "\n" for m in metrics))
+    if writer:
+        write_text(out / "metrics.jsonl", "".join(json.dumps(_finite_or_none(m)) + "\n" for m in metrics))
     step_losses: list[float] = []
     inspector = None
     if inspect is not None:
         inspector = DG.Inspector(out / "inspect.jsonl", inspect or None, len(train_loader), cfg.activation)
         inspector.keep_epochs(start)           # a resumed run drops what it inspected after its checkpoint
     log(f"training {cfg.engine} on {cfg.dataset} ({len(train_split)} train / {len(test_split)} test) "
-        f"on {engine.device}, {cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, epochs {start + 1}..{cfg.epochs}")
+        f"on {engine.device}, {cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}"
+        f"{f' per rank x {world.size} ranks' if world else ''}, epochs {start + 1}..{cfg.epochs}")
     for epoch in range(start, cfg.epochs):
         t0 = time.perf_counter()
         losses = _train_epoch(engine, train_loader, epoch, cfg, progress, inspector)
@@ -413,7 +456,10 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
         test_loss, test_acc, _ = evaluate(engine, test_loader)
-        losses = torch.stack(losses).double().cpu().tolist()
+        losses = torch.stack(losses).double()
+        if world is not None:                      # the global batch's loss: the mean of equal shards'
+            losses = world.mean_(losses.to(engine.device))
+        losses = losses.cpu().tolist()
         step_losses += losses
         m = dict(epoch=epoch + 1, train_loss=sum(losses) / len(losses), test_loss=test_loss,
                  test_accuracy=test_acc, seconds=seconds, samples_per_s=len(train_split) / seconds)
@@ -423,8 +469,10 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
         metrics.append(m)
         log(f"epoch {epoch + 1:3d}  train loss {m['train_loss']:.4f}  test loss {test_loss:.4f}  "
             f"test acc {100 * test_acc:.2f}%  {seconds:.2f}s")
-        checkpoint = {"engine": engine.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
-                      "metrics": metrics, "config": dataclasses.asdict(cfg)}
+        checkpoint = {"engine": engine.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),   # every rank: with
+                      "metrics": metrics, "config": dataclasses.asdict(cfg)}               # zero1 a collective
+        if not writer:
+            continue
         write_checkpoint(out / "checkpoint.pt", checkpoint)
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(_finite_or_none(m)) + "\n")
@@ -439,12 +487,22 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
     return RunResult(metrics, step_losses, out)
 
 
-def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, inspector=None) -> list[torch.Tensor]:
-    from tqdm import tqdm
+def train_rank(cfg: TrainConfig, out: Path, resume: bool, overwrite: bool, bucket_kb: float, zero1: bool,
+               world) -> None:
+    """One rank of `train --nproc` (distributed.launch calls it in each spawned process)."""
+    train(cfg, out, resume=resume, progress=False, overwrite=overwrite, world=world, bucket_kb=bucket_kb,
+          zero1=zero1, log=print if world.is_writer else (lambda *a: None))
 
+
+def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, inspector=None) -> list[torch.Tensor]:
     losses = []
-    bar = tqdm(loader.epoch(epoch), total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-               unit="batch", leave=False, disable=not progress, file=sys.stderr)
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(loader.epoch(epoch), total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   unit="batch", leave=False, file=sys.stderr)
+    else:                                      # not even a disabled bar: tqdm's lock is a semaphore a
+        bar = loader.epoch(epoch)              # data-parallel rank, which leaves by os._exit, would leak
     t0, seen = time.perf_counter(), 0
     for i, (x, y) in enumerate(bar):
         step = epoch * len(loader) + i
@@ -455,7 +513,8 @@ def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, i
         seen += len(y)
         if progress and i % 10 == 0:
             bar.set_postfix(loss=f"{losses[-1].item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")
-    bar.close()
+    if progress:
+        bar.close()
     return losses
 
 

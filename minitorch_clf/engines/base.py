@@ -90,6 +90,14 @@ class Engine:
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    grad_sync = None                # data parallel (distributed.GradBuckets): the gradients' all-reduce
+
+    def sync_grads(self) -> None:
+        """Data parallel: wait for the gradients' all-reduce (launched during backward) before stepping."""
+        if self.grad_sync is not None:
+            with self.phase("allreduce"):
+                self.grad_sync.wait()
+
     @staticmethod
     def phase(name: str):
         """record_function(name) while a profiler runs; nothing (not even its ~µs) otherwise."""

@@ -191,6 +191,9 @@ class FusedEngine(Engine):
                 layer = self.linears[k]
                 dh, layer.weight.grad, layer.bias.grad = ops.linear_backward(
                     dh, acts[k], layer.weight, acts[k + 1], self.relu and k < last, k > 0)
+                if self.grad_sync is not None:
+                    self.grad_sync.ready([layer.weight, layer.bias])
+        self.sync_grads()
         with self.phase("optimizer"):
             self.optimizer.step()
         if keep is not None:

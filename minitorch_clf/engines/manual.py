@@ -22,7 +22,8 @@ class ManualEngine(Engine):
             loss = self.criterion(logits, y)
         with self.phase("backward"):
             dlogits = self.criterion.backward()
-            self.model.backward(dlogits, need_input_grad=False)
+            self.model.backward(dlogits, need_input_grad=False, grads_ready=self.grad_sync and self.grad_sync.ready)
+        self.sync_grads()
         with self.phase("optimizer"):
             self.optimizer.step()
         return loss

@@ -10,6 +10,8 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -69,6 +71,15 @@ def _add_train(sub) -> None:
                    help="continue the run in DIR with its saved config (--epochs sets the new total)")
     p.add_argument("--compare", default=None, metavar="A,B",
                    help="train engines side by side on identical batches and compare per-step losses")
+    p.add_argument("--nproc", type=int, help="data-parallel ranks on this machine (each trains --batch-size rows "
+                                             "of every global batch of nproc x batch-size); default 1")
+    p.add_argument("--backend", default=None, help="torch.distributed backend: gloo (CPU) or nccl (CUDA, one GPU "
+                                                   "a rank); default by --device")
+    p.add_argument("--bucket-kb", type=float, default=32.0,
+                   help="gradient bucket size of the all-reduce (KiB); default 32")
+    p.add_argument("--zero1", action="store_true", help="shard the optimizer state over the ranks (ZeRO-1; manual, fused)")
+    p.add_argument("--dist-timeout", type=float, default=60.0,
+                   help="seconds a rank waits for the others before it gives up; default 60")
     p.add_argument("--inspect", nargs="?", const="default", default=None, metavar="EVERY",
                    help="write per-layer statistics to inspect.jsonl (and inspect.png): every EVERY steps, "
                         "or without EVERY the first five steps and the first of every epoch")
@@ -92,25 +103,44 @@ def _cmd_train(args) -> int:
     from .. import train as T
 
     inspect = _inspect_every(args.inspect)
+    for name in ("bucket_kb", "dist_timeout"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{name.replace('_', '-')}: expected a positive number, got {value}")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None:
-        extra = [f"--{k.replace('_', '-')}" for k in given if k != "epochs"]
+        extra = [f"--{k.replace('_', '-')}" for k in given if k not in ("epochs", "nproc")]
         extra += [f"--{k}" for k in ("out", "overwrite", "compare") if getattr(args, k)]
         if extra:
             raise UsageError(f"resume: continues with the run's saved config; {', '.join(extra)} cannot be "
-                             "given with it (only --epochs, the new total)")
+                             "given with it (only --epochs, the new total, and --nproc)")
         cfg = T.load_run_config(args.resume)
         if args.epochs is not None:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
+        if args.nproc is not None and args.nproc != cfg.nproc:
+            cfg = _renproc(cfg, args.nproc)
+        if cfg.nproc > 1 or T.distributed_env():
+            return _train_ranks(args, cfg, args.resume, True, inspect)
+        if args.zero1:
+            raise UsageError("zero1: shards the optimizer state over several ranks; give --nproc 2 or more")
         return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress,
                                               inspect=inspect), args.resume)
     cfg = TrainConfig(**given)
     if args.compare:
         if inspect is not None:
             raise UsageError("inspect: --compare writes no run folder; inspect a run of one engine")
+        if cfg.nproc > 1:
+            raise UsageError("nproc: --compare runs in one process")
         return _compare(cfg, args.compare.split(","))
     cfg.validate()                                 # before a default run folder is made
+    if T.distributed_env() and args.out is None:
+        raise UsageError("out: under torchrun give --out, so that every rank names the same run folder")
+    if cfg.nproc > 1 or T.distributed_env():
+        out = args.out or T.new_run_dir()
+        return _train_ranks(args, cfg, out, False, inspect)
+    if args.zero1 or args.backend:
+        raise UsageError(f"{'zero1' if args.zero1 else 'backend'}: for data-parallel runs; give --nproc 2 or more")
     out = args.out or T.new_run_dir()
     try:
         _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite,
@@ -124,6 +154,71 @@ def _cmd_train(args) -> int:
         raise
     print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt{', inspect.jsonl, inspect.png' if inspect is not None else ''})")
     return 0
+
+
+def _renproc(cfg, nproc: int):
+    """--resume with another --nproc: the same global batch, split over the new number of ranks."""
+    total = cfg.batch_size * cfg.nproc
+    if nproc <= 0 or total % nproc:
+        raise UsageError(f"nproc: the run's global batch is {total} ({cfg.nproc} x {cfg.batch_size}); --nproc must "
+                         f"divide it to keep it, got {nproc}")
+    return dataclasses.replace(cfg, nproc=nproc, batch_size=total // nproc)
+
+
+def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
+    """Data parallel: check what can be checked here, then run this process as one rank (started by
+    torchrun) or start cfg.nproc ranks (train --nproc)."""
+    import functools
+
+    from .. import distributed as DP
+    from .. import train as T
+
+    cfg.validate()
+    backend = args.backend or ("nccl" if _device(cfg.device).type == "cuda" else "gloo")
+    if backend not in DP.BACKENDS:
+        raise UsageError(f"backend: expected one of {', '.join(DP.BACKENDS)}, got {backend!r}")
+    if backend == "nccl":
+        import torch
+
+        if _device(cfg.device).type != "cuda":
+            raise UsageError("backend: nccl runs on GPUs; use --device cuda, or gloo on the CPU")
+        if cfg.nproc > torch.cuda.device_count():
+            raise UsageError(f"nproc: nccl takes one GPU a rank; {cfg.nproc} ranks, {torch.cuda.device_count()} GPUs")
+    if inspect is not None:
+        raise UsageError("inspect: one rank's statistics are not the run's; inspect a one-process run")
+    if args.zero1 and cfg.engine == "reference":
+        raise UsageError("zero1: written out for the hand-written engines (manual, fused); reference uses DDP")
+    env = DP.env_world()
+    if not resume and (env is None or env[0] == 0):     # rank 0 checks: the others could see its new files
+        T.check_new_run(out, args.overwrite)
+    if env is not None:                           # torchrun started this process as one rank
+        rank, size, local = env
+        if args.nproc is not None and args.nproc != size:
+            raise UsageError(f"nproc: torchrun started {size} ranks, --nproc says {args.nproc}")
+        cfg = dataclasses.replace(cfg, nproc=size)
+        try:
+            world = DP.init(rank, size, local, backend, args.dist_timeout)
+        except DP.DistError as e:
+            raise UsageError(str(e)) from None
+        try:
+            T.train_rank(cfg, out, resume, args.overwrite, args.bucket_kb, args.zero1, world)
+        except DP.DistError as e:
+            sys.stderr.write(f"{PROG}: rank {rank}: {e}\n")
+            sys.stderr.flush()
+            os._exit(1)                          # a broken group's teardown can hang: leave at once
+        DP.leave()
+        if rank == 0:
+            print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+        return 0
+    run = functools.partial(T.train_rank, cfg, out, resume, args.overwrite, args.bucket_kb, args.zero1)
+    print(f"data parallel: {cfg.nproc} ranks ({backend}), global batch {cfg.nproc} x {cfg.batch_size}", flush=True)
+    code = DP.launch(cfg.nproc, backend, args.dist_timeout, run)
+    if code == 130:
+        sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
+                         f"minitorch-clf train --resume {out}\n")
+    elif code == 0:
+        print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
+    return code
 
 
 def _interruptible(run, out: Path) -> int:
@@ -220,6 +315,18 @@ def _cmd_bench(args) -> int:
             raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
     if args.ops and args.plot:
         raise UsageError("plot: --ops writes no plot (use --json)")
+    if args.nproc is not None:
+        from ..distributed import SUPPORTED
+
+        if not args.nproc or any(n < 1 for n in args.nproc):
+            raise UsageError(f"nproc: expected positive rank counts, got {args.nproc}")
+        if args.ops or args.gemm or args.epoch or args.phases or args.plot:
+            raise UsageError("nproc: times the data-parallel step alone (no --ops/--gemm/--epoch/--phases/--plot)")
+        if args.device != "cpu":
+            raise UsageError("nproc: the data-parallel benchmark runs on the CPU (gloo)")
+        bad = [e for e in args.engines if e not in SUPPORTED]
+        if bad:
+            raise UsageError(f"engines: data parallelism runs {', '.join(SUPPORTED)}, got {', '.join(bad)}")
     if args.phases and (args.ops or args.gemm or args.epoch):
         raise UsageError("phases: only the step benchmark profiles phases (leave out --ops/--gemm/--epoch)")
     if args.plot is not None and not args.plot.suffix:
@@ -236,6 +343,14 @@ def _cmd_bench(args) -> int:
     where = M.describe(info)
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
     log = lambda m: print(m, flush=True)
+    if args.nproc:
+        from . import bench_dp as DPB
+
+        records = DPB.bench_data_parallel(args.engines, args.batch_sizes, args.nproc, repeats=args.repeats,
+                                          iters=args.iters, log=log)
+        print(DPB.format_dp_table(records))
+        _write(args, records, "data-parallel", info, device, backend="gloo")
+        return 0
     if args.gemm:
         from . import bench_gemm as G
 
@@ -433,6 +548,8 @@ def main(argv=None) -> int:
     p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
     p.add_argument("--gemm", action="store_true",
                    help="time the step's eight GEMMs instead: kernels/cpu/gemm/gemm.h against ATen/MKL (CPU)")
+    p.add_argument("--nproc", type=_csv(int), default=None,
+                   help="data parallel: time the step on 1,2,.. ranks (gloo, CPU; batch per rank)")
     p.add_argument("--phases", action="store_true",
                    help="also profile each engine's time per phase (forward, loss, backward, optimizer)")
     p.add_argument("--json", type=Path, default=None,

@@ -28,12 +28,13 @@ from pathlib import Path
 from .bench import SCHEMA
 from .machine import describe
 
-KINDS = ("steps", "epoch", "ops", "gemm")
+KINDS = ("steps", "epoch", "ops", "gemm", "data-parallel")
 TIE = 1.05                       # step times within 5% of each other: neither machine "wins" that batch
 RECORD_FIELDS = {"steps": ("engine", "batch_size", "median_s", "flops", "min_bytes"),
                  "epoch": ("engine", "batch_size", "median_s"),
                  "ops": ("engine", "batch_size", "median_s", "flops", "min_bytes"),
-                 "gemm": ("batch_size", "product", "flops", "min_bytes", "own_s", "aten_s")}
+                 "gemm": ("batch_size", "product", "flops", "min_bytes", "own_s", "aten_s"),
+                 "data-parallel": ("engine", "nproc", "batch_size", "median_s")}
 
 
 class ReportError(ValueError):
