@@ -5,8 +5,9 @@
 # ceiling tests), measures the machine's ceilings (FMA peak, cuBLAS GEMMs, triad and copy bandwidth)
 # and times the engines from batch 1 to 16384 with their per-phase profile, and the first layer's
 # forward per implementation: the GPU half of `minitorch-clf report`. Writes OUT_DIR/gpu_check.log,
-# OUT_DIR/steps.json and OUT_DIR/ops.json. A failing step is reported and the rest still run; the exit
-# status says whether any failed. About 3 minutes on an H200 with 16 cores.
+# OUT_DIR/steps.json and OUT_DIR/ops.json; then data-parallel training with 2 ranks sharing the GPU
+# (gloo) against one process, and train --inspect on the GPU engines. A failing step is reported and
+# the rest still run; the exit status says whether any failed. About 4 minutes on an H200.
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -28,6 +29,32 @@ step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/tes
 step $CLI bench --device cuda --engines reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \
      --repeats 10 --phases --json "$OUT/steps.json"
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
+
+# data parallel on the one GPU: 2 ranks over gloo (nccl takes one GPU a rank), against one process at
+# the global batch; the same engines' inspected steps
+SCRATCH=$(mktemp -d)
+COMMON="--device cuda --optimizer sgd --lr 0.05 --dtype float64 --epochs 2 --no-progress"
+for engine in reference manual fused; do
+  step $CLI train $COMMON --engine $engine --batch-size 128 --out "$SCRATCH/one-$engine"
+  step $CLI train $COMMON --engine $engine --batch-size 64 --nproc 2 --backend gloo --out "$SCRATCH/two-$engine"
+done
+step $CLI train $COMMON --engine manual --batch-size 64 --nproc 2 --backend gloo --zero1 --out "$SCRATCH/two-manual-zero1"
+"$PY" - "$SCRATCH" <<'PY'
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+for two in sorted(root.glob("two-*")):
+    one = root / ("one-" + two.name.split("-")[1])
+    a, b = ([json.loads(l)["train_loss"] for l in (d / "metrics.jsonl").read_text().splitlines()] if d.exists() and
+            (d / "metrics.jsonl").exists() else None for d in (one, two))
+    gap = max(abs(x - y) / abs(x) for x, y in zip(a, b)) if a and b else None
+    print(f"data parallel {two.name}: one process {a}, 2 ranks {b}, largest relative gap {gap}")
+PY
+echo "=== nccl with 2 ranks on 1 GPU (expected: one line, exit 2)"
+$CLI train --device cuda --nproc 2 --epochs 1 --out "$SCRATCH/nccl" --no-progress; echo "exit $?"
+for engine in reference fused; do
+  step $CLI train --device cuda --engine $engine --optimizer sgd --lr 0.05 --epochs 2 --inspect --out "$SCRATCH/inspect-$engine" --no-progress
+  step $CLI inspect "$SCRATCH/inspect-$engine"
+done
 
 echo; echo "=== summary"
 "$PY" - "$OUT" <<'PY'

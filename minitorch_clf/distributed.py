@@ -336,7 +336,7 @@ def worker_main(rank: int, size: int, backend: str, timeout_s: float, run) -> No
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // size))
         world = init(rank, size, rank, backend, timeout_s)
         run(world)
-        leave()                                 # only after success: a broken group's teardown can hang
+        collective(dist.barrier)                # every rank done with every collective, then leave
     except UsageError as e:
         if rank == 0:
             sys.stderr.write(f"minitorch-clf: error: {e}\n")
@@ -386,9 +386,12 @@ def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
     first: tuple[int, int] | None = None
     deadline = None
     try:
-        while any(p.is_alive() for p in procs):
+        while True:
+            alive = [p for p in procs if p.is_alive()]   # once: a rank that ends between two looks would
+            if not alive:                                # leave wait() polling no file at all, forever
+                break
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            wait([p.sentinel for p in procs if p.is_alive()], timeout=left)
+            wait([p.sentinel for p in alive], timeout=left)
             for i, p in enumerate(procs):
                 if not p.is_alive() and p.exitcode not in (0, None) and first is None:
                     first = (i, p.exitcode)
