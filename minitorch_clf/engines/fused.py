@@ -1,7 +1,9 @@
 """`fused`: SimpleNet on this project's custom ops (kernels/), no autograd anywhere in the step.
 
     forward:   h_{k+1} = linear_forward(h_k, W_k, b_k, relu = k is not the last layer)
-               (MLPConfig.activation "relu"; "identity" runs the same ops without the ReLU)
+               (MLPConfig.activation "relu"; "identity" runs the same ops without the ReLU; any other
+               activation runs as functional.py's forward/backward between linear ops without one:
+               the GEMM + bias stay fused, the activation is a pass of its own)
     loss:      loss, dlogits = cross_entropy_forward_backward(logits, y)     (one pass)
     backward:  dx, dW_k, db_k = linear_backward(dh, h_k, W_k, h_{k+1}, relu, need_dx = k > 0)
     optimizer: one fused update over all parameters (sgd_update_ / adam_update_)
@@ -33,6 +35,7 @@ import torch
 
 from .. import ops
 from ..data import batches
+from ..functional import ACTIVATIONS
 from .. import optim as ours
 from .base import Engine
 
@@ -45,10 +48,9 @@ class FusedEngine(Engine):
 
     def __init__(self, *args, whole_step: bool = True, **kw):
         super().__init__(*args, **kw)
-        if self.config.activation not in ("relu", "identity"):
-            raise ValueError(f"activation: the fused kernels have relu and identity (no activation) so far, got "
-                             f"{self.config.activation!r}; the other engines take every activation")
         self.relu = self.config.activation == "relu"
+        # relu is the kernels' epilogue and identity needs nothing; any other activation runs between them
+        self.activation = None if self.config.activation in ("relu", "identity") else ACTIVATIONS[self.config.activation]
         ops.load_cuda() if self.device.type == "cuda" else ops.load()
         self.linears = [m for m in self.model.children() if hasattr(m, "weight")]
         self.weights = [layer.weight for layer in self.linears]
@@ -180,15 +182,22 @@ class FusedEngine(Engine):
 
     def _ops_step(self, x: torch.Tensor, y: torch.Tensor, keep: list | None = None) -> torch.Tensor:
         last = len(self.linears) - 1
+        caches = []                                                             # unfused activations' caches
         with self.phase("forward"):
             acts = [x.reshape(x.shape[0], -1)]                                  # (N, 784)
             for k, layer in enumerate(self.linears):
-                acts.append(ops.linear_forward(acts[k], layer.weight, layer.bias, self.relu and k < last))
+                z = ops.linear_forward(acts[k], layer.weight, layer.bias, self.relu and k < last)
+                if self.activation is not None and k < last:
+                    z, cache = self.activation[0](z)
+                    caches.append(cache)
+                acts.append(z)
         with self.phase("loss"):
             loss, dh = ops.cross_entropy_forward_backward(acts[-1], y)         # (), (N, C)
         with self.phase("backward"):
             for k in range(last, -1, -1):
                 layer = self.linears[k]
+                if self.activation is not None and k < last:
+                    dh = self.activation[1](dh, caches[k])                      # through the activation first
                 dh, layer.weight.grad, layer.bias.grad = ops.linear_backward(
                     dh, acts[k], layer.weight, acts[k + 1], self.relu and k < last, k > 0)
                 if self.grad_sync is not None:

@@ -161,7 +161,7 @@ def gpu_ceilings(device: torch.device, nbytes: int = 1 << 30) -> dict:
 
     props = torch.cuda.get_device_properties(device)
     out = torch.empty(props.multi_processor_count * props.max_threads_per_multi_processor, device=device)
-    iters = 4096                                     # ~10 ms on an H100; scaled below to ~50 ms
+    iters = 4096                                     # a first timing, then scaled to ~50 ms
     ops.gpu_fma_chains_(out, iters)
     with Timer(device) as t:
         ops.gpu_fma_chains_(out, iters)
