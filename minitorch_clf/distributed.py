@@ -226,6 +226,8 @@ class ZeroOneOptimizer:
         self.sharded = type(optimizer)([self.shard], **group)
         self.param_groups = self.sharded.param_groups      # lr etc. as the engine's optimizer exposes them
         self._flatten_params()
+        if optimizer.state:                                 # restored from a checkpoint: keep this rank's slice
+            self.load_state_dict(optimizer.state_dict())
 
     def _flatten_params(self) -> None:
         torch.cat([p.detach().reshape(-1) for p in self.params], out=self.flat[:self.numel])

@@ -108,6 +108,12 @@ def test_zero1_checkpoint_resumes_without_it(tmp_path):
     a = [json.loads(line)["train_loss"] for line in (one / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(line)["train_loss"] for line in (two / "metrics.jsonl").read_text().splitlines()]
     assert a == pytest.approx(b, rel=1e-9)
+    # and into ZeRO-1 again: the gathered state is sharded anew on resume
+    assert main(["train", *common, "--epochs", "3", "--batch-size", "128", "--out", str(tmp_path / "three")]) == 0
+    assert main(["train", "--resume", str(two), "--epochs", "3", "--nproc", "2", "--zero1"]) == 0
+    c = [json.loads(line)["train_loss"] for line in (tmp_path / "three" / "metrics.jsonl").read_text().splitlines()]
+    d = [json.loads(line)["train_loss"] for line in (two / "metrics.jsonl").read_text().splitlines()]
+    assert c == pytest.approx(d, rel=1e-9)
 
 
 @pytest.mark.parametrize("mode", ["die", "hang"])
