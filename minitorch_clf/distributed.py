@@ -145,7 +145,8 @@ class GradBuckets:
     is called by the engine with each layer's parameters as soon as their .grad is final; a bucket
     whose parameters are all ready is packed into one flat buffer and its all-reduce started
     asynchronously. `wait` finishes them, divides by the number of ranks and copies the averages back
-    into each .grad (the buffer's views)."""
+    into each .grad. Every rank completes its gradients in the same order, so the ranks start the same
+    collectives in the same order, as they must."""
 
     def __init__(self, world: World, cap_bytes: int):
         self.world, self.cap = world, cap_bytes
@@ -303,8 +304,8 @@ SUPPORTED = ("reference", "manual", "fused")
 
 
 def attach(engine, world: World, bucket_kb: float, zero1: bool) -> None:
-    """Make `engine` data-parallel over `world`: rank 0's weights broadcast, then DDP (reference) or
-    GradBuckets (manual, fused); zero1 shards the optimizer state."""
+    """Make `engine` data-parallel over `world`: rank 0's weights broadcast, then DDP (reference), or
+    for manual and fused GradBuckets' all-reduce or, with zero1, ZeroOneOptimizer's reduce-scatter."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     if engine.name not in SUPPORTED:
@@ -321,11 +322,12 @@ def attach(engine, world: World, bucket_kb: float, zero1: bool) -> None:
         ids = [engine.device.index] if engine.device.type == "cuda" else None
         engine.forward_module = DDP(engine.model, device_ids=ids, bucket_cap_mb=bucket_kb / 1024)
     else:
-        engine.grad_sync = GradBuckets(world, int(bucket_kb * 1024))
         if hasattr(engine, "whole_step"):
             engine.whole_step = False          # the one-call step / graph has no place for the all-reduce
-    if zero1:
-        engine.optimizer = ZeroOneOptimizer(engine.optimizer, world)
+        if zero1:                              # its reduce-scatter takes the all-reduce's place
+            engine.optimizer = ZeroOneOptimizer(engine.optimizer, world)
+        else:
+            engine.grad_sync = GradBuckets(world, int(bucket_kb * 1024))
 
 
 def worker_main(rank: int, size: int, backend: str, timeout_s: float, run) -> None:

@@ -51,7 +51,7 @@ def all_configs(out: str, bucket_kb: float, world) -> None:
         losses = run_steps(engine, loader, STEPS, world)
         results[(engine_name, zero1, str(dtype), optimizer)] = {
             "losses": losses, "weights": {k: v.clone() for k, v in engine.model.state_dict().items()},
-            "optimizer": engine.optimizer.state_dict()}
+            "optimizer": engine.optimizer.state_dict(), "all_reduce": engine.grad_sync is not None}
     grads = {}
     for engine_name in ("reference", "manual"):
         engine = build(engine_name, torch.float64, "sgd")
