@@ -82,3 +82,16 @@ def test_bench_fused_engine_with_a_gemm_suffix(capsys):
         with pytest.raises(SystemExit) as info:
             raise SystemExit(main(["bench", "--engines", bad]))
         assert info.value.code == 2 and "only fused takes a suffix" in capsys.readouterr().err
+
+
+def test_bench_ops_json_feeds_the_report(tmp_path, capsys):
+    """--ops: the first layer's forward per implementation, then the memory-bound kernels (the
+    cross-entropy per batch size, the SGD update once, batch 0); the report takes all of them."""
+    out = tmp_path / "ops.json"
+    assert main(["bench", "--ops", "--batch-sizes", "8", "--iters", "2", "--repeats", "2", "--json", str(out)]) == 0
+    records = {r["engine"]: r for r in json.loads(out.read_text())["records"]}
+    sgd = records["SGD update: sgd_update_ (fused op)"]
+    assert sgd["batch_size"] == 0 and sgd["min_bytes"] == 5 * 109_386 * 4 and sgd["median_s"] > 0
+    assert records["cross-entropy: fused op"]["flops"] == 5 * 8 * 10
+    assert main(["report", str(out), "--out", str(tmp_path / "r")]) == 0
+    assert len(list((tmp_path / "r").glob("roofline-*.png"))) == 1

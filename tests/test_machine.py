@@ -97,3 +97,11 @@ def test_machine_record_names_the_cpu():
     assert info["kind"] == "cpu" and info["isa"] in ("avx512", "avx2", "scalar")
     assert info["cores"] >= 1 and info["threads"] >= 1 and isinstance(info["caches"], dict)
     assert info["isa"] in M.describe(info)
+
+
+def test_memory_bound_kernels_by_hand():
+    ce = I.cross_entropy(64, 10)
+    assert (ce.flops, ce.bytes) == (5 * 640, (2 * 640 + 1) * 4 + 8 * 64)
+    sgd = I.sgd_update(109_386)
+    assert (sgd.flops, sgd.bytes) == (4 * 109_386, 5 * 109_386 * 4)
+    assert sgd.intensity == pytest.approx(0.2)                 # far left of any ridge: bandwidth-bound

@@ -264,6 +264,57 @@ def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int
     return records
 
 
+def bench_memory_ops(batch_sizes: list[int], device="cpu", iters: int = 50, repeats: int = 15,
+                     log=print) -> list[Record]:
+    """The step's kernels that are not GEMMs, fused op against torch, interleaved: the cross-entropy
+    forward + backward (N, 10) at each batch size, and the SGD-with-momentum update of SimpleNet's
+    109,386 parameters (one size: it does not depend on the batch). Memory-bound kernels: on a
+    roofline they sit left of the ridge, under the bandwidth line."""
+    from .. import ops
+
+    device = resolve_device(device)
+    ops.load_cuda() if device.type == "cuda" else ops.load()
+    config = MLPConfig()
+    params = [torch.randn(o, i).to(device) for i, o in zip(config.sizes, config.sizes[1:])]
+    params += [torch.randn(o).to(device) for o in config.sizes[1:]]
+    grads, bufs = [torch.randn_like(p) for p in params], [torch.zeros_like(p) for p in params]
+    n_params = sum(p.numel() for p in params)
+    torch_sgd = torch.optim.SGD([torch.nn.Parameter(p.clone()) for p in params], lr=1e-3, momentum=0.9, foreach=True)
+    for p, g in zip(torch_sgd.param_groups[0]["params"], grads):
+        p.grad = g
+    records = []
+    jobs = [(None, "SGD update: sgd_update_ (fused op)",
+             lambda: torch.ops.minitorch_clf.sgd_update_(params, grads, bufs, 1e-3, 0.9, 0.0, 0.0, False, False, False),
+             intensity.sgd_update(n_params)),
+            (None, "SGD update: torch.optim.SGD (foreach)", torch_sgd.step, intensity.sgd_update(n_params))]
+    for bs in batch_sizes:
+        g = torch.Generator().manual_seed(bs)
+        z, y = torch.randn(bs, 10, generator=g).to(device), torch.randint(0, 10, (bs,), generator=g).to(device)
+        onehot = torch.nn.functional.one_hot(y, 10).to(z.dtype)
+        ce = intensity.cross_entropy(bs, 10)
+        jobs.append((bs, "cross-entropy: fused op", lambda z=z, y=y: ops.cross_entropy_forward_backward(z, y), ce))
+        jobs.append((bs, "cross-entropy: torch (log_softmax, nll, softmax - onehot)",
+                     lambda z=z, y=y, o=onehot: (torch.nn.functional.cross_entropy(z, y),
+                                                 (torch.softmax(z, 1) - o) / len(y)), ce))
+    for _, _, f, _ in jobs:
+        for _ in range(5):
+            f()
+    samples: list[list[float]] = [[] for _ in jobs]
+    for _ in range(repeats):
+        for k, (_, _, f, _) in enumerate(jobs):
+            synchronize(device)
+            with Timer(device) as t:
+                for _ in range(iters):
+                    f()
+            samples[k].append(t.seconds / iters)
+    for (bs, name, _, cost), times in zip(jobs, samples):
+        q1, med, q3 = _quartiles(times)
+        records.append(Record(name, "-", str(device), bs or 0, med, q3 - q1, (bs or 0) / med,   # batch 0: none
+                              gflops=cost.flops / med / 1e9, flops=cost.flops, min_bytes=cost.bytes))
+    log("cross-entropy and SGD update: done")
+    return records
+
+
 def _speedups(records: list[Record], by_loader: bool = True) -> None:
     """speedup = reference's time / this time, at the same batch size (and, in epoch mode, against
     the seed's reference + DataLoader)."""
@@ -284,7 +335,7 @@ def format_table(records: list[Record], epoch: bool = False, time_label: str | N
     for r in records:
         t = f"{r.median_s:.3f}" if epoch else _fmt_time(r.median_s)
         rows.append([r.engine, r.loader, str(r.batch_size), t, "-" if epoch else _fmt_time(r.iqr_s),
-                     f"{r.samples_per_s:,.0f}", f"{r.speedup:.2f}x" if r.speedup else "-",
+                     f"{r.samples_per_s:,.0f}" if r.samples_per_s else "-", f"{r.speedup:.2f}x" if r.speedup else "-",
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
                      f"{r.pct_peak:.1f}" if r.pct_peak else "-",
                      f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])

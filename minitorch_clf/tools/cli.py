@@ -366,6 +366,9 @@ def _cmd_bench(args) -> int:
     if args.ops:
         records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
         print(B.format_table(records, time_label="median call", speedup_label="vs bare mm"))
+        more = B.bench_memory_ops(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
+        print(B.format_table(more, time_label="median call"))
+        records += more
         _write(args, records, "ops", info, device)
         return 0
     if args.epoch:

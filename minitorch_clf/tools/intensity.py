@@ -68,6 +68,20 @@ def linear_forward(config: MLPConfig, batch: int, layer: int = 0, itemsize: int 
     return Cost(f"fc{layer + 1} forward", g.flops + 2 * batch * o, g.bytes + o * itemsize)
 
 
+def cross_entropy(batch: int, classes: int, itemsize: int = 4) -> Cost:
+    """Softmax cross-entropy forward and backward in one pass (the fused op): per logit a max, a
+    subtraction, an exp, a sum and the gradient's scale-and-subtract - counted as 5 flops (an exp is
+    many instructions; the convention keeps kernels comparable, not exact). Logits read, their
+    gradient written, 8-byte targets read, the loss written."""
+    return Cost("cross-entropy", 5 * batch * classes, (2 * batch * classes + 1) * itemsize + 8 * batch)
+
+
+def sgd_update(params: int, itemsize: int = 4) -> Cost:
+    """SGD with momentum over `params` elements: buf = m buf + g, p -= lr buf - 2 FMAs, 4 flops an
+    element; p, g and buf read, p and buf written."""
+    return Cost("SGD update", 4 * params, 5 * params * itemsize)
+
+
 def step(config: MLPConfig, batch: int, itemsize: int = 4, optimizer: str = "sgd") -> Cost:
     """The whole training step: the GEMMs' flops over the minimum bytes (see the module docstring)."""
     if optimizer not in STATE_PER_PARAM:

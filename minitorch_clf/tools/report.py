@@ -80,9 +80,12 @@ def load_run(path: Path) -> dict:
         if not isinstance(r, dict):
             raise ReportError(f"{path}: records[{i}]: expected an object")
         _require(path, f"records[{i}]", r, RECORD_FIELDS[doc["kind"]])
-        if not all(_positive(r[f]) for f in RECORD_FIELDS[doc["kind"]] if f not in ("engine", "product")):
-            raise ReportError(f"{path}: records[{i}]: expected positive numbers in "
-                              f"{', '.join(f for f in RECORD_FIELDS[doc['kind']] if f not in ('engine', 'product'))}")
+        numbers = [f for f in RECORD_FIELDS[doc["kind"]] if f not in ("engine", "product", "batch_size")]
+        if not all(_positive(r[f]) for f in numbers):
+            raise ReportError(f"{path}: records[{i}]: expected positive numbers in {', '.join(numbers)}")
+        if not (isinstance(r["batch_size"], int) and not isinstance(r["batch_size"], bool) and r["batch_size"] >= 0):
+            raise ReportError(f"{path}: records[{i}]: batch_size: expected an integer >= 0 (0: no batch, "
+                              f"e.g. an optimizer update), got {r['batch_size']!r}")
     doc["path"] = str(path)
     return doc
 
@@ -217,7 +220,8 @@ def points(group: dict) -> list[tuple[str, str, float, float]]:
                 out.append((f"step: {r['engine']}", str(r["batch_size"]), r["flops"] / r["min_bytes"],
                             r["flops"] / r["median_s"] / 1e9))
             elif run["kind"] == "ops":
-                out.append((f"fc1 forward: {r['engine']}", str(r["batch_size"]), r["flops"] / r["min_bytes"],
+                name = r["engine"] if ":" in r["engine"] else f"fc1 forward: {r['engine']}"
+                out.append((name, str(r["batch_size"]) if r["batch_size"] else "", r["flops"] / r["min_bytes"],
                             r["flops"] / r["median_s"] / 1e9))
             elif run["kind"] == "gemm" and not r["product"].startswith("all"):
                 out.append(("GEMM: own (gemm.h)", "", r["flops"] / r["min_bytes"], r["flops"] / r["own_s"] / 1e9))
@@ -230,7 +234,7 @@ def plot_roofline(name: str, group: dict, path: Path) -> None:
     pts = points(group)
     xs = [p[2] for p in pts] or [1.0]
     lo, hi = min(xs + [0.1]) / 2, max(xs + [c["fp32_peak_gflops"] / min(c["bandwidth_gbs"].values())]) * 4
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
     peak = c["fp32_peak_gflops"]
     styles = iter(["-", "--", "-.", ":", (0, (1, 3))])
@@ -257,7 +261,7 @@ def plot_roofline(name: str, group: dict, path: Path) -> None:
     ax.set_ylabel("achieved GFLOP/s")
     ax.set_title(f"Roofline: {name}\n(labels: batch size)", fontsize=10)
     ax.grid(which="both", alpha=0.2)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))   # outside: no point hidden
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -326,7 +330,9 @@ def write_report(paths: list[Path], out: Path) -> Path:
               "written once; for a whole step the batch, the parameters and the optimizer state - "
               "`minitorch_clf/tools/intensity.py`); y: achieved GFLOP/s (the step's GEMM flops over its "
               "median time). Points far under the roof are bound by neither ceiling: by launch and "
-              "dispatch overhead, which at SimpleNet's sizes is most of a step.", ""]
+              "dispatch overhead, which at SimpleNet's sizes is most of a step. Kernels left of the ridge "
+              "(the SGD update, 0.2 flop/B) can at best reach a bandwidth line: which one says where "
+              "their data lives.", ""]
     for name, g in groups.items():
         png = f"roofline-{slug(name)}.png"
         plot_roofline(name, g, out / png)
