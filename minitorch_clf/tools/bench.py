@@ -15,6 +15,10 @@ Achieved GFLOP/s counts the GEMMs of a step (MLPConfig.flops_per_sample); `% mat
 with a large float32 matrix product timed in the same process on the same device, and on the CPU
 `% peak` with the FMA peak of the widest instruction set the CPU has, measured in the same process
 (bench_gemm.measured_peak_gflops): the honest denominator, which a step can approach but not pass.
+
+With `phases`, each engine's steps are then profiled for the time in each label (profiling.phase_times).
+`write_json` writes one document: the records (each with its flops and least bytes, intensity.py),
+the machine and its ceilings (machine.py) - what `minitorch-clf report` reads.
 """
 from __future__ import annotations
 
