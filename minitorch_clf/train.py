@@ -387,6 +387,9 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
     `world` (distributed.World): this process is one rank of cfg.nproc; rank 0 alone writes the folder."""
     out = Path(out)
     cfg.validate()
+    if (world.size if world is not None else 1) != cfg.nproc:
+        raise UsageError(f"nproc: the config asks for {cfg.nproc} ranks, this process is one of "
+                         f"{world.size if world is not None else 1} (start them with `train --nproc` or torchrun)")
     if inspect is not None and (isinstance(inspect, bool) or not isinstance(inspect, int) or inspect < 0):
         raise UsageError(f"inspect: expected a number of steps >= 1 (or nothing: the default schedule), got {inspect!r}")
     ckpt = load_checkpoint(out) if resume else None

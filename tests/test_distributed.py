@@ -234,3 +234,11 @@ def test_torchrun_runs_the_same_training(tmp_path):
     a, b = ((tmp_path / d / "metrics.jsonl").read_text() for d in ("tr", "one"))
     assert json.loads(a)["train_loss"] == pytest.approx(json.loads(b)["train_loss"], rel=1e-10)
     assert json.loads((tmp_path / "tr" / "config.json").read_text())["nproc"] == 2
+
+
+def test_train_refuses_a_config_for_other_ranks(tmp_path):
+    from minitorch_clf.train import TrainConfig, UsageError, train
+
+    with pytest.raises(UsageError, match="nproc: the config asks for 2 ranks, this process is one of 1"):
+        train(TrainConfig(nproc=2, epochs=1), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
