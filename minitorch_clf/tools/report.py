@@ -130,7 +130,7 @@ def ceilings_table(groups: dict[str, dict]) -> str:
         other = ", ".join(f"{k} {_gflops(v)}" for k, v in gemms.items() if k != "float32") or "-"
         bw = ", ".join(f"{k} {v:,.0f} GB/s" for k, v in c["bandwidth_gbs"].items())
         dram = c["bandwidth_gbs"].get("DRAM") or min(c["bandwidth_gbs"].values())
-        rows.append(f"| {name} | {_gflops(c['fp32_peak_gflops'])} ({c.get('peak_isa', '-')}) | "
+        rows.append(f"| {name} | {_gflops(c['fp32_peak_gflops'])}, {c.get('peak_isa', '-')} | "
                     f"{_gflops(gemms.get('float32', 0)) if gemms.get('float32') else '-'} | {other} | {bw} | "
                     f"{c['fp32_peak_gflops'] / dram:.1f} flop/B |")
     return "\n".join(rows)
@@ -312,7 +312,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# SimpleNet on CPU and GPU: rooflines and side-by-side step times", "",
              "Written by `minitorch-clf report` from:", ""]
-    lines += [f"- `{Path(r['path']).name}`: {r['kind']} on {machine_name(r['machine'])}" for r in runs]
+    lines += [f"- `{'/'.join(Path(r['path']).parts[-2:])}`: {r['kind']} on {machine_name(r['machine'])}" for r in runs]
     lines += ["", "## Machines and their measured ceilings", ""]
     for name, g in groups.items():
         m = g["machine"]
