@@ -1,0 +1,52 @@
+"""The fused cross-entropy's AVX-512 path (float32 rows of up to 16 classes, one masked register per
+row, a polynomial exp) against torch in float64 and against the scalar path, on every ISA this CPU
+runs; the ISA switch (ops.isa) chooses the path, as it does the GEMM's."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minitorch_clf import ops
+
+pytestmark = pytest.mark.kernels
+
+CASES = [(64, 10, 1.0), (1024, 10, 5.0), (4099, 10, 30.0), (33, 16, 80.0), (100, 3, 200.0), (5, 16, 1e-3),
+         (9, 17, 3.0), (16, 2, 0.5)]           # 17 classes: past one register, the scalar path
+
+
+def _isas():
+    ops.load()
+    return [isa for isa in ("avx512", "avx2", "scalar") if isa in ops.cpu_isas()]
+
+
+@pytest.mark.parametrize("n,c,scale", CASES)
+def test_every_isa_matches_torch(n, c, scale):
+    g = torch.Generator().manual_seed(n * c)
+    z = torch.randn(n, c, generator=g) * scale
+    y = torch.randint(0, c, (n,), generator=g)
+    zr = z.double().requires_grad_()
+    ref = F.cross_entropy(zr, y)
+    ref.backward()
+    results = {}
+    for isa in _isas():
+        with ops.isa(isa):
+            loss, dz = ops.cross_entropy_forward_backward(z, y)
+        torch.testing.assert_close(loss.double(), ref.detach(), rtol=1e-6, atol=0, msg=isa)
+        # float32 outputs: within a few float32 ulps of the largest gradient entry
+        torch.testing.assert_close(dz.double(), zr.grad, rtol=0, atol=4e-7 * zr.grad.abs().max().item(), msg=isa)
+        results[isa] = (loss, dz)
+    if "avx512" in results:                     # the two paths agree to float32 rounding, not bit for bit
+        torch.testing.assert_close(results["avx512"][1], results["scalar"][1], rtol=0,
+                                   atol=4e-7 * results["scalar"][1].abs().max().item())
+
+
+def test_avx512_path_is_deterministic_and_refuses_bad_targets():
+    if "avx512" not in _isas():
+        pytest.skip("this CPU has no AVX-512F")
+    z, y = torch.randn(3000, 10), torch.randint(0, 10, (3000,))
+    with ops.isa("avx512"):
+        a = ops.cross_entropy_forward_backward(z, y)
+        b = ops.cross_entropy_forward_backward(z, y)
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+        y[7] = 10
+        with pytest.raises(RuntimeError, match="target: class index 10 at position 7"):
+            ops.cross_entropy_forward_backward(z, y)
