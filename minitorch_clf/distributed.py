@@ -175,11 +175,8 @@ class GradBuckets:
         for bucket, flat, handle in self._pending:
             collective(handle.wait)
             flat.div_(self.world.size)
-            offset = 0
-            for p in bucket:
-                n = p.numel()
-                p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
-                offset += n
+            for p, part in zip(bucket, flat.split([p.numel() for p in bucket])):
+                p.grad.copy_(part.view_as(p.grad))
         self._pending, self._ready = [], set()
 
     def _assign(self, order) -> list[list]:
@@ -234,6 +231,11 @@ class ZeroOneOptimizer:
         torch.cat([p.detach().reshape(-1) for p in self.params], out=self.flat[:self.numel])
         self.shard.data.copy_(self.flat[self.lo:self.lo + self.chunk])
 
+    def _per_param(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """The flattened vector (padding past the end ignored) cut back into the parameters' shapes: views."""
+        sizes = [p.numel() for p in self.params]
+        return [part.view_as(p) for p, part in zip(self.params, flat[:self.numel].split(sizes))]
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.inner.zero_grad(set_to_none)
 
@@ -247,11 +249,8 @@ class ZeroOneOptimizer:
         self.sharded.step()
         slices = list(self.flat.split(self.chunk))
         collective(dist.all_gather, slices, self.shard.detach().clone())
-        offset = 0
-        for p in self.params:
-            n = p.numel()
-            p.copy_(self.flat[offset:offset + n].view_as(p))
-            offset += n
+        for p, part in zip(self.params, self._per_param(self.flat)):
+            p.copy_(part)
 
     # -- checkpoints: the full optimizer's state_dict, gathered; loaded whatever N saved it -------------
     def state_dict(self) -> dict:
@@ -264,11 +263,7 @@ class ZeroOneOptimizer:
             if torch.is_tensor(value) and value.shape == self.shard.shape:
                 slices = [torch.empty_like(value) for _ in range(self.world.size)]
                 collective(dist.all_gather, slices, value.contiguous())
-                whole, offset, per_param = torch.cat(slices), 0, []
-                for p in self.params:
-                    per_param.append(whole[offset:offset + p.numel()].view_as(p).clone())
-                    offset += p.numel()
-                full[key] = per_param
+                full[key] = [part.clone() for part in self._per_param(torch.cat(slices))]
             else:
                 # the step count, the same on every slice; one copy per parameter (a shared tensor
                 # would be counted up once per parameter at each step)

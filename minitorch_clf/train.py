@@ -245,17 +245,14 @@ def prepare_out(out: Path) -> None:
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png", "inspect.jsonl", "inspect.png")
 
 
-def check_new_run(out: Path, overwrite: bool) -> None:
-    """Before starting ranks: a new run refuses a folder that holds one (unless overwrite), as train does."""
+def check_new_run(out: Path, overwrite: bool) -> list[str]:
+    """A new run refuses a folder that holds one, unless `overwrite`; returns the run files it holds
+    (train checks under the folder's lock, train --nproc once more before it starts the ranks)."""
     held = [name for name in RUN_FILES if (Path(out) / name).exists()]
     if held and not overwrite:
         raise UsageError(f"out: {out} already holds a run ({', '.join(held)}); continue it with "
                          f"--resume {out}, replace it with --overwrite, or choose another --out")
-
-
-def distributed_env() -> bool:
-    """True in a process that torchrun (or a like launcher) started as one of several ranks."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+    return held
 
 
 def new_run_dir(base: Path = Path("runs")) -> Path:
@@ -416,10 +413,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
             return _train(cfg, out, engine, train_split, test_split, ckpt, False, lambda *a: None, None, world)
     prepare_out(out)
     with owned(out), sigterm_as_interrupt():
-        held = [name for name in RUN_FILES if (out / name).exists()] if not resume else []
-        if held and not overwrite:
-            raise UsageError(f"out: {out} already holds a run ({', '.join(held)}); continue it with "
-                             f"--resume {out}, replace it with --overwrite, or choose another --out")
+        held = [] if resume else check_new_run(out, overwrite)
         for name in held:                          # --overwrite: nothing of the old run stays beside the new
             (out / name).unlink()
         remove_stale_temporaries(out)

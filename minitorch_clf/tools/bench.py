@@ -221,6 +221,23 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
     return records
 
 
+def _interleaved(calls: list, device: torch.device, iters: int, repeats: int) -> list[list[float]]:
+    """Seconds per call of each callable, one sample per round: 5 calls each to warm up, then
+    `repeats` rounds in which every callable runs `iters` times in turn (drift hits them alike)."""
+    for f in calls:
+        for _ in range(5):
+            f()
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeats):
+        for k, f in enumerate(calls):
+            synchronize(device)
+            with Timer(device) as t:
+                for _ in range(iters):
+                    f()
+            samples[k].append(t.seconds / iters)
+    return samples
+
+
 def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int = 784, out_features: int = 128,
                          iters: int = 50, repeats: int = 15, log=print) -> list[Record]:
     """SimpleNet's first layer forward with ReLU, per implementation: torch (addmm + relu, cuBLAS on a
@@ -240,17 +257,7 @@ def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int
         if device.type == "cuda":
             impls["fused v1 (tiled)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, 1)
             impls["fused v2 (cuBLASLt)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, 2)
-        samples: dict[str, list[float]] = {k: [] for k in impls}
-        for f in impls.values():
-            for _ in range(5):
-                f()
-        for _ in range(repeats):
-            for name, f in impls.items():
-                synchronize(device)
-                with Timer(device) as t:
-                    for _ in range(iters):
-                        f()
-                samples[name].append(t.seconds / iters)
+        samples = dict(zip(impls, _interleaved(list(impls.values()), device, iters, repeats)))
         flops = 2 * bs * in_features * out_features
         layer = MLPConfig(in_features, (out_features,), 10)
         fused = intensity.linear_forward(layer, bs, 0, x.element_size())
@@ -300,17 +307,7 @@ def bench_memory_ops(batch_sizes: list[int], device="cpu", iters: int = 50, repe
         jobs.append((bs, "cross-entropy: torch (log_softmax, nll, softmax - onehot)",
                      lambda z=z, y=y, o=onehot: (torch.nn.functional.cross_entropy(z, y),
                                                  (torch.softmax(z, 1) - o) / len(y)), ce))
-    for _, _, f, _ in jobs:
-        for _ in range(5):
-            f()
-    samples: list[list[float]] = [[] for _ in jobs]
-    for _ in range(repeats):
-        for k, (_, _, f, _) in enumerate(jobs):
-            synchronize(device)
-            with Timer(device) as t:
-                for _ in range(iters):
-                    f()
-            samples[k].append(t.seconds / iters)
+    samples = _interleaved([f for _, _, f, _ in jobs], device, iters, repeats)
     for (bs, name, _, cost), times in zip(jobs, samples):
         q1, med, q3 = _quartiles(times)
         records.append(Record(name, "-", str(device), bs or 0, med, q3 - q1, (bs or 0) / med,   # batch 0: none

@@ -124,10 +124,10 @@ def bench_data_parallel(engines: list[str], batch_sizes: list[int], nprocs: list
 
 
 def format_dp_table(records: list[DpRecord]) -> str:
+    from .bench import _fmt_time as us
     from .table import text_table
 
     head = ["engine", "ranks", "batch/rank", "step", "all-reduce wait", "share", "samples/s", "efficiency"]
-    us = lambda s: f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.3f} ms"
     rows = [[r.engine, str(r.nproc), str(r.batch_size), us(r.median_s),
              us(r.allreduce_s) if r.allreduce_s is not None else ("-" if r.nproc == 1 else "in DDP's backward"),
              f"{100 * r.allreduce_s / r.median_s:.0f}%" if r.allreduce_s is not None else "-",

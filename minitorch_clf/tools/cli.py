@@ -120,7 +120,7 @@ def _cmd_train(args) -> int:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
         if args.nproc is not None and args.nproc != cfg.nproc:
             cfg = _renproc(cfg, args.nproc)
-        if cfg.nproc > 1 or T.distributed_env():
+        if cfg.nproc > 1 or _under_launcher():
             return _train_ranks(args, cfg, args.resume, True, inspect)
         if args.zero1:
             raise UsageError("zero1: shards the optimizer state over several ranks; give --nproc 2 or more")
@@ -134,9 +134,9 @@ def _cmd_train(args) -> int:
             raise UsageError("nproc: --compare runs in one process")
         return _compare(cfg, args.compare.split(","))
     cfg.validate()                                 # before a default run folder is made
-    if T.distributed_env() and args.out is None:
+    if _under_launcher() and args.out is None:
         raise UsageError("out: under torchrun give --out, so that every rank names the same run folder")
-    if cfg.nproc > 1 or T.distributed_env():
+    if cfg.nproc > 1 or _under_launcher():
         out = args.out or T.new_run_dir()
         return _train_ranks(args, cfg, out, False, inspect)
     if args.zero1 or args.backend:
@@ -154,6 +154,14 @@ def _cmd_train(args) -> int:
         raise
     print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt{', inspect.jsonl, inspect.png' if inspect is not None else ''})")
     return 0
+
+
+def _under_launcher() -> bool:
+    """This process is one of several ranks started by torchrun (or a like launcher)."""
+    from ..distributed import env_world
+
+    env = env_world()
+    return env is not None and env[1] > 1
 
 
 def _renproc(cfg, nproc: int):
