@@ -1,9 +1,9 @@
 // Multi-tensor optimizer updates, pure CUDA: one launch updates every parameter of a group.
 // The grid is the concatenation of every tensor's chunks of kChunk elements; block b finds its
-// tensor by walking the (at most kMaxTensors) tensor sizes. The arithmetic is the CPU kernels'
-// (kernels/cpu/optimizer.cpp), element for element.
-#include <cmath>
-
+// tensor by walking the (at most kMaxTensors) tensor sizes. Each element's update is
+// ../common/sgd_update.h's / adam_update.h's, the functions the CPU kernels run.
+#include "../common/adam_update.h"
+#include "../common/sgd_update.h"
 #include "kernels.h"
 
 namespace minitorch_clf {
@@ -33,21 +33,10 @@ __global__ void sgd_kernel(const TensorBatch<T> batch, const SgdHyper h) {
   int t;
   int64_t begin, end;
   if (!locate(batch, static_cast<int64_t>(blockIdx.x), &t, &begin, &end)) return;
-  T* __restrict__ p = batch.params[t];
-  const T* __restrict__ grad = batch.grads[t];
-  T* __restrict__ buf = batch.state1[t];
-  const T wd = static_cast<T>(h.weight_decay), mu = static_cast<T>(h.momentum);
-  const T damp = static_cast<T>(1 - h.dampening), neg_lr = static_cast<T>(-h.lr);
-  for (int64_t k = begin + threadIdx.x; k < end; k += kThreads) {
-    T g = h.maximize ? -grad[k] : grad[k];
-    if (h.weight_decay != 0) g = g + wd * p[k];
-    if (h.momentum != 0) {
-      const T b = h.first_step ? g : buf[k] * mu + damp * g;
-      buf[k] = b;
-      g = h.nesterov ? g + mu * b : b;
-    }
-    p[k] = p[k] + neg_lr * g;
-  }
+  const auto s = sgd_scalars<T>(h.lr, h.momentum, h.dampening, h.weight_decay);
+  for (int64_t k = begin + threadIdx.x; k < end; k += kThreads)
+    sgd_element(batch.params[t], batch.grads[t], batch.state1[t], k, s, h.maximize, h.weight_decay != 0,
+                h.momentum != 0, h.first_step, h.nesterov);
 }
 
 template <typename T>
@@ -55,30 +44,11 @@ __global__ void adam_kernel(const TensorBatch<T> batch, const AdamHyper h) {
   int t;
   int64_t begin, end;
   if (!locate(batch, static_cast<int64_t>(blockIdx.x), &t, &begin, &end)) return;
-  T* __restrict__ p = batch.params[t];
-  const T* __restrict__ grad = batch.grads[t];
-  T* __restrict__ m = batch.state1[t];
-  T* __restrict__ v = batch.state2[t];
-  T* __restrict__ vmax = batch.state3[t];
-  const T decay = static_cast<T>(1 - h.lr * h.weight_decay), wd = static_cast<T>(h.weight_decay);
-  const T w1 = static_cast<T>(1 - h.beta1), b2 = static_cast<T>(h.beta2), w2 = static_cast<T>(1 - h.beta2);
-  const T eps = static_cast<T>(h.eps), neg_step = static_cast<T>(-batch.step_size[t]);
-  const T bc2 = static_cast<T>(batch.bias_correction2_sqrt[t]);
-  for (int64_t k = begin + threadIdx.x; k < end; k += kThreads) {
-    T g = h.maximize ? -grad[k] : grad[k];
-    T w = p[k];
-    if (h.weight_decay != 0) {
-      if (h.decoupled) w = w * decay;
-      else g = g + wd * w;
-    }
-    const T mk = w1 < T(0.5) ? m[k] + w1 * (g - m[k]) : g - (g - m[k]) * (T(1) - w1);   // torch's lerp
-    const T vk = v[k] * b2 + w2 * g * g;
-    m[k] = mk;
-    v[k] = vk;
-    T second = vk;
-    if (h.amsgrad) second = vmax[k] = max(vmax[k], vk);
-    p[k] = w + neg_step * mk / (sqrt(second) / bc2 + eps);
-  }
+  const auto s = adam_scalars<T>(h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, batch.step_size[t],
+                                 batch.bias_correction2_sqrt[t]);
+  for (int64_t k = begin + threadIdx.x; k < end; k += kThreads)
+    adam_element(batch.params[t], batch.grads[t], batch.state1[t], batch.state2[t], batch.state3[t], k, s,
+                 h.maximize, h.weight_decay != 0, h.decoupled, h.amsgrad, 1 - h.beta1 < 0.5);
 }
 
 template <typename T>
