@@ -53,12 +53,12 @@ def forward_versions(shapes, launches: int = 100) -> list[tuple[tuple, int, floa
     for n, i, o in shapes:
         x, w, b = torch.randn(n, i, device="cuda"), torch.randn(o, i, device="cuda"), torch.randn(o, device="cuda")
         for version in (1, 2):
-            torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, version)         # handles, workspace
+            torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", version)         # handles, workspace
             torch.cuda.synchronize()
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 for _ in range(launches):
-                    torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, version)
+                    torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", version)
             graph.replay()
             times = []
             for _ in range(5):

@@ -37,7 +37,7 @@ def test_linear_relu_forward(benchmark, sync, device, n, impl):
     x, w, b, _ = _linear_inputs(device, n)
     _load(device)
     run = {"functional": lambda: MF.relu_forward(MF.linear_forward(x, w, b)[0])[0],
-           "fused": lambda: ops.linear_forward(x, w, b, True),
+           "fused": lambda: ops.linear_forward(x, w, b, "relu"),
            "torch": lambda: torch.relu(F.linear(x, w, b))}[impl]
     benchmark(lambda: (run(), sync()))
 
@@ -54,8 +54,8 @@ def test_linear_relu_backward(benchmark, sync, device, n, impl):
         out, mask = MF.relu_forward(z)
         run = lambda: MF.linear_backward(MF.relu_backward(dout, mask), lin, need_dx=False)
     elif impl == "fused":
-        out = ops.linear_forward(x, w, b, True)
-        run = lambda: ops.linear_backward(dout, x, w, out, True, False)
+        out, saved = ops.linear_forward(x, w, b, "relu")
+        run = lambda: ops.linear_backward(dout, x, w, saved, "relu", False)
     else:
         wr, br = w.clone().requires_grad_(), b.clone().requires_grad_()
 

@@ -64,8 +64,8 @@ def test_every_engine_takes_an_activation_or_refuses_it_by_name(engine):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_fused_follows_manual_with_every_activation(name, optimizer):
-    """relu and identity run in the kernels' epilogue; the others as functional.py's passes between
-    the fused linear ops: the same steps as the manual engine either way."""
+    """Every activation runs inside the fused ops (kernels/common/activation.h; float64 takes the ATen
+    product and the ops' own pass): the same steps as the manual engine, to rounding."""
     manual, fused = (build_engine(e, optimizer=optimizer, lr=0.05, momentum=0.9, dtype=torch.float64, seed=2,
                                   activation=name) for e in ("manual", "fused"))
     g = torch.Generator().manual_seed(0)

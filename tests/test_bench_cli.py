@@ -25,6 +25,15 @@ def test_bench_steps_json_and_plot(tmp_path, capsys):
     assert out_png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_bench_steps_with_an_activation(tmp_path, capsys):
+    out_json = tmp_path / "g.json"
+    assert main(["bench", "--engines", "reference,fused", "--batch-sizes", "8", "--iters", "2", "--repeats", "2",
+                 "--activation", "gelu", "--json", str(out_json)]) == 0
+    assert "activation gelu" in capsys.readouterr().out
+    doc = json.loads(out_json.read_text())
+    assert doc["meta"]["activation"] == "gelu" and len(doc["records"]) == 2
+
+
 def test_bench_epoch(tmp_path, capsys):
     out_json = tmp_path / "e.json"
     assert main(["bench", "--epoch", "--engines", "manual", "--batch-sizes", "64", "--epoch-samples", "256",
@@ -36,7 +45,9 @@ def test_bench_epoch(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,word", [(["--engines", "warp"], "engines"), (["--batch-sizes", "0"], "batch-sizes"),
                                        (["--optimizer", "lion"], "optimizer"), (["--batch-sizes", "a"], "batch-sizes"),
-                                       (["--compile-mode", "fast"], "compile-mode")])
+                                       (["--compile-mode", "fast"], "compile-mode"),
+                                       (["--activation", "swish"], "activation"),
+                                       (["--activation", "gelu", "--gemm"], "activation")])
 def test_bench_bad_arguments(args, word, capsys):
     with pytest.raises(SystemExit) as info:
         raise SystemExit(main(["bench", *args]))

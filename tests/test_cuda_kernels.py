@@ -59,19 +59,44 @@ SHAPES = [(1, 784, 128), (17, 33, 5), (64, 128, 64), (100_000, 64, 10), (257, 31
 @needs_gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n,i,o", SHAPES)
-@pytest.mark.parametrize("relu", [True, False])
-def test_linear_forward_versions(dtype, n, i, o, relu):
+@pytest.mark.parametrize("act", ["relu", "identity"])
+def test_linear_forward_versions(dtype, n, i, o, act):
     ops.load_cuda()
     x, w, b = rand(n, i, dtype=dtype, seed=1), rand(o, i, dtype=dtype, seed=2), rand(o, dtype=dtype, seed=3)
     ref = F.linear(x.double(), w.double(), b.double())
-    ref = ref.clamp_min(0) if relu else ref
+    ref = ref.clamp_min(0) if act == "relu" else ref
     versions = (1, 2) if dtype == torch.float32 else (1,)
     for v in versions:
         poison()
-        out = torch.ops.minitorch_clf.linear_forward_v(x.cuda(), w.cuda(), b.cuda(), relu, v)
+        out, _ = torch.ops.minitorch_clf.linear_forward_v(x.cuda(), w.cuda(), b.cuda(), act, v)
         assert_matches(out, ref, dtype)
     poison()
-    assert_matches(ops.linear_forward(x.cuda(), w.cuda(), b.cuda(), relu), ref, dtype)
+    assert_matches(ops.linear_forward(x.cuda(), w.cuda(), b.cuda(), act)[0], ref, dtype)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("act", ops.ACTIVATIONS)
+def test_every_activation_on_both_versions(dtype, act):
+    """Forward (v1's epilogue; v2's epilogue or its extra kernel), the kept z for GELU, and the backward
+    through act', against functional.py in float64."""
+    from minitorch_clf import functional as MF
+
+    ops.load_cuda()
+    x, w, b, dout = (rand(*s, dtype=dtype, seed=k) for k, s in enumerate(((257, 31), (129, 31), (129,), (257, 129))))
+    z64, cache = MF.linear_forward(x.double(), w.double(), b.double())
+    forward, backward = MF.ACTIVATIONS[act]
+    ref, act_cache = forward(z64)
+    dx_ref, dw_ref, db_ref = MF.linear_backward(backward(dout.double(), act_cache), cache)
+    for v in ((1, 2) if dtype == torch.float32 else (1,)):
+        poison()
+        out, pre = torch.ops.minitorch_clf.linear_forward_v(x.cuda(), w.cuda(), b.cuda(), act, v)
+        assert_matches(out, ref, dtype)
+        assert pre.numel() == (out.numel() if act in ops.READS_PRE else 0)
+    out, saved = ops.linear_forward(x.cuda(), w.cuda(), b.cuda(), act)
+    dx, dw, db = ops.linear_backward(dout.cuda(), x.cuda(), w.cuda(), saved, act, True)
+    for got, want in ((dx, dx_ref), (dw, dw_ref), (db, db_ref)):
+        assert_matches(got, want, dtype)
 
 
 @needs_gpu
@@ -83,7 +108,7 @@ def test_linear_backward(dtype, n, i, o):
     out, dout = rand(n, o, dtype=dtype, seed=6).clamp_min(0), rand(n, o, dtype=dtype, seed=7)
     dz = dout.double() * (out.double() > 0)
     poison()
-    dx, dw, db = ops.linear_backward(dout.cuda(), x.cuda(), w.cuda(), out.cuda(), True, True)
+    dx, dw, db = ops.linear_backward(dout.cuda(), x.cuda(), w.cuda(), out.cuda(), "relu", True)
     assert_matches(dx, dz @ w.double(), dtype)
     assert_matches(dw, dz.T @ x.double(), dtype)
     assert_matches(db, dz.sum(0), dtype)
@@ -157,12 +182,14 @@ def test_fused_optimizer_on_cuda_matches_torch(name, kw):
 def test_opcheck_on_cuda():
     ops.load_cuda()
     x, w, b = (rand(*s, seed=k).cuda().requires_grad_() for k, s in enumerate(((6, 5), (4, 5), (4,))))
-    out = ops.linear_forward(x.detach(), w.detach(), b.detach(), True)
+    _, saved = ops.linear_forward(x.detach(), w.detach(), b.detach(), "gelu")
     p, gr, m = ([rand(5, seed=s).cuda()] for s in (1, 2, 3))
     cases = [
-        (torch.ops.minitorch_clf.linear_forward.default, (x, w, b, True)),
-        (torch.ops.minitorch_clf.linear_forward_v.default, (x.detach(), w.detach(), b.detach(), True, 1)),
-        (torch.ops.minitorch_clf.linear_backward.default, (rand(6, 4, seed=9).cuda(), x.detach(), w.detach(), out, True, True)),
+        (torch.ops.minitorch_clf.linear_forward.default, (x, w, b, "relu")),
+        (torch.ops.minitorch_clf.linear_forward.default, (x, w, b, "gelu")),
+        (torch.ops.minitorch_clf.linear_forward_v.default, (x.detach(), w.detach(), b.detach(), "relu", 1)),
+        (torch.ops.minitorch_clf.linear_backward.default,
+         (rand(6, 4, seed=9).cuda(), x.detach(), w.detach(), saved, "gelu", True)),
         (torch.ops.minitorch_clf.cross_entropy_forward_backward.default,
          (rand(6, 4, seed=5).cuda().requires_grad_(), torch.tensor([0, 1, 2, 3, 0, 1], device="cuda"))),
         (torch.ops.minitorch_clf.sgd_update_.default, (p, gr, m, 0.1, 0.9, 0.0, 0.0, False, False, False)),
@@ -176,11 +203,11 @@ def test_deterministic_bits():
     ops.load_cuda()
     dout, x, w = rand(100_000, 64, seed=1).cuda(), rand(100_000, 32, seed=2).cuda(), rand(64, 32, seed=3).cuda()
     out = dout.clamp_min(0)
-    first = ops.linear_backward(dout, x, w, out, True, True)[2]
+    first = ops.linear_backward(dout, x, w, out, "relu", True)[2]
     z, y = rand(100_000, 10, seed=4).cuda(), torch.randint(0, 10, (100_000,), device="cuda")
     loss = ops.cross_entropy_forward_backward(z, y)[0]
     for _ in range(3):
-        assert torch.equal(ops.linear_backward(dout, x, w, out, True, True)[2], first)
+        assert torch.equal(ops.linear_backward(dout, x, w, out, "relu", True)[2], first)
         assert torch.equal(ops.cross_entropy_forward_backward(z, y)[0], loss)
 
 
@@ -221,7 +248,8 @@ def test_gradcheck_on_cuda():
     ops.load_cuda()
     x, w, b = (rand(*s, dtype=torch.float64, seed=k).cuda().requires_grad_() for k, s in
                enumerate(((5, 7), (3, 7), (3,))))
-    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, True), (x, w, b))
+    for act in ops.ACTIVATIONS:
+        assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, act)[0], (x, w, b))
     z = rand(6, 4, dtype=torch.float64, seed=9).cuda().requires_grad_()
     y = torch.tensor([0, 3, 1, 1, 2, 0], device="cuda")
     assert torch.autograd.gradcheck(lambda z: ops.cross_entropy_forward_backward(z, y)[0], (z,))

@@ -152,10 +152,10 @@ def test_epilogues_keep_torchs_nan_rules(gemm):
     x, w, b = rand(5, 20, seed=1), rand(17, 20, seed=2), rand(17, seed=3)
     x[2, 3] = float("nan")
     with ops.gemm(gemm):
-        out = ops.linear_forward(x, w, b, True)
+        out, _ = ops.linear_forward(x, w, b, "relu")
         assert torch.equal(out.isnan(), torch.relu(x @ w.T + b).isnan()) and out[2].isnan().all()
         dout = rand(5, 17, seed=4)
-        dx, dw, db = ops.linear_backward(dout, x, w, out, True, True)
+        dx, dw, db = ops.linear_backward(dout, x, w, out, "relu", True)
     dz = torch.where(out > 0, dout, 0.0)
     torch.testing.assert_close(db, dz.sum(0))
     torch.testing.assert_close(dx, dz @ w, rtol=1e-5, atol=1e-5)
@@ -216,8 +216,52 @@ def test_fused_ops_run_on_every_isa(isa):
     """The fused layer's products through each ISA: within the float32 bound of the float64 result."""
     x, w, b = rand(64, 784), rand(128, 784, seed=1), rand(128, seed=2)
     with ops.gemm("own"), ops.isa(isa):
-        out = ops.linear_forward(x, w, b, False)
+        out, _ = ops.linear_forward(x, w, b, "identity")
     assert_within_bound(out - b, x, w.T)
+
+
+TORCH_ACTIVATIONS = {"identity": lambda z: z, "relu": torch.relu, "leaky_relu": torch.nn.functional.leaky_relu,
+                     "tanh": torch.tanh, "sigmoid": torch.sigmoid, "gelu": torch.nn.functional.gelu,
+                     "gelu_tanh": lambda z: torch.nn.functional.gelu(z, approximate="tanh")}
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act", ops.ACTIVATIONS)
+@pytest.mark.parametrize("n,i,o", [(13, 37, 45), (64, 784, 128), (3, 64, 10)])
+def test_epilogue_activations_on_every_isa(isa, act, n, i, o):
+    """The forward's bias + activation (in the epilogue's registers for identity, ReLU and leaky ReLU,
+    edge tiles included; ATen's pass over the product for the others) against torch's activation of the
+    float64 product: the product within the float32 bound, each activation's slope at most 1.13 and
+    its own float32 rounding on top; GELU's kept pre-activation within the bound itself."""
+    x, w, b = rand(n, i, seed=1), rand(o, i, seed=2), rand(o, seed=3)
+    with ops.gemm("own"), ops.isa(isa):
+        out, saved = ops.linear_forward(x, w, b, act)
+    z64 = x.double() @ w.double().T + b.double()
+    bound = i * U * (x.double().abs() @ w.double().abs().T) + 1e-30
+    ref = TORCH_ACTIVATIONS[act](z64)
+    err = (out.double() - ref).abs()
+    assert (err <= 1.13 * bound + 4 * U * (1 + ref.abs())).all(), err.max()
+    if act in ops.READS_PRE:
+        assert ((saved.double() - z64).abs() <= bound + 2 * U * z64.abs()).all()
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act", ops.ACTIVATIONS)
+def test_backprop_through_epilogue_on_every_isa(isa, act):
+    """The whole-step op brings dx back through the layer below's activation in the dx product's
+    epilogue (ATen's backward pass after it for tanh, sigmoid, GELU); the layered step does it in the
+    bias-gradient pass. Same bits on each ISA."""
+    from minitorch_clf.engines import build_engine
+
+    layered, whole = (build_engine("fused", lr=0.05, momentum=0.9, seed=4, activation=act) for _ in range(2))
+    layered.whole_step = False
+    g = torch.Generator().manual_seed(0)
+    with ops.gemm("own"), ops.isa(isa):
+        for step in range(3):
+            x, y = torch.randn(21, 784, generator=g), torch.randint(0, 10, (21,), generator=g)
+            assert torch.equal(whole.step(x, y), layered.step(x, y)), step
+    for p, q in zip(whole.model.parameters(), layered.model.parameters()):
+        assert torch.equal(p, q)
 
 
 def test_isa_switch_refuses_names_and_missing_instructions():
@@ -240,7 +284,7 @@ def test_auto_takes_own_for_thin_products_and_aten_for_large_ones():
     bits tell which GEMM ran (two summation orders almost never agree on every element)."""
     def forward(n, i, o, gemm):
         with ops.gemm(gemm):
-            return ops.linear_forward(rand(n, i, seed=1), rand(o, i, seed=2), rand(o, seed=3), True)
+            return ops.linear_forward(rand(n, i, seed=1), rand(o, i, seed=2), rand(o, seed=3), "relu")[0]
 
     thin, large = (64, 784, 128), (200, 300, 250)
     assert not torch.equal(forward(*thin, "own"), forward(*thin, "aten"))

@@ -35,26 +35,33 @@ SHAPES = [(1, 1, 1), (1, 784, 128), (5, 7, 3), (64, 128, 64), (33, 17, 10), (70,
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("n,i,o", SHAPES)
-@pytest.mark.parametrize("relu", [False, True])
-def test_linear_parity_with_functional(dtype, n, i, o, relu, gemm):
-    """float32 runs against functional.py in float64 on the same inputs: two float32 sums of K terms in
-    different orders differ by up to ~sqrt(K) roundings, so float32 vs float32 would test the order."""
+@pytest.mark.parametrize("act", ops.ACTIVATIONS)
+def test_linear_parity_with_functional(dtype, n, i, o, act, gemm):
+    """Every activation against functional.py's (ACTIVATIONS, the same table `train --activation` reads).
+    float32 runs against float64 on the same inputs: two float32 sums of K terms in different orders
+    differ by up to ~sqrt(K) roundings, so float32 vs float32 would test the order."""
     x, w, b = rand(n, i, dtype=dtype, seed=1), rand(o, i, dtype=dtype, seed=2), rand(o, dtype=dtype, seed=3)
     dout = rand(n, o, dtype=dtype, seed=4)
-    out = ops.linear_forward(x, w, b, relu)
+    out, saved = ops.linear_forward(x, w, b, act)
+    assert saved.shape == out.shape and (saved is out) == (act not in ops.READS_PRE)
     x64, w64, b64, dout64 = (t.double() for t in (x, w, b, dout))
-    ref, cache = MF.linear_forward(x64, w64, b64)
-    dz = dout64
-    if relu:
-        ref, rcache = MF.relu_forward(ref)
-        dz = MF.relu_backward(dout64, rcache)
-    dx_ref, dw_ref, db_ref = MF.linear_backward(dz, cache)
-    dx, dw, db = ops.linear_backward(dout, x, w, out, relu, True)
+    z, cache = MF.linear_forward(x64, w64, b64)
+    forward, backward = MF.ACTIVATIONS[act]
+    ref, act_cache = forward(z)
+    dx_ref, dw_ref, db_ref = MF.linear_backward(backward(dout64, act_cache), cache)
+    dx, dw, db = ops.linear_backward(dout, x, w, saved, act, True)
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5 * max(n, i, o) ** 0.5)
     for a, r in ((out, ref), (dx, dx_ref), (dw, dw_ref), (db, db_ref)):
         torch.testing.assert_close(a, r.to(dtype), **tol)
-    dx_none, dw2, _ = ops.linear_backward(dout, x, w, out, relu, False)
+    if act in ops.READS_PRE:
+        torch.testing.assert_close(saved, z.to(dtype), **tol)
+    dx_none, dw2, _ = ops.linear_backward(dout, x, w, saved, act, False)
     assert dx_none.numel() == 0 and torch.equal(dw2, dw)
+
+
+def test_unknown_activation_is_named():
+    with pytest.raises(RuntimeError, match="activation: expected one of identity, relu.*got 'swish'"):
+        ops.linear_forward(rand(2, 3), rand(4, 3), rand(4), "swish")
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -63,10 +70,10 @@ def test_linear_noncontiguous_inputs(gemm, dtype):
                rand(8, dtype=dtype, seed=3)[::2])
     assert not (x.is_contiguous() or w.is_contiguous() or b.is_contiguous())
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(ops.linear_forward(x, w, b, True), torch.relu(F.linear(x, w, b)), **tol)
-    out = ops.linear_forward(x, w, b, True)
+    out, saved = ops.linear_forward(x, w, b, "relu")
+    torch.testing.assert_close(out, torch.relu(F.linear(x, w, b)), **tol)
     dout = noncontig(rand(6, 4, dtype=dtype, seed=5))
-    dx, dw, db = ops.linear_backward(dout, x, w, out, True, True)
+    dx, dw, db = ops.linear_backward(dout, x, w, saved, "relu", True)
     xr, wr, br = (t.clone().requires_grad_() for t in (x, w, b))
     torch.relu(F.linear(xr, wr, br)).backward(dout)
     for a, r in ((dx, xr.grad), (dw, wr.grad), (db, br.grad)):
@@ -82,7 +89,7 @@ def test_backward_is_deterministic_across_threads(gemm):
         results = []
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            results.append(ops.linear_backward(dout, x, w, out, True, True))
+            results.append(ops.linear_backward(dout, x, w, out, "relu", True))
     finally:
         torch.set_num_threads(before)
     for one, two in zip(*results):
@@ -110,10 +117,13 @@ def test_cross_entropy_stable_and_noncontiguous():
     torch.testing.assert_close(loss, F.cross_entropy(z, y))
 
 
-def test_gradcheck_through_registered_autograd():
+@pytest.mark.parametrize("act", ops.ACTIVATIONS)
+def test_gradcheck_through_registered_autograd(act):
     x, w, b = (rand(*s, seed=k).requires_grad_() for k, s in enumerate(((4, 6), (3, 6), (3,))))
-    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, True), (x, w, b))
-    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, False), (x, w, b))
+    assert torch.autograd.gradcheck(lambda x, w, b: ops.linear_forward(x, w, b, act)[0], (x, w, b))
+
+
+def test_gradcheck_cross_entropy_through_registered_autograd():
     z = rand(5, 4, seed=7).requires_grad_()
     y = torch.tensor([0, 3, 1, 1, 2])
     assert torch.autograd.gradcheck(lambda z: ops.cross_entropy_forward_backward(z, y)[0], (z,))
@@ -128,34 +138,41 @@ def _optimizer_args():
     }
 
 
-@pytest.mark.parametrize("name", ["linear_forward", "linear_backward", "cross_entropy_forward_backward",
-                                  "sgd_update_", "adam_update_", "mlp_sgd_step_"])
-def test_opcheck(name):
+@pytest.mark.parametrize("name,act", [("linear_forward", "relu"), ("linear_forward", "gelu"), ("linear_backward", "relu"),
+                                      ("linear_backward", "gelu_tanh"), ("cross_entropy_forward_backward", None),
+                                      ("sgd_update_", None), ("adam_update_", None), ("mlp_sgd_step_", "relu"),
+                                      ("mlp_sgd_step_", "gelu")])
+def test_opcheck(name, act):
     x, w, b = rand(6, 5, seed=1).requires_grad_(), rand(4, 5, seed=2).requires_grad_(), rand(4, seed=3).requires_grad_()
-    out = ops.linear_forward(x.detach(), w.detach(), b.detach(), True)
+    _, saved = ops.linear_forward(x.detach(), w.detach(), b.detach(), act or "relu")
     args = {
-        "linear_forward": (x, w, b, True),
-        "linear_backward": (rand(6, 4, seed=4), x.detach(), w.detach(), out, True, True),
+        "linear_forward": (x, w, b, act),
+        "linear_backward": (rand(6, 4, seed=4), x.detach(), w.detach(), saved, act, True),
         "cross_entropy_forward_backward": (rand(6, 4, seed=5).requires_grad_(), torch.tensor([0, 1, 2, 3, 0, 1])),
         "mlp_sgd_step_": (rand(6, 5, seed=6), torch.tensor([0, 1, 2, 0, 1, 2]), [rand(4, 5, seed=7), rand(3, 4, seed=8)],
                           [rand(4, seed=9), rand(3, seed=10)], [rand(4, 5, seed=11), rand(4, seed=12),
                                                                  rand(3, 4, seed=13), rand(3, seed=14)],
-                          0.1, 0.9, 0.0, 0.01, True, False),
+                          act, 0.1, 0.9, 0.0, 0.01, True, False),
         **_optimizer_args(),
     }[name]
     torch.library.opcheck(getattr(OP, name).default, args)
 
 
 @pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.01),
-                                dict(momentum=0.0, maximize=True), dict(momentum=0.5, dampening=0.3)])
+                                dict(momentum=0.0, maximize=True), dict(momentum=0.5, dampening=0.3)]
+                         + [dict(momentum=0.9, activation=a) for a in ops.ACTIVATIONS if a != "relu"])
 def test_whole_step_op_equals_the_layered_fused_step(kw, gemm):
-    """mlp_sgd_step_ composes the same kernels in C++: the same bits as the engine's layer-by-layer step."""
+    """mlp_sgd_step_ composes the same kernels in C++: the same bits as the engine's layer-by-layer step
+    (there the activation's derivative runs in the bias-gradient pass, here in the dx product's epilogue
+    of the layer above: the same one multiplication of the same two numbers)."""
     from minitorch_clf.engines import build_engine
 
-    layered, whole = (build_engine("fused", lr=0.05, momentum=kw["momentum"], seed=4) for _ in range(2))
+    hyper = {k: v for k, v in kw.items() if k not in ("momentum", "activation")}
+    layered, whole = (build_engine("fused", lr=0.05, momentum=kw["momentum"], seed=4,
+                                   activation=kw.get("activation", "relu")) for _ in range(2))
     layered.whole_step = False
     for eng in (layered, whole):
-        eng.optimizer.param_groups[0].update({k: v for k, v in kw.items() if k != "momentum"})
+        eng.optimizer.param_groups[0].update(hyper)
     g = torch.Generator().manual_seed(0)
     for step in range(6):
         x, y = torch.randn(33, 784, generator=g), torch.randint(0, 10, (33,), generator=g)
@@ -176,24 +193,24 @@ def test_fullgraph_compile_has_no_graph_breaks():
 
 
 @pytest.mark.parametrize("call,words", [
-    (lambda: ops.linear_forward(rand(4, 6), rand(3, 5), rand(3), False), ["x", "(N, 5)", "[4, 6]"]),
-    (lambda: ops.linear_forward(rand(4, 5), rand(3, 5), rand(4), False), ["bias", "(3,)"]),
-    (lambda: ops.linear_forward(rand(4, 5, dtype=torch.float32), rand(3, 5), rand(3), False), ["dtype", "Float"]),
-    (lambda: ops.linear_forward(rand(4, 5), rand(5), rand(3), False), ["weight", "out_features"]),
-    (lambda: ops.linear_backward(rand(4, 2), rand(4, 5), rand(3, 5), rand(4, 2), True, True), ["dout", "(4, 3)"]),
+    (lambda: ops.linear_forward(rand(4, 6), rand(3, 5), rand(3), "identity"), ["x", "(N, 5)", "[4, 6]"]),
+    (lambda: ops.linear_forward(rand(4, 5), rand(3, 5), rand(4), "identity"), ["bias", "(3,)"]),
+    (lambda: ops.linear_forward(rand(4, 5, dtype=torch.float32), rand(3, 5), rand(3), "relu"), ["dtype", "Float"]),
+    (lambda: ops.linear_forward(rand(4, 5), rand(5), rand(3), "identity"), ["weight", "out_features"]),
+    (lambda: ops.linear_backward(rand(4, 2), rand(4, 5), rand(3, 5), rand(4, 2), "relu", True), ["dout", "(4, 3)"]),
     # the issue's segfault: weight's in_features (1) is not x's (200000)
-    (lambda: ops.linear_backward(rand(64, 128), rand(64, 200000), rand(128, 1), rand(64, 128), True, True),
+    (lambda: ops.linear_backward(rand(64, 128), rand(64, 200000), rand(128, 1), rand(64, 128), "relu", True),
      ["x", "(N, 1)", "[64, 200000]"]),
-    (lambda: ops.linear_backward(rand(4, 3), rand(4, 5, 1), rand(3, 5), rand(4, 3), True, True), ["x", "[4, 5, 1]"]),
-    (lambda: ops.linear_backward(rand(4, 3), rand(4, 5), rand(3, 5), rand(4, 3, dtype=torch.float32), True, True),
-     ["dout, out", "Double", "Float"]),
-    (lambda: ops.linear_forward(rand(4, 5).half(), rand(3, 5).half(), rand(3).half(), False), ["x", "Half"]),
+    (lambda: ops.linear_backward(rand(4, 3), rand(4, 5, 1), rand(3, 5), rand(4, 3), "relu", True), ["x", "[4, 5, 1]"]),
+    (lambda: ops.linear_backward(rand(4, 3), rand(4, 5), rand(3, 5), rand(4, 3, dtype=torch.float32), "relu", True),
+     ["dout, saved", "Double", "Float"]),
+    (lambda: ops.linear_forward(rand(4, 5).half(), rand(3, 5).half(), rand(3).half(), "gelu"), ["x", "Half"]),
     (lambda: OP.mlp_products([rand(4, 5).float()], [rand(3, 5).float()], [rand(4, 7).float()], "own"), ["dout", "(4, 3)"]),
     (lambda: OP.mlp_products([rand(4, 5).float()], [rand(3, 6).float()], [rand(4, 3).float()], "aten"), ["x", "(N, 6)"]),
     (lambda: OP.mlp_sgd_step_(rand(4, 5), torch.tensor([0, 1, 2, 0]), [rand(3, 5), rand(2, 4)], [rand(3), rand(2)], [],
-                              0.1, 0.0, 0.0, 0.0, False, False), ["x", "(N, 4)", "[4, 3]"]),
+                              "relu", 0.1, 0.0, 0.0, 0.0, False, False), ["x", "(N, 4)", "[4, 3]"]),
     (lambda: OP.mlp_sgd_step_(rand(4, 5), torch.tensor([0, 1, 2, 0]), [rand(3, 5)], [rand(3)], [rand(3, 5), rand(4)],
-                              0.1, 0.9, 0.0, 0.0, False, False), ["momentum_buffers[1]", "[3]", "[4]"]),
+                              "tanh", 0.1, 0.9, 0.0, 0.0, False, False), ["momentum_buffers[1]", "[3]", "[4]"]),
     (lambda: OP.own_mm(rand(4, 5).float(), rand(6, 2).float()), ["a, b", "[4, 5]", "[6, 2]"]),
     (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1, 3, 2])), ["target", "3", "[0, 3)"]),
     (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1, -1, 2])), ["target", "-1"]),
@@ -235,7 +252,7 @@ def test_ops_work_before_load_and_builds_are_per_checkout():
     result = outcome_of_script("""if True:
         import torch
         from minitorch_clf import ops
-        out = ops.linear_forward(torch.ones(2, 3), torch.ones(4, 3), torch.zeros(4), True)
+        out, _ = ops.linear_forward(torch.ones(2, 3), torch.ones(4, 3), torch.zeros(4), "relu")
         print(out.sum().item())
         """)
     assert result == "24.0", result
@@ -265,7 +282,7 @@ def test_wheel_ships_kernel_sources(tmp_path):
     (wheel,) = tmp_path.glob("minitorch_clf-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     kernels = ops.kernel_dir()
-    built = [p for kind in ("cpu", "cuda") for p in (kernels / kind).rglob("*") if p.suffix in (".cpp", ".cu", ".h")]
+    built = [p for kind in ("common", "cpu", "cuda") for p in (kernels / kind).rglob("*") if p.suffix in (".cpp", ".cu", ".h")]
     assert len(built) >= 20
     for src in built:                             # every source and header the builds read, gemm/ included
         assert f"minitorch_clf/kernels/{src.relative_to(kernels).as_posix()}" in names
@@ -292,8 +309,9 @@ def test_kernels_call_the_c_runtime_torch_uses():
 
 
 @pytest.mark.parametrize("call,words", [
-    (lambda: OP.linear_forward(torch.empty(4, 6), torch.empty(3, 5), torch.empty(3), False), ["x", "(N, 5)"]),
-    (lambda: OP.linear_backward(torch.empty(4, 2), torch.empty(4, 5), torch.empty(3, 5), torch.empty(4, 2), True, True),
+    (lambda: OP.linear_forward(torch.empty(4, 6), torch.empty(3, 5), torch.empty(3), "identity"), ["x", "(N, 5)"]),
+    (lambda: OP.linear_forward(torch.empty(4, 5), torch.empty(3, 5), torch.empty(3), "swish"), ["activation", "'swish'"]),
+    (lambda: OP.linear_backward(torch.empty(4, 2), torch.empty(4, 5), torch.empty(3, 5), torch.empty(4, 2), "relu", True),
      ["dout", "(4, 3)"]),
     (lambda: OP.cross_entropy_forward_backward(torch.empty(4, 3), torch.empty(5, dtype=torch.long)), ["target", "(4,)"]),
     (lambda: OP.own_mm(torch.empty(4, 5), torch.empty(6, 2), "auto"), ["a, b"]),

@@ -54,10 +54,10 @@ else:
 
     ops.load()
     if case == "linear":                              # this project's CPU op, a shape check
-        call = lambda: ops.linear_forward(torch.rand(4, 6), torch.rand(3, 5), torch.rand(3), False)
+        call = lambda: ops.linear_forward(torch.rand(4, 6), torch.rand(3, 5), torch.rand(3), "identity")
     elif case == "linear_cuda":                       # the CUDA op, a shape check
         ops.load_cuda()
-        call = lambda: ops.linear_forward(torch.rand(4, 6).cuda(), torch.rand(3, 5).cuda(), torch.rand(3).cuda(), False)
+        call = lambda: ops.linear_forward(torch.rand(4, 6).cuda(), torch.rand(3, 5).cuda(), torch.rand(3).cuda(), "identity")
     elif case == "ce_cuda":                           # the CUDA cross-entropy's bad-target flag
         ops.load_cuda()
         y = torch.arange(8, device="cuda")

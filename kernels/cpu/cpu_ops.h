@@ -21,13 +21,20 @@ gemm::View as_view(const at::Tensor& t);   // a 2-D float32 tensor as the GEMM's
 at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
                        const at::TensorOptions& options, gemm::Isa isa = gemm::Isa::kAuto);
 
-at::Tensor linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu);
+// (out (N, O) = act(x Wᵀ + b), pre (N, O) = x Wᵀ + b where reads_pre(act), else an empty tensor)
+std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
+                                                      const at::Tensor& bias, Activation act);
 
-// mask_dx: dx comes back through the ReLU mask of the layer below, dx where x > 0 and 0 elsewhere
-// (x NaN included), fused into the dx product's epilogue (the whole-step kernel uses it; the op does not).
+// (dx (N, I) or an empty tensor, dweight, dbias) from dout (N, O) and saved (N, O): the forward's
+// output, or its pre-activation where reads_pre(act).
+// through_act, through: dx comes back through the activation of the layer below, dx · act'(through)
+// (through = that layer's saved, shaped as x), fused into the dx product's epilogue (the whole-step
+// kernel uses it; the op does not).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
-                                                                   const at::Tensor& weight, const at::Tensor& out,
-                                                                   bool relu, bool need_dx, bool mask_dx = false);
+                                                                   const at::Tensor& weight, const at::Tensor& saved,
+                                                                   Activation act, bool need_dx,
+                                                                   Activation through_act = Activation::kIdentity,
+                                                                   const at::Tensor& through = {});
 
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target);

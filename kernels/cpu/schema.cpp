@@ -4,13 +4,15 @@
 #include <torch/library.h>
 
 TORCH_LIBRARY(minitorch_clf, m) {
-  // y = x W^T + b, then max(y, 0) when relu.  x (N, I), weight (O, I), bias (O,) -> (N, O)
-  m.def("linear_forward(Tensor x, Tensor weight, Tensor bias, bool relu) -> Tensor");
+  // h = act(z), z = x W^T + b, act one of ../common/activation.h's ('identity', 'relu', 'leaky_relu',
+  // 'tanh', 'sigmoid', 'gelu', 'gelu_tanh').  x (N, I), weight (O, I), bias (O,) ->
+  // (h (N, O), z (N, O) where act' reads z (GELU), else an empty (0, 0) tensor)
+  m.def("linear_forward(Tensor x, Tensor weight, Tensor bias, str activation) -> (Tensor, Tensor)");
   // The same with the CUDA kernel version chosen: 1 = the tiled kernel written to be read,
-  // 2 = cuBLASLt with the bias/ReLU epilogue (float32). linear_forward uses the best of them.
-  m.def("linear_forward_v(Tensor x, Tensor weight, Tensor bias, bool relu, int version) -> Tensor");
-  // Gradients of linear_forward from dout (N, O) and its output out (N, O) (the ReLU mask):
-  // (dx (N, I) or an empty tensor when not need_dx, dweight (O, I), dbias (O,))
+  // 2 = cuBLASLt with the bias (+ ReLU) epilogue (float32). linear_forward uses the best of them.
+  m.def("linear_forward_v(Tensor x, Tensor weight, Tensor bias, str activation, int version) -> (Tensor, Tensor)");
+  // Gradients of linear_forward from dout (N, O) and saved (N, O), what act' reads: the forward's h, or
+  // its z for GELU. (dx (N, I) or an empty tensor when not need_dx, dweight (O, I), dbias (O,))
   // a (M, K) · b (K, N) with the float32 GEMM of gemm.h (CPU), any strides; isa = 'auto' (set_isa's
   // choice, by default the widest the CPU has), 'avx512', 'avx2' or 'scalar'. The fused ops use it
   // through set_gemm's switch.
@@ -18,7 +20,7 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // The 3L - 1 products of an MLP training step back to back, with gemm = 'own' or 'aten' (benchmarks):
   // acts[k] (N, I_k), weights[k] (O_k, I_k), dzs[k] (N, O_k) -> [y_k] + [dW_k] + [dx_k for k >= 1]
   m.def("mlp_products(Tensor[] acts, Tensor[] weights, Tensor[] dzs, str gemm) -> Tensor[]");
-  m.def("linear_backward(Tensor dout, Tensor x, Tensor weight, Tensor out, bool relu, bool need_dx)"
+  m.def("linear_backward(Tensor dout, Tensor x, Tensor weight, Tensor saved, str activation, bool need_dx)"
         " -> (Tensor, Tensor, Tensor)");
   // Mean softmax cross-entropy over class targets, and its gradient, in one pass over the logits:
   // logits (N, C), target (N,) int64 -> (loss (), dlogits (N, C) for dloss = 1)
@@ -33,11 +35,11 @@ TORCH_LIBRARY(minitorch_clf, m) {
         " Tensor(c!)[] exp_avg_sqs, Tensor(d!)[] max_exp_avg_sqs, float[] step_sizes,"
         " float[] bias_correction2_sqrts, float lr, float beta1, float beta2, float eps,"
         " float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> ()");
-  // A whole SGD step of an MLP (linears with ReLU between, cross-entropy) in one call, CPU only:
+  // A whole SGD step of an MLP (linears with the activation between, cross-entropy) in one call, CPU only:
   // the kernels above composed in C++; momentum buffers must exist (the first step makes them).
   // Returns the loss; parameters and buffers are updated in place.
   m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
-        " Tensor(c!)[] momentum_buffers, float lr, float momentum, float dampening, float weight_decay,"
+        " Tensor(c!)[] momentum_buffers, str activation, float lr, float momentum, float dampening, float weight_decay,"
         " bool nesterov, bool maximize) -> Tensor");
   // Process-wide settings and probes of the GEMM (gemm/): which float32 GEMM the fused CPU ops use
   // ('auto', 'aten', 'own'; returns the previous), and the measured float32 FMA peak of `threads` cores.

@@ -3,7 +3,20 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <string>
+
+#include "../common/activation.h"
+
 namespace minitorch_clf {
+
+// The activation named in an op's `str activation` argument.
+inline Activation parse_activation(c10::string_view name) {
+  for (int a = 0; a < kActivations; ++a)
+    if (name == kActivationNames[a]) return static_cast<Activation>(a);
+  std::string names;
+  for (int a = 0; a < kActivations; ++a) names += std::string(a ? ", " : "") + kActivationNames[a];
+  TORCH_CHECK(false, "activation: expected one of ", names, ", got '", std::string(name), "'");
+}
 
 inline void check_dense(const char* name, const at::Tensor& t) {
   TORCH_CHECK(t.layout() == at::kStrided, name, ": expected a dense (strided) tensor, got layout ", t.layout());
@@ -38,22 +51,22 @@ inline void check_linear(const at::Tensor& x, const at::Tensor& weight, const at
               weight.device(), ", ", bias.device());
 }
 
-// x and weight as the forward took them (shapes, one floating dtype, one device), then dout and out
+// x and weight as the forward took them (shapes, one floating dtype, one device), then dout and saved
 // (N, O) of that dtype and device: every size a kernel indexes with is checked against the others.
 inline void check_linear_backward(const at::Tensor& dout, const at::Tensor& x, const at::Tensor& weight,
-                                  const at::Tensor& out) {
+                                  const at::Tensor& saved) {
   check_dense("dout", dout);
-  check_dense("out", out);
+  check_dense("saved", saved);
   check_x_and_weight(x, weight);
   TORCH_CHECK(dout.dim() == 2 && dout.size(0) == x.size(0) && dout.size(1) == weight.size(0),
               "dout: expected shape (", x.size(0), ", ", weight.size(0), "), got ", dout.sizes());
-  TORCH_CHECK(out.sizes() == dout.sizes(), "out: expected the shape of dout ", dout.sizes(), ", got ",
-              out.sizes());
-  TORCH_CHECK(dout.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type(),
-              "dout, out: expected dtype ", x.scalar_type(), ", got ", dout.scalar_type(), ", ",
-              out.scalar_type());
-  TORCH_CHECK(dout.device() == x.device() && out.device() == x.device(), "dout, out: expected device ", x.device(),
-              ", got ", dout.device(), ", ", out.device());
+  TORCH_CHECK(saved.sizes() == dout.sizes(), "saved: expected the shape of dout ", dout.sizes(), ", got ",
+              saved.sizes());
+  TORCH_CHECK(dout.scalar_type() == x.scalar_type() && saved.scalar_type() == x.scalar_type(),
+              "dout, saved: expected dtype ", x.scalar_type(), ", got ", dout.scalar_type(), ", ",
+              saved.scalar_type());
+  TORCH_CHECK(dout.device() == x.device() && saved.device() == x.device(), "dout, saved: expected device ", x.device(),
+              ", got ", dout.device(), ", ", saved.device());
 }
 
 inline void check_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {

@@ -1,14 +1,14 @@
 // CUDA registrations of the minitorch_clf ops: thin bindings from tensors to the pure-CUDA launchers
-// in *.cu (and to cuBLASLt for linear forward v2). Every launch goes on the current stream and is
+// in *.cu and to cublaslt.cpp (linear forward v2). Every launch goes on the current stream and is
 // checked. The schema lives in ../cpu/schema.cpp.
 //   N = batch, I = in_features, O = out_features, C = classes
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
-#include <cublasLt.h>
 #include <torch/library.h>
 
 #include "../cpu/validate.h"
+#include "cublaslt.h"
 #include "kernels.h"
 
 namespace minitorch_clf {
@@ -18,123 +18,88 @@ void check_launch(cudaError_t err, const char* what) {
   TORCH_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
-void check_cublas(cublasStatus_t status, const char* what) {
-  TORCH_CHECK(status == CUBLAS_STATUS_SUCCESS, what, ": cuBLASLt status ", static_cast<int>(status));
+// (out, pre): pre = z (N, O) where the activation's derivative reads it, else an empty (0, 0) tensor.
+std::tuple<at::Tensor, at::Tensor> outputs(const at::Tensor& x, int64_t O, Activation act) {
+  const int64_t N = x.size(0);
+  return {at::empty({N, O}, x.options()), at::empty({reads_pre(act) ? N : 0, reads_pre(act) ? O : 0}, x.options())};
 }
 
-// Largest power of two (up to 256) that divides the address.
-uint32_t alignment(const void* ptr) {
-  const auto address = reinterpret_cast<uintptr_t>(ptr);
-  uint32_t a = 256;
-  while (a > 1 && address % a != 0) a /= 2;
-  return a;
-}
-
-// v1: the tiled kernel of linear.cu.
-at::Tensor linear_forward_v1(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu) {
+// v1: the tiled kernel of linear.cu, bias and activation in its epilogue.
+std::tuple<at::Tensor, at::Tensor> linear_forward_v1(const at::Tensor& x, const at::Tensor& weight,
+                                                     const at::Tensor& bias, Activation act) {
   at::Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
-  at::Tensor out = at::empty({x.size(0), weight.size(0)}, x.options());
+  auto [out, pre] = outputs(x, weight.size(0), act);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_forward_v1", [&] {
-    check_launch(cuda::linear_forward_tiled<scalar_t>(xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(),
-                                                      bc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), x.size(0),
-                                                      x.size(1), weight.size(0), relu,
-                                                      at::cuda::getCurrentCUDAStream()),
+    check_launch(cuda::linear_forward_tiled<scalar_t>(out.data_ptr<scalar_t>(), pre.data_ptr<scalar_t>(),
+                                                      xc.data_ptr<scalar_t>(), wc.data_ptr<scalar_t>(),
+                                                      bc.data_ptr<scalar_t>(), x.size(0), x.size(1), weight.size(0),
+                                                      act, at::cuda::getCurrentCUDAStream()),
                  "linear_forward v1");
   });
-  return out;
+  return {out, pre};
 }
 
-// v2: one cuBLASLt matmul with the bias (+ ReLU) epilogue, float32 with float32 accumulation (no TF32,
-// as torch's default). Row-major out (N, O) is column-major (O, N): out_c = W_c^T . x_c with
-// W_c = W viewed as (I, O) and x_c = x viewed as (I, N); the bias runs along the O rows of out_c.
-at::Tensor linear_forward_v2(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu) {
+// v2: cuBLASLt (cublaslt.cpp) with its bias epilogue, ReLU included; any other activation is one more
+// kernel over the output (into out from z, z kept in pre for GELU). float32 only.
+std::tuple<at::Tensor, at::Tensor> linear_forward_v2(const at::Tensor& x, const at::Tensor& weight,
+                                                     const at::Tensor& bias, Activation act) {
   TORCH_CHECK(x.scalar_type() == at::kFloat, "linear_forward v2: expected float32, got ", x.scalar_type(),
               " (v1 handles float64)");
   at::Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
-  at::Tensor out = at::empty({N, O}, x.options());
-  if (N == 0 || O == 0) return out;
-  if (I == 0) return relu ? bc.clamp_min(0).expand({N, O}).contiguous() : bc.expand({N, O}).contiguous();
-  cublasLtHandle_t handle = at::cuda::getCurrentCUDABlasLtHandle();
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  check_cublas(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul desc");
-  const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-  const cublasLtEpilogue_t epilogue = relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-  const float* bias_ptr = bc.data_ptr<float>();
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb));
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue));
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr));
-  check_cublas(cublasLtMatrixLayoutCreate(&a, CUDA_R_32F, I, O, I), "layout W");     // W_c (I, O)
-  check_cublas(cublasLtMatrixLayoutCreate(&b, CUDA_R_32F, I, N, I), "layout x");     // x_c (I, N)
-  check_cublas(cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, O, N, O), "layout out");   // out_c (O, N)
-  size_t workspace_size = 4 << 20;
-  at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_size)}, x.options().dtype(at::kByte));
-  check_cublas(cublasLtMatmulPreferenceCreate(&pref), "preference");
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_size,
-                                       sizeof(workspace_size));
-  // the heuristic assumes 256-byte aligned operands unless told otherwise (a sliced x may not be)
-  const uint32_t align_a = alignment(wc.data_ptr()), align_b = alignment(xc.data_ptr());
-  const uint32_t align_c = alignment(out.data_ptr());
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof(align_a));
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof(align_b));
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof(align_c));
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof(align_c));
-
-  cublasLtMatmulHeuristicResult_t result = {};
-  int found = 0;
-  cublasLtMatmulAlgoGetHeuristic(handle, desc, a, b, c, c, pref, 1, &result, &found);
-  cublasStatus_t status = CUBLAS_STATUS_NOT_SUPPORTED;
-  if (found > 0) {
-    const float alpha = 1.0f, beta = 0.0f;
-    status = cublasLtMatmul(handle, desc, &alpha, wc.data_ptr<float>(), a, xc.data_ptr<float>(), b, &beta,
-                            out.data_ptr<float>(), c, out.data_ptr<float>(), c, &result.algo,
-                            workspace.data_ptr(), workspace_size, at::cuda::getCurrentCUDAStream());
+  auto [out, pre] = outputs(x, O, act);
+  if (N == 0 || O == 0 || I == 0) return linear_forward_v1(x, weight, bias, act);   // cuBLASLt needs sizes >= 1
+  const bool in_epilogue = act == Activation::kIdentity || act == Activation::kRelu;
+  at::Tensor z = reads_pre(act) ? pre : out;                            // where the matmul writes
+  const size_t workspace_bytes = 4 << 20;
+  at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, x.options().dtype(at::kByte));
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  if (!cuda::cublaslt_linear(z.data_ptr<float>(), xc.data_ptr<float>(), wc.data_ptr<float>(), bc.data_ptr<float>(),
+                             N, I, O, act == Activation::kRelu, workspace.data_ptr(), workspace_bytes,
+                             at::cuda::getCurrentCUDABlasLtHandle(), stream)) {
+    return linear_forward_v1(x, weight, bias, act);                    // no algorithm for this shape
   }
-  cublasLtMatmulPreferenceDestroy(pref);
-  cublasLtMatrixLayoutDestroy(c);
-  cublasLtMatrixLayoutDestroy(b);
-  cublasLtMatrixLayoutDestroy(a);
-  cublasLtMatmulDescDestroy(desc);
-  if (found == 0) return linear_forward_v1(x, weight, bias, relu);   // no algorithm for this shape
-  check_cublas(status, "linear_forward v2");
-  return out;
+  if (!in_epilogue) check_launch(cuda::apply_activation<float>(out.data_ptr<float>(), z.data_ptr<float>(), N * O, act, stream),
+                                 "linear_forward v2 activation");
+  return {out, pre};
 }
 
-at::Tensor linear_forward_v_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu,
-                                 int64_t version) {
+std::tuple<at::Tensor, at::Tensor> linear_forward_v_cuda(const at::Tensor& x, const at::Tensor& weight,
+                                                         const at::Tensor& bias, c10::string_view activation,
+                                                         int64_t version) {
   check_linear(x, weight, bias);
+  const Activation act = parse_activation(activation);
   const c10::cuda::CUDAGuard guard(x.device());
   TORCH_CHECK(version == 1 || version == 2, "version: expected 1 (tiled) or 2 (cuBLASLt), got ", version);
-  return version == 1 ? linear_forward_v1(x, weight, bias, relu) : linear_forward_v2(x, weight, bias, relu);
+  return version == 1 ? linear_forward_v1(x, weight, bias, act) : linear_forward_v2(x, weight, bias, act);
 }
 
 // The default: v2 (cuBLASLt) for float32, except for a small batch through a narrow layer (N <= 128,
 // I <= 256: SimpleNet's 2nd and 3rd layers at batch 64), where v1's few short tile walks beat the
-// split-K GEMM plus epilogue kernels cuBLASLt picks (8.7 + 1.4 µs and 7.4 + 1.1 µs of GPU time for
-// those two layers on an H200, benchmarks/RESULTS.md); v1 for float64.
-at::Tensor linear_forward_cuda(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu) {
+// split-K GEMM plus epilogue kernels cuBLASLt picks (benchmarks/RESULTS.md has the H200 timings); v1
+// for float64.
+std::tuple<at::Tensor, at::Tensor> linear_forward_cuda(const at::Tensor& x, const at::Tensor& weight,
+                                                       const at::Tensor& bias, c10::string_view activation) {
   const bool small = x.dim() == 2 && x.size(0) <= 128 && x.size(1) <= 256;
-  return linear_forward_v_cuda(x, weight, bias, relu, x.scalar_type() == at::kFloat && !small ? 2 : 1);
+  return linear_forward_v_cuda(x, weight, bias, activation, x.scalar_type() == at::kFloat && !small ? 2 : 1);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cuda(const at::Tensor& dout, const at::Tensor& x,
-                                                                    const at::Tensor& weight, const at::Tensor& out,
-                                                                    bool relu, bool need_dx) {
-  check_linear_backward(dout, x, weight, out);
+                                                                    const at::Tensor& weight, const at::Tensor& saved,
+                                                                    c10::string_view activation, bool need_dx) {
+  check_linear_backward(dout, x, weight, saved);
+  const Activation act = parse_activation(activation);
   const c10::cuda::CUDAGuard guard(x.device());
-  at::Tensor g = dout.contiguous(), o = out.contiguous();
+  at::Tensor g = dout.contiguous(), s = saved.contiguous();
   const int64_t N = g.size(0), O = g.size(1);
-  at::Tensor dz = relu ? at::empty_like(g) : g;
+  at::Tensor dz = act == Activation::kIdentity ? g : at::empty_like(g);
   at::Tensor dbias = at::empty({O}, weight.options());
   at::Tensor partial = at::empty({(N + cuda::kBiasGradRows - 1) / cuda::kBiasGradRows, O}, weight.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "linear_backward_cuda", [&] {
-    check_launch(cuda::relu_mask_bias_grad<scalar_t>(g.data_ptr<scalar_t>(), o.data_ptr<scalar_t>(),
-                                                     dz.data_ptr<scalar_t>(), dbias.data_ptr<scalar_t>(),
-                                                     partial.data_ptr<scalar_t>(), N, O, relu,
-                                                     at::cuda::getCurrentCUDAStream()),
+    check_launch(cuda::activation_bias_grad<scalar_t>(dz.data_ptr<scalar_t>(), dbias.data_ptr<scalar_t>(),
+                                                      partial.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
+                                                      s.data_ptr<scalar_t>(), N, O, act,
+                                                      at::cuda::getCurrentCUDAStream()),
                  "linear_backward");
   });
   at::Tensor dweight = at::mm(dz.t(), x);                              // (O, N)·(N, I)
@@ -160,8 +125,8 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cuda(const at:
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "cross_entropy_forward_backward_cuda", [&] {
     check_launch(cuda::cross_entropy_forward_backward<scalar_t>(
-                     z.data_ptr<scalar_t>(), t.data_ptr<int64_t>(), row_loss.data_ptr<scalar_t>(),
-                     loss.data_ptr<scalar_t>(), dlogits.data_ptr<scalar_t>(), bad.data_ptr<int>(), N, C, stream),
+                     loss.data_ptr<scalar_t>(), dlogits.data_ptr<scalar_t>(), bad.data_ptr<int>(),
+                     row_loss.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(), t.data_ptr<int64_t>(), N, C, stream),
                  "cross_entropy_forward_backward");
   });
   // The kernel flags a bad target instead of trapping. Reading the flag waits for the GPU, which a

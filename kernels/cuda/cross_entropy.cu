@@ -108,8 +108,8 @@ __global__ void __launch_bounds__(1024) cross_entropy_small_kernel(const T* __re
 }  // namespace
 
 template <typename T>
-cudaError_t cross_entropy_forward_backward(const T* logits, const int64_t* target, T* row_loss, T* loss,
-                                           T* dlogits, int* bad, int64_t N, int64_t C, cudaStream_t stream) {
+cudaError_t cross_entropy_forward_backward(T* loss, T* dlogits, int* bad, T* row_loss, const T* logits,
+                                           const int64_t* target, int64_t N, int64_t C, cudaStream_t stream) {
   if (N <= kCrossEntropyOneBlockRows) {
     cross_entropy_small_kernel<T><<<1, 1024, 0, stream>>>(logits, target, loss, dlogits, bad, N, C);
     return cudaGetLastError();
@@ -122,10 +122,10 @@ cudaError_t cross_entropy_forward_backward(const T* logits, const int64_t* targe
   return cudaGetLastError();
 }
 
-template cudaError_t cross_entropy_forward_backward<float>(const float*, const int64_t*, float*, float*, float*,
-                                                           int*, int64_t, int64_t, cudaStream_t);
-template cudaError_t cross_entropy_forward_backward<double>(const double*, const int64_t*, double*, double*,
-                                                            double*, int*, int64_t, int64_t, cudaStream_t);
+template cudaError_t cross_entropy_forward_backward<float>(float*, float*, int*, float*, const float*,
+                                                           const int64_t*, int64_t, int64_t, cudaStream_t);
+template cudaError_t cross_entropy_forward_backward<double>(double*, double*, int*, double*, const double*,
+                                                            const int64_t*, int64_t, int64_t, cudaStream_t);
 
 }  // namespace cuda
 }  // namespace minitorch_clf

@@ -1,30 +1,40 @@
 // Launchers of the pure-CUDA kernels (no torch headers anywhere in kernels/cuda/*.cu, so nvcc stays
-// fast); bindings.cpp calls them with raw pointers and the current stream.
-// Each returns cudaSuccess or the error of its launch. Indices are 64-bit throughout.
+// fast); bindings.cpp calls them with raw pointers and the current stream. Outputs come first, then
+// inputs, then sizes and options. Each returns cudaSuccess or the error of its launch. Indices are
+// 64-bit throughout. The activations and optimizer element updates are ../common's, which the CPU
+// kernels run too.
 //   N = batch, I = in_features, O = out_features, C = classes
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "../common/activation.h"
+
 namespace minitorch_clf {
 namespace cuda {
 
-// v1: out (N, O) = max(x (N, I) . W (O, I)^T + b, 0 if relu), a shared-memory tiled GEMM with the
-// bias + ReLU epilogue applied in registers before the single store.
+// v1: out (N, O) = act(z), z = x (N, I) . W (O, I)^T + b, a shared-memory tiled GEMM with the bias and
+// activation applied in registers before the single store; z also stored in pre where reads_pre(act)
+// (pre is unused otherwise).
 template <typename T>
-cudaError_t linear_forward_tiled(const T* x, const T* w, const T* b, T* out, int64_t N, int64_t I, int64_t O,
-                                 bool relu, cudaStream_t stream);
+cudaError_t linear_forward_tiled(T* out, T* pre, const T* x, const T* w, const T* b, int64_t N, int64_t I,
+                                 int64_t O, Activation act, cudaStream_t stream);
 
-// dz = dout * 1[out > 0] (or dout) into dz (N, O), and dbias[o] = sum_n dz[n, o], reduced in a fixed
-// order (no atomics): bit-identical from run to run. Two stages: column sums of blocks of
-// kBiasGradRows rows into partial (ceil(N / kBiasGradRows), O), then the blocks summed in order;
-// one stage, straight into dbias, where N <= kBiasGradRows.
+// out = act(z) over count elements (out may be z): after cuBLASLt's bias epilogue, for the activations
+// it has no epilogue for.
+template <typename T>
+cudaError_t apply_activation(T* out, const T* z, int64_t count, Activation act, cudaStream_t stream);
+
+// dz = dout · act'(saved) into dz (N, O) (unwritten for the identity: dz is dout), and
+// dbias[o] = sum_n dz[n, o], reduced in a fixed order (no atomics): bit-identical from run to run.
+// Two stages: column sums of blocks of kBiasGradRows rows into partial (ceil(N / kBiasGradRows), O),
+// then the blocks summed in order; one stage, straight into dbias, where N <= kBiasGradRows.
 constexpr int64_t kBiasGradRows = 256;
 
 template <typename T>
-cudaError_t relu_mask_bias_grad(const T* dout, const T* out, T* dz, T* dbias, T* partial, int64_t N, int64_t O,
-                                bool relu, cudaStream_t stream);
+cudaError_t activation_bias_grad(T* dz, T* dbias, T* partial, const T* dout, const T* saved, int64_t N, int64_t O,
+                                 Activation act, cudaStream_t stream);
 
 // One warp per row: row_loss[n] = logsumexp(z_n) - z_n[y_n], dlogits = (softmax(z_n) - onehot(y_n)) / N;
 // loss = sum(row_loss) / N in a fixed order (one launch up to kCrossEntropyOneBlockRows rows; above,
@@ -33,10 +43,12 @@ cudaError_t relu_mask_bias_grad(const T* dout, const T* out, T* dz, T* dbias, T*
 constexpr int64_t kCrossEntropyOneBlockRows = 4096;
 
 template <typename T>
-cudaError_t cross_entropy_forward_backward(const T* logits, const int64_t* target, T* row_loss, T* loss,
-                                           T* dlogits, int* bad, int64_t N, int64_t C, cudaStream_t stream);
+cudaError_t cross_entropy_forward_backward(T* loss, T* dlogits, int* bad, T* row_loss, const T* logits,
+                                           const int64_t* target, int64_t N, int64_t C, cudaStream_t stream);
 
-// Multi-tensor optimizer updates: up to kMaxTensors tensors per launch, every element read and written once.
+// Multi-tensor optimizer updates (../common/sgd_update.h, adam_update.h per element): up to kMaxTensors
+// tensors per launch, every element read and written once. The batch holds the outputs (params and
+// state, updated in place) beside the gradients.
 constexpr int kMaxTensors = 36;   // keeps the batch under the 4 KB kernel-argument limit
 
 template <typename T>

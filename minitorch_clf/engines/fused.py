@@ -1,11 +1,9 @@
 """`fused`: SimpleNet on this project's custom ops (kernels/), no autograd anywhere in the step.
 
-    forward:   h_{k+1} = linear_forward(h_k, W_k, b_k, relu = k is not the last layer)
-               (MLPConfig.activation "relu"; "identity" runs the same ops without the ReLU; any other
-               activation runs as functional.py's forward/backward between linear ops without one:
-               the GEMM + bias stay fused, the activation is a pass of its own)
+    forward:   h_{k+1}, s_{k+1} = linear_forward(h_k, W_k, b_k, act)       (act = MLPConfig.activation,
+               'identity' for the last layer; s is what act' reads: h_{k+1}, or z_{k+1} for GELU)
     loss:      loss, dlogits = cross_entropy_forward_backward(logits, y)     (one pass)
-    backward:  dx, dW_k, db_k = linear_backward(dh, h_k, W_k, h_{k+1}, relu, need_dx = k > 0)
+    backward:  dx, dW_k, db_k = linear_backward(dh, h_k, W_k, s_{k+1}, act, need_dx = k > 0)
     optimizer: one fused update over all parameters (sgd_update_ / adam_update_)
 Each op touches memory once outside its GEMMs. The gradients are written straight into `.grad`
 (no zero_grad: every step overwrites them). The parameters are those of a `SimpleNet`, so
@@ -25,7 +23,8 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
-layer by layer.
+layer by layer. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
+epilogue, or the pass after an ATen product), on every path.
 """
 from __future__ import annotations
 
@@ -35,7 +34,6 @@ import torch
 
 from .. import ops
 from ..data import batches
-from ..functional import ACTIVATIONS
 from .. import optim as ours
 from .base import Engine
 
@@ -48,9 +46,7 @@ class FusedEngine(Engine):
 
     def __init__(self, *args, whole_step: bool = True, **kw):
         super().__init__(*args, **kw)
-        self.relu = self.config.activation == "relu"
-        # relu is the kernels' epilogue and identity needs nothing; any other activation runs between them
-        self.activation = None if self.config.activation in ("relu", "identity") else ACTIVATIONS[self.config.activation]
+        self.act = self.config.activation
         ops.load_cuda() if self.device.type == "cuda" else ops.load()
         self.linears = [m for m in self.model.children() if hasattr(m, "weight")]
         self.weights = [layer.weight for layer in self.linears]
@@ -64,7 +60,7 @@ class FusedEngine(Engine):
         if not self.whole_step:
             return self._eager_step(x, y)
         if self.device.type == "cpu":
-            return self._one_call_step(x, y) if self.relu else self._eager_step(x, y)   # its C++ step has ReLU
+            return self._one_call_step(x, y)
         return self._graph_step(x, y)
 
     # -- CPU: one C++ call ----------------------------------------------------------------------
@@ -75,8 +71,8 @@ class FusedEngine(Engine):
         bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
         with torch._C._AutoDispatchBelowAutograd():
             return torch.ops.minitorch_clf.mlp_sgd_step_(
-                x.reshape(x.shape[0], -1), y, self.weights, self.biases, bufs, group["lr"], group["momentum"],
-                group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
+                x.reshape(x.shape[0], -1), y, self.weights, self.biases, bufs, self.act, group["lr"],
+                group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
 
     # -- GPU: CUDA graphs -----------------------------------------------------------------------
     def _hyper(self) -> tuple:
@@ -182,24 +178,19 @@ class FusedEngine(Engine):
 
     def _ops_step(self, x: torch.Tensor, y: torch.Tensor, keep: list | None = None) -> torch.Tensor:
         last = len(self.linears) - 1
-        caches = []                                                             # unfused activations' caches
         with self.phase("forward"):
-            acts = [x.reshape(x.shape[0], -1)]                                  # (N, 784)
+            acts, saved = [x.reshape(x.shape[0], -1)], [None]                   # (N, 784); s_0 unused
             for k, layer in enumerate(self.linears):
-                z = ops.linear_forward(acts[k], layer.weight, layer.bias, self.relu and k < last)
-                if self.activation is not None and k < last:
-                    z, cache = self.activation[0](z)
-                    caches.append(cache)
-                acts.append(z)
+                h, s = ops.linear_forward(acts[k], layer.weight, layer.bias, self.act if k < last else "identity")
+                acts.append(h)
+                saved.append(s)
         with self.phase("loss"):
             loss, dh = ops.cross_entropy_forward_backward(acts[-1], y)         # (), (N, C)
         with self.phase("backward"):
             for k in range(last, -1, -1):
                 layer = self.linears[k]
-                if self.activation is not None and k < last:
-                    dh = self.activation[1](dh, caches[k])                      # through the activation first
                 dh, layer.weight.grad, layer.bias.grad = ops.linear_backward(
-                    dh, acts[k], layer.weight, acts[k + 1], self.relu and k < last, k > 0)
+                    dh, acts[k], layer.weight, saved[k + 1], self.act if k < last else "identity", k > 0)
                 if self.grad_sync is not None:
                     self.grad_sync.ready([layer.weight, layer.bias])
         self.sync_grads()

@@ -1,7 +1,7 @@
 """The custom ops of kernels/, callable from Python: each wrapper beside its fake kernel and autograd.
 
     from minitorch_clf import ops
-    y = ops.linear_forward(x, w, b, relu=True)     # builds kernels/cpu the first time (cached), then runs
+    h, saved = ops.linear_forward(x, w, b, "relu")     # builds kernels/cpu the first time (cached), then runs
 
 kernels/cpu/schema.cpp declares every op in `TORCH_LIBRARY(minitorch_clf, m)`; kernels/cpu and
 kernels/cuda register the CPU and CUDA kernels. Here each op gets a fake (meta) kernel, which checks
@@ -26,6 +26,10 @@ CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forwa
 CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
+# The fused ops' activations (kernels/common/activation.h, in its enum's order), and those whose
+# derivative reads the pre-activation z rather than the output h.
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh")
+READS_PRE = ("gelu", "gelu_tanh")
 
 
 def load(verbose: bool = False) -> dict:
@@ -67,42 +71,48 @@ def _check_2d(name: str, t, what: str) -> None:
 # ----------------------------------------------------------------------------------------------
 # linear
 
-def linear_forward(x, weight, bias, relu: bool = False):
-    """max(x Wᵀ + b, 0) (or without the max): (N, I), (O, I), (O,) -> (N, O)."""
-    return _lib(x).linear_forward(x, weight, bias, relu)
+def linear_forward(x, weight, bias, activation: str = "identity"):
+    """h = act(x Wᵀ + b): (N, I), (O, I), (O,) -> (h (N, O), saved), where saved is what
+    linear_backward reads for act': h itself, or the pre-activation z for GELU (READS_PRE)."""
+    out, pre = _lib(x).linear_forward(x, weight, bias, activation)
+    return out, (pre if activation in READS_PRE else out)
 
 
-def _linear_forward_fake(x, weight, bias, relu, version=None):
+def _linear_forward_fake(x, weight, bias, activation, version=None):
     _check_2d("weight", weight, "(out_features, in_features)")
     _check_2d("x", x, "(N, in_features)")
     torch._check(x.shape[1] == weight.shape[1], lambda: f"x: expected (N, {weight.shape[1]}), got {tuple(x.shape)}")
     torch._check(tuple(bias.shape) == (weight.shape[0],), lambda: f"bias: expected ({weight.shape[0]},)")
-    return x.new_empty(x.shape[0], weight.shape[0])
+    torch._check(activation in ACTIVATIONS, lambda: f"activation: expected one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    out = x.new_empty(x.shape[0], weight.shape[0])
+    return out, (x.new_empty(out.shape) if activation in READS_PRE else x.new_empty(0, 0))
 
 
 def _linear_setup(ctx, inputs, output):
-    x, weight, bias, relu = inputs
-    ctx.save_for_backward(x, weight, output)
-    ctx.relu = relu
+    x, weight, bias, activation = inputs
+    out, pre = output
+    ctx.mark_non_differentiable(pre)
+    ctx.save_for_backward(x, weight, pre if activation in READS_PRE else out)
+    ctx.activation = activation
 
 
-def _linear_grad(ctx, dout):
-    x, weight, out = ctx.saved_tensors
+def _linear_grad(ctx, dout, _dpre):
+    x, weight, saved = ctx.saved_tensors
     need_dx = ctx.needs_input_grad[0]
-    dx, dweight, dbias = linear_backward(dout.contiguous(), x, weight, out, ctx.relu, need_dx)
+    dx, dweight, dbias = linear_backward(dout.contiguous(), x, weight, saved, ctx.activation, need_dx)
     return (dx if need_dx else None), dweight, dbias, None
 
 
-def linear_backward(dout, x, weight, out, relu: bool, need_dx: bool = True):
-    """(dx or an empty tensor, dweight, dbias); `out` is the forward's output (the ReLU mask)."""
-    return _lib(x).linear_backward(dout, x, weight, out, relu, need_dx)
+def linear_backward(dout, x, weight, saved, activation: str, need_dx: bool = True):
+    """(dx or an empty tensor, dweight, dbias) of linear_forward; `saved` is the second thing it returned."""
+    return _lib(x).linear_backward(dout, x, weight, saved, activation, need_dx)
 
 
-def _linear_backward_fake(dout, x, weight, out, relu, need_dx):
+def _linear_backward_fake(dout, x, weight, saved, activation, need_dx):
     _check_2d("x", x, "(N, in_features)")
     _check_2d("weight", weight, "(out_features, in_features)")
-    torch._check(tuple(dout.shape) == (x.shape[0], weight.shape[0]) and out.shape == dout.shape,
-                 lambda: f"dout, out: expected ({x.shape[0]}, {weight.shape[0]})")
+    torch._check(tuple(dout.shape) == (x.shape[0], weight.shape[0]) and saved.shape == dout.shape,
+                 lambda: f"dout, saved: expected ({x.shape[0]}, {weight.shape[0]})")
     dx = x.new_empty(x.shape) if need_dx else x.new_empty(0)
     return dx, weight.new_empty(weight.shape), weight.new_empty(weight.shape[0])
 
@@ -146,8 +156,8 @@ def _adam_update_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, ste
                  lambda: "grads, exp_avgs, exp_avg_sqs: expected one per param")
 
 
-def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, lr, momentum, dampening, weight_decay,
-                       nesterov, maximize):
+def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
+                       weight_decay, nesterov, maximize):
     torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
     return x.new_empty(())
 

@@ -50,7 +50,10 @@ def build_cpu(verbose: bool = False) -> dict:
         raise BuildError(f"no C++ compiler: '{compiler}' is not on PATH (install g++, or set CXX); "
                          "the fused kernels are built from kernels/cpu on first use")
     _ninja_on_path()
-    library, seconds = _jit_build("cpu", verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno"],
+    # -ffp-contract=off: no a * b + c fused into one FMA behind the code's back. The files built for
+    # AVX2/AVX-512 (target pragmas) would otherwise round an activation's derivative differently from
+    # the baseline-ISA loops, and the whole-step op would stop matching the layered step bit for bit.
+    library, seconds = _jit_build("cpu", verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off"],
                                   extra_ldflags=["-fopenmp"])
     _state["cpu"] = {"library": library, "seconds": seconds}
     return _state["cpu"]

@@ -108,12 +108,13 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(xs), q[2]
 
 
-def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None):
+def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None, activation: str = "relu"):
     """The benchmark's engine: lr 0.01, momentum 0.9, seed 0; compile_mode for the compiled engines.
     `fused@aten` / `fused@own` is the fused engine with that float32 GEMM in its CPU ops."""
     name = name.partition("@")[0]
     kw = {"compile_mode": compile_mode} if compile_mode and name in COMPILED else {}
-    return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0, **kw)
+    return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0,
+                        activation=activation, **kw)
 
 
 SUFFIXES = ("aten", "own", "avx512", "avx2", "scalar")     # fused@aten|own (the GEMM), fused@avx2... (its ISA)
@@ -131,10 +132,11 @@ def _gemm_for(name: str):
 
 def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimizer: str = "sgd",
                 warmup: int = 20, iters: int = 50, repeats: int = 15, compile_mode: str | None = None,
-                phases: bool = False, log=print) -> tuple[list[Record], float]:
+                phases: bool = False, activation: str = "relu", log=print) -> tuple[list[Record], float]:
     """Per-step records for every (engine, batch size), interleaved; and the matmul FLOP/s. With
     `phases`, each engine's steps are then profiled for the time per phase (not for compiled engines,
-    whose code runs as one graph and whose labels overlap)."""
+    whose code runs as one graph and whose labels overlap). Every engine's hidden layers use
+    `activation`."""
     device = resolve_device(device)
     config = MLPConfig()
     peak = matmul_rate(device)
@@ -149,7 +151,7 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         y = torch.randint(0, 10, (bs,), generator=g).to(device)
         built = {}
         for name in engines:
-            eng = _build(name, device, optimizer, compile_mode)
+            eng = _build(name, device, optimizer, compile_mode, activation)
             with _gemm_for(name), Timer(device) as t:
                 for _ in range(warmup):
                     eng.step(x, y)
@@ -253,10 +255,10 @@ def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int
         w, b = torch.randn(out_features, in_features, generator=g).to(device), torch.randn(out_features).to(device)
         impls = {"torch addmm+relu": lambda: torch.relu(torch.addmm(b, x, w.t())),
                  "bare mm (no epilogue)": lambda: torch.mm(x, w.t()),
-                 "fused linear_forward": lambda: ops.linear_forward(x, w, b, True)}
+                 "fused linear_forward": lambda: ops.linear_forward(x, w, b, "relu")}
         if device.type == "cuda":
-            impls["fused v1 (tiled)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, 1)
-            impls["fused v2 (cuBLASLt)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, True, 2)
+            impls["fused v1 (tiled)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", 1)
+            impls["fused v2 (cuBLASLt)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", 2)
         samples = dict(zip(impls, _interleaved(list(impls.values()), device, iters, repeats)))
         flops = 2 * bs * in_features * out_features
         layer = MLPConfig(in_features, (out_features,), 10)

@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..functional import ACTIVATIONS
 from ..optim import REGISTRY
 from ..train import TrainConfig, UsageError
 
@@ -344,12 +345,17 @@ def _cmd_bench(args) -> int:
             _check_writable(path)
     if args.optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+    if args.activation not in ACTIVATIONS:
+        raise UsageError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {args.activation!r}")
+    if args.activation != "relu" and (args.ops or args.gemm or args.epoch or args.nproc):
+        raise UsageError("activation: the step benchmark takes it (leave out --ops/--gemm/--epoch/--nproc)")
     if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
         raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
     device = _device(args.device)
     info = M.machine_info(device)
     where = M.describe(info)
-    print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}", flush=True)
+    print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}, "
+          f"activation {args.activation}", flush=True)
     log = lambda m: print(m, flush=True)
     if args.nproc:
         from . import bench_dp as DPB
@@ -386,10 +392,10 @@ def _cmd_bench(args) -> int:
     else:
         records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
                                       repeats=args.repeats, compile_mode=args.compile_mode, phases=args.phases,
-                                      log=log)
+                                      activation=args.activation, log=log)
     print(B.format_table(records, epoch=args.epoch))
     _write(args, records, "epoch" if args.epoch else "steps", info, device, optimizer=args.optimizer,
-           matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode)
+           activation=args.activation, matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode)
     if args.plot:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
@@ -551,6 +557,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-sizes", type=_csv(int), default=[64, 256, 1024], help="comma-separated")
     p.add_argument("--device", default="cpu")
     p.add_argument("--optimizer", default="sgd")
+    p.add_argument("--activation", default="relu", help="the hidden layers' activation in every engine's step")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode for the compiled engines")
     p.add_argument("--iters", type=int, default=50, help="steps per timed round")
     p.add_argument("--repeats", type=int, default=15, help="timed rounds per engine")

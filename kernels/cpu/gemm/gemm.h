@@ -1,14 +1,21 @@
 // A float32 GEMM written here, for the products of an MLP step:
 //   C (M, N) = A (M, K) · B (K, N)   then, per element, the epilogue:
-//   c = sum (+ bias[j]) (max(c, 0) when relu) (c * 1[mask[i, j] > 0] when a mask is given)
+//   c = act(sum (+ bias[j]));  c = backprop(through_act, c, through[i, j]) where through is given
+// with the activations that are a max or a compare-and-blend in registers: identity, ReLU, leaky ReLU
+// (../../common/activation.h). The fused ops run tanh, sigmoid and GELU as a pass of ATen's vectorised
+// kernels after the product instead (linear.cpp says why).
 // A and B are strided views, so the three products of a linear layer are one call each:
 //   forward  y  = x · Wᵀ    A = x (N, I),   B = Wᵀ: element (k, j) at W + j*I + k
 //   dinput   dx = dz · W    A = dz (N, O),  B = W (O, I)
 //   dweight  dW = dzᵀ · x   A = dzᵀ: element (i, k) at dz + k*O + i,  B = x (N, I)
+//   the dx product of the whole step: dx · act'(s) of the layer below, with through = s (its output h,
+//   or its pre-activation z for GELU), so dx comes back through that activation while in registers
 // No torch headers here: gemm.cpp (blocking, threads, scalar kernel) and gemm_avx2.cpp (AVX2/FMA
 // micro-kernels) build with plain C++ and OpenMP.
 #pragma once
 #include <cstdint>
+
+#include "../../common/activation.h"
 
 namespace minitorch_clf::gemm {
 
@@ -19,11 +26,17 @@ struct View {
 };
 
 struct Epilogue {
-  const float* bias = nullptr;   // (N,), added to every row
-  bool relu = false;             // max(c, 0), NaN kept as in torch.relu
-  const float* mask = nullptr;   // (M, N) with row stride mask_ld: c kept where mask > 0, else 0
-  int64_t mask_ld = 0;
+  const float* bias = nullptr;                    // (N,), added to every row
+  Activation act = Activation::kIdentity;         // c = act(c), one of in_epilogue's
+  Activation through_act = Activation::kIdentity; // c = c · through_act'(through[i, j]), one of in_epilogue's
+  const float* through = nullptr;                 // (M, N), row stride through_ld
+  int64_t through_ld = 0;
 };
+
+// The activations the epilogue applies (sgemm refuses the others).
+constexpr bool in_epilogue(Activation a) {
+  return a == Activation::kIdentity || a == Activation::kRelu || a == Activation::kLeakyRelu;
+}
 
 // Which instructions run the products: kAuto is the process default (set_default_isa), which starts as
 // the widest the CPU has (asked at run time): AVX-512F, else AVX2/FMA, else the scalar loops.

@@ -45,23 +45,35 @@ inline void store8(float* p, __m256 v, __m256i m) {
   else _mm256_maskstore_ps(p, m, v);
 }
 
-// The epilogue on 8 columns of row i: bias, relu (max(0, v) keeps a NaN v), mask (NaN mask -> 0).
-template <bool kFull>
-inline __m256 finish8(__m256 v, const Epilogue& ep, int64_t i, int64_t j, __m256i m) {
+// ReLU and leaky ReLU on 8 lanes: max(0, v) keeps a NaN v, as torch.relu; the blend keeps it too.
+inline __m256 activate8(Activation a, __m256 v) {
   const __m256 zero = _mm256_setzero_ps();
-  if (ep.bias) v = _mm256_add_ps(v, load8<kFull>(ep.bias + j, m));
-  if (ep.relu) v = _mm256_max_ps(zero, v);
-  if (ep.mask) v = _mm256_and_ps(v, _mm256_cmp_ps(load8<kFull>(ep.mask + i * ep.mask_ld + j, m), zero, _CMP_GT_OQ));
+  if (a == Activation::kRelu) return _mm256_max_ps(zero, v);
+  if (a == Activation::kLeakyRelu)
+    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(kLeakySlope)), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
   return v;
 }
 
-// The same on 4 columns (the dot kernel's row of sums).
-inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
-  const __m128 zero = _mm_setzero_ps();
-  if (ep.bias) v = _mm_add_ps(v, _mm_loadu_ps(ep.bias + j));
-  if (ep.relu) v = _mm_max_ps(zero, v);
-  if (ep.mask) v = _mm_and_ps(v, _mm_cmpgt_ps(_mm_loadu_ps(ep.mask + i * ep.mask_ld + j), zero));
+// g · act'(s) for them: g where s > 0, else 0 (ReLU: NaN s -> 0) or 0.01 g.
+inline __m256 backprop8(Activation a, __m256 g, __m256 s) {
+  const __m256 zero = _mm256_setzero_ps(), positive = _mm256_cmp_ps(s, zero, _CMP_GT_OQ);
+  if (a == Activation::kRelu) return _mm256_and_ps(g, positive);
+  if (a == Activation::kLeakyRelu) return _mm256_blendv_ps(_mm256_mul_ps(g, _mm256_set1_ps(kLeakySlope)), g, positive);
+  return g;
+}
+
+// The epilogue on 8 columns of row i: bias, activation, backprop through the layer below.
+template <bool kFull>
+inline __m256 finish8(__m256 v, const Epilogue& ep, int64_t i, int64_t j, __m256i m) {
+  if (ep.bias) v = _mm256_add_ps(v, load8<kFull>(ep.bias + j, m));
+  v = activate8(ep.act, v);
+  if (ep.through) v = backprop8(ep.through_act, v, load8<kFull>(ep.through + i * ep.through_ld + j, m));
   return v;
+}
+
+// The same on 4 columns (the dot kernel's row of sums): finish8 on the low half, masked loads and stores.
+inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
+  return _mm256_castps256_ps128(finish8<false>(_mm256_castps128_ps256(v), ep, i, j, lanes(4)));
 }
 
 // Packed operands of the outer kernel. Packing reads each operand once per block whatever its

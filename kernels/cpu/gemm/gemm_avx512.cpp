@@ -30,15 +30,27 @@ inline __mmask16 lanes16(int64_t n) {
   return static_cast<__mmask16>(n <= 0 ? 0 : n >= 16 ? 0xFFFF : (1u << n) - 1);
 }
 
-// The epilogue on 16 columns of row i: bias, relu (max(0, v) keeps a NaN v), mask (NaN mask -> 0).
-inline __m512 finish16(__m512 v, const Epilogue& ep, int64_t i, int64_t j, __mmask16 m) {
+// ReLU and leaky ReLU on 16 lanes (NaN kept, as torch), and g · act'(s) for them (gemm_avx2.cpp's).
+inline __m512 activate16(Activation a, __m512 v) {
   const __m512 zero = _mm512_setzero_ps();
+  if (a == Activation::kRelu) return _mm512_max_ps(zero, v);
+  if (a == Activation::kLeakyRelu)
+    return _mm512_mask_mul_ps(v, static_cast<__mmask16>(~_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ)), v, _mm512_set1_ps(kLeakySlope));
+  return v;
+}
+
+inline __m512 backprop16(Activation a, __m512 g, __m512 s) {
+  const __mmask16 positive = _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_GT_OQ);
+  if (a == Activation::kRelu) return _mm512_maskz_mov_ps(positive, g);
+  if (a == Activation::kLeakyRelu) return _mm512_mask_mul_ps(g, static_cast<__mmask16>(~positive), g, _mm512_set1_ps(kLeakySlope));
+  return g;
+}
+
+// The epilogue on 16 columns of row i: bias, activation, backprop through the layer below.
+inline __m512 finish16(__m512 v, const Epilogue& ep, int64_t i, int64_t j, __mmask16 m) {
   if (ep.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, ep.bias + j));
-  if (ep.relu) v = _mm512_max_ps(zero, v);
-  if (ep.mask) {
-    const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, ep.mask + i * ep.mask_ld + j), zero, _CMP_GT_OQ);
-    v = _mm512_maskz_mov_ps(keep, v);
-  }
+  v = activate16(ep.act, v);
+  if (ep.through) v = backprop16(ep.through_act, v, _mm512_maskz_loadu_ps(m, ep.through + i * ep.through_ld + j));
   return v;
 }
 
@@ -134,11 +146,17 @@ void dot_tile(const Problem& p, int64_t i, int64_t j, __mmask16 k_tail) {
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) step(k, 0xFFFF);
   if (k < K) step(k, k_tail);
+  // The S sums of row r as the low lanes of one vector, finished by finish16 like the outer kernel's.
+  // (A call to the scalar finish per element here, once the epilogue grew past inlining, made the
+  // compiler spill the live accumulators around it - every zmm register is caller-saved - and the
+  // x·Wᵀ product of batch 1024 ran 1.7x slower.)
+  const __mmask16 m = lanes16(S);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
-    float* c = p.c + (i + r) * p.ldc + j;
+    alignas(64) float sums[16] = {};
 #pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) c[s] = finish(_mm512_reduce_add_ps(acc[r][s]), p.ep, i + r, j + s);
+    for (int s = 0; s < S; ++s) sums[s] = _mm512_reduce_add_ps(acc[r][s]);
+    _mm512_mask_storeu_ps(p.c + (i + r) * p.ldc + j, m, finish16(_mm512_load_ps(sums), p.ep, i + r, j, m));
   }
 }
 

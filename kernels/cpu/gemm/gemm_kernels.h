@@ -20,11 +20,16 @@ struct Block {
   int64_t i0, i1, j0, j1;
 };
 
-// The epilogue of one element (the scalar kernel and the dot kernel's stores use it).
+// The epilogue of one element (the scalar kernel uses it; the SIMD kernels do the same in registers).
 inline float finish(float v, const Epilogue& ep, int64_t i, int64_t j) {
   if (ep.bias) v += ep.bias[j];
-  if (ep.relu && v < 0.0f) v = 0.0f;
-  if (ep.mask && !(ep.mask[i * ep.mask_ld + j] > 0.0f)) v = 0.0f;
+  if (ep.act == Activation::kRelu) v = activate<Activation::kRelu>(v);
+  if (ep.act == Activation::kLeakyRelu) v = activate<Activation::kLeakyRelu>(v);
+  if (ep.through) {
+    const float s = ep.through[i * ep.through_ld + j];
+    if (ep.through_act == Activation::kRelu) v = backprop<Activation::kRelu>(v, s);
+    if (ep.through_act == Activation::kLeakyRelu) v = backprop<Activation::kLeakyRelu>(v, s);
+  }
   return v;
 }
 
