@@ -29,6 +29,10 @@ step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/tes
 step $CLI bench --device cuda --engines reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \
      --repeats 10 --phases --json "$OUT/steps.json"
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
+# the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
+for act in gelu tanh; do
+  step $CLI bench --device cuda --engines reference,fused --batch-sizes 64,1024 --repeats 5 --activation $act
+done
 
 # data parallel on the one GPU: 2 ranks over gloo (nccl takes one GPU a rank), against one process at
 # the global batch; the same engines' inspected steps

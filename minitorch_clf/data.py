@@ -223,7 +223,7 @@ class TensorLoader:
 
     def epoch(self, epoch: int):
         for idx in batches(self.order(epoch), self.batch_size, self.drop_last):
-            # index_select, not x[idx]: the same rows, a third of the time on the CPU (17 vs 51 us)
+            # index_select, not x[idx]: the same rows, a third of the time on the CPU (RESULTS.md)
             yield self.x.index_select(0, idx), self.y.index_select(0, idx)
 
 

@@ -10,9 +10,9 @@
 //   tanh, sigmoid, gelu, gelu_tanh: one pass of ATen's vectorised kernels (at::tanh, at::gelu,
 //     at::gelu_backward, ...: SLEEF's exp/erf/tanh, 16 lanes at a time) after the product.
 // The second group ran element by element in the epilogue at first (activation.h's scalar
-// functions on values still in L1): 8-10 ns an element for erf or tanh, and the fused step with
-// gelu_tanh at batch 1024 took 5.6 ms against 2.1 ms with ATen's vectorised pass (AMD EPYC Zen 5,
-// 2 cores; benchmarks/RESULTS.md).
+// functions on values still in L1): a call to erf or tanh per element, and the fused step with
+// them at batch 1024 became slower than before the change, where ATen's vectorised pass is not
+// (benchmarks/RESULTS.md, 2026-11-27, activations).
 //   N = batch, I = in_features, O = out_features
 #include <ATen/ATen.h>
 #include <ATen/AccumulateType.h>

@@ -163,7 +163,8 @@ class FusedEngine(Engine):
     # -- layer by layer ---------------------------------------------------------------------------
     def _eager_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # Nothing here needs autograd; dispatching below the Autograd key skips the Python autograd
-        # wrapper that register_autograd puts on linear_forward and cross_entropy (~10 us a call).
+        # wrapper that register_autograd puts on linear_forward and cross_entropy (benchmarks/RESULTS.md,
+        # "the measurements behind the code's comments", has its cost).
         with torch._C._AutoDispatchBelowAutograd():
             return self._ops_step(x, y)
 

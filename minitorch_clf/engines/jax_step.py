@@ -113,7 +113,8 @@ class JaxEngine(Engine):
     def _as_jax(self, x: torch.Tensor, y: torch.Tensor):
         """The batch as jax arrays, through DLPack. The same tensors, unmodified since (their version
         counters say so), give the arrays of the last step: a jax user keeps a resident batch as jax
-        arrays and would not convert it each step (the conversion costs ~30 µs, a tenth of the step)."""
+        arrays and would not convert it each step (the conversion costs a tenth of the step: RESULTS.md,
+        "the measurements behind the code's comments")."""
         key = (x.data_ptr(), x._version, tuple(x.shape), y.data_ptr(), y._version)
         if self._batch[0] != key:
             jnp = self.jnp

@@ -3,8 +3,8 @@ written here (kernels/cpu/gemm/gemm.h, op own_mm) against ATen's (MKL) and, wher
 numpy's OpenBLAS (what a user would call instead), side by side.
 
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
-times `iters` calls from Python, so each figure includes one op dispatch (own_mm 3-4 us, torch.mm
-1.6-2 us on the 2-core EPYC, measured with 1x1 matrices). "all eight" times the op mlp_products, which
+times `iters` calls from Python, so each figure includes one op dispatch (a few µs: benchmarks/RESULTS.md,
+"the measurements behind the code's comments"). "all eight" times the op mlp_products, which
 runs the eight back to back in C++ as the fused step does: no Python between them.
 
 The GEMM written here runs with the widest instruction set the CPU has (ops.set_isa / MINITORCH_CLF_ISA
@@ -107,7 +107,7 @@ def peaks_by_isa(repeats: int = 5) -> dict[str, float]:
 def _numpy_phase(np, products, rows, rounds: int) -> None:
     """numpy's matmul of the same operands (views: the same strides), added to each row's timings as
     "blas". Timed after ours, not in turns with it: OpenBLAS's threads spin for about 0.1 s after each
-    call, and in turns they took the two cores from OpenMP's (the GEMM written here ran 30x slower).
+    call, and in turns they took the two cores from OpenMP's (the GEMM written here ran many times slower).
     The pause after lets them go to sleep before anything else is timed."""
     pairs = [(a.numpy(), b.numpy()) for _, a, b in products]
     calls = {f"p{k}": (lambda a=a, b=b: np.matmul(a, b)) for k, (a, b) in enumerate(pairs)}

@@ -7,12 +7,13 @@
 // each in its AVX-512 version (gemm_avx512.cpp: 8 x 32 outer tiles, 4 x 4 dot tiles) where the ISA is
 // avx512, its AVX2 version (6 x 16, 3 x 4) where it is avx2.
 // The dot kernel needs no packing but pays horizontal sums per tile: with K below kDotMinK they cost
-// more than packing Wᵀ does (measured: fc2's x·Wᵀ, K = 128, runs 1.2-1.3x faster through the outer
-// kernel at batch 256 and 1024, fc1's, K = 784, 1.1-1.8x slower).
+// more than packing Wᵀ does (measured: fc2's x·Wᵀ, K = 128, runs faster through the outer kernel at
+// batch 256 and 1024, fc1's, K = 784, slower; the figures are in benchmarks/RESULTS.md, "the
+// measurements behind the code's comments").
 // Threads: C is cut into one rectangle per thread, along N first (each thread then reads its own
 // part of B), along M as well when N has fewer panels than there are threads. A product below
-// kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs ~1.4 us on 2 cores,
-// and one thread runs without a region at all (~0.5 us saved per call).
+// kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
+// small product, and one thread runs without a region at all (RESULTS.md, as above).
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count.
 #include <omp.h>
@@ -44,7 +45,7 @@ void share(const Problem& p, int T, int64_t mr, int64_t nr, Kernel kernel) {
   const int64_t col_tiles = ceil_div(p.N, nr);
   const int64_t gj = std::min<int64_t>(T, col_tiles), gi = std::max<int64_t>(1, T / gj);
   const int64_t cols = ceil_div(col_tiles, gj) * nr, rows = ceil_div(ceil_div(p.M, gi), mr) * mr;
-  if (T == 1) return kernel(0, p.M, 0, p.N);               // no OpenMP region: it costs ~0.5 us even alone
+  if (T == 1) return kernel(0, p.M, 0, p.N);               // no OpenMP region: it costs even alone
 #pragma omp parallel for num_threads(T) schedule(static)
   for (int64_t u = 0; u < gi * gj; ++u) {
     const int64_t i0 = (u / gj) * rows, j0 = (u % gj) * cols;

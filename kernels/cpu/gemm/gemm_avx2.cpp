@@ -11,7 +11,7 @@
 // A 3 x 4 tile of C is 12 ymm registers of partial sums along k, 8 k at a time:
 //     acc[r][s] += x[i+r, k:k+8] * W[j+s, k:k+8]     then C[i+r, j+s] = sum of acc[r][s]'s 8 lanes
 // 12 FMAs for 7 loads; the horizontal sums are paid once per tile, and W is read in place: packing
-// Wᵀ for the outer kernel instead made fc1's x·Wᵀ (K = 784) 1.1-1.8x slower (see gemm.cpp).
+// Wᵀ for the outer kernel instead made fc1's x·Wᵀ (K = 784) slower (see gemm.cpp).
 #include <immintrin.h>
 
 #include <algorithm>

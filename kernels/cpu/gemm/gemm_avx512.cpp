@@ -149,7 +149,7 @@ void dot_tile(const Problem& p, int64_t i, int64_t j, __mmask16 k_tail) {
   // The S sums of row r as the low lanes of one vector, finished by finish16 like the outer kernel's.
   // (A call to the scalar finish per element here, once the epilogue grew past inlining, made the
   // compiler spill the live accumulators around it - every zmm register is caller-saved - and the
-  // x·Wᵀ product of batch 1024 ran 1.7x slower.)
+  // x·Wᵀ product of batch 1024 ran much slower: benchmarks/RESULTS.md, 2026-11-27, activations.)
   const __mmask16 m = lanes16(S);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
