@@ -292,3 +292,72 @@ def test_auto_takes_own_for_thin_products_and_aten_for_large_ones():
     expected = "own" if HAVE["avx2"] else "aten"
     assert torch.equal(forward(*thin, "auto"), forward(*thin, expected))
     assert torch.equal(forward(*large, "auto"), forward(*large, "aten"))
+
+
+def _on_every_isa(run):
+    """run() once per ISA this CPU runs, the GEMM's switch set to it; [(isa, what run returned)]."""
+    out = []
+    for isa in ops.cpu_isas():
+        with ops.isa(isa):
+            out.append((isa, run()))
+    return out
+
+
+def _assert_same_bits(results):
+    (_, first), rest = results[0], results[1:]
+    for isa, tensors in rest:
+        for a, b in zip(tensors, first):
+            assert torch.equal(a, b), isa
+
+
+@pytest.mark.parametrize("act", ops.ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_linear_loops_give_the_same_bits_on_every_isa(act, dtype):
+    """The element loops of the linear ops (bias + activation after an ATen product, the bias gradient
+    with act') are compiled for the GEMM's ISA (kernels/cpu/on_isa.h): every ISA this CPU runs gives
+    the same bits. ATen's products, so that only the loops change with the ISA."""
+    x, w, b, dout = rand(37, 50, seed=1), rand(30, 50, seed=2), rand(30, seed=3), rand(37, 30, seed=4)
+    x, w, b, dout = (t.to(dtype) for t in (x, w, b, dout))
+
+    def run():
+        out, saved = ops.linear_forward(x, w, b, act)
+        return [out, *ops.linear_backward(dout, x, w, saved, act, True)]
+
+    with ops.gemm("aten"):
+        _assert_same_bits(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_optimizer_updates_give_the_same_bits_on_every_isa(dtype):
+    shapes = [(128, 784), (128,), (10, 64), (7,)]
+    fresh = lambda seed: [rand(*s, seed=seed + k).to(dtype) for k, s in enumerate(shapes)]
+
+    def run():
+        p, g, buf = fresh(0), fresh(10), fresh(20)
+        torch.ops.minitorch_clf.sgd_update_(p, g, buf, 0.1, 0.9, 0.1, 0.01, True, False, False)
+        q, m, v, vmax = fresh(30), fresh(40), [t.abs() for t in fresh(50)], [t.abs() for t in fresh(60)]
+        torch.ops.minitorch_clf.adam_update_(q, g, m, v, vmax, [0.01] * 4, [0.3] * 4, 1e-3, 0.9, 0.999, 1e-8, 0.01,
+                                             True, True, False)
+        return p + buf + q + m + v + vmax
+
+    _assert_same_bits(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "identity", "gelu"])
+def test_fused_steps_give_the_same_bits_on_every_isa(optimizer, act):
+    """The whole fused step (SGD: the one-call step, whose dx comes back through act' in the aten
+    product's pass; Adam: the layered step), float64, ATen's products: the same bits on every ISA.
+    (float32 would not be: its cross-entropy has an AVX-512 path of its own, tests/test_cross_entropy_isa.py.)"""
+    from minitorch_clf.engines import build_engine
+
+    def run():
+        eng = build_engine("fused", optimizer=optimizer, lr=0.05, momentum=0.9, seed=4, dtype=torch.float64,
+                           activation=act)
+        g = torch.Generator().manual_seed(0)
+        losses = [eng.step(torch.randn(37, 784, generator=g, dtype=torch.float64),
+                           torch.randint(0, 10, (37,), generator=g)) for _ in range(3)]
+        return losses + [p.detach().clone() for p in eng.model.parameters()]
+
+    with ops.gemm("aten"):
+        _assert_same_bits(_on_every_isa(run))

@@ -15,13 +15,15 @@
 #include "validate.h"
 #include "cpu_ops.h"
 #include "flags.h"
+#include "on_isa.h"
 
 namespace minitorch_clf {
 namespace {
 
 constexpr int64_t kGrain = 32768;
 
-// Elements [begin, end) of one parameter; the flags are std::bool_constant values.
+// Elements [begin, end) of one parameter; the flags are std::bool_constant values. Called through
+// on_isa (on_isa.h), which compiles them for the GEMM's instruction set.
 template <typename T, typename... Flags>
 void sgd_range(T* __restrict__ p, const T* __restrict__ grad, T* __restrict__ buf, int64_t begin, int64_t end,
                const SgdScalars<T> s, Flags... flags) {
@@ -47,7 +49,7 @@ void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
       const auto s = sgd_scalars<scalar_t>(lr, momentum, dampening, weight_decay);
       with_flags([&](auto... flags) {
         at::parallel_for(0, params[i].numel(), kGrain, [=](int64_t begin, int64_t end) {
-          sgd_range(p, g, b, begin, end, s, flags...);
+          on_isa([&] { sgd_range(p, g, b, begin, end, s, flags...); });
         });
       }, maximize, weight_decay != 0, momentum != 0, first_step, nesterov);
     });
@@ -71,7 +73,7 @@ void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList
                                             bias_correction2_sqrts[i]);
       with_flags([&](auto... flags) {
         at::parallel_for(0, params[i].numel(), kGrain, [=](int64_t begin, int64_t end) {
-          adam_range(p, g, m, v, vmax, begin, end, s, flags...);
+          on_isa([&] { adam_range(p, g, m, v, vmax, begin, end, s, flags...); });
         });
       }, maximize, weight_decay != 0, decoupled, amsgrad, 1 - beta1 < 0.5);
     });
