@@ -212,9 +212,11 @@ def test_the_peak_and_the_gemm_default_to_the_widest_isa():
 
 
 @pytest.mark.parametrize("isa", ISAS)
-def test_fused_ops_run_on_every_isa(isa):
-    """The fused layer's products through each ISA: within the float32 bound of the float64 result."""
-    x, w, b = rand(64, 784), rand(128, 784, seed=1), rand(128, seed=2)
+@pytest.mark.parametrize("batch", [64, 300])
+def test_fused_ops_run_on_every_isa(isa, batch):
+    """The fused layer's products through each ISA: within the float32 bound of the float64 result.
+    x·Wᵀ takes the dot kernel at batch 64 and, with AVX-512, the outer kernel (Wᵀ packed) at 300."""
+    x, w, b = rand(batch, 784), rand(128, 784, seed=1), rand(128, seed=2)
     with ops.gemm("own"), ops.isa(isa):
         out, _ = ops.linear_forward(x, w, b, "identity")
     assert_within_bound(out - b, x, w.T)

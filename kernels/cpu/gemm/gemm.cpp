@@ -2,14 +2,18 @@
 // blocks between OpenMP threads (torch's own OpenMP runtime, so torch.set_num_threads applies).
 //
 // Kernel choice (see gemm_avx2.cpp, gemm_avx512.cpp):
-//   A and Bᵀ contiguous along k (a.cs == b.rs == 1, as in x·Wᵀ), K >= kDotMinK -> dot-product kernel
+//   A and Bᵀ contiguous along k (a.cs == b.rs == 1, as in x·Wᵀ), K >= kDotMinK, and with AVX-512
+//   fewer than kDot512MaxM rows -> dot-product kernel
 //   anything else -> outer-product kernel (B packed where its rows are not contiguous)
 // each in its AVX-512 version (gemm_avx512.cpp: 8 x 32 outer tiles, 4 x 4 dot tiles) where the ISA is
 // avx512, its AVX2 version (6 x 16, 3 x 4) where it is avx2.
 // The dot kernel needs no packing but pays horizontal sums per tile: with K below kDotMinK they cost
 // more than packing Wᵀ does (measured: fc2's x·Wᵀ, K = 128, runs faster through the outer kernel at
 // batch 256 and 1024, fc1's, K = 784, slower; the figures are in benchmarks/RESULTS.md, "the
-// measurements behind the code's comments").
+// measurements behind the code's comments"). With AVX-512 the outer kernel's 8 x 32 tile (a broadcast
+// and two loads feed 16 FMAs, no horizontal sums) wins for fc1's x·Wᵀ too once A has kDot512MaxM rows
+// to spread the packing of Wᵀ over; with AVX2 the dot kernel stayed ahead at every batch (RESULTS.md,
+// 2026-11-27, evening).
 // Threads: C is cut into one rectangle per thread, along N first (each thread then reads its own
 // part of B), along M as well when N has fewer panels than there are threads. A product below
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
@@ -29,6 +33,7 @@ namespace {
 
 constexpr double kMinFlopsPerThread = 1 << 19;
 constexpr int64_t kDotMinK = 256;
+constexpr int64_t kDot512MaxM = 256;   // AVX-512: from this many rows of A on, the outer kernel
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -124,7 +129,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
   if (isa == Isa::kAuto) isa = default_isa();
   if (isa == Isa::kScalar || K == 0) return scalar(p, T);
   const bool wide = isa == Isa::kAvx512;
-  if (a.cs == 1 && b.rs == 1 && K >= kDotMinK) return wide ? dot512(p, T) : dot(p, T);
+  if (a.cs == 1 && b.rs == 1 && K >= kDotMinK && (!wide || M < kDot512MaxM)) return wide ? dot512(p, T) : dot(p, T);
   wide ? outer512(p, T) : outer(p, T);
 }
 
