@@ -363,3 +363,50 @@ def test_fused_steps_give_the_same_bits_on_every_isa(optimizer, act):
 
     with ops.gemm("aten"):
         _assert_same_bits(_on_every_isa(run))
+
+
+def test_blocking_follows_the_caches():
+    """The outer kernel's blocks come from the caches the kernel reports (sysfs, as machine.py reads
+    them): a packed B panel fills at most half of L1d (8 more k would not fit), a packed A block at
+    most half of L2, in whole register tiles."""
+    from minitorch_clf.tools.machine import cache_sizes
+
+    seen = cache_sizes()
+    for isa, (mr, nr) in (("avx512", (8, 32)), ("avx2", (6, 16))):
+        if not HAVE[isa]:
+            continue
+        b = ops.gemm_blocking(isa)
+        for level in ("L1d", "L2"):
+            if level in seen:
+                assert b[level] == seen[level]
+        assert b["k_block"] * nr * 4 <= b["L1d"] // 2 < (b["k_block"] + 8) * nr * 4
+        assert b["row_block"] % mr == 0 and b["row_block"] * b["k_block"] * 4 <= b["L2"] // 2
+    assert ops.gemm_blocking("scalar")["k_block"] == 0
+
+
+def test_small_caches_block_every_loop_and_stay_within_the_bound():
+    """MINITORCH_CLF_CACHE_KB=2,16 shrinks the blocks (k_block 16, a few tiles of rows): every K block,
+    row block and dot-kernel row block boundary is crossed by these shapes, on every ISA."""
+    import subprocess
+    import sys
+
+    script = """if True:
+        import torch
+        from minitorch_clf import ops
+        assert ops.gemm_blocking()["L1d"] == 2048, ops.gemm_blocking()
+        worst = 0.0
+        for isa in ops.cpu_isas():
+            for m, k, n in ((300, 200, 70), (64, 784, 128), (129, 1000, 33)):
+                g = torch.Generator().manual_seed(m)
+                a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+                for bb in (b, b.T.contiguous().T):                      # outer kernel, and dot where k allows
+                    c = ops.own_mm(a, bb, isa).double()
+                    exact = a.double() @ b.double()
+                    bound = k * 2.0 ** -24 * (a.double().abs() @ b.double().abs())
+                    worst = max(worst, ((c - exact).abs() / bound).max().item())
+        print(worst)
+        """
+    run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "MINITORCH_CLF_CACHE_KB": "2,16"},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert float(run.stdout.strip().splitlines()[-1]) <= 1.0

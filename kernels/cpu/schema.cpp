@@ -48,6 +48,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // the previous), the ones this CPU runs, and the FMA peak of `threads` cores with an ISA's vectors.
   m.def("set_isa(str name) -> str");
   m.def("cpu_isas() -> str[]");
+  // [L1d bytes, L2 bytes, k_block, row_block]: the caches the GEMM read (sysfs, or
+  // MINITORCH_CLF_CACHE_KB) and the outer kernel's blocks derived from them for an ISA.
+  m.def("gemm_blocking(str isa='auto') -> int[]");
   m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
   // Machine ceilings (ceilings/, ../cuda/peak.cu): the CPU's bandwidth in GB/s with STREAM's 'triad' or
   // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent

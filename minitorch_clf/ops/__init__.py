@@ -218,6 +218,14 @@ def cpu_isas() -> list[str]:
     return list(_lib().cpu_isas())
 
 
+def gemm_blocking(isa: str = "auto") -> dict:
+    """The caches the GEMM sized its blocks by and the outer kernel's blocks for `isa` ('auto': the current
+    one): {'L1d': bytes, 'L2': bytes, 'k_block': k per packed B panel, 'row_block': rows per packed A block}
+    (0 and 0 for 'scalar', which does not block)."""
+    l1d, l2, k_block, row_block = _lib().gemm_blocking(isa)
+    return {"L1d": l1d, "L2": l2, "k_block": k_block, "row_block": row_block}
+
+
 def set_isa(name: str) -> str:
     """The instruction set of the GEMM (and so of the fused CPU ops' products): 'auto' (the widest this
     CPU has), 'avx512', 'avx2' or 'scalar'. Returns the previous choice. An ISA the CPU lacks is refused."""

@@ -124,6 +124,10 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
     peak = next(iter(peaks.values()))                   # the widest ISA's: what the machine can do
     log("measured float32 peak on {} threads: {} (% of peak divides by the first)".format(
         torch.get_num_threads(), ", ".join(f"{isa} {p:.1f} GFLOP/s" for isa, p in peaks.items())))
+    blocks = {isa: ops.gemm_blocking(isa) for isa in peaks}
+    caches = ops.gemm_blocking("scalar")
+    log("GEMM blocks from L1d {}K, L2 {}K: {}".format(caches["L1d"] // 1024, caches["L2"] // 1024, ", ".join(
+        f"{isa} k {b['k_block']} x rows {b['row_block']}" for isa, b in blocks.items())))
     narrow = "avx512" in peaks and "avx2" in peaks
     np, blas = numpy_blas()
     if np is not None:

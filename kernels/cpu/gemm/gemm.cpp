@@ -24,6 +24,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "gemm.h"
 #include "gemm_kernels.h"
@@ -88,6 +92,57 @@ void scalar(const Problem& p, int T) {
 }
 
 }  // namespace
+
+namespace {
+
+// "48K" (sysfs) -> 49152; 0 where unreadable.
+int64_t parse_size(const std::string& text) {
+  char unit = 0;
+  long long value = 0;
+  if (std::sscanf(text.c_str(), "%lld%c", &value, &unit) < 1 || value <= 0) return 0;
+  return value * (unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1);
+}
+
+// The size of cpu0's cache at `level` holding data (type Data or Unified), 0 where sysfs does not say.
+int64_t sysfs_cache(int level) {
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_file(dir + "level"), type_file(dir + "type"), size_file(dir + "size");
+    int l = 0;
+    std::string type, size;
+    if (!(level_file >> l) || !(type_file >> type) || !(size_file >> size)) continue;
+    if (l == level && (type == "Data" || type == "Unified")) return parse_size(size);
+  }
+  return 0;
+}
+
+Caches read_caches() {
+  Caches c{sysfs_cache(1), sysfs_cache(2)};
+  if (const char* kb = std::getenv("MINITORCH_CLF_CACHE_KB")) {
+    long long l1 = 0, l2 = 0;
+    if (std::sscanf(kb, "%lld,%lld", &l1, &l2) == 2 && l1 > 0 && l2 > 0) c = {l1 * 1024, l2 * 1024};
+  }
+  if (c.l1d <= 0) c.l1d = 32 << 10;
+  if (c.l2 <= 0) c.l2 = 512 << 10;
+  return c;
+}
+
+}  // namespace
+
+Caches caches() {
+  static const Caches c = read_caches();
+  return c;
+}
+
+Blocking outer_blocking(int64_t mr, int64_t nr, const Caches& c) {
+  const int64_t k_block = std::max<int64_t>(16, c.l1d / 2 / (nr * 4) / 8 * 8);
+  const int64_t row_block = std::max<int64_t>(mr, c.l2 / 2 / (k_block * 4) / mr * mr);
+  return {k_block, row_block};
+}
+
+int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c) {
+  return std::max<int64_t>(mr, c.l2 / 2 / (std::max<int64_t>(k, 1) * 4) / mr * mr);
+}
 
 bool cpu_has_avx2_fma() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

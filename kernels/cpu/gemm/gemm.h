@@ -48,6 +48,25 @@ Isa widest_isa();                       // of this CPU
 Isa default_isa();                      // what kAuto means now
 Isa set_default_isa(Isa isa);           // returns the previous; kAuto restores widest_isa()
 
+// The caches the blocking is sized by: cpu0's L1 data cache and L2 as Linux reports them
+// (/sys/devices/system/cpu/cpu0/cache), read once; MINITORCH_CLF_CACHE_KB="L1d,L2" (KiB) overrides
+// them, and 32 KiB / 512 KiB stand in where neither says.
+struct Caches {
+  int64_t l1d, l2;   // bytes
+};
+Caches caches();
+
+// The outer kernel's blocks for an mr x nr register tile (gemm_outer_block.h), from the caches:
+//   k_block   a packed B panel (k_block x nr floats) takes half of L1d, leaving the other half to
+//             the A micro-panel and C's tile streaming past (BLIS's rule for its k_c);
+//   row_block a packed A block (row_block x k_block floats) takes half of L2; a multiple of mr.
+// The dot kernel's row block: rows of A (k floats each) that fill half of L2, a multiple of mr.
+struct Blocking {
+  int64_t k_block, row_block;
+};
+Blocking outer_blocking(int64_t mr, int64_t nr, const Caches& c);
+int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c);
+
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
 // Deterministic: each element is summed in the same order whatever the number of threads.
 void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep = {},

@@ -212,7 +212,7 @@ void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __m256i 
 // The outer kernel's pieces for gemm_outer_block.h's loop. Packing thresholds: A packed for shares of
 // 16 panels and more, B read in place below 16 tiles of rows.
 struct Avx2Outer {
-  static constexpr int64_t kMR = kOuterMR, kNR = kOuterNR, kRowBlock = gemm::kRowBlock;
+  static constexpr int64_t kMR = kOuterMR, kNR = kOuterNR;
   static constexpr int64_t kPackAMinCols = 16 * kOuterNR, kPackBMinRows = 16 * kOuterMR;
   static void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* out) {
     gemm::pack_b(b, j, cols, k0, k1, out);
@@ -226,13 +226,13 @@ struct Avx2Outer {
 
 void outer_block_avx2(const Problem& p, const Block& blk) { outer_block<Avx2Outer>(p, blk); }
 
-// Rows of A in blocks of kRowBlock: one block of A stays in L2 while 4-row strips of Bᵀ pass through L1
-// against it, strip after strip.
+// Rows of A in blocks that fill half of L2 (dot_row_block, gemm.h): one block of A stays in L2 while
+// 4-row strips of Bᵀ pass through L1 against it, strip after strip.
 void dot_block_avx2(const Problem& p, const Block& blk) {
-  constexpr int64_t kRowBlock = 16 * kDotMR;   // 48 rows of x (784 floats each: 150 KiB)
+  const int64_t row_block = dot_row_block(kDotMR, p.K, caches());
   const __m256i k_tail = lanes(p.K % 8);
-  for (int64_t ib = blk.i0; ib < blk.i1; ib += kRowBlock) {
-    const int64_t ie = ib + kRowBlock < blk.i1 ? ib + kRowBlock : blk.i1;
+  for (int64_t ib = blk.i0; ib < blk.i1; ib += row_block) {
+    const int64_t ie = ib + row_block < blk.i1 ? ib + row_block : blk.i1;
     int64_t j = blk.j0;
     for (; j + kDotNR <= blk.j1; j += kDotNR) dot_row_strip<4>(p, ib, ie, j, k_tail);
     switch (blk.j1 - j) {

@@ -174,16 +174,15 @@ void dot_row_strip(const Problem& p, int64_t i0, int64_t i1, int64_t j, __mmask1
   }
 }
 
-constexpr int64_t kRowBlock512 = 24 * MR;                     // 192 rows x 256 k of A: 192 KiB (L2)
-
 }  // namespace
 
-// Rows of A in blocks of 48 (784 floats each: 150 KiB, in L2) while 4-row strips of Bᵀ pass through L1.
+// Rows of A in blocks that fill half of L2 (dot_row_block, gemm.h) while 4-row strips of Bᵀ pass
+// through L1.
 void dot_block_avx512(const Problem& p, const Block& blk) {
-  constexpr int64_t kRows = 12 * kDot512MR;
+  const int64_t row_block = dot_row_block(kDot512MR, p.K, caches());
   const __mmask16 k_tail = lanes16(p.K % 16);
-  for (int64_t ib = blk.i0; ib < blk.i1; ib += kRows) {
-    const int64_t ie = std::min(blk.i1, ib + kRows);
+  for (int64_t ib = blk.i0; ib < blk.i1; ib += row_block) {
+    const int64_t ie = std::min(blk.i1, ib + row_block);
     int64_t j = blk.j0;
     for (; j + kDot512NR <= blk.j1; j += kDot512NR) dot_row_strip<4>(p, ib, ie, j, k_tail);
     switch (blk.j1 - j) {
@@ -197,7 +196,7 @@ void dot_block_avx512(const Problem& p, const Block& blk) {
 
 // The outer kernel's pieces for gemm_outer_block.h's loop.
 struct Avx512Outer {
-  static constexpr int64_t kMR = MR, kNR = NR, kRowBlock = kRowBlock512;
+  static constexpr int64_t kMR = MR, kNR = NR;
   static constexpr int64_t kPackAMinCols = 8 * NR, kPackBMinRows = 12 * MR;
   static void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* out) {
     minitorch_clf::gemm::pack_b(b, j, cols, k0, k1, out);

@@ -33,11 +33,10 @@ inline float finish(float v, const Epilogue& ep, int64_t i, int64_t j) {
   return v;
 }
 
-// Register-tile shapes and cache blocks of the AVX2 kernels (gemm.cpp sizes thread shares in tiles).
-constexpr int64_t kOuterMR = 6, kOuterNR = 16;   // outer-product kernel: 6 rows x 2 vectors of 8
-constexpr int64_t kKBlock = 256;                 // k per block: a packed B panel is 256 x 16 floats = 16 KiB (L1)
-constexpr int64_t kRowBlock = 32 * kOuterMR;     // rows per packed A block: 192 x 256 floats = 192 KiB (L2)
-constexpr int64_t kDotMR = 3, kDotNR = 4;         // dot kernel: 3 rows of A x 4 rows of Bᵀ
+// Register-tile shapes of the kernels (gemm.cpp sizes thread shares in tiles); their cache blocks come
+// from the machine (outer_blocking, dot_row_block in gemm.h).
+constexpr int64_t kOuterMR = 6, kOuterNR = 16;   // AVX2 outer-product kernel: 6 rows x 2 vectors of 8
+constexpr int64_t kDotMR = 3, kDotNR = 4;         // AVX2 dot kernel: 3 rows of A x 4 rows of Bᵀ
 
 constexpr int64_t kOuter512MR = 8, kOuter512NR = 32;   // AVX-512 outer kernel: 8 rows x 2 vectors of 16
 

@@ -11,6 +11,7 @@
 #include "../validate.h"
 #include "../cpu_ops.h"
 #include "gemm.h"
+#include "gemm_kernels.h"
 
 namespace minitorch_clf {
 namespace {
@@ -47,6 +48,18 @@ std::vector<std::string> cpu_isas() {
   if (gemm::cpu_has_avx2_fma()) out.push_back("avx2");
   out.push_back("scalar");
   return out;
+}
+
+// [L1d bytes, L2 bytes, k_block, row_block]: the caches read and the outer kernel's blocks for an ISA
+// ('auto': the current one; 'scalar' has no blocks: its two are 0).
+std::vector<int64_t> gemm_blocking(c10::string_view isa) {
+  gemm::Isa chosen = parse_isa(isa);
+  if (chosen == gemm::Isa::kAuto) chosen = gemm::default_isa();
+  const gemm::Caches c = gemm::caches();
+  gemm::Blocking b{0, 0};
+  if (chosen == gemm::Isa::kAvx512) b = gemm::outer_blocking(gemm::kOuter512MR, gemm::kOuter512NR, c);
+  if (chosen == gemm::Isa::kAvx2) b = gemm::outer_blocking(gemm::kOuterMR, gemm::kOuterNR, c);
+  return {c.l1d, c.l2, b.k_block, b.row_block};
 }
 
 // a (M, K) · b (K, N) -> (M, N), float32, any strides.
@@ -125,6 +138,7 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
   m.impl("set_gemm", &set_gemm);
   m.impl("set_isa", &set_isa);
   m.impl("cpu_isas", &cpu_isas);
+  m.impl("gemm_blocking", &gemm_blocking);
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {

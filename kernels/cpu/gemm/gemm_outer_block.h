@@ -7,8 +7,10 @@
 // of SimpleNet's step, one thread, benchmarks/RESULTS.md) the operands are read in place; B is packed
 // whatever its size when its rows are not contiguous.
 //
-// Kernel provides: kMR, kNR (the register tile), kRowBlock (rows of a packed A block), kPackAMinCols,
-// kPackBMinRows, and pack_b, panel(p, operands, kn, i0, i1, j, cols, first, last).
+// The K block and the rows of a packed A block come from the machine's caches (outer_blocking, gemm.h),
+// computed once per kernel.
+// Kernel provides: kMR, kNR (the register tile), kPackAMinCols, kPackBMinRows, and pack_b,
+// panel(p, operands, kn, i0, i1, j, cols, first, last).
 #pragma once
 #include <algorithm>
 #include <vector>
@@ -42,26 +44,28 @@ void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float
 
 template <class Kernel>
 void outer_block(const Problem& p, const Block& blk) {
-  constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR, kRows = Kernel::kRowBlock;
+  constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
+  static const Blocking blocking = outer_blocking(MR, NR, caches());
+  const int64_t k_block = blocking.k_block, block_rows = blocking.row_block;
   thread_local std::vector<float> apack, bpack;
-  const int64_t rows_max = std::min(kRows, blk.i1 - blk.i0);
+  const int64_t rows_max = std::min(block_rows, blk.i1 - blk.i0);
   const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
   const bool pack_a_on = blk.j1 - blk.j0 >= Kernel::kPackAMinCols;
   const bool b_in_place = p.b.cs == 1 && rows_max < Kernel::kPackBMinRows;
   // Several row blocks reuse B: pack the share's whole B block once per K block. One row block: pack
   // each panel just before its tiles, while it is hot in L1.
-  const bool b_block = !b_in_place && blk.i1 - blk.i0 > kRows;
-  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kKBlock));
-  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * kKBlock * NR));
-  for (int64_t k0 = 0; k0 < p.K; k0 += kKBlock) {
-    const int64_t k1 = std::min(p.K, k0 + kKBlock), kn = k1 - k0;
+  const bool b_block = !b_in_place && blk.i1 - blk.i0 > block_rows;
+  if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * k_block));
+  if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * k_block * NR));
+  for (int64_t k0 = 0; k0 < p.K; k0 += k_block) {
+    const int64_t k1 = std::min(p.K, k0 + k_block), kn = k1 - k0;
     const bool first = k0 == 0, last = k1 == p.K;
     for (int64_t t = 0; b_block && t < panels; ++t) {
       const int64_t j = blk.j0 + t * NR;
       Kernel::pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kn * NR);
     }
-    for (int64_t ib = blk.i0; ib < blk.i1; ib += kRows) {
-      const int64_t ie = std::min(blk.i1, ib + kRows);
+    for (int64_t ib = blk.i0; ib < blk.i1; ib += block_rows) {
+      const int64_t ie = std::min(blk.i1, ib + block_rows);
       Operands o;
       if (pack_a_on) {
         pack_a<MR>(p.a, ib, ie, k0, k1, apack.data());
