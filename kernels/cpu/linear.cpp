@@ -37,8 +37,8 @@ constexpr int64_t kRowsPerBlock = 32;  // fixed reduction blocks: the same sums 
 // Rows [begin, end) of out (N, O) = act(out + bias), for an activation of the epilogue group
 // (identity: the bias alone).
 template <typename scalar_t, Activation A>
-void bias_activation_rows(scalar_t* __restrict__ out, const scalar_t* __restrict__ bias, int64_t O,
-                                     int64_t begin, int64_t end) {
+void bias_activation_rows(scalar_t* __restrict__ out, const scalar_t* __restrict__ bias, int64_t O, int64_t begin,
+                          int64_t end) {
   for (int64_t n = begin; n < end; ++n) {
     scalar_t* __restrict__ row = out + n * O;
     for (int64_t o = 0; o < O; ++o) row[o] = activate<A>(row[o] + bias[o]);
@@ -56,9 +56,8 @@ void bias_activation(scalar_t* out, const scalar_t* bias, int64_t N, int64_t O) 
 // Row blocks [b0, b1) of kRowsPerBlock rows: dz = dout · act'(saved) (not written for the identity),
 // and each block's column sums of dz into part (blocks, O).
 template <typename scalar_t, typename acc_t, Activation A>
-void bias_grad_blocks(const scalar_t* __restrict__ dout, const scalar_t* __restrict__ saved,
-                                 scalar_t* __restrict__ dz, acc_t* __restrict__ part, int64_t N, int64_t O, int64_t b0,
-                                 int64_t b1) {
+void bias_grad_blocks(const scalar_t* __restrict__ dout, const scalar_t* __restrict__ saved, scalar_t* __restrict__ dz,
+                      acc_t* __restrict__ part, int64_t N, int64_t O, int64_t b0, int64_t b1) {
   for (int64_t b = b0; b < b1; ++b) {
     acc_t* __restrict__ sum = part + b * O;
     for (int64_t n = b * kRowsPerBlock; n < std::min(N, (b + 1) * kRowsPerBlock); ++n) {
@@ -100,8 +99,7 @@ void activation_bias_grad(const scalar_t* dout, const scalar_t* saved, scalar_t*
 // dx[k] = dx[k] · act'(s[k]) for k in [begin, end), for the epilogue group: the ATen product's pass for
 // what gemm.h's epilogue does in registers.
 template <typename scalar_t, Activation A>
-void backprop_range(scalar_t* __restrict__ dx, const scalar_t* __restrict__ s, int64_t begin,
-                               int64_t end) {
+void backprop_range(scalar_t* __restrict__ dx, const scalar_t* __restrict__ s, int64_t begin, int64_t end) {
 #pragma omp simd
   for (int64_t k = begin; k < end; ++k) dx[k] = backprop<A>(dx[k], s[k]);
 }
