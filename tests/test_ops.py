@@ -59,6 +59,12 @@ def test_linear_parity_with_functional(dtype, n, i, o, act, gemm):
     assert dx_none.numel() == 0 and torch.equal(dw2, dw)
 
 
+def test_the_kernels_know_every_activation_of_the_maths():
+    """ops.ACTIVATIONS (the kernels' enum, kernels/common/activation.h) names functional.ACTIVATIONS' entries."""
+    assert sorted(ops.ACTIVATIONS) == sorted(MF.ACTIVATIONS)
+    assert set(ops.READS_PRE) <= set(ops.ACTIVATIONS)
+
+
 def test_unknown_activation_is_named():
     with pytest.raises(RuntimeError, match="activation: expected one of identity, relu.*got 'swish'"):
         ops.linear_forward(rand(2, 3), rand(4, 3), rand(4), "swish")
