@@ -133,6 +133,34 @@ def test_train_epoch_takes_the_loaders_batches(name):
     assert dropped.shape == (2,)
 
 
+@pytest.mark.parametrize("kw", [dict(momentum=0.0, activation="gelu"), dict(momentum=0.9, activation="tanh"),
+                                dict(momentum=0.5, activation="leaky_relu")])
+def test_fused_cpu_epoch_is_one_call_and_the_same_bits(kw):
+    """On the CPU the fused engine's train_epoch is one C++ call (mlp_sgd_epoch_) after the first step
+    has made the momentum buffers: the same losses and weights as step() on each batch."""
+    from minitorch_clf import data as D
+
+    loader = D.TensorLoader(D.synthetic_mnist(200), 32, seed=5)
+    stepped, whole = (build_engine("fused", lr=0.05, seed=7, **kw) for _ in range(2))
+    for eng in (stepped, whole):
+        eng.optimizer.param_groups[0].update(nesterov=kw["momentum"] > 0.6, weight_decay=1e-3)
+    for epoch in range(2):
+        expected = torch.stack([stepped.step(x, y) for x, y in loader.epoch(epoch)])
+        assert torch.equal(whole.train_epoch(loader.x, loader.y, loader.order(epoch), 32), expected)
+    for p, q in zip(stepped.model.parameters(), whole.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_fused_cpu_epoch_refuses_a_bad_target_before_training():
+    eng = build_engine("fused")
+    before = [p.clone() for p in eng.model.parameters()]
+    y = torch.randint(0, 10, (40,))
+    y[33] = 10
+    with pytest.raises(ValueError, match=r"y: expected class indices in \[0, 10\)"):
+        eng.train_epoch(torch.randn(40, 784), y, torch.arange(40), 8)
+    assert all(torch.equal(p, q) for p, q in zip(before, eng.model.parameters()))
+
+
 @pytest.mark.parametrize("order,batch_size,word", [
     (torch.arange(10), 4, "(20,)"), (torch.arange(20).float(), 4, "int64"), (torch.arange(20), 0, "batch_size")])
 def test_train_epoch_bad_arguments(order, batch_size, word):

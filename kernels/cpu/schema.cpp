@@ -41,6 +41,12 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
         " Tensor(c!)[] momentum_buffers, str activation, float lr, float momentum, float dampening, float weight_decay,"
         " bool nesterov, bool maximize) -> Tensor");
+  // An epoch of mlp_sgd_step_ in one call: step k trains on the rows order[k B : (k + 1) B] of x (n, ...)
+  // and target (n,), gathered here (a last short batch dropped where drop_last); order (k,) int64.
+  // Returns the losses (steps,).
+  m.def("mlp_sgd_epoch_(Tensor x, Tensor target, Tensor order, int batch_size, bool drop_last,"
+        " Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor(c!)[] momentum_buffers, str activation, float lr,"
+        " float momentum, float dampening, float weight_decay, bool nesterov, bool maximize) -> Tensor");
   // Process-wide settings and probes of the GEMM (gemm/): which float32 GEMM the fused CPU ops use
   // ('auto', 'aten', 'own'; returns the previous), and the measured float32 FMA peak of `threads` cores.
   m.def("set_gemm(str name) -> str");

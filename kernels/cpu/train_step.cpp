@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "validate.h"
@@ -52,10 +53,46 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   return loss;
 }
 
+// An epoch of mlp_sgd_step_ in one call: step k gathers the rows order[k B : (k + 1) B] of x and
+// target (index_select, as the Python loop over TensorLoader's batches does) and trains on them;
+// order may hold fewer indices than x has rows (the rest of an epoch). What
+// goes away is the Python around each step (its checks, the gathers' dispatch, the op call).
+at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order,
+                             int64_t batch_size, bool drop_last, at::TensorList weights, at::TensorList biases,
+                             at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
+                             double dampening, double weight_decay, bool nesterov, bool maximize) {
+  TORCH_CHECK(batch_size >= 1, "batch_size: expected a positive int, got ", batch_size);
+  TORCH_CHECK(x.dim() >= 2, "x: expected (n, ...) rows, got shape ", x.sizes());
+  TORCH_CHECK(target.dim() == 1 && target.size(0) == x.size(0), "target: expected shape (", x.size(0), ",), got ",
+              target.sizes());
+  TORCH_CHECK(order.dim() == 1 && order.scalar_type() == at::kLong, "order: expected int64 row indices (k,), got ",
+              order.scalar_type(), " ", order.sizes());
+  const at::Tensor rows = x.reshape({x.size(0), -1});
+  const int64_t n = order.size(0), steps = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
+  std::vector<at::Tensor> losses;
+  losses.reserve(static_cast<size_t>(steps));
+  // One batch buffer for every full batch, gathered into in place: no allocation per step.
+  at::Tensor xb = at::empty({std::min(batch_size, n), rows.size(1)}, rows.options());
+  at::Tensor yb = at::empty({std::min(batch_size, n)}, target.options());
+  for (int64_t k = 0; k < steps; ++k) {
+    const at::Tensor idx = order.slice(0, k * batch_size, std::min(n, (k + 1) * batch_size));
+    if (idx.size(0) != xb.size(0)) {                     // the last, short batch
+      xb = at::empty({idx.size(0), rows.size(1)}, rows.options());
+      yb = at::empty({idx.size(0)}, target.options());
+    }
+    at::index_select_out(xb, rows, 0, idx);
+    at::index_select_out(yb, target, 0, idx);
+    losses.push_back(mlp_sgd_step_cpu(xb, yb, weights, biases, momentum_buffers, activation, lr, momentum,
+                                      dampening, weight_decay, nesterov, maximize));
+  }
+  return losses.empty() ? at::empty({0}, x.options()) : at::stack(losses);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("mlp_sgd_step_", &mlp_sgd_step_cpu);
+  m.impl("mlp_sgd_epoch_", &mlp_sgd_epoch_cpu);
 }
 
 }  // namespace minitorch_clf

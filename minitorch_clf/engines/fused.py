@@ -13,7 +13,8 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
 (`whole_step`, on by default; `minitorch-clf profile` turns it off to see the phases):
   * on the CPU, one call of `mlp_sgd_step_`, the same kernels composed in C++: the Python between
     ~10 op calls costs more than the GEMMs at batch 64. It leaves `.grad` as the last layered step
-    wrote it.
+    wrote it. `train_epoch` on the CPU runs the whole epoch as one call of `mlp_sgd_epoch_`: each
+    step's gather and step in C++, no Python between the steps.
   * on a GPU, a CUDA graph: after `GRAPH_WARMUP` eager steps of a batch shape the step is captured
     for that shape and replayed - the batch is copied into the graph's inputs, one replay runs every
     kernel. A failed capture falls back to eager steps with a warning.
@@ -115,8 +116,10 @@ class FusedEngine(Engine):
             return None
         return graph, out
 
-    # -- GPU: the whole epoch in one CUDA graph -------------------------------------------------
+    # -- a whole epoch: one C++ call on the CPU, one CUDA graph on a GPU ---------------------------
     def train_epoch(self, x, y, order, batch_size, drop_last=False):
+        if self.device.type == "cpu":
+            return self._cpu_epoch(x, y, order, batch_size, drop_last)
         captured = self._epoch_graph(x, y, order, batch_size, drop_last)
         if captured is None:
             return super().train_epoch(x, y, order, batch_size, drop_last)
@@ -124,6 +127,32 @@ class FusedEngine(Engine):
         static_order.copy_(order)
         graph.replay()
         return losses.clone()                  # the static buffer is overwritten by the next replay
+
+    def _cpu_epoch(self, x, y, order, batch_size, drop_last):
+        """The epoch as one call of mlp_sgd_epoch_ (the same kernels, gathers and steps as the loop of
+        `step`, without the Python around each step); the loop where the step is not one call (Adam,
+        profiling, data parallel). The first step of a fresh SGD with momentum makes the buffers."""
+        self.check_order(order, len(y), batch_size)
+        if not self.whole_step:
+            return super().train_epoch(x, y, order, batch_size, drop_last)
+        self.check_batch(x, y)
+        if not (0 <= int(y.min()) and int(y.max()) < self.config.num_classes):
+            # the epoch stops at no step to report a bad target: check them all before the first
+            raise ValueError(f"y: expected class indices in [0, {self.config.num_classes}), "
+                             f"got values in [{int(y.min())}, {int(y.max())}]")
+        first = []
+        if not self._momentum_ready():
+            idx = order[:batch_size]
+            if drop_last and len(idx) < batch_size:
+                return x.new_empty(0)
+            first, order = [self.step(x.index_select(0, idx), y.index_select(0, idx))], order[batch_size:]
+        group = self.optimizer.param_groups[0]
+        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
+        with torch._C._AutoDispatchBelowAutograd():
+            rest = torch.ops.minitorch_clf.mlp_sgd_epoch_(
+                x, y, order, batch_size, drop_last, self.weights, self.biases, bufs, self.act, group["lr"],
+                group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
+        return torch.cat([torch.stack(first), rest]) if first else rest
 
     def prepare_epoch(self, x, y, batch_size, drop_last=False):
         self._epoch_graph(x, y, torch.arange(len(y), device=self.device), batch_size, drop_last)

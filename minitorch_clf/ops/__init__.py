@@ -21,9 +21,9 @@ from .build import _state, build_cpu, build_cuda
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_", "mlp_sgd_step_", "own_mm", "mlp_products")
+       "adam_update_", "mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "mlp_products")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "own_mm", "mlp_products"))  # CPU-only ops
+CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "mlp_products"))  # CPU-only
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
 # The fused ops' activations (kernels/common/activation.h, in its enum's order), and those whose
@@ -162,6 +162,13 @@ def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, activation,
     return x.new_empty(())
 
 
+def _mlp_sgd_epoch_fake(x, target, order, batch_size, drop_last, weights, biases, momentum_buffers, activation, lr,
+                        momentum, dampening, weight_decay, nesterov, maximize):
+    torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
+    n = order.shape[0]
+    return x.new_empty(n // batch_size if drop_last else -(-n // batch_size))
+
+
 # ----------------------------------------------------------------------------------------------
 # the GEMM of kernels/cpu/gemm/
 
@@ -279,6 +286,7 @@ def gemm(name: str):
 FAKES = {"linear_forward": _linear_forward_fake, "linear_forward_v": _linear_forward_fake,
          "linear_backward": _linear_backward_fake, "cross_entropy_forward_backward": _cross_entropy_fake,
          "sgd_update_": _sgd_update_fake, "adam_update_": _adam_update_fake, "mlp_sgd_step_": _mlp_sgd_step_fake,
+         "mlp_sgd_epoch_": _mlp_sgd_epoch_fake,
          "own_mm": _own_mm_fake, "mlp_products": _mlp_products_fake}
 AUTOGRAD = {"linear_forward": (_linear_grad, _linear_setup), "cross_entropy_forward_backward": (_ce_grad, _ce_setup)}
 
