@@ -136,10 +136,7 @@ class FusedEngine(Engine):
         if not self.whole_step:
             return super().train_epoch(x, y, order, batch_size, drop_last)
         self.check_batch(x, y)
-        if not (0 <= int(y.min()) and int(y.max()) < self.config.num_classes):
-            # the epoch stops at no step to report a bad target: check them all before the first
-            raise ValueError(f"y: expected class indices in [0, {self.config.num_classes}), "
-                             f"got values in [{int(y.min())}, {int(y.max())}]")
+        self._check_all_targets(y)             # a bad one would stop the call part-way, steps taken
         first = []
         if not self._momentum_ready():
             idx = order[:batch_size]
@@ -167,10 +164,7 @@ class FusedEngine(Engine):
         if self.epoch_graph is not None and self.epoch_graph[0] == key:
             return self.epoch_graph
         self.check_batch(x, y)
-        if len(y) and not (0 <= int(y.min()) and int(y.max()) < self.config.num_classes):
-            # the captured loss kernel cannot stop to report a bad target: check them all once here
-            raise ValueError(f"y: expected class indices in [0, {self.config.num_classes}), "
-                             f"got values in [{int(y.min())}, {int(y.max())}]")
+        self._check_all_targets(y)             # the captured loss kernel cannot stop to report one
         self.epoch_graph = None                # one epoch graph at a time: free the last one first
         static_order = order.clone()
 
@@ -183,6 +177,12 @@ class FusedEngine(Engine):
             return None
         self.epoch_graph = (key, captured[0], static_order, captured[1], x, y)   # x, y kept alive: read in place
         return self.epoch_graph
+
+    def _check_all_targets(self, y: torch.Tensor) -> None:
+        """Every class index of an epoch's y in range, checked once before an epoch runs as one unit."""
+        if len(y) and not (0 <= int(y.min()) and int(y.max()) < self.config.num_classes):
+            raise ValueError(f"y: expected class indices in [0, {self.config.num_classes}), "
+                             f"got values in [{int(y.min())}, {int(y.max())}]")
 
     def _momentum_ready(self) -> bool:
         group = self.optimizer.param_groups[0]
