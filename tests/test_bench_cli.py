@@ -36,11 +36,14 @@ def test_bench_steps_with_an_activation(tmp_path, capsys):
 
 def test_bench_epoch(tmp_path, capsys):
     out_json = tmp_path / "e.json"
-    assert main(["bench", "--epoch", "--engines", "manual", "--batch-sizes", "64", "--epoch-samples", "256",
-                 "--json", str(out_json)]) == 0
+    assert main(["bench", "--epoch", "--engines", "manual,fused", "--batch-sizes", "64", "--epoch-samples", "256",
+                 "--repeats", "3", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("fused + tensor:") == 3 and "median epoch s" in out      # three epochs each, in turns
     records = json.loads(out_json.read_text())["records"]
-    assert [(r["engine"], r["loader"]) for r in records] == [("reference", "dataloader"), ("manual", "tensor")]
-    assert all(r["epoch_s"] > 0 for r in records)
+    assert [(r["engine"], r["loader"]) for r in records] == [("reference", "dataloader"), ("manual", "tensor"),
+                                                             ("fused", "tensor")]
+    assert all(r["epoch_s"] > 0 and r["iqr_s"] >= 0 for r in records)
 
 
 @pytest.mark.parametrize("args,word", [(["--engines", "warp"], "engines"), (["--batch-sizes", "0"], "batch-sizes"),

@@ -194,13 +194,14 @@ def _fma_peak(device: torch.device) -> float | None:
 
 
 def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimizer: str = "sgd",
-                samples: int = 60_000, compile_mode: str | None = None, log=print) -> list[Record]:
-    """One epoch each: reference + DataLoader (the seed), then every engine + the tensor loader."""
+                samples: int = 60_000, compile_mode: str | None = None, repeats: int = 1, log=print) -> list[Record]:
+    """Epochs of the seed's loop (reference + DataLoader) and of every engine + the tensor loader.
+    With `repeats` > 1 they take turns, epoch by epoch (a slow phase of the machine hits them alike),
+    and each record holds the median epoch and its IQR."""
     device = resolve_device(device)
     split = D.synthetic_mnist(samples)
-    runs = [("reference", "dataloader")] + [(name, "tensor") for name in engines]
-    records = []
-    for name, loader_kind in runs:
+    runs = []
+    for name, loader_kind in [("reference", "dataloader")] + [(name, "tensor") for name in engines]:
         eng = _build(name, device, optimizer, compile_mode)
         loader = D.make_loader(loader_kind, split, batch_size, device=device, seed=0)
         with Timer(device) as warm:                        # compile and allocate outside the epoch,
@@ -210,15 +211,22 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
                 eng.step(x[: samples % batch_size], y[: samples % batch_size])
             if loader_kind == "tensor":
                 eng.prepare_epoch(loader.x, loader.y, batch_size)
-        with Timer(device) as t:
-            if loader_kind == "tensor":
-                eng.train_epoch(loader.x, loader.y, loader.order(1), batch_size)
-            else:
-                for x, y in loader.epoch(1):
-                    eng.step(x, y)
-        records.append(Record(name, loader_kind, str(device), batch_size, t.seconds, 0.0, samples / t.seconds,
-                              first_steps_s=warm.seconds, epoch_s=t.seconds))
-        log(f"{name} + {loader_kind}: {t.seconds:.3f} s per epoch")
+        runs.append((name, loader_kind, eng, loader, warm.seconds, []))
+    for r in range(repeats):
+        for name, loader_kind, eng, loader, _, times in runs:
+            with Timer(device) as t:
+                if loader_kind == "tensor":
+                    eng.train_epoch(loader.x, loader.y, loader.order(1 + r), batch_size)
+                else:
+                    for x, y in loader.epoch(1 + r):
+                        eng.step(x, y)
+            times.append(t.seconds)
+            log(f"{name} + {loader_kind}: {t.seconds:.3f} s per epoch")
+    records = []
+    for name, loader_kind, _, _, warm_s, times in runs:
+        q1, med, q3 = _quartiles(times)
+        records.append(Record(name, loader_kind, str(device), batch_size, med, q3 - q1, samples / med,
+                              first_steps_s=warm_s, epoch_s=med))
     _speedups(records, by_loader=False)
     return records
 
@@ -332,12 +340,12 @@ def _speedups(records: list[Record], by_loader: bool = True) -> None:
 
 def format_table(records: list[Record], epoch: bool = False, time_label: str | None = None,
                  speedup_label: str = "speedup") -> str:
-    head = ["engine", "loader", "batch", time_label or ("epoch s" if epoch else "median step"), "IQR", "samples/s",
+    head = ["engine", "loader", "batch", time_label or ("median epoch s" if epoch else "median step"), "IQR", "samples/s",
             speedup_label, "GFLOP/s", "% matmul", "% peak", "warm-up s"]
     rows = []
     for r in records:
         t = f"{r.median_s:.3f}" if epoch else _fmt_time(r.median_s)
-        rows.append([r.engine, r.loader, str(r.batch_size), t, "-" if epoch else _fmt_time(r.iqr_s),
+        rows.append([r.engine, r.loader, str(r.batch_size), t, f"{r.iqr_s:.3f}" if epoch else _fmt_time(r.iqr_s),
                      f"{r.samples_per_s:,.0f}" if r.samples_per_s else "-", f"{r.speedup:.2f}x" if r.speedup else "-",
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
                      f"{r.pct_peak:.1f}" if r.pct_peak else "-",

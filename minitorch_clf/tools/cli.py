@@ -319,6 +319,8 @@ def _cmd_bench(args) -> int:
             raise UsageError(f"engines: this CPU cannot run {gemm} ({name!r})")
     if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    if args.repeats is None:
+        args.repeats = 3 if args.epoch else 15
     for name in ("iters", "repeats", "epoch_samples"):
         if getattr(args, name) <= 0:
             raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
@@ -387,7 +389,8 @@ def _cmd_bench(args) -> int:
         return 0
     if args.epoch:
         records = B.bench_epoch(args.engines, args.batch_sizes[0], device, args.optimizer,
-                                samples=args.epoch_samples, compile_mode=args.compile_mode, log=log)
+                                samples=args.epoch_samples, compile_mode=args.compile_mode, repeats=args.repeats,
+                                log=log)
         peak = None
     else:
         records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
@@ -560,7 +563,8 @@ def main(argv=None) -> int:
     p.add_argument("--activation", default="relu", help="the hidden layers' activation in every engine's step")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode for the compiled engines")
     p.add_argument("--iters", type=int, default=50, help="steps per timed round")
-    p.add_argument("--repeats", type=int, default=15, help="timed rounds per engine")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed rounds per engine (default 15; epochs per engine with --epoch, default 3)")
     p.add_argument("--epoch", action="store_true", help="time a full epoch of synthetic MNIST instead")
     p.add_argument("--epoch-samples", type=int, default=60_000)
     p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
