@@ -366,14 +366,42 @@ def leave() -> None:
         dist.destroy_process_group()
 
 
+def supervise(procs, grace_s: float, wait=None, clock=None) -> tuple[int, int] | None:
+    """Wait for every process to end; once one fails, give the rest `grace_s` seconds, then kill them.
+    Returns (index, exit code) of the first that failed, or None. `wait` and `clock` default to
+    multiprocessing.connection.wait and time.monotonic (tests pass scripted ones).
+
+    One look at each process per round, and everything decided from that look: one seen alive is
+    waited on (its exit wakes wait()), one seen ended has its exit code read now. Looking twice left
+    windows: a process that ended between the looks was neither waited on nor counted as failed, and
+    wait() blocked on the others forever (seen in CI: a hung rank outlived the failed one)."""
+    import time
+    from multiprocessing import connection
+
+    wait = wait or connection.wait
+    clock = clock or time.monotonic
+    first, deadline = None, None
+    while True:
+        alive = []
+        for i, p in enumerate(procs):
+            if p.is_alive():
+                alive.append(p)
+            elif p.exitcode not in (0, None) and first is None:
+                first, deadline = (i, p.exitcode), clock() + grace_s
+        if not alive:
+            return first
+        if deadline is not None and clock() >= deadline:
+            for p in alive:
+                p.kill()
+            return first
+        wait([p.sentinel for p in alive], timeout=None if deadline is None else max(0.0, deadline - clock()))
+
+
 def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
     """Start `nproc` ranks of `run(world)` on this machine (spawned processes, a free local port) and
     wait. When a rank fails, the others are given the group's timeout to notice and leave with their
     own one-line message, then stopped. Returns 0, or the exit code of the first rank that failed
     (1: lost contact; 2: a usage error; 130: interrupted; a rank killed by a signal counts as 1)."""
-    import time
-    from multiprocessing.connection import wait
-
     import multiprocessing
 
     os.environ["MASTER_ADDR"] = "127.0.0.1"
@@ -382,24 +410,8 @@ def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
     procs = [spawn.Process(target=worker_main, args=(rank, nproc, backend, timeout_s, run)) for rank in range(nproc)]
     for p in procs:
         p.start()
-    first: tuple[int, int] | None = None
-    deadline = None
     try:
-        while True:
-            alive = [p for p in procs if p.is_alive()]   # once: a rank that ends between two looks would
-            if not alive:                                # leave wait() polling no file at all, forever
-                break
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            wait([p.sentinel for p in alive], timeout=left)
-            for i, p in enumerate(procs):
-                if not p.is_alive() and p.exitcode not in (0, None) and first is None:
-                    first = (i, p.exitcode)
-                    deadline = time.monotonic() + timeout_s + 10
-            if deadline is not None and time.monotonic() >= deadline:
-                for p in procs:
-                    if p.is_alive():
-                        p.kill()
-                break
+        first = supervise(procs, timeout_s + 10)
     except KeyboardInterrupt:
         for p in procs:
             p.join(10)
