@@ -46,6 +46,25 @@ def test_bench_epoch(tmp_path, capsys):
     assert all(r["epoch_s"] > 0 and r["iqr_s"] >= 0 for r in records)
 
 
+def test_bench_epoch_runs_a_suffixed_engine_on_its_isa(monkeypatch):
+    """`fused@scalar` in --epoch mode trains with the scalar GEMM (the step benchmark's rule): the ISA
+    the GEMM runs while the timed epoch trains (scalar has no cache blocks: k_block 0)."""
+    from minitorch_clf import ops
+    from minitorch_clf.engines.fused import FusedEngine
+    from minitorch_clf.tools import bench as B
+
+    seen = []
+    train_epoch = FusedEngine.train_epoch
+
+    def spy(self, *args, **kw):
+        seen.append(ops.gemm_blocking()["k_block"])
+        return train_epoch(self, *args, **kw)
+
+    monkeypatch.setattr(FusedEngine, "train_epoch", spy)
+    B.bench_epoch(["fused@scalar", "fused"], samples=128, log=lambda m: None)
+    assert seen[0] == 0 and (seen[1] > 0) == (ops.cpu_isas()[0] != "scalar")
+
+
 @pytest.mark.parametrize("args,word", [(["--engines", "warp"], "engines"), (["--batch-sizes", "0"], "batch-sizes"),
                                        (["--optimizer", "lion"], "optimizer"), (["--batch-sizes", "a"], "batch-sizes"),
                                        (["--compile-mode", "fast"], "compile-mode"),

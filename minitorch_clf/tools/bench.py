@@ -204,7 +204,7 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
     for name, loader_kind in [("reference", "dataloader")] + [(name, "tensor") for name in engines]:
         eng = _build(name, device, optimizer, compile_mode)
         loader = D.make_loader(loader_kind, split, batch_size, device=device, seed=0)
-        with Timer(device) as warm:                        # compile and allocate outside the epoch,
+        with _gemm_for(name), Timer(device) as warm:       # compile and allocate outside the epoch,
             for x, y in itertools.islice(loader.epoch(0), 3):  # for the full batch shape and for the
                 eng.step(x, y)                             # last, partial one (a new shape recompiles)
             if samples % batch_size:
@@ -214,7 +214,7 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
         runs.append((name, loader_kind, eng, loader, warm.seconds, []))
     for r in range(repeats):
         for name, loader_kind, eng, loader, _, times in runs:
-            with Timer(device) as t:
+            with _gemm_for(name), Timer(device) as t:
                 if loader_kind == "tensor":
                     eng.train_epoch(loader.x, loader.y, loader.order(1 + r), batch_size)
                 else:
