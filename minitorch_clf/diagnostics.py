@@ -166,7 +166,7 @@ class Inspector:
         t2 = time.perf_counter()
         record = step_record(step, epoch, loss.item(), self.activation, captured, before, engine.model)
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(_finite(record)) + "\n")
+            f.write(json.dumps(finite_or_none(record)) + "\n")
         t3 = time.perf_counter()
         self.count += 1
         self.seconds += t3 - t0
@@ -174,14 +174,15 @@ class Inspector:
         return loss
 
 
-def _finite(x):
-    """JSON has no NaN or infinity: such numbers are written as null."""
+def finite_or_none(x):
+    """x with every non-finite float, at any depth of dicts and lists, as None: JSON has no NaN or
+    infinity (inspect.jsonl here, metrics.jsonl in train.py)."""
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
+        return {k: finite_or_none(v) for k, v in x.items()}
     if isinstance(x, list):
-        return [_finite(v) for v in x]
+        return [finite_or_none(v) for v in x]
     return x
 
 

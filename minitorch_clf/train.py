@@ -310,11 +310,6 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finite_or_none(m: dict) -> dict:
-    """metrics.jsonl stays JSON: a non-finite number is written as null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in m.items()}
-
-
 def plot_curves(metrics: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -437,7 +432,7 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
     metrics = list(ckpt["metrics"]) if ckpt else []
     start = ckpt["epoch"] if ckpt else 0
     if writer:
-        write_text(out / "metrics.jsonl", "".join(json.dumps(_finite_or_none(m)) + "\n" for m in metrics))
+        write_text(out / "metrics.jsonl", "".join(json.dumps(DG.finite_or_none(m)) + "\n" for m in metrics))
     step_losses: list[float] = []
     inspector = None
     if inspect is not None:
@@ -472,7 +467,7 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
             continue
         write_checkpoint(out / "checkpoint.pt", checkpoint)
         with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(_finite_or_none(m)) + "\n")
+            f.write(json.dumps(DG.finite_or_none(m)) + "\n")
         plot_curves(metrics, out / "curves.png")
         if inspector is not None:
             records = DG.read(out / "inspect.jsonl")
