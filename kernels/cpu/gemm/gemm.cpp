@@ -91,10 +91,6 @@ void scalar(const Problem& p, int T) {
   share(p, T, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { block_scalar(p, {i0, i1, j0, j1}); });
 }
 
-}  // namespace
-
-namespace {
-
 // "48K" (sysfs) -> 49152; 0 where unreadable.
 int64_t parse_size(const std::string& text) {
   char unit = 0;
