@@ -12,10 +12,12 @@
 // batch 256 and 1024, fc1's, K = 784, slower; the figures are in benchmarks/RESULTS.md, "the
 // measurements behind the code's comments"). With AVX-512 the outer kernel's 8 x 32 tile (a broadcast
 // and two loads feed 16 FMAs, no horizontal sums) wins for fc1's x·Wᵀ too once A has kDot512MaxM rows
-// to spread the packing of Wᵀ over; with AVX2 the dot kernel stayed ahead at every batch (RESULTS.md,
-// 2026-11-27, evening).
+// to spread the packing of Wᵀ over (Wᵀ is packed by 16 x 16 transposes in registers); with AVX2 the dot
+// kernel stayed ahead at every batch (RESULTS.md, 2026-11-27 evening and 2026-11-27 late).
 // Threads: C is cut into one rectangle per thread, along N first (each thread then reads its own
-// part of B), along M as well when N has fewer panels than there are threads. A product below
+// part of B), along M as well when N has fewer panels than there are threads. The AVX-512 shares are
+// cut in 16-column vectors rather than whole 32-column panels: a share's last panel may be 16 wide and
+// runs the 8 x 16 tile, so N = 784 splits 400 / 384 columns instead of 416 / 368. A product below
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
 // small product, and one thread runs without a region at all (RESULTS.md, as above).
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
@@ -37,7 +39,7 @@ namespace {
 
 constexpr double kMinFlopsPerThread = 1 << 19;
 constexpr int64_t kDotMinK = 256;
-constexpr int64_t kDot512MaxM = 256;   // AVX-512: from this many rows of A on, the outer kernel
+constexpr int64_t kDot512MaxM = 64;    // AVX-512: from this many rows of A on, the outer kernel
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -70,7 +72,7 @@ void outer(const Problem& p, int T) {
 }
 
 void outer512(const Problem& p, int T) {
-  share(p, T, kOuter512MR, kOuter512NR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  share(p, T, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     outer_block_avx512(p, {i0, i1, j0, j1});
   });
 }

@@ -6,8 +6,11 @@
 // 32 of B's row k:
 //     acc[r][0:16] += A[i+r, k] * B[k, j:j+16]        acc[r][16:32] += A[i+r, k] * B[k, j+16:j+32]
 // 16 FMAs for 2 loads and 8 broadcasts; 8 rows divide the batch sizes of SimpleNet's step. 12 and 14
-// rows (24 and 28 accumulators) measured the same within the noise of this VM (benchmarks/RESULTS.md). Edges use
-// the k-mask registers (masked loads and stores), packed panels are zero-padded, as in the AVX2 kernel.
+// rows (24 and 28 accumulators) measured the same within the noise of this VM (benchmarks/RESULTS.md).
+// A panel of at most 16 columns (fc3's N = 10, a thread's last half panel) runs an 8 x 16 tile: half
+// the FMAs of a masked 8 x 32 one. Edges use the k-mask registers (masked loads and stores), packed
+// panels are zero-padded, as in the AVX2 kernel. B = Wᵀ (x·Wᵀ: B's columns contiguous) is packed by
+// 16 x 16 blocks transposed in registers rather than float by float.
 // The loop order and packing rules are gemm_outer_block.h's, shared with the AVX2 kernel.
 #include <immintrin.h>
 
@@ -54,9 +57,58 @@ inline __m512 finish16(__m512 v, const Epilogue& ep, int64_t i, int64_t j, __mma
   return v;
 }
 
+// r[i] lane j -> r[j] lane i: a 16 x 16 block transposed in registers, in four rounds of shuffles
+// that swap ever larger sub-blocks (1 float, 2 floats, 4 floats as 128-bit lanes, then 8).
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 16; i += 2) {     // 2 x 2 blocks of single floats
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 16; i += 4) {     // of float pairs
+    for (int h = 0; h < 2; ++h) {
+      const __m512d lo = _mm512_castps_pd(t[i + h]), hi = _mm512_castps_pd(t[i + h + 2]);
+      r[i + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+      r[i + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+    }
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 16; i += 8) {     // of 128-bit lanes, then of 256-bit halves
+    for (int h = 0; h < 4; ++h) {
+      t[i + h] = _mm512_shuffle_f32x4(r[i + h], r[i + h + 4], 0x88);
+      t[i + h + 4] = _mm512_shuffle_f32x4(r[i + h], r[i + h + 4], 0xdd);
+    }
+  }
+#pragma GCC unroll 8
+  for (int h = 0; h < 8; ++h) {
+    r[h] = _mm512_shuffle_f32x4(t[h], t[h + 8], 0x88);
+    r[h + 8] = _mm512_shuffle_f32x4(t[h], t[h + 8], 0xdd);
+  }
+}
+
 //   bpack[k * NR + c] = B[k0 + k, j + c]                                (0 past cols)
+// Three layouts: B's rows contiguous (copies), B's columns contiguous (B = Wᵀ in x·Wᵀ: 16 x 16 blocks
+// transposed in registers), neither (element by element).
 void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* __restrict__ out) {
   const float* src = b.data + k0 * b.rs + j * b.cs;
+  if (b.rs == 1) {
+    const int64_t kn = k1 - k0;
+    for (int64_t c0 = 0; c0 < NR; c0 += 16) {
+      for (int64_t k = 0; k < kn; k += 16) {
+        const __mmask16 m = lanes16(kn - k);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; ++c)
+          r[c] = c0 + c < cols ? _mm512_maskz_loadu_ps(m, src + (c0 + c) * b.cs + k) : _mm512_setzero_ps();
+        transpose16(r);
+        const int64_t rows = std::min<int64_t>(16, kn - k);
+        for (int64_t t = 0; t < rows; ++t) _mm512_storeu_ps(out + (k + t) * NR + c0, r[t]);
+      }
+    }
+    return;
+  }
   for (int64_t k = k0; k < k1; ++k, src += b.rs, out += NR) {
     if (b.cs == 1) {
       _mm512_storeu_ps(out, _mm512_maskz_loadu_ps(lanes16(cols), src));
@@ -67,20 +119,22 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, floa
   }
 }
 
-// C[i:i+R, j:j+32] (+)= A[i:i+R, k-block] · B[k-block, j:j+32]; m0, m1 mask the two halves' columns.
-template <int R>
+// C[i:i+R, j:j+16V] (+)= A[i:i+R, k-block] · B[k-block, j:j+16V]; m0, m1 mask the two halves' columns.
+// V = 1 for a panel of at most 16 columns (N = 10, or a share's last half panel): half the FMAs.
+template <int R, int V>
 void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, int64_t kn,
           int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+    const __m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r * a_rs]);
       acc0[r] = _mm512_fmadd_ps(ar, b0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
+      if (V == 2) acc1[r] = _mm512_fmadd_ps(ar, b1, acc1[r]);
     }
   }
 #pragma GCC unroll 16
@@ -89,33 +143,34 @@ void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const fl
     __m512 v0 = acc0[r], v1 = acc1[r];
     if (!first) {
       v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
-      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+      if (V == 2) v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
     }
     if (last) {
       v0 = finish16(v0, p.ep, i + r, j, m0);
-      v1 = finish16(v1, p.ep, i + r, j + 16, m1);
+      if (V == 2) v1 = finish16(v1, p.ep, i + r, j + 16, m1);
     }
     _mm512_mask_storeu_ps(c, m0, v0);
-    _mm512_mask_storeu_ps(c + 16, m1, v1);
+    if (V == 2) _mm512_mask_storeu_ps(c + 16, m1, v1);
   }
 }
 
 // The last rows of a panel, fewer than MR: tile<R> for R = rows, found by recursion on R.
-template <int R>
+template <int R, int V>
 void edge(const Problem& p, const Operands& o, const float* a, int64_t kn, int64_t i, int64_t j, int64_t rows,
           bool first, bool last, __mmask16 m0, __mmask16 m1) {
   if constexpr (R > 0) {
-    if (rows == R) return tile<R>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
-    edge<R - 1>(p, o, a, kn, i, j, rows, first, last, m0, m1);
+    if (rows == R) return tile<R, V>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+    edge<R - 1, V>(p, o, a, kn, i, j, rows, first, last, m0, m1);
   }
 }
 
+template <int V>
 void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
            bool last, __mmask16 m0, __mmask16 m1) {
   int64_t i = i0;
   const float* a = o.a;
-  for (; i + MR <= i1; i += MR, a += o.tile_step) tile<MR>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
-  if (i < i1) edge<MR - 1>(p, o, a, kn, i, j, i1 - i, first, last, m0, m1);
+  for (; i + MR <= i1; i += MR, a += o.tile_step) tile<MR, V>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+  if (i < i1) edge<MR - 1, V>(p, o, a, kn, i, j, i1 - i, first, last, m0, m1);
 }
 
 // The dot-product kernel (x·Wᵀ: both operands contiguous along k), 16 k at a time:
@@ -203,7 +258,8 @@ struct Avx512Outer {
   }
   static void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, int64_t cols,
                     bool first, bool last) {
-    gemm::panel(p, o, kn, i0, i1, j, first, last, lanes16(cols), lanes16(cols - 16));
+    if (cols <= 16) return gemm::panel<1>(p, o, kn, i0, i1, j, first, last, lanes16(cols), 0);
+    gemm::panel<2>(p, o, kn, i0, i1, j, first, last, lanes16(cols), lanes16(cols - 16));
   }
 };
 

@@ -36,6 +36,11 @@ void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float
     const int64_t rows = std::min(MR, i1 - i0 - t * MR);
     const float* src = a.data + (i0 + t * MR) * a.rs + k0 * a.cs;
     float* __restrict__ panel = out + t * kn * MR;
+    if (a.rs == 1 && rows == MR) {   // A's columns contiguous (A = dzᵀ in dW): MR floats copied per k
+      for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += MR)
+        for (int64_t r = 0; r < MR; ++r) panel[r] = src[r];
+      continue;
+    }
     for (int64_t k = 0; k < kn; ++k, src += a.cs, panel += MR) {
       for (int64_t r = 0; r < MR; ++r) panel[r] = r < rows ? src[r * a.rs] : 0.0f;
     }
