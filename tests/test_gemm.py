@@ -95,9 +95,10 @@ def test_long_k_and_tile_edges(isa, layouts):
 
 @pytest.mark.parametrize("isa", ISAS)
 def test_transposed_b_packing_at_every_edge(isa):
-    """x·Wᵀ from 64 rows on, where AVX-512 packs Wᵀ by 16 x 16 transposes: K below, at and past a
-    multiple of 16 and the K block, N below, at and past one and two 16-wide vectors (N <= 16 takes the
-    8 x 16 tile, and a share may end on a half panel)."""
+    """x·Wᵀ from 64 rows on, where the outer kernel packs Wᵀ by register transposes (AVX-512: 16 x 16
+    blocks, at every K; AVX2: 8 x 8, for K below 256): K below, at and past a multiple of 16 and the K
+    block, N below, at and past one and two 16-wide vectors (AVX-512: N <= 16 takes the 8 x 16 tile, and
+    a share may end on a half panel)."""
     case = 0
     for m in (64, 65):
         for k in (15, 16, 17, 191, 192, 193, 785):

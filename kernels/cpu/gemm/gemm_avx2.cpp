@@ -83,8 +83,50 @@ inline __m128 finish4(__m128 v, const Epilogue& ep, int64_t i, int64_t j) {
 //   A block: gemm_outer_block.h's pack_a, panels of kOuterMR = 6 rows.
 //   B, the share's columns x the same k, as 16-column panels, each row by row:
 //     bpack[(t * kn + k) * 16 + c] = B[k0 + k, j0 + 16t + c]           (0 past the share)
+//   B's columns contiguous (B = Wᵀ in x·Wᵀ): 8 x 8 blocks transposed in registers.
+
+// r[i] lane j -> r[j] lane i, in three rounds of shuffles: single floats, float pairs, 128-bit halves.
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8];
+#pragma GCC unroll 4
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 8; i += 4) {
+    for (int h = 0; h < 2; ++h) {
+      r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0x44);
+      r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0xEE);
+    }
+  }
+#pragma GCC unroll 4
+  for (int h = 0; h < 4; ++h) {
+    t[h] = _mm256_permute2f128_ps(r[h], r[h + 4], 0x20);
+    t[h + 4] = _mm256_permute2f128_ps(r[h], r[h + 4], 0x31);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = t[i];
+}
+
 void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, float* __restrict__ out) {
   const float* src = b.data + k0 * b.rs + j * b.cs;
+  if (b.rs == 1) {
+    const int64_t kn = k1 - k0;
+    for (int64_t c0 = 0; c0 < kOuterNR; c0 += 8) {
+      for (int64_t k = 0; k < kn; k += 8) {
+        const __m256i m = lanes(kn - k);
+        __m256 r[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; ++c)
+          r[c] = c0 + c < cols ? _mm256_maskload_ps(src + (c0 + c) * b.cs + k, m) : _mm256_setzero_ps();
+        transpose8(r);
+        const int64_t rows = std::min<int64_t>(8, kn - k);
+        for (int64_t t = 0; t < rows; ++t) _mm256_storeu_ps(out + (k + t) * kOuterNR + c0, r[t]);
+      }
+    }
+    return;
+  }
   for (int64_t k = k0; k < k1; ++k, src += b.rs, out += kOuterNR) {
     if (b.cs == 1 && cols == kOuterNR) {
       _mm256_storeu_ps(out, _mm256_loadu_ps(src));
