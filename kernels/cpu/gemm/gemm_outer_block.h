@@ -6,6 +6,12 @@
 // the share, one of B one per row of the block. Below the kernel's thresholds (measured on the shapes
 // of SimpleNet's step, one thread, benchmarks/RESULTS.md) the operands are read in place; B is packed
 // whatever its size when its rows are not contiguous.
+// B with contiguous rows is also read in place when its row stride is not a multiple of 256 bytes:
+// then the k-rows of a panel fall into different sets of L1 (a stride of s cache lines visits
+// 64 / gcd(s, 64) of its 64 sets), and reading them where they are beats copying them first -
+// fc1's dW = dzᵀ·x, rows of 784 floats (49 lines), 3-4% faster on both ISAs. A power-of-two stride
+// (N = 1024: 4096 bytes) piles the rows into a few sets and runs 4% slower in place: packed
+// (RESULTS.md, 2026-11-27 late).
 //
 // The K block and the rows of a packed A block come from the machine's caches (outer_blocking, gemm.h),
 // computed once per kernel.
@@ -56,7 +62,7 @@ void outer_block(const Problem& p, const Block& blk) {
   const int64_t rows_max = std::min(block_rows, blk.i1 - blk.i0);
   const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
   const bool pack_a_on = blk.j1 - blk.j0 >= Kernel::kPackAMinCols;
-  const bool b_in_place = p.b.cs == 1 && rows_max < Kernel::kPackBMinRows;
+  const bool b_in_place = p.b.cs == 1 && (rows_max < Kernel::kPackBMinRows || p.b.rs * 4 % 256 != 0);
   // Several row blocks reuse B: pack the share's whole B block once per K block. One row block: pack
   // each panel just before its tiles, while it is hot in L1.
   const bool b_block = !b_in_place && blk.i1 - blk.i0 > block_rows;
