@@ -18,17 +18,34 @@ def test_benchmarks_run_once():
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
+def _build_dev(tool: str, tmp_path) -> Path:
+    """kernels/dev/<tool>.cpp (plain C++, no torch) built with the line its header gives."""
+    if shutil.which("g++") is None:
+        pytest.skip("no g++ on PATH")
+    exe = tmp_path / tool
+    build = subprocess.run(["g++", "-O3", "-fopenmp", "-std=c++17", "-ffp-contract=off", "-Ikernels/cpu/gemm",
+                            f"kernels/dev/{tool}.cpp", "kernels/cpu/gemm/gemm.cpp", "kernels/cpu/gemm/gemm_avx2.cpp",
+                            "kernels/cpu/gemm/gemm_avx512.cpp", "-o", str(exe)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return exe
+
+
 def test_gemm_micro_benchmark_builds_and_runs(tmp_path):
     """kernels/dev/gemm_micro.cpp (plain C++, no torch) with the build line its header gives: every
     kernel version passes its check against the scalar kernel, then is timed."""
-    if shutil.which("g++") is None:
-        pytest.skip("no g++ on PATH")
-    exe = tmp_path / "gemm_micro"
-    build = subprocess.run(["g++", "-O3", "-fopenmp", "-std=c++17", "-Ikernels/cpu/gemm", "kernels/dev/gemm_micro.cpp",
-                            "kernels/cpu/gemm/gemm.cpp", "kernels/cpu/gemm/gemm_avx2.cpp", "kernels/cpu/gemm/gemm_avx512.cpp",
-                            "-o", str(exe)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-    assert build.returncode == 0, build.stderr[-3000:]
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([str(_build_dev("gemm_micro", tmp_path))], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert ("checked" in run.stdout and "cycles per FMA instruction" in run.stdout) or "no AVX2/FMA" in run.stdout
+
+
+def test_gemm_step_benchmark_checks_every_product_and_refuses_bad_arguments(tmp_path):
+    """kernels/dev/gemm_step.cpp: the eight products of a step at batch 7 (every tile edge) pass their
+    check against the scalar kernel before they are timed; a bad batch or ISA is one line, exit 2."""
+    exe = _build_dev("gemm_step", tmp_path)
+    run = subprocess.run([str(exe), "7"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.stdout.count("checked") == 8 and "all eight back to back" in run.stdout
+    for args in (["0"], ["64", "sse"]):
+        bad = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, (args, bad.stderr)

@@ -3,7 +3,7 @@
 // kernel on random operands (within the float32 bound K·u·Σ|a||b|), then timed (llm.c's dev/ order:
 // validate, then time). No torch; build and run from the repository root:
 //
-//   g++ -O3 -fopenmp -std=c++17 -Ikernels/cpu/gemm kernels/dev/gemm_micro.cpp kernels/cpu/gemm/gemm.cpp
+//   g++ -O3 -fopenmp -std=c++17 -ffp-contract=off -Ikernels/cpu/gemm kernels/dev/gemm_micro.cpp kernels/cpu/gemm/gemm.cpp
 //       kernels/cpu/gemm/gemm_avx2.cpp kernels/cpu/gemm/gemm_avx512.cpp -o /tmp/gemm_micro && /tmp/gemm_micro
 //
 // Cycles come from fma_chains.h's reference loops, which run at the core's limit of 2 FMA
@@ -13,29 +13,18 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
 
+#include "dev_check.h"
 #include "fma_chains.h"
 #include "gemm.h"
 
 using namespace minitorch_clf::gemm;
+using dev::best_seconds;
 
 namespace {
-
-template <typename F>
-double best_seconds(F f, int repeats = 7) {
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
 
 struct Case {
   const char* name;
@@ -50,7 +39,7 @@ struct IsaCases {
   Case cases[2];
 };
 
-// max |C - C_scalar| over the bound K·u·Σ|a||b| (u = 2^-24) of each element: below 1 passes.
+// The kernel's result against the scalar kernel's on random operands (dev_check.h): below 1 passes.
 double check(const Case& c, Isa isa) {
   std::mt19937 gen(7);
   std::normal_distribution<float> normal;
@@ -61,16 +50,7 @@ double check(const Case& c, Isa isa) {
   const View b = c.outer ? View{B.data(), c.N, 1} : View{B.data(), 1, c.K};
   sgemm(c.M, c.N, c.K, a, b, C.data(), c.N, {}, isa);
   sgemm(c.M, c.N, c.K, a, b, R.data(), c.N, {}, Isa::kScalar);
-  double worst = 0;
-  for (long i = 0; i < c.M; ++i) {
-    for (long j = 0; j < c.N; ++j) {
-      double mag = 0;
-      for (long k = 0; k < c.K; ++k) mag += std::fabs(A[i * c.K + k] * (c.outer ? B[k * c.N + j] : B[j * c.K + k]));
-      const double bound = 2.0 * c.K * std::ldexp(1.0, -24) * mag;    // both results carry rounding
-      worst = std::max(worst, std::fabs(C[i * c.N + j] - R[i * c.N + j]) / bound);
-    }
-  }
-  return worst;
+  return dev::worst_error(c.M, c.N, c.K, a, b, C.data(), R.data());
 }
 
 }  // namespace
