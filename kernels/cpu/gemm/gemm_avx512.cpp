@@ -121,15 +121,18 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, floa
 
 // C[i:i+R, j:j+16V] (+)= A[i:i+R, k-block] · B[k-block, j:j+16V]; m0, m1 mask the two halves' columns.
 // V = 1 for a panel of at most 16 columns (N = 10, or a share's last half panel): half the FMAs.
-template <int R, int V>
+// kFull: all 16V columns exist, B's rows load without a mask (the masked loads kept two k-mask
+// registers live across the loop, which GCC reloaded from the stack every k; the eight products ran
+// 2% slower at batch 1024 with them: RESULTS.md, 2026-11-27 late).
+template <int R, int V, bool kFull>
 void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, int64_t kn,
           int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-    const __m512 b1 = V == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+    const __m512 b0 = kFull ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
+    const __m512 b1 = V == 1 ? b0 : kFull ? _mm512_loadu_ps(b + 16) : _mm512_maskz_loadu_ps(m1, b + 16);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r * a_rs]);
@@ -155,22 +158,22 @@ void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const fl
 }
 
 // The last rows of a panel, fewer than MR: tile<R> for R = rows, found by recursion on R.
-template <int R, int V>
+template <int R, int V, bool kFull>
 void edge(const Problem& p, const Operands& o, const float* a, int64_t kn, int64_t i, int64_t j, int64_t rows,
           bool first, bool last, __mmask16 m0, __mmask16 m1) {
   if constexpr (R > 0) {
-    if (rows == R) return tile<R, V>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
-    edge<R - 1, V>(p, o, a, kn, i, j, rows, first, last, m0, m1);
+    if (rows == R) return tile<R, V, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+    edge<R - 1, V, kFull>(p, o, a, kn, i, j, rows, first, last, m0, m1);
   }
 }
 
-template <int V>
+template <int V, bool kFull>
 void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
            bool last, __mmask16 m0, __mmask16 m1) {
   int64_t i = i0;
   const float* a = o.a;
-  for (; i + MR <= i1; i += MR, a += o.tile_step) tile<MR, V>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
-  if (i < i1) edge<MR - 1, V>(p, o, a, kn, i, j, i1 - i, first, last, m0, m1);
+  for (; i + MR <= i1; i += MR, a += o.tile_step) tile<MR, V, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+  if (i < i1) edge<MR - 1, V, kFull>(p, o, a, kn, i, j, i1 - i, first, last, m0, m1);
 }
 
 // The dot-product kernel (x·Wᵀ: both operands contiguous along k), 16 k at a time:
@@ -258,8 +261,9 @@ struct Avx512Outer {
   }
   static void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, int64_t cols,
                     bool first, bool last) {
-    if (cols <= 16) return gemm::panel<1>(p, o, kn, i0, i1, j, first, last, lanes16(cols), 0);
-    gemm::panel<2>(p, o, kn, i0, i1, j, first, last, lanes16(cols), lanes16(cols - 16));
+    if (cols == 32) return gemm::panel<2, true>(p, o, kn, i0, i1, j, first, last, lanes16(cols), lanes16(cols - 16));
+    if (cols <= 16) return gemm::panel<1, false>(p, o, kn, i0, i1, j, first, last, lanes16(cols), 0);
+    gemm::panel<2, false>(p, o, kn, i0, i1, j, first, last, lanes16(cols), lanes16(cols - 16));
   }
 };
 
