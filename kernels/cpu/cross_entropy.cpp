@@ -79,7 +79,7 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
     // float32 rows of at most 16 classes in one AVX-512 register each, where the GEMM's ISA is AVX-512
     // (set_isa / MINITORCH_CLF_ISA switch both); otherwise the scalar loop below, in acc_t (double).
     // Rows are cut in chunks of 256 for the threads: a row is a chain of dependent reductions and a
-    // log (~0.2 us), so batch 1024 on one thread took 19.5 us and on two 13.1 (RESULTS.md, 2026-11-27 late).
+    // log, and batch 1024 in one chunk left the second core idle (RESULTS.md, 2026-11-27 late).
     const bool wide = std::is_same<scalar_t, float>::value && C <= 16 && gemm::default_isa() == gemm::Isa::kAvx512;
     if (wide) {
       const float* zf = reinterpret_cast<const float*>(zp);

@@ -4,7 +4,7 @@
 // Kernel choice (see gemm_avx2.cpp, gemm_avx512.cpp):
 //   A and Bᵀ contiguous along k (a.cs == b.rs == 1, as in x·Wᵀ), K >= kDotMinK, and with AVX-512
 //   fewer than kDot512MaxM rows -> dot-product kernel
-//   anything else -> outer-product kernel (B packed where its rows are not contiguous)
+//   anything else -> outer-product kernel (B packed or read in place: gemm_outer_block.h says when)
 // each in its AVX-512 version (gemm_avx512.cpp: 8 x 32 outer tiles, 4 x 4 dot tiles) where the ISA is
 // avx512, its AVX2 version (6 x 16, 3 x 4) where it is avx2.
 // The dot kernel needs no packing but pays horizontal sums per tile: with K below kDotMinK they cost

@@ -121,9 +121,9 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, floa
 
 // C[i:i+R, j:j+16V] (+)= A[i:i+R, k-block] · B[k-block, j:j+16V]; m0, m1 mask the two halves' columns.
 // V = 1 for a panel of at most 16 columns (N = 10, or a share's last half panel): half the FMAs.
-// kFull: all 16V columns exist, B's rows load without a mask (the masked loads kept two k-mask
-// registers live across the loop, which GCC reloaded from the stack every k; the eight products ran
-// 2% slower at batch 1024 with them: RESULTS.md, 2026-11-27 late).
+// kFull: a whole 32-column panel, B's rows load without a mask (the masked loads kept two k-mask
+// registers live across the loop, which GCC reloaded from the stack every k: RESULTS.md, 2026-11-27
+// late).
 template <int R, int V, bool kFull>
 void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, int64_t kn,
           int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1) {

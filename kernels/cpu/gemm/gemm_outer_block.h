@@ -8,10 +8,9 @@
 // whatever its size when its rows are not contiguous.
 // B with contiguous rows is also read in place when its row stride is not a multiple of 256 bytes:
 // then the k-rows of a panel fall into different sets of L1 (a stride of s cache lines visits
-// 64 / gcd(s, 64) of its 64 sets), and reading them where they are beats copying them first -
-// fc1's dW = dzᵀ·x, rows of 784 floats (49 lines), 3-4% faster on both ISAs. A power-of-two stride
-// (N = 1024: 4096 bytes) piles the rows into a few sets and runs 4% slower in place: packed
-// (RESULTS.md, 2026-11-27 late).
+// 64 / gcd(s, 64) of its 64 sets), and reading them where they are beats copying them first
+// (fc1's dW = dzᵀ·x, rows of 784 floats: 49 lines). A power-of-two stride (N = 1024: 4096 bytes)
+// piles the rows into a few sets, and there packing wins (RESULTS.md, 2026-11-27 late).
 //
 // The K block and the rows of a packed A block come from the machine's caches (outer_blocking, gemm.h),
 // computed once per kernel.
