@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from .plotting import pyplot
+
 RELU_LIKE = ("relu", "leaky_relu", "gelu", "gelu_tanh")
 SATURATING = {"tanh": lambda h: h.abs() > 0.97, "sigmoid": lambda h: (h < 0.015) | (h > 0.985)}
 BINS = 40
@@ -277,10 +279,7 @@ def plot(records: list[dict], path: Path, title: str = "") -> None:
     """inspect.png: activation and weight-gradient histograms per layer at the first, a middle and the
     last inspected step; the update-to-weight ratio per layer over steps with the 1e-3 guide; the
     inactive fraction per hidden layer over steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [l["name"] for l in records[-1]["layers"]]
     hidden = [l["name"] for l in records[-1]["layers"] if l.get("act")]

@@ -40,6 +40,7 @@ from . import diagnostics as DG
 from .engines import ENGINES, OPTIMIZERS, build_engine, resolve_device
 from .functional import ACTIVATIONS
 from .models import MLPConfig
+from .plotting import pyplot
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -311,10 +312,7 @@ def sigterm_as_interrupt():
 
 
 def plot_curves(metrics: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     epochs = [m["epoch"] for m in metrics]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))

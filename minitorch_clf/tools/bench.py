@@ -35,6 +35,7 @@ import torch
 from .. import data as D
 from ..engines import COMPILED, PEERS, build_engine, resolve_device
 from ..models import MLPConfig
+from ..plotting import pyplot
 from . import intensity
 from .profiling import phase_times
 from .table import text_table
@@ -374,10 +375,7 @@ def write_json(records: list[Record], path: Path, kind: str, machine: dict, ceil
 
 def plot(records: list[Record], path: Path, title: str) -> None:
     """Bar chart of samples/s per engine, grouped by batch size (log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups = sorted({r.batch_size for r in records})
     names = list(dict.fromkeys(f"{r.engine} ({r.loader})" for r in records))

@@ -26,6 +26,7 @@ from .. import ops
 from . import intensity
 from .table import text_table
 from ..models import MLPConfig
+from ..plotting import pyplot
 
 
 @dataclass
@@ -173,10 +174,7 @@ def format_gemm_table(records: list[GemmRecord]) -> str:
 def plot_gemms(records: list[GemmRecord], peak: float, path, title: str) -> None:
     """GFLOP/s of each product, own beside MKL (and OpenBLAS where it was timed), one panel per batch
     size, the measured peak of the widest ISA drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     batches = sorted({r.batch_size for r in records})
     fig, axes = plt.subplots(1, len(batches), figsize=(5 * len(batches), 4.2), sharey=True, squeeze=False)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .bench import SCHEMA
 from .machine import describe
+from ..plotting import pyplot
 
 KINDS = ("steps", "epoch", "ops", "gemm", "data-parallel")
 TIE = 1.05                       # step times within 5% of each other: neither machine "wins" that batch
@@ -202,14 +203,6 @@ def crossover(times: dict, pair: tuple[str, str]) -> str:
 
 # ---------------------------------------------------------------------------------------------- plots
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def points(group: dict) -> list[tuple[str, str, float, float]]:
     """(series, label, intensity, GFLOP/s) of every step, op and GEMM record of a machine."""
@@ -229,7 +222,7 @@ def points(group: dict) -> list[tuple[str, str, float, float]]:
 
 
 def plot_roofline(name: str, group: dict, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     c = group["ceilings"]
     pts = points(group)
     xs = [p[2] for p in pts] or [1.0]
@@ -276,7 +269,7 @@ def plot_phases(groups: dict[str, dict], path: Path) -> bool:
     panels = [(n, rs) for n, rs in panels if rs]
     if not panels:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(8, 0.5 * max(len(rs) for _, rs in panels) + 2),
                                                       3.8 * len(panels)), squeeze=False)
     colors = dict(zip(PHASES, ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
