@@ -82,8 +82,9 @@ def test_every_size_from_1_to_70(isa, layouts):
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("layouts", [("row", "col"), ("row", "row"), ("col", "row")], ids="-".join)
 def test_long_k_and_tile_edges(isa, layouts):
-    """K around and past the 256-step block (the outer kernel adds its K blocks; x·Wᵀ with K >= 256 is
-    the dot kernel's, with its 8-wide K tail) with every row and column edge of both register tiles."""
+    """K around and past 256 (x·Wᵀ with K >= 256 is the dot kernel's, on AVX-512 below 64 rows, with
+    its 8- or 16-wide K tail) and across the outer kernel's K blocks (192 or 384 deep with a 48 KiB L1d:
+    it adds them), with every row and column edge of both register tiles."""
     case = 0
     for k in (255, 256, 257, 530, 785):
         for m in range(1, 8):
