@@ -40,8 +40,9 @@ def test_gemm_micro_benchmark_builds_and_runs(tmp_path):
 
 
 def test_gemm_step_benchmark_checks_every_product_and_refuses_bad_arguments(tmp_path):
-    """kernels/dev/gemm_step.cpp: the eight products of a step at batch 7 (every tile edge) pass their
-    check against the scalar kernel before they are timed; a bad batch or ISA is one line, exit 2."""
+    """kernels/dev/gemm_step.cpp: the eight products of a step at batch 7 (fewer rows than a register
+    tile) pass their check against the scalar kernel before they are timed; a bad batch or ISA is one
+    line, exit 2."""
     exe = _build_dev("gemm_step", tmp_path)
     run = subprocess.run([str(exe), "7"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

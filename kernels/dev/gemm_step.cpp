@@ -30,8 +30,10 @@ using namespace minitorch_clf::gemm;
 
 namespace {
 
-struct Aligned {             // n floats on a 64-byte boundary
+struct Aligned {             // n floats on a 64-byte boundary, owned
   explicit Aligned(size_t n) : p(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64))) {}
+  Aligned(const Aligned&) = delete;
+  Aligned& operator=(const Aligned&) = delete;
   ~Aligned() { std::free(p); }
   float* p;
 };
@@ -81,7 +83,7 @@ int main(int argc, char** argv) {
 
   const size_t largest = static_cast<size_t>(std::max(batch, 128L)) * 784;     // fc1's dW, or a y/dx
   Aligned c(largest), r(largest);
-  const int rounds_calls = batch >= 512 ? 100 : 1000;
+  const int calls = batch >= 512 ? 100 : 1000;     // per timed round
   std::printf("batch %ld, isa %s, %d threads\n", batch, isa_name.c_str(), omp_get_max_threads());
   double flops_all = 0;
   int failed = 0;
@@ -95,8 +97,8 @@ int main(int argc, char** argv) {
       continue;
     }
     const double s = dev::best_seconds([&] {
-      for (int i = 0; i < rounds_calls; ++i) sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
-    }) / rounds_calls;
+      for (int i = 0; i < calls; ++i) sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
+    }) / calls;
     const double flops = 2.0 * p.M * p.N * p.K;
     flops_all += flops;
     std::printf("%-16s %5ld x %-4ld K %-5ld checked (%.2f of the bound) %9.2f us %7.1f GFLOP/s\n", p.name.c_str(), p.M,
@@ -104,9 +106,9 @@ int main(int argc, char** argv) {
   }
   if (failed) return 1;
   const double s = dev::best_seconds([&] {
-    for (int i = 0; i < rounds_calls; ++i)
+    for (int i = 0; i < calls; ++i)
       for (const Product& p : products) sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
-  }) / rounds_calls;
+  }) / calls;
   std::printf("all eight back to back %9.2f us %7.1f GFLOP/s\n", s * 1e6, flops_all / s / 1e9);
   return 0;
 }
