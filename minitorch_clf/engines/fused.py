@@ -68,16 +68,20 @@ class FusedEngine(Engine):
     def _one_call_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self._momentum_ready():         # the first step makes the buffers
             return self._eager_step(x, y)
+        with torch._C._AutoDispatchBelowAutograd():
+            return torch.ops.minitorch_clf.mlp_sgd_step_(x.reshape(x.shape[0], -1), y, *self._one_call_args())
+
+    def _one_call_args(self) -> tuple:
+        """What mlp_sgd_step_ and mlp_sgd_epoch_ take after their data: the parameters, the momentum
+        buffers (none without momentum), the activation and the optimizer's scalars."""
         group = self.optimizer.param_groups[0]
         bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
-        with torch._C._AutoDispatchBelowAutograd():
-            return torch.ops.minitorch_clf.mlp_sgd_step_(
-                x.reshape(x.shape[0], -1), y, self.weights, self.biases, bufs, self.act, group["lr"],
-                group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
+        return (self.weights, self.biases, bufs, self.act, *self._hyper())
 
     # -- GPU: CUDA graphs -----------------------------------------------------------------------
     def _hyper(self) -> tuple:
-        """What a captured graph bakes in besides tensors: the optimizer's scalars."""
+        """The optimizer's scalars, in the order the one-call ops take them: what a captured graph bakes
+        in besides tensors, and the tail of mlp_sgd_step_'s / mlp_sgd_epoch_'s arguments."""
         group = self.optimizer.param_groups[0]
         return tuple(group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"))
 
@@ -143,12 +147,8 @@ class FusedEngine(Engine):
             if drop_last and len(idx) < batch_size:
                 return x.new_empty(0)
             first, order = [self.step(x.index_select(0, idx), y.index_select(0, idx))], order[batch_size:]
-        group = self.optimizer.param_groups[0]
-        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
         with torch._C._AutoDispatchBelowAutograd():
-            rest = torch.ops.minitorch_clf.mlp_sgd_epoch_(
-                x, y, order, batch_size, drop_last, self.weights, self.biases, bufs, self.act, group["lr"],
-                group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"])
+            rest = torch.ops.minitorch_clf.mlp_sgd_epoch_(x, y, order, batch_size, drop_last, *self._one_call_args())
         return torch.cat([torch.stack(first), rest]) if first else rest
 
     def prepare_epoch(self, x, y, batch_size, drop_last=False):
