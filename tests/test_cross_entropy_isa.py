@@ -50,3 +50,50 @@ def test_avx512_path_is_deterministic_and_refuses_bad_targets():
         y[7] = 10
         with pytest.raises(RuntimeError, match="target: class index 10 at position 7"):
             ops.cross_entropy_forward_backward(z, y)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("c", [2, 10, 16, 17])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_nan_or_inf_logit_makes_its_row_and_the_loss_nan_on_every_isa(dtype, c, bad):
+    """As torch: a NaN (or +inf) logit anywhere in a row, target or not, makes the loss NaN and that row's
+    gradient NaN; the other rows stay finite. The AVX-512 path's clamps once turned NaN into -87.3."""
+    g = torch.Generator().manual_seed(c)
+    z = torch.randn(40, c, generator=g, dtype=dtype)
+    y = torch.randint(0, c, (40,), generator=g)
+    z[7, (y[7] + 1) % c] = bad                   # not the target's logit
+    z[30, y[30]] = bad                           # the target's logit
+    ref = F.cross_entropy(z, y)
+    assert ref.isnan()
+    for isa in _isas():
+        with ops.isa(isa):
+            loss, dz = ops.cross_entropy_forward_backward(z, y)
+        assert loss.isnan(), (isa, loss)
+        assert dz[[7, 30]].isnan().all(), isa
+        rows = [n for n in range(40) if n not in (7, 30)]
+        assert dz[rows].isfinite().all(), isa
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("c,ignore_index", [(10, -100), (17, -100), (10, 3), (16, -1)])
+def test_ignore_index_as_torch_on_every_isa(dtype, c, ignore_index):
+    """Rows whose target is ignore_index count for nothing: the mean runs over the others, their gradient
+    is 0; with every row ignored the loss is NaN and the gradient 0 (torch's definitions)."""
+    g = torch.Generator().manual_seed(c)
+    z = torch.randn(50, c, generator=g, dtype=dtype) * 3
+    y = torch.randint(0, c, (50,), generator=g)
+    y[::4] = ignore_index
+    every = torch.full((50,), ignore_index)
+    for isa in _isas():
+        for target in (y, every):
+            zr = z.double().clone().requires_grad_()          # a copy: z itself is float64 in one case
+            ref = F.cross_entropy(zr, target, ignore_index=ignore_index)
+            ref.backward()
+            with ops.isa(isa):
+                loss, dz = ops.cross_entropy_forward_backward(z, target, ignore_index)
+            torch.testing.assert_close(loss.double(), ref.detach(), equal_nan=True, msg=isa)
+            torch.testing.assert_close(dz.double(), zr.grad, rtol=1e-6, atol=1e-7, msg=isa)
+        assert torch.equal(dz, torch.zeros_like(dz))
+    with pytest.raises(RuntimeError, match=r"target: class index -100 at position 0 is outside \[0, 10\) and is "
+                                           r"not ignore_index \(-1\)"):
+        ops.cross_entropy_forward_backward(z[:, :10], torch.full((50,), -100), -1)

@@ -131,6 +131,29 @@ def test_cross_entropy(dtype, n, c):
 
 
 @needs_gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [8, 4096, 5000])       # one launch; and count, rows, mean
+def test_cross_entropy_ignore_index_and_nan_as_torch(dtype, n):
+    """The CPU kernel's contract on the GPU: rows with target -100 count for nothing (all ignored: loss NaN,
+    gradient 0), and a NaN logit makes its row and the loss NaN."""
+    ops.load_cuda()
+    z = rand(n, 10, dtype=dtype, seed=n) * 3
+    y = torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(n))
+    y[::3] = -100
+    for target in (y, torch.full((n,), -100)):
+        zr = z.double().clone().requires_grad_()
+        ref = F.cross_entropy(zr, target)
+        ref.backward()
+        poison()
+        loss, dz = ops.cross_entropy_forward_backward(z.cuda(), target.cuda())
+        torch.testing.assert_close(loss.cpu().double(), ref.detach(), equal_nan=True)
+        assert_matches(dz, zr.grad, dtype)
+    z[1, 4] = float("nan")
+    loss, dz = ops.cross_entropy_forward_backward(z.cuda(), y.cuda())
+    assert loss.isnan().item() and dz[1].isnan().all().item() and dz[2].isfinite().all().item()
+
+
+@needs_gpu
 def test_bad_target_is_a_python_exception_not_a_device_assert():
     # in a fresh process: a crash there (or a device-side assert) fails this test, not the run
     result = outcome_of_script("""if True:

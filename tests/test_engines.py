@@ -74,13 +74,44 @@ def test_bad_batches_raise_before_any_change(name):
         ((x, y[:5]), ValueError, "(16,)"),
         ((x, y.float()), ValueError, "y"),
         ((x[:0], y[:0]), ValueError, "at least one sample"),
-        ((x, torch.where(torch.arange(16) == 3, -100, y)), (ValueError, RuntimeError), "target|class ind"),
+        ((x, torch.where(torch.arange(16) == 3, -1, y)), (ValueError, RuntimeError), "target|class ind"),
+        ((x, torch.where(torch.arange(16) == 3, -101, y)), (ValueError, RuntimeError), "target|class ind"),
         ((x, torch.where(torch.arange(16) == 5, 10, y)), (ValueError, RuntimeError), "target|class ind"),
     ]
     for args, exc, word in bad:
         with pytest.raises(exc, match=word.replace("(", r"\(").replace(")", r"\)")):
             eng.step(*args)
     assert all(torch.equal(before[k], v) for k, v in eng.state_dict()["model"].items())
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_every_engine_ignores_a_target_of_minus_100_as_torch_does(name):
+    """One contract for the loss's targets in every engine: -100 (F.cross_entropy's ignore_index) counts for
+    nothing, any other value outside [0, C) is refused. Three steps with two ignored rows each follow the
+    seed's loop (reference); a step whose targets are all ignored changes no weight (torch's zero gradient
+    and NaN loss; with momentum 0 the SGD update is then zero)."""
+    ref, eng = (build_engine(n, optimizer="sgd", lr=0.05, momentum=0.9, seed=3) for n in ("reference", name))
+    for step in range(3):
+        x, y = batch(seed=step)
+        y[step], y[9] = -100, -100
+        torch.testing.assert_close(eng.step(x, y), ref.step(x, y))
+    for p, q in zip(eng.model.parameters(), ref.model.parameters()):
+        torch.testing.assert_close(p, q)
+    still = build_engine(name, optimizer="sgd", lr=0.05, momentum=0.0, seed=3)
+    before = [p.clone() for p in still.model.parameters()]
+    x, _ = batch(seed=5)
+    assert still.step(x, torch.full((16,), -100)).isnan()
+    assert all(torch.equal(p, q) for p, q in zip(before, still.model.parameters()))
+
+
+def test_fused_cpu_epoch_ignores_minus_100_as_its_steps_do():
+    stepped, whole = (build_engine("fused", optimizer="sgd", lr=0.05, momentum=0.9, seed=2) for _ in range(2))
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(48, 784, generator=g), torch.randint(0, 10, (48,), generator=g)
+    y[::5] = -100
+    order = torch.randperm(48, generator=g)
+    expected = torch.stack([stepped.step(x[idx], y[idx]) for idx in order.split(8)])
+    assert torch.equal(whole.train_epoch(x, y, order, 8), expected)
 
 
 @pytest.mark.parametrize("kw,word", [({"name": "nope"}, "engine"), ({"optimizer": "lbfgs"}, "optimizer"),

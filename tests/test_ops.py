@@ -87,6 +87,9 @@ def test_linear_noncontiguous_inputs(gemm, dtype):
 
 
 def test_backward_is_deterministic_across_threads(gemm):
+    """The own GEMM promises the same bits whatever the thread count (each output's sum runs in one fixed
+    order; threads split the outputs, never a sum). ATen's (MKL, OpenBLAS) promises no such thing: MKL's
+    AVX-512 paths on Intel split K differently with 1 and 2 threads, so there only closeness is asserted."""
     dout, x, w = rand(1000, 64, dtype=torch.float32, seed=1), rand(1000, 32, dtype=torch.float32, seed=2), \
         rand(64, 32, dtype=torch.float32, seed=3)
     out = dout.clone()
@@ -99,7 +102,10 @@ def test_backward_is_deterministic_across_threads(gemm):
     finally:
         torch.set_num_threads(before)
     for one, two in zip(*results):
-        assert torch.equal(one, two)
+        if gemm == "own":
+            assert torch.equal(one, two)
+        else:
+            torch.testing.assert_close(one, two)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

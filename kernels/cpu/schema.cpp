@@ -23,8 +23,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("linear_backward(Tensor dout, Tensor x, Tensor weight, Tensor saved, str activation, bool need_dx)"
         " -> (Tensor, Tensor, Tensor)");
   // Mean softmax cross-entropy over class targets, and its gradient, in one pass over the logits:
-  // logits (N, C), target (N,) int64 -> (loss (), dlogits (N, C) for dloss = 1)
-  m.def("cross_entropy_forward_backward(Tensor logits, Tensor target) -> (Tensor, Tensor)");
+  // logits (N, C), target (N,) int64 -> (loss (), dlogits (N, C) for dloss = 1). Rows whose target is
+  // ignore_index count for nothing (F.cross_entropy's rule; all ignored: loss NaN, dlogits 0).
+  m.def("cross_entropy_forward_backward(Tensor logits, Tensor target, int ignore_index=-100) -> (Tensor, Tensor)");
   // One SGD step over every parameter in one call (torch.optim.SGD's update, fused).
   m.def("sgd_update_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] momentum_buffers, float lr,"
         " float momentum, float dampening, float weight_decay, bool nesterov, bool maximize,"
@@ -37,7 +38,8 @@ TORCH_LIBRARY(minitorch_clf, m) {
         " float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> ()");
   // A whole SGD step of an MLP (linears with the activation between, cross-entropy) in one call, CPU only:
   // the kernels above composed in C++; momentum buffers must exist (the first step makes them).
-  // Returns the loss; parameters and buffers are updated in place.
+  // Targets of -100 are ignored, as by F.cross_entropy's default. Returns the loss; parameters and
+  // buffers are updated in place.
   m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
         " Tensor(c!)[] momentum_buffers, str activation, float lr, float momentum, float dampening, float weight_decay,"
         " bool nesterov, bool maximize) -> Tensor");

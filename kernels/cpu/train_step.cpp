@@ -37,7 +37,7 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
     acts.push_back(out);
     saved.push_back(reads_pre(act) && k + 1 < L ? pre : out);
   }
-  auto [loss, dh] = cross_entropy_forward_backward_cpu(acts[L], target);
+  auto [loss, dh] = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
   std::vector<at::Tensor> grads(2 * L);
   // dh reaches layer k already through layer k's activation: layer k + 1 applied act'(saved[k]) in the
   // epilogue of its dx product (`through`), where the values were still in registers.

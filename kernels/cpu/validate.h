@@ -69,6 +69,9 @@ inline void check_linear_backward(const at::Tensor& dout, const at::Tensor& x, c
               ", got ", dout.device(), ", ", saved.device());
 }
 
+// F.cross_entropy's default ignore_index: the fused whole steps ignore such targets, as torch's loss does.
+constexpr int64_t kIgnoreIndex = -100;
+
 inline void check_cross_entropy(const at::Tensor& logits, const at::Tensor& target) {
   check_dense("logits", logits);
   check_dense("target", target);

@@ -114,30 +114,31 @@ bool stream_is_capturing(cudaStream_t stream) {
 }
 
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cuda(const at::Tensor& logits,
-                                                                       const at::Tensor& target) {
+                                                                       const at::Tensor& target, int64_t ignore_index) {
   check_cross_entropy(logits, target);
   const c10::cuda::CUDAGuard guard(logits.device());
   at::Tensor z = logits.contiguous(), t = target.contiguous();
   const int64_t N = z.size(0), C = z.size(1);
   at::Tensor dlogits = at::empty_like(z), loss = at::empty({}, z.options());
   at::Tensor row_loss = at::empty({N > cuda::kCrossEntropyOneBlockRows ? N : 0}, z.options());   // scratch
-  at::Tensor bad = at::empty({1}, z.options().dtype(at::kInt));       // written by the kernel: no fill launch
+  at::Tensor counts = at::empty({2}, z.options().dtype(at::kInt));    // written by the kernel: no fill launch
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "cross_entropy_forward_backward_cuda", [&] {
     check_launch(cuda::cross_entropy_forward_backward<scalar_t>(
-                     loss.data_ptr<scalar_t>(), dlogits.data_ptr<scalar_t>(), bad.data_ptr<int>(),
-                     row_loss.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(), t.data_ptr<int64_t>(), N, C, stream),
+                     loss.data_ptr<scalar_t>(), dlogits.data_ptr<scalar_t>(), counts.data_ptr<int>(),
+                     row_loss.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(), t.data_ptr<int64_t>(), N, C,
+                     ignore_index, stream),
                  "cross_entropy_forward_backward");
   });
   // The kernel flags a bad target instead of trapping. Reading the flag waits for the GPU, which a
   // CUDA graph capture cannot do: there the check is skipped (the captured step replays data that
   // already passed it).
-  if (!stream_is_capturing(stream) && bad.item<int>() != 0) {
+  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0) {
     at::Tensor tc = t.cpu();
     const int64_t* y = tc.data_ptr<int64_t>();
     for (int64_t n = 0; n < N; ++n) {
-      TORCH_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
-                  ")");
+      TORCH_CHECK(y[n] == ignore_index || (y[n] >= 0 && y[n] < C), "target: class index ", y[n], " at position ", n,
+                  " is outside [0, ", C, ") and is not ignore_index (", ignore_index, ")");
     }
   }
   return {loss, dlogits};

@@ -36,15 +36,19 @@ template <typename T>
 cudaError_t activation_bias_grad(T* dz, T* dbias, T* partial, const T* dout, const T* saved, int64_t N, int64_t O,
                                  Activation act, cudaStream_t stream);
 
-// One warp per row: row_loss[n] = logsumexp(z_n) - z_n[y_n], dlogits = (softmax(z_n) - onehot(y_n)) / N;
-// loss = sum(row_loss) / N in a fixed order (one launch up to kCrossEntropyOneBlockRows rows; above,
-// two, with row_loss (N,) as scratch; unused below). *bad is set to 1 if a target lies outside [0, C), else 0 (no zeroing needed), and
-// that target is read as class 0 instead of trapping, so the host can raise a Python exception.
+// One warp per row: row_loss[n] = logsumexp(z_n) - z_n[y_n], dlogits = (softmax(z_n) - onehot(y_n)) / N',
+// where N' counts the rows whose target is not ignore_index (those rows: loss 0, dlogits 0);
+// loss = sum(row_loss) / N' in a fixed order (NaN when N' = 0, as in torch). One launch up to
+// kCrossEntropyOneBlockRows rows; above, three, with row_loss (N,) as scratch (unused below).
+// counts (2 ints, written, so no zeroing needed): counts[0] = 1 if a target is neither ignore_index nor
+// in [0, C), else 0 (that target is read as class 0 instead of trapping, so the host can raise a
+// Python exception); counts[1] = N'.
 constexpr int64_t kCrossEntropyOneBlockRows = 4096;
 
 template <typename T>
-cudaError_t cross_entropy_forward_backward(T* loss, T* dlogits, int* bad, T* row_loss, const T* logits,
-                                           const int64_t* target, int64_t N, int64_t C, cudaStream_t stream);
+cudaError_t cross_entropy_forward_backward(T* loss, T* dlogits, int* counts, T* row_loss, const T* logits,
+                                           const int64_t* target, int64_t N, int64_t C, int64_t ignore_index,
+                                           cudaStream_t stream);
 
 // Multi-tensor optimizer updates (../common/sgd_update.h, adam_update.h per element): up to kMaxTensors
 // tensors per launch, every element read and written once. The batch holds the outputs (params and

@@ -22,6 +22,7 @@ from ..data import batches
 from ..models import MLPConfig
 
 PHASES = ("forward", "loss", "backward", "optimizer")
+IGNORE_INDEX = -100                 # a target the loss skips, in every engine (F.cross_entropy's default)
 
 
 class Engine:
@@ -128,14 +129,18 @@ class Engine:
             if y.device != self.device:
                 raise ValueError(f"y: expected device {self.device}, got {y.device}")
             if y.device.type == "cpu" and not self.checks_targets:
-                # torch's loss would skip -100 (ignore_index) and fail on other values; every engine
-                # trains on class indices alone, so all refuse the same batches (on a GPU this read
-                # would stall every step: there the fused kernels refuse, torch's loss ignores -100)
-                lo, hi = torch.aminmax(y)
-                c = self.config.num_classes
-                if lo.item() < 0 or hi.item() >= c:
-                    bad = y[(y < 0) | (y >= c)][0].item()
-                    raise ValueError(f"y: expected class indices in [0, {c}), got {bad}")
+                # every engine's loss skips IGNORE_INDEX (torch's ignore_index default, in the fused
+                # kernels too) and refuses any other value outside [0, C) (on a GPU this read would
+                # stall every step: there the loss kernels refuse, as torch's loss does)
+                check_targets(y, self.config.num_classes)
+
+
+def check_targets(y: torch.Tensor, classes: int) -> None:
+    """Every target a class index in [0, classes) or IGNORE_INDEX; else a ValueError naming the first other."""
+    bad = ((y < 0) | (y >= classes)) & (y != IGNORE_INDEX)
+    if bad.any():
+        raise ValueError(f"y: expected class indices in [0, {classes}) or {IGNORE_INDEX} (ignored), "
+                         f"got {y[bad][0].item()}")
 
 
 def _probed_modules(model: torch.nn.Module) -> tuple[list[torch.nn.Module], torch.nn.Module]:

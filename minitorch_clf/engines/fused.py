@@ -36,7 +36,7 @@ import torch
 from .. import ops
 from ..data import batches
 from .. import optim as ours
-from .base import Engine
+from .base import Engine, check_targets
 
 GRAPH_WARMUP = 3
 
@@ -179,10 +179,8 @@ class FusedEngine(Engine):
         return self.epoch_graph
 
     def _check_all_targets(self, y: torch.Tensor) -> None:
-        """Every class index of an epoch's y in range, checked once before an epoch runs as one unit."""
-        if len(y) and not (0 <= int(y.min()) and int(y.max()) < self.config.num_classes):
-            raise ValueError(f"y: expected class indices in [0, {self.config.num_classes}), "
-                             f"got values in [{int(y.min())}, {int(y.max())}]")
+        """Every target of an epoch's y checked once before the epoch runs as one unit."""
+        check_targets(y, self.config.num_classes)
 
     def _momentum_ready(self) -> bool:
         group = self.optimizer.param_groups[0]

@@ -120,12 +120,13 @@ def _linear_backward_fake(dout, x, weight, saved, activation, need_dx):
 # ----------------------------------------------------------------------------------------------
 # cross-entropy
 
-def cross_entropy_forward_backward(logits, target):
-    """(mean loss, dlogits for dloss = 1) over class targets, in one pass."""
-    return _lib(logits).cross_entropy_forward_backward(logits, target)
+def cross_entropy_forward_backward(logits, target, ignore_index: int = -100):
+    """(mean loss, dlogits for dloss = 1) over class targets, in one pass. Rows whose target is
+    `ignore_index` count for nothing, as in F.cross_entropy (every row ignored: loss NaN, dlogits 0)."""
+    return _lib(logits).cross_entropy_forward_backward(logits, target, ignore_index)
 
 
-def _cross_entropy_fake(logits, target):
+def _cross_entropy_fake(logits, target, ignore_index=-100):
     _check_2d("logits", logits, "(N, C)")
     torch._check(tuple(target.shape) == (logits.shape[0],), lambda: f"target: expected ({logits.shape[0]},)")
     return logits.new_empty(()), logits.new_empty(logits.shape)
@@ -139,7 +140,7 @@ def _ce_setup(ctx, inputs, output):
 
 def _ce_grad(ctx, dloss, _ddlogits):
     (dlogits,) = ctx.saved_tensors
-    return dlogits * dloss, None              # dlogits was computed for dloss = 1: scale by the real one
+    return dlogits * dloss, None, None        # dlogits was computed for dloss = 1: scale by the real one
 
 
 # ----------------------------------------------------------------------------------------------
