@@ -11,7 +11,9 @@ Files are written to a temporary name and renamed, so a crash never leaves half 
 files a killed process left behind are removed at the next start or resume. A run folder has one
 owner at a time: training holds an exclusive lock on `.lock` inside it, so a second process training
 into the same folder is refused, and a new run never writes into a folder that holds one unless told
-to (`overwrite`). SIGTERM stops training like Ctrl-C: the last completed epoch's checkpoint stays.
+to (`overwrite`). The files an overwrite replaces wait in `.replaced/` until the new run has saved
+its first checkpoint; a new run that stops before that (diverged, interrupted, failed, killed) gives
+them back, so an overwrite never leaves the folder with neither run. SIGTERM stops training like Ctrl-C: the last completed epoch's checkpoint stays.
 The batch order of an epoch is a function of (seed, epoch) alone, so a resumed run takes exactly the
 steps the uninterrupted run would have taken.
 """
@@ -194,6 +196,9 @@ def write_text(path: Path, text: str) -> None:
 
 def load_checkpoint(run_dir: Path) -> dict:
     path = run_dir / "checkpoint.pt"
+    if not path.is_file() and (run_dir / REPLACED).is_dir():
+        raise UsageError(f"checkpoint: no checkpoint at {path}: an overwrite of this folder was stopped before its "
+                         f"first checkpoint; `train --out {run_dir}` (no --overwrite) puts the run it replaced back")
     if not path.is_file():
         raise UsageError(f"checkpoint: no checkpoint at {path}")
     try:
@@ -254,6 +259,37 @@ def check_new_run(out: Path, overwrite: bool) -> list[str]:
         raise UsageError(f"out: {out} already holds a run ({', '.join(held)}); continue it with "
                          f"--resume {out}, replace it with --overwrite, or choose another --out")
     return held
+
+
+REPLACED = ".replaced"          # an overwritten run's files, until the new run's first checkpoint
+
+
+def set_aside(out: Path, held: list[str]) -> None:
+    """--overwrite: move the old run's files into out/.replaced (drop_replaced deletes them once the new
+    run has a checkpoint; give_back_replaced restores them if it never gets one)."""
+    if held:
+        keep = out / REPLACED
+        keep.mkdir()
+        for name in held:
+            os.replace(out / name, keep / name)
+
+
+def drop_replaced(out: Path) -> None:
+    shutil.rmtree(out / REPLACED, ignore_errors=True)
+
+
+def give_back_replaced(out: Path) -> bool:
+    """Put an overwritten run's files back in place of what the new run wrote before its first checkpoint
+    (also at the next start, after a killed one). Call it holding the folder's lock. True if it did."""
+    keep = out / REPLACED
+    if not keep.is_dir():
+        return False
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for p in keep.iterdir():
+        os.replace(p, out / p.name)
+    keep.rmdir()
+    return True
 
 
 def new_run_dir(base: Path = Path("runs")) -> Path:
@@ -406,11 +442,16 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
             return _train(cfg, out, engine, train_split, test_split, ckpt, False, lambda *a: None, None, world)
     prepare_out(out)
     with owned(out), sigterm_as_interrupt():
+        if give_back_replaced(out):                # a killed overwrite's: the old run first, then the checks
+            log(f"{out}: an overwrite was stopped before its first checkpoint; the run it replaced is back")
         held = [] if resume else check_new_run(out, overwrite)
-        for name in held:                          # --overwrite: nothing of the old run stays beside the new
-            (out / name).unlink()
+        set_aside(out, held)                       # --overwrite: nothing of the old run stays beside the new
         remove_stale_temporaries(out)
-        return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect, world)
+        try:
+            return _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect, world)
+        except BaseException:
+            give_back_replaced(out)                # no checkpoint of the new run yet: the old run comes back
+            raise
 
 
 def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspect=None, world=None) -> RunResult:
@@ -464,6 +505,7 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
         if not writer:
             continue
         write_checkpoint(out / "checkpoint.pt", checkpoint)
+        drop_replaced(out)                         # an overwritten run's files: the new run stands now
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(DG.finite_or_none(m)) + "\n")
         plot_curves(metrics, out / "curves.png")
@@ -486,24 +528,25 @@ def train_rank(cfg: TrainConfig, out: Path, resume: bool, overwrite: bool, bucke
 
 def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, inspector=None) -> list[torch.Tensor]:
     losses = []
-    if progress:
+    bar = None                                 # not even a disabled bar without progress: tqdm's lock is a
+    if progress:                               # semaphore a data-parallel rank, leaving by os._exit, would leak
         from tqdm import tqdm
 
-        bar = tqdm(loader.epoch(epoch), total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   unit="batch", leave=False, file=sys.stderr)
-    else:                                      # not even a disabled bar: tqdm's lock is a semaphore a
-        bar = loader.epoch(epoch)              # data-parallel rank, which leaves by os._exit, would leak
+        bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
+                   file=sys.stderr)
     t0, seen = time.perf_counter(), 0
-    for i, (x, y) in enumerate(bar):
+    for i, (x, y) in enumerate(loader.epoch(epoch)):
         step = epoch * len(loader) + i
         if inspector is not None and inspector.wants(step):
             losses.append(inspector.step(engine, x, y, step, epoch + 1))
         else:
             losses.append(engine.step(x, y))
         seen += len(y)
-        if progress and i % 10 == 0:
-            bar.set_postfix(loss=f"{losses[-1].item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")
-    if progress:
+        if bar is not None:                    # the bar counts here: wrapping the iterator, tqdm kept the
+            bar.update(1)                      # count in a local and showed 0/63 until its own timer fired
+            if i % 10 == 0:
+                bar.set_postfix(loss=f"{losses[-1].item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    if bar is not None:
         bar.close()
     return losses
 

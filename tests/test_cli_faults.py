@@ -91,6 +91,31 @@ def test_a_new_run_never_replaces_one_unless_told(tmp_path, capsys):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
 
 
+def test_an_overwrite_that_fails_before_its_first_checkpoint_gives_the_old_run_back(tmp_path, capsys):
+    """--overwrite keeps the old run's files aside until the new run has a checkpoint: a new run that
+    diverges in its first epoch used to leave the folder with neither run."""
+    out = trained(tmp_path, capsys)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    fails(["train", "--epochs", "1", "--lr", "1e30", "--optimizer", "sgd", "--out", str(out), "--overwrite", *FAST],
+          ["diverged"], capsys)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not (out / ".replaced").exists()
+    assert main(["evaluate", str(out)]) == 0
+
+
+def test_an_overwrite_killed_before_its_first_checkpoint_is_undone_at_the_next_start(tmp_path, capsys):
+    """As a SIGKILL leaves it: the old run in .replaced/, the new run's config without a checkpoint."""
+    out = trained(tmp_path, capsys)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    (out / ".replaced").mkdir()
+    for name in ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png"):
+        (out / name).rename(out / ".replaced" / name)
+    (out / "config.json").write_text("{}")
+    fails(["evaluate", str(out)], ["overwrite", "stopped before its first checkpoint", f"train --out {out}"], capsys)
+    fails(["train", "--epochs", "1", "--out", str(out), *FAST], ["already holds a run"], capsys)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
 def test_default_run_folders_are_unique_within_a_second(tmp_path):
     folders = [new_run_dir(tmp_path) for _ in range(3)]
     assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
