@@ -25,7 +25,9 @@ identical. Written out here, as DDP does it inside:
 - **Faults.** The process group has a timeout (`timeout_s`): a rank that dies makes the others' next
   collective fail at once (connection closed) and a rank that hangs makes it fail after the timeout;
   either way every rank exits with one line, and `train --nproc` stops the rest and exits 1. Only
-  rank 0 writes the run folder, and only whole files, so the last complete checkpoint stays.
+  rank 0 writes the run folder, and only whole files, so the last complete checkpoint stays. The
+  ranks die with their launcher however it ends (SIGKILL too: `die_with_parent`), and a rank count
+  whose processes would not fit in the memory available is refused before any starts (`check_capacity`).
 """
 from __future__ import annotations
 
@@ -325,10 +327,71 @@ def attach(engine, world: World, bucket_kb: float, zero1: bool) -> None:
             engine.grad_sync = GradBuckets(world, int(bucket_kb * 1024))
 
 
-def worker_main(rank: int, size: int, backend: str, timeout_s: float, run) -> None:
-    """One rank of `train --nproc`: join the group, run `run(world)`, leave; errors as one line."""
+# What one CPU rank of SimpleNet holds (an interpreter with torch, the data, the engine): ~220 MB
+# resident each, as measured by the bad-input probe of issue 30 on a 2-core Xeon; with a margin.
+RANK_BYTES = 300 << 20
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is none: not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_capacity(nproc: int) -> str | None:
+    """Before starting `nproc` ranks on this machine: a ValueError naming nproc when their memory (about
+    RANK_BYTES each) exceeds what is available now; a warning line to print when they outnumber the
+    cores (they then take turns, and every step waits for the slowest); None when they fit."""
+    available = _available_memory()
+    if available is not None and nproc * RANK_BYTES > available:
+        raise ValueError(f"nproc: {nproc} ranks need about {nproc * RANK_BYTES / 2**30:.1f} GiB "
+                         f"({RANK_BYTES >> 20} MiB each); this machine has {available / 2**30:.1f} GiB available")
+    cores = os.cpu_count() or 1
+    if nproc > cores:
+        return (f"data parallel: {nproc} ranks share {cores} cores; they take turns, so each step is slower "
+                "than in one process (starting them takes a while)")
+    return None
+
+
+def die_with_parent(parent: int) -> None:
+    """End this rank when its launcher (pid `parent`) ends, however it ends: killed by SIGKILL (an
+    out-of-memory killer, a job scheduler), nothing in the launcher runs to stop its ranks, which
+    trained on for minutes. On Linux the kernel sends this process SIGKILL when its parent dies
+    (prctl PR_SET_PDEATHSIG); elsewhere a thread watches the parent's pid."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:       # 1 = PR_SET_PDEATHSIG
+            if os.getppid() != parent:                                # it died before the line above
+                os._exit(1)
+            return
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die_with_parent", daemon=True).start()
+
+
+def worker_main(rank: int, size: int, backend: str, timeout_s: float, run, parent: int | None = None) -> None:
+    """One rank of `train --nproc`: join the group, run `run(world)`, leave; errors as one line. It dies
+    with the launcher `parent` (its pid) if that ends first."""
     from .train import UsageError
 
+    if parent is not None:
+        die_with_parent(parent)
     code = 0
     try:
         # the ranks share this machine's cores: oversubscribed threads spin against each other
@@ -407,7 +470,8 @@ def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(free_port())
     spawn = multiprocessing.get_context("spawn")     # a fresh interpreter per rank: no state forked into it
-    procs = [spawn.Process(target=worker_main, args=(rank, nproc, backend, timeout_s, run)) for rank in range(nproc)]
+    procs = [spawn.Process(target=worker_main, args=(rank, nproc, backend, timeout_s, run, os.getpid()))
+             for rank in range(nproc)]
     for p in procs:
         p.start()
     try:

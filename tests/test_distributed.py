@@ -2,6 +2,7 @@
 losses, final weights, optimizer state), for reference (DDP), manual and fused, with and without
 ZeRO-1; the hand-written buckets and DDP average to the same gradients; train --nproc end to end
 (resume with another N); a rank that dies or hangs ends the others with one line; bad arguments."""
+import contextlib
 import functools
 import json
 import time
@@ -242,3 +243,52 @@ def test_train_refuses_a_config_for_other_ranks(tmp_path):
     with pytest.raises(UsageError, match="nproc: the config asks for 2 ranks, this process is one of 1"):
         train(TrainConfig(nproc=2, epochs=1), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_the_ranks_die_with_a_killed_launcher(tmp_path):
+    """SIGKILL the launcher of `train --nproc 2` (as an out-of-memory killer would): nothing in it runs, yet
+    its ranks end at once (PR_SET_PDEATHSIG); before, they trained on for minutes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "minitorch_clf.cli", "train", "--nproc", "2", "--epochs", "200",
+                             "--out", str(run), "--dist-timeout", "30", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ranks = []
+    try:
+        deadline = time.time() + 120
+        while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        ranks = _ranks_of(proc.pid)
+        assert len(ranks) == 2, (ranks, proc.poll())
+        proc.kill()
+        proc.wait(10)
+        deadline = time.time() + 10
+        while any(os.path.exists(f"/proc/{r}") and _alive(r) for r in ranks) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(r) for r in ranks), "a rank outlived its killed launcher"
+    finally:
+        for r in ranks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(r, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a dead rank whose parent is gone is reaped by init)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_rank_count_the_memory_cannot_hold_is_refused_before_any_starts(tmp_path, capsys):
+    code = main(["train", "--nproc", "100000", "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "nproc: 100000 ranks need about" in err and "available" in err
+    assert not (tmp_path / "run" / "config.json").exists()
+    assert main(["bench", "--nproc", "1,100000", "--batch-sizes", "8"]) == 2
+    assert "nproc: 100000 ranks need about" in capsys.readouterr().err

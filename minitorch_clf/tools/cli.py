@@ -220,7 +220,10 @@ def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
             print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
         return 0
     run = functools.partial(T.train_rank, cfg, out, resume, args.overwrite, args.bucket_kb, args.zero1)
+    note = _capacity(cfg.nproc)
     print(f"data parallel: {cfg.nproc} ranks ({backend}), global batch {cfg.nproc} x {cfg.batch_size}", flush=True)
+    if note:
+        print(note, flush=True)
     code = DP.launch(cfg.nproc, backend, args.dist_timeout, run)
     if code == 130:
         sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
@@ -228,6 +231,16 @@ def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
     elif code == 0:
         print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
     return code
+
+
+def _capacity(nproc: int) -> str | None:
+    """distributed.check_capacity as the CLI's one-line error (and its note on shared cores)."""
+    from ..distributed import check_capacity
+
+    try:
+        return check_capacity(nproc)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _interruptible(run, out: Path) -> int:
@@ -338,6 +351,7 @@ def _cmd_bench(args) -> int:
         bad = [e for e in args.engines if e not in SUPPORTED]
         if bad:
             raise UsageError(f"engines: data parallelism runs {', '.join(SUPPORTED)}, got {', '.join(bad)}")
+        _capacity(max(args.nproc))
     if args.phases and (args.ops or args.gemm or args.epoch):
         raise UsageError("phases: only the step benchmark profiles phases (leave out --ops/--gemm/--epoch)")
     if args.plot is not None and not args.plot.suffix:
