@@ -73,12 +73,30 @@ def _bad_cases():
         ("machine", edit(lambda d: d.pop("machine")), "machine"),
         ("machine-field", edit(lambda d: d["machine"].pop("isa")), "machine: missing isa"),
         ("ceilings", edit(lambda d: d.update(ceilings=None)), "ceilings: missing"),
-        ("ceiling-zero", edit(lambda d: d["ceilings"].update(fp32_peak_gflops=0)), "ceilings: expected positive"),
+        ("ceiling-zero", edit(lambda d: d["ceilings"].update(fp32_peak_gflops=0)),
+         "ceilings: fp32_peak_gflops: expected a finite number > 0, got 0"),
+        ("ceiling-gemm-list", edit(lambda d: d["ceilings"].update(gemm_gflops=[1.0])), "ceilings: gemm_gflops: expected"),
+        ("machine-threads", edit(lambda d: d["machine"].update(threads="two")), "machine: threads: expected an integer"),
+        ("meta-missing", edit(lambda d: d.pop("meta")), "meta: expected an object"),
+        ("meta-list", edit(lambda d: d.update(meta=[1])), "meta: expected an object"),
+        ("meta-optimizer", edit(lambda d: d["meta"].update(optimizer=7)), "meta: optimizer: expected a non-empty string"),
         ("records-empty", edit(lambda d: d.update(records=[])), "records: expected a non-empty list"),
         ("record-field", edit(lambda d: d["records"][1].pop("min_bytes")), "records[1]: missing min_bytes"),
-        ("record-negative", edit(lambda d: d["records"][0].update(median_s=-1.0)), "records[0]: expected positive"),
-        ("record-string", edit(lambda d: d["records"][0].update(flops="many")), "records[0]: expected positive"),
-    ]
+        ("record-negative", edit(lambda d: d["records"][0].update(median_s=-1.0)),
+         "records[0]: median_s: expected a finite number > 0, got -1.0"),
+        ("record-string", edit(lambda d: d["records"][0].update(flops="many")), "records[0]: flops: expected"),
+        ("record-phases", edit(lambda d: d["records"][0].update(phases={"forward": -1})), "records[0]: phases: expected"),
+    ] + [(f"{field}-{value}", edit(lambda d, f=field, v=value: d["records"][2].update({f: v})),
+          f"records[2]: {field}: expected")
+         for field, values in BROKEN.items() for value in values]
+
+
+# What the bad-input probe of issue 30 wrote into a record (every one produced a report, or a traceback for
+# `engine`). null stays valid where the schema allows it (speedup, gflops, pct_matmul: bench writes null
+# where there is no baseline or no flop count).
+BROKEN = {"engine": (None, -1, float("nan")), "loader": (None, -1, float("nan")), "device": (None, -1, float("nan")),
+          "iqr_s": (None, -1, float("nan")), "samples_per_s": (None, -1, float("nan")),
+          "speedup": (-1, float("nan"), 0), "gflops": (-1, float("nan")), "pct_matmul": (-1, float("nan"), "x")}
 
 
 @pytest.mark.parametrize("name,make,words", _bad_cases(), ids=[c[0] for c in _bad_cases()])
