@@ -46,6 +46,18 @@ def test_bench_epoch(tmp_path, capsys):
     assert all(r["epoch_s"] > 0 and r["iqr_s"] >= 0 for r in records)
 
 
+def test_bench_epoch_times_every_batch_size(tmp_path, capsys):
+    """--epoch --batch-sizes 8,64 times both (it timed the first alone), each against the seed's loop at its size."""
+    out_json = tmp_path / "e.json"
+    assert main(["bench", "--epoch", "--engines", "fused", "--batch-sizes", "8,64", "--epoch-samples", "128",
+                 "--repeats", "1", "--json", str(out_json)]) == 0
+    assert "(batch 8)" in capsys.readouterr().out
+    records = json.loads(out_json.read_text())["records"]
+    assert [(r["engine"], r["batch_size"]) for r in records] == [("reference", 8), ("fused", 8), ("reference", 64),
+                                                                 ("fused", 64)]
+    assert [r["speedup"] for r in records if r["engine"] == "reference"] == [1.0, 1.0]
+
+
 def test_bench_epoch_runs_a_suffixed_engine_on_its_isa(monkeypatch):
     """`fused@scalar` in --epoch mode trains with the scalar GEMM (the step benchmark's rule): the ISA
     the GEMM runs while the timed epoch trains (scalar has no cache blocks: k_block 0)."""
@@ -69,7 +81,14 @@ def test_bench_epoch_runs_a_suffixed_engine_on_its_isa(monkeypatch):
                                        (["--optimizer", "lion"], "optimizer"), (["--batch-sizes", "a"], "batch-sizes"),
                                        (["--compile-mode", "fast"], "compile-mode"),
                                        (["--activation", "swish"], "activation"),
-                                       (["--activation", "gelu", "--gemm"], "activation")])
+                                       (["--activation", "gelu", "--gemm"], "activation"),
+                                       # accepted and ignored before (issue 30)
+                                       (["--epoch-samples", "100"], "epoch-samples: sizes the epoch of --epoch"),
+                                       (["--compile-mode", "default"], "compile-mode: sets the mode"),
+                                       (["--compile-mode", "default", "--engines", "compiled", "--ops"], "compile-mode"),
+                                       (["--engines", "manual,fused,manual"], "engines: each engine once"),
+                                       (["--epoch", "--iters", "5"], "iters:"),
+                                       (["--gemm", "--iters", "5"], "iters:")])
 def test_bench_bad_arguments(args, word, capsys):
     with pytest.raises(SystemExit) as info:
         raise SystemExit(main(["bench", *args]))

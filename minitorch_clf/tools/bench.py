@@ -222,7 +222,7 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
                     for x, y in loader.epoch(1 + r):
                         eng.step(x, y)
             times.append(t.seconds)
-            log(f"{name} + {loader_kind}: {t.seconds:.3f} s per epoch")
+            log(f"{name} + {loader_kind}: {t.seconds:.3f} s per epoch (batch {batch_size})")
     records = []
     for name, loader_kind, _, _, warm_s, times in runs:
         q1, med, q3 = _quartiles(times)

@@ -319,7 +319,7 @@ def _csv(kind):
 def _cmd_bench(args) -> int:
     from . import bench as B
     from . import machine as M
-    from ..engines import COMPILE_MODES, ENGINES, PEERS
+    from ..engines import COMPILE_MODES, COMPILED, ENGINES, PEERS
 
     for name in args.engines:
         base, _, gemm = name.partition("@")
@@ -330,10 +330,21 @@ def _cmd_bench(args) -> int:
                              f"(its GEMM, or the GEMM's instruction set); got {name!r}")
         if gemm in ("avx512", "avx2") and gemm not in _cpu_isas():
             raise UsageError(f"engines: this CPU cannot run {gemm} ({name!r})")
+    twice = sorted({e for e in args.engines if args.engines.count(e) > 1})
+    if twice:
+        raise UsageError(f"engines: each engine once (they are timed in turns), got {', '.join(twice)} twice")
     if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    if args.epoch_samples is not None and not args.epoch:
+        raise UsageError("epoch-samples: sizes the epoch of --epoch; give --epoch too")
+    if args.iters is not None and (args.epoch or args.gemm):
+        raise UsageError(f"iters: steps per timed round of the step, --ops and --nproc benchmarks; --"
+                         f"{'epoch' if args.epoch else 'gemm'} times {'whole epochs' if args.epoch else 'rounds'} "
+                         "(set their number with --repeats)")
     if args.repeats is None:
         args.repeats = 3 if args.epoch else 15
+    args.iters = 50 if args.iters is None else args.iters
+    args.epoch_samples = 60_000 if args.epoch_samples is None else args.epoch_samples
     for name in ("iters", "repeats", "epoch_samples"):
         if getattr(args, name) <= 0:
             raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
@@ -365,8 +376,12 @@ def _cmd_bench(args) -> int:
         raise UsageError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {args.activation!r}")
     if args.activation != "relu" and (args.ops or args.gemm or args.epoch or args.nproc):
         raise UsageError("activation: the step benchmark takes it (leave out --ops/--gemm/--epoch/--nproc)")
-    if args.compile_mode is not None and args.compile_mode not in COMPILE_MODES:
-        raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
+    if args.compile_mode is not None:
+        if args.compile_mode not in COMPILE_MODES:
+            raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
+        if args.ops or args.gemm or args.nproc or not any(e in COMPILED for e in args.engines):
+            raise UsageError(f"compile-mode: sets the mode of the compiled engines ({', '.join(COMPILED)}) in the "
+                             "step or epoch benchmark; none of them runs here")
     device = _device(args.device)
     info = M.machine_info(device)
     where = M.describe(info)
@@ -402,9 +417,9 @@ def _cmd_bench(args) -> int:
         _write(args, records, "ops", info, device)
         return 0
     if args.epoch:
-        records = B.bench_epoch(args.engines, args.batch_sizes[0], device, args.optimizer,
-                                samples=args.epoch_samples, compile_mode=args.compile_mode, repeats=args.repeats,
-                                log=log)
+        records = [r for batch_size in args.batch_sizes
+                   for r in B.bench_epoch(args.engines, batch_size, device, args.optimizer, samples=args.epoch_samples,
+                                          compile_mode=args.compile_mode, repeats=args.repeats, log=log)]
         peak = None
     else:
         records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
@@ -576,11 +591,11 @@ def main(argv=None) -> int:
     p.add_argument("--optimizer", default="sgd")
     p.add_argument("--activation", default="relu", help="the hidden layers' activation in every engine's step")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode for the compiled engines")
-    p.add_argument("--iters", type=int, default=50, help="steps per timed round")
+    p.add_argument("--iters", type=int, default=None, help="steps per timed round (default 50; not with --epoch, --gemm)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timed rounds per engine (default 15; epochs per engine with --epoch, default 3)")
     p.add_argument("--epoch", action="store_true", help="time a full epoch of synthetic MNIST instead")
-    p.add_argument("--epoch-samples", type=int, default=60_000)
+    p.add_argument("--epoch-samples", type=int, default=None, help="with --epoch: samples an epoch (default 60000)")
     p.add_argument("--ops", action="store_true", help="time the first layer's forward per implementation instead")
     p.add_argument("--gemm", action="store_true",
                    help="time the step's eight GEMMs instead: kernels/cpu/gemm/gemm.h against ATen/MKL (CPU)")
