@@ -469,6 +469,10 @@ def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
 
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(free_port())
+    # c10d logs a failure to form the group (or a lost peer) with a C++ stack of 40 frames before the
+    # exception that worker_main turns into one line: the ranks log C++ errors only when fatal, unless
+    # the user set TORCH_CPP_LOG_LEVEL (the spawned interpreters read it when they import torch).
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
     spawn = multiprocessing.get_context("spawn")     # a fresh interpreter per rank: no state forked into it
     procs = [spawn.Process(target=worker_main, args=(rank, nproc, backend, timeout_s, run, os.getpid()))
              for rank in range(nproc)]

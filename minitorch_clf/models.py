@@ -30,6 +30,12 @@ class MLPConfig:
     activation: str = "relu"              # between the linear layers: a name of functional.ACTIVATIONS
 
     def __post_init__(self):
+        count = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1
+        for name in ("in_features", "num_classes"):
+            if not count(getattr(self, name)):
+                raise ValueError(f"{name}: expected a positive int, got {getattr(self, name)!r}")
+        if not isinstance(self.hidden, (tuple, list)) or not all(count(h) for h in self.hidden):
+            raise ValueError(f"hidden: expected positive layer sizes like (128, 64), got {self.hidden!r}")
         if self.activation not in MF.ACTIVATIONS:
             raise ValueError(f"activation: expected one of {', '.join(MF.ACTIVATIONS)}, got {self.activation!r}")
 

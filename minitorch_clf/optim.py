@@ -214,10 +214,20 @@ def _check_fused(fused, foreach) -> None:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
-def _load_fused_kernels(optimizer: Optimizer) -> None:
-    """Build/load the kernels the fused update needs: the CPU ones, and the CUDA ones for GPU params."""
+def _load_fused_kernels(optimizer: Optimizer, complex_too: bool = False) -> None:
+    """Check that the fused kernels can update every param (float32 or float64, on the CPU or a GPU; with
+    `complex_too`, complex ones too, which Adam's step views as real pairs): torch checks at the first
+    step, we at construction, before any state exists. Then build/load the kernels: the CPU ones, and the
+    CUDA ones for GPU params."""
     from . import ops
 
+    dtypes = (torch.float32, torch.float64) + ((torch.complex64, torch.complex128) if complex_too else ())
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        if p.dtype not in dtypes or p.device.type not in ("cpu", "cuda"):
+            raise RuntimeError(f"`fused=True` requires all the params to be {' or '.join(str(d)[6:] for d in dtypes)}"
+                               f" tensors on cpu or cuda (this project's fused kernels), but params[{i}] is "
+                               f"{p.dtype} on {p.device.type}")
     ops.load()
     if any(p.is_cuda for g in optimizer.param_groups for p in g["params"]):
         ops.load_cuda()
@@ -256,7 +266,7 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay or self.decoupled_weight_decay)
         super().__init__(params, defaults)
         if fused:
-            _load_fused_kernels(self)
+            _load_fused_kernels(self, complex_too=True)
 
     def __setstate__(self, state):
         super().__setstate__(state)

@@ -554,12 +554,17 @@ def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, i
 # ----------------------------------------------------------------------------------------------
 # the core claim: two engines, same seed, weights and batches
 
-def compare(cfg: TrainConfig, engines: list[str]) -> dict[str, list[float]]:
-    """Per-step losses of each engine, trained side by side on identical batches."""
+def check_compare(cfg: TrainConfig, engines: list[str]) -> None:
+    """UsageError unless `engines` are two or more different engines that can each run `cfg`."""
     for name in engines:
         dataclasses.replace(cfg, engine=name).validate()
     if len(engines) < 2 or len(set(engines)) != len(engines):
         raise UsageError(f"compare: expected two or more different engines, got {','.join(engines)}")
+
+
+def compare(cfg: TrainConfig, engines: list[str]) -> dict[str, list[float]]:
+    """Per-step losses of each engine, trained side by side on identical batches."""
+    check_compare(cfg, engines)
     train_split, _ = cfg.load_data()                                  # read once, shared by every engine
     built = {name: dataclasses.replace(cfg, engine=name).build_engine(train_split) for name in engines}
     loader = cfg.make_loader(train_split, built[engines[0]])

@@ -275,6 +275,22 @@ def test_bad_mnist_files(tmp_path, capsys, images, labels, words):
     (["bench", "--json", "/proc/forbidden/x.json"], ["/proc/forbidden/x.json", "cannot write"]),
     (["bench", "--ops", "--plot", "x.png"], ["plot", "--ops"]),
     (["profile", "--optimizer", "foo"], ["optimizer", "foo"]),
+    # given and then ignored before (issues 25, 30)
+    (["train", "--momentum", "0.5"], ["momentum", "adam takes none"]),
+    (["train", "--optimizer", "rmsprop", "--momentum", "0.5"], ["momentum", "rmsprop takes none"]),
+    (["train", "--data-dir", "elsewhere"], ["data-dir", "mnist-5k is embedded"]),
+    (["train", "--download"], ["download", "mnist-5k is embedded"]),
+    (["train", "--bucket-kb", "64"], ["bucket-kb", "--nproc 2 or more"]),
+    (["train", "--dist-timeout", "30"], ["dist-timeout", "--nproc 2 or more"]),
+    (["train", "--backend", "gloo"], ["backend", "--nproc 2 or more"]),
+    (["train", "--nproc", "2", "--dist-timeout", "1e-6"], ["dist-timeout", "[1, 1e+06]", "1e-06"]),
+    (["train", "--nproc", "2", "--dist-timeout", "1e20"], ["dist-timeout", "1e+20"]),
+    (["train", "--nproc", "2", "--dist-timeout", "nan"], ["dist-timeout", "nan"]),
+    (["train", "--compare", "reference,manual", "--out", "x"], ["out", "--compare writes no run folder"]),
+    (["train", "--compare", "reference,manual", "--overwrite"], ["overwrite", "--compare writes no run folder"]),
+    (["train", "--compare", "reference,manual", "--zero1"], ["zero1", "--nproc 2 or more"]),
+    (["train", "--compare", ""], ["compare", "two or more"]),
+    (["check", "--seed", "99999999999999999999"], ["seed", "99999999999999999999"]),
 ])
 def test_bad_command_lines(tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
@@ -287,6 +303,7 @@ def test_resume_takes_no_other_options_and_only_more_epochs(tmp_path, capsys):
     config = (run / "config.json").read_text()
     fails(["train", "--resume", str(run), "--lr", "0.5"], ["resume", "--lr"], capsys)
     fails(["train", "--resume", str(run), "--epochs", "1"], ["epochs", "done 2", "1"], capsys)
+    fails(["train", "--resume", str(run), "--epochs", "3", "--bucket-kb", "64"], ["bucket-kb", "--nproc 2"], capsys)
     assert (run / "config.json").read_text() == config
 
 

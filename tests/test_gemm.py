@@ -208,6 +208,25 @@ def test_env_var_names_the_bad_value(tmp_path):
     assert run.returncode != 0 and "MINITORCH_CLF_GEMM: expected one of auto, aten, own, got 'blas'" in run.stderr
 
 
+@pytest.mark.parametrize("text", ["garbage", "0,0", "-1,-1", "1,1", "64,32", "48", "48,2048,9", ""])
+def test_cache_override_refuses_what_the_blocking_cannot_use(text):
+    with pytest.raises(ValueError, match=f"MINITORCH_CLF_CACHE_KB: expected 'L1d,L2' in KiB.*got {text!r}"):
+        ops._check_cache_kb(text)
+    ops._check_cache_kb("2,16")                                    # the tiny-cache test's value passes
+    ops._check_cache_kb("48,2048")
+
+
+def test_a_bad_cache_override_stops_the_first_load():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MINITORCH_CLF_CACHE_KB": "0,0"}
+    run = subprocess.run([sys.executable, "-c", "from minitorch_clf import ops; ops.load()"], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "MINITORCH_CLF_CACHE_KB: expected 'L1d,L2' in KiB" in run.stderr
+
+
 @pytest.mark.parametrize("isa,lanes", [("avx512", 16), ("avx2", 8)])
 def test_measured_peak_is_plausible(isa, lanes):
     """fma_peak_gflops, the denominator of the benchmarks' % of peak: `lanes`-wide FMAs on one or two

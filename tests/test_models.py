@@ -9,6 +9,15 @@ from minitorch_clf.checks import check_simplenet, finite_difference
 from minitorch_clf.models import MLPConfig, ReferenceNet, SimpleNet
 
 
+@pytest.mark.parametrize("kw,word", [({"hidden": (0,)}, "hidden"), ({"hidden": (128, -1)}, "hidden"),
+                                     ({"hidden": (1.5,)}, "hidden"), ({"in_features": 0}, "in_features"),
+                                     ({"num_classes": 0}, "num_classes"), ({"num_classes": True}, "num_classes")])
+def test_config_refuses_a_network_that_cannot_exist(kw, word):
+    """A zero-width layer was built (and trained into NaN-free nonsense); the CLI refused it, the library did not."""
+    with pytest.raises(ValueError, match=f"^{word}: expected"):
+        MLPConfig(**kw)
+
+
 def test_linear_init_bit_identical_to_nn_linear():
     for shape in ((784, 128), (7, 3), (1, 1)):
         torch.manual_seed(42)

