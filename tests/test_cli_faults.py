@@ -291,6 +291,8 @@ def test_bad_mnist_files(tmp_path, capsys, images, labels, words):
     (["train", "--compare", "reference,manual", "--zero1"], ["zero1", "--nproc 2 or more"]),
     (["train", "--compare", ""], ["compare", "two or more"]),
     (["check", "--seed", "99999999999999999999"], ["seed", "99999999999999999999"]),
+    (["train", "--device", "cpu:1"], ["device", "takes no index", "cpu:1"]),
+    (["bench", "--device", "cpu:3"], ["device", "cpu:3"]),
 ])
 def test_bad_command_lines(tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)

@@ -84,12 +84,24 @@ def test_bandwidth_probe_is_plausible_and_quick():
 
 @pytest.mark.parametrize("args,word", [(("triad", 100, 1, 5), "bytes"), (("triad", 1 << 20, 0, 5), "threads"),
                                        (("copy", 1 << 20, 1, 0), "samples"), (("triad", 1 << 40, 1, 1), "bytes"),
-                                       (("scale", 1 << 20, 1, 1), "kernel")])
+                                       (("scale", 1 << 20, 1, 1), "kernel"),
+                                       (("triad", 1 << 30, 10**6, 1), "threads: expected 1 to")])
 def test_bandwidth_probe_bad_arguments(args, word):
     from minitorch_clf import ops
 
     with pytest.raises(RuntimeError, match=word):
         ops.stream_gbps(*args)
+
+
+@pytest.mark.parametrize("threads", [0, 10**6, 2**40])
+def test_peak_probe_refuses_more_threads_than_logical_cpus(threads):
+    """2**40 threads became a negative OpenMP thread count and a SIGSEGV; in a child, so a crash fails here."""
+    from child import outcome
+    from minitorch_clf import ops
+
+    ops.load()
+    got = outcome(lambda: ops.fma_peak_gflops(threads))
+    assert "RuntimeError" in got and "threads: expected 1 to" in got, got
 
 
 def test_machine_record_names_the_cpu():

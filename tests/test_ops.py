@@ -347,3 +347,23 @@ def test_empty_lists_are_answered_not_dumped():
     assert OP.sgd_update_([], [], [], 0.1, 0.0, 0.0, 0.0, False, False, False) is None
     assert OP.adam_update_([], [], [], [], [], [], [], 0.1, 0.9, 0.99, 1e-8, 0.0, False, False, False) is None
     assert OP.mlp_products([], [], [], "own") == []
+
+
+def _meta_beside_cpu():
+    x, w, b, d = rand(4, 3), rand(5, 3), rand(5), rand(4, 5)
+    m = lambda t: t.to("meta")
+    return [("x, weight, bias", lambda: ops.linear_forward(x, m(w), b, "relu")),
+            ("dout, x, weight, saved", lambda: ops.linear_backward(d, x, m(w), d, "relu", True)),
+            ("logits, target", lambda: ops.cross_entropy_forward_backward(m(d), torch.zeros(4, dtype=torch.long))),
+            ("a, b", lambda: ops.own_mm(x.float(), m(w.T.float()))),
+            ("params, grads", lambda: OP.sgd_update_([w], [m(w)], [], 0.1, 0.0, 0.0, 0.0, False, False, False))]
+
+
+@pytest.mark.parametrize("names,call", _meta_beside_cpu(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_meta_tensor_beside_cpu_ones_is_refused(names, call):
+    """The fake kernels answer for meta tensors (the Meta key outranks CPU): a meta tensor among CPU ones got a
+    made-up result on the CPU instead of an error. All-meta inputs stay shape inference."""
+    with pytest.raises(RuntimeError, match=f"{names}.*expected one device, got cpu, meta"):
+        call()
+    out, _ = ops.linear_forward(rand(4, 3).to("meta"), rand(5, 3).to("meta"), rand(5).to("meta"), "relu")
+    assert out.device.type == "meta" and out.shape == (4, 5)

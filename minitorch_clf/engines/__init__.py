@@ -52,11 +52,17 @@ def resolve_device(device) -> torch.device:
         raise ValueError(f"device: expected cpu, cuda or auto, got {device!r}") from None
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device: expected cpu, cuda or auto, got {str(device)!r}")
+    if device.type == "cpu":                     # tensors on the CPU report plain cpu: cpu:1 matched none
+        if device.index not in (None, 0):
+            raise ValueError(f"device: the CPU takes no index (cpu is all its cores), got {str(device)!r}")
+        return torch.device("cpu")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError("device: cuda was asked for but no CUDA GPU is available (use --device cpu)")
         if device.index is None:                 # tensors report cuda:0, never plain cuda
             device = torch.device("cuda", torch.cuda.current_device())
+        if device.index >= torch.cuda.device_count():
+            raise ValueError(f"device: {device} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
     return device
 
 

@@ -84,6 +84,14 @@ def _check_2d(name: str, t, what: str) -> None:
     torch._check(t.dim() == 2, lambda: f"{name}: expected {what}, got shape {tuple(t.shape)}")
 
 
+def _one_device(names: str, *tensors) -> None:
+    """The fakes run for meta tensors too (the Meta key outranks CPU): a meta tensor beside a CPU one
+    would otherwise get a fake answer on the CPU's device instead of the kernels' device error."""
+    flat = [t for x in tensors for t in (x if isinstance(x, (list, tuple)) else [x])]
+    devices = {t.device for t in flat}
+    torch._check(len(devices) <= 1, lambda: f"{names}: expected one device, got {', '.join(sorted(map(str, devices)))}")
+
+
 # ----------------------------------------------------------------------------------------------
 # linear
 
@@ -95,6 +103,7 @@ def linear_forward(x, weight, bias, activation: str = "identity"):
 
 
 def _linear_forward_fake(x, weight, bias, activation, version=None):
+    _one_device("x, weight, bias", x, weight, bias)
     _check_2d("weight", weight, "(out_features, in_features)")
     _check_2d("x", x, "(N, in_features)")
     torch._check(x.shape[1] == weight.shape[1], lambda: f"x: expected (N, {weight.shape[1]}), got {tuple(x.shape)}")
@@ -125,6 +134,7 @@ def linear_backward(dout, x, weight, saved, activation: str, need_dx: bool = Tru
 
 
 def _linear_backward_fake(dout, x, weight, saved, activation, need_dx):
+    _one_device("dout, x, weight, saved", dout, x, weight, saved)
     _check_2d("x", x, "(N, in_features)")
     _check_2d("weight", weight, "(out_features, in_features)")
     torch._check(tuple(dout.shape) == (x.shape[0], weight.shape[0]) and saved.shape == dout.shape,
@@ -143,6 +153,7 @@ def cross_entropy_forward_backward(logits, target, ignore_index: int = -100):
 
 
 def _cross_entropy_fake(logits, target, ignore_index=-100):
+    _one_device("logits, target", logits, target)
     _check_2d("logits", logits, "(N, C)")
     torch._check(tuple(target.shape) == (logits.shape[0],), lambda: f"target: expected ({logits.shape[0]},)")
     return logits.new_empty(()), logits.new_empty(logits.shape)
@@ -164,23 +175,29 @@ def _ce_grad(ctx, dloss, _ddlogits):
 
 def _sgd_update_fake(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize,
                      first_step):
+    _one_device("params, grads, momentum_buffers", params, grads, momentum_buffers)
     torch._check(len(grads) == len(params), lambda: "grads: expected one per param")
 
 
 def _adam_update_fake(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts,
                       lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize):
+    _one_device("params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs", params, grads, exp_avgs, exp_avg_sqs,
+                max_exp_avg_sqs)
     torch._check(len(grads) == len(params) == len(exp_avgs) == len(exp_avg_sqs),
                  lambda: "grads, exp_avgs, exp_avg_sqs: expected one per param")
 
 
 def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
                        weight_decay, nesterov, maximize):
+    _one_device("x, target, weights, biases, momentum_buffers", x, target, weights, biases, momentum_buffers)
     torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
     return x.new_empty(())
 
 
 def _mlp_sgd_epoch_fake(x, target, order, batch_size, drop_last, weights, biases, momentum_buffers, activation, lr,
                         momentum, dampening, weight_decay, nesterov, maximize):
+    _one_device("x, target, order, weights, biases, momentum_buffers", x, target, order, weights, biases,
+                momentum_buffers)
     torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
     n = order.shape[0]
     return x.new_empty(n // batch_size if drop_last else -(-n // batch_size))
@@ -196,6 +213,7 @@ def own_mm(a, b, isa: str = "auto"):
 
 
 def _own_mm_fake(a, b, isa="auto"):            # torch leaves out an argument at its default
+    _one_device("a, b", a, b)
     torch._check(a.dim() == 2 and b.dim() == 2 and a.shape[1] == b.shape[0],
                  lambda: f"a, b: expected (M, K) and (K, N), got {tuple(a.shape)} and {tuple(b.shape)}")
     return a.new_empty(a.shape[0], b.shape[1])
@@ -207,6 +225,7 @@ def mlp_products(acts, weights, dzs, gemm: str):
 
 
 def _mlp_products_fake(acts, weights, dzs, gemm):
+    _one_device("acts, weights, dzs", acts, weights, dzs)
     torch._check(len(acts) == len(weights) == len(dzs), lambda: "acts, weights, dzs: one of each per layer")
     return ([a.new_empty(a.shape[0], w.shape[0]) for a, w in zip(acts, weights)]
             + [w.new_empty(w.shape) for w in weights] + [a.new_empty(a.shape) for a in acts[1:]])
@@ -215,7 +234,7 @@ def _mlp_products_fake(acts, weights, dzs, gemm):
 def fma_peak_gflops(threads: int | None = None, isa: str = "auto") -> float:
     """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only,
     with the vectors of `isa` ('avx512', 'avx2'; 'auto': the widest this CPU has)."""
-    return _lib().fma_peak_gflops(threads or torch.get_num_threads(), isa)
+    return _lib().fma_peak_gflops(torch.get_num_threads() if threads is None else threads, isa)
 
 
 def stream_gbps(kernel: str, nbytes: int, threads: int | None = None, samples: int = 20) -> float:

@@ -69,7 +69,8 @@ struct FreeDeleter {
 
 double stream_gbps(c10::string_view kernel, int64_t bytes, int64_t threads, int64_t samples) {
   TORCH_CHECK(kernel == "triad" || kernel == "copy", "kernel: expected 'triad' or 'copy', got '", std::string(kernel), "'");
-  TORCH_CHECK(threads >= 1, "threads: expected >= 1, got ", threads);
+  TORCH_CHECK(threads >= 1 && threads <= omp_get_num_procs(), "threads: expected 1 to ", omp_get_num_procs(),
+              " (this machine's logical CPUs), got ", threads);
   TORCH_CHECK(samples >= 1, "samples: expected >= 1, got ", samples);
   const int64_t per_thread = bytes / (3 * 4 * threads);
   TORCH_CHECK(per_thread >= kAlign, "bytes: expected at least ", 3 * 4 * kAlign * threads, " (64 floats per array per thread), got ",

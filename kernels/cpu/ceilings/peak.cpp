@@ -16,7 +16,10 @@ namespace minitorch_clf {
 namespace {
 
 double fma_peak_gflops(int64_t threads, c10::string_view isa) {
-  TORCH_CHECK(threads >= 1, "threads: expected >= 1, got ", threads);
+  // one thread a logical CPU at most: past that the threads only take turns (and a count past INT_MAX
+  // became a negative num_threads, which crashed the OpenMP runtime)
+  TORCH_CHECK(threads >= 1 && threads <= omp_get_num_procs(), "threads: expected 1 to ", omp_get_num_procs(),
+              " (this machine's logical CPUs), got ", threads);
   const bool wide = isa == "avx512" || (isa == "auto" && gemm::cpu_has_avx512f());
   TORCH_CHECK(isa == "auto" || isa == "avx512" || isa == "avx2", "isa: expected 'auto', 'avx512' or 'avx2', got '",
               std::string(isa), "'");
