@@ -332,7 +332,7 @@ def attach(engine, world: World, bucket_kb: float, zero1: bool) -> None:
 RANK_BYTES = 300 << 20
 
 
-def _available_memory() -> int | None:
+def available_memory() -> int | None:
     """MemAvailable of /proc/meminfo in bytes (None where there is none: not Linux)."""
     try:
         with open("/proc/meminfo") as f:
@@ -348,7 +348,7 @@ def check_capacity(nproc: int) -> str | None:
     """Before starting `nproc` ranks on this machine: a ValueError naming nproc when their memory (about
     RANK_BYTES each) exceeds what is available now; a warning line to print when they outnumber the
     cores (they then take turns, and every step waits for the slowest); None when they fit."""
-    available = _available_memory()
+    available = available_memory()
     if available is not None and nproc * RANK_BYTES > available:
         raise ValueError(f"nproc: {nproc} ranks need about {nproc * RANK_BYTES / 2**30:.1f} GiB "
                          f"({RANK_BYTES >> 20} MiB each); this machine has {available / 2**30:.1f} GiB available")

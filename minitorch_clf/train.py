@@ -78,6 +78,11 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("data_dir", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise UsageError(f"{name.replace('_', '-')}: expected a string, got {getattr(self, name)!r}")
+        if not isinstance(self.download, bool):
+            raise UsageError(f"download: expected true or false, got {self.download!r}")
         for name in ("epochs", "batch_size", "nproc"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -90,8 +95,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise UsageError(f"{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
-        if not self.hidden or any(not isinstance(h, int) or h <= 0 for h in self.hidden):
+        if not self.hidden or any(not isinstance(h, int) or isinstance(h, bool) or h <= 0 for h in self.hidden):
             raise UsageError(f"hidden: expected positive layer sizes, got {self.hidden}")
+        self._check_fits()
         try:
             resolve_device(self.device)
         except ValueError as e:
@@ -103,6 +109,20 @@ class TrainConfig:
                 raise UsageError(f"nproc: data parallelism runs the {', '.join(SUPPORTED)} engines, not {self.engine!r}")
             if self.loader != "tensor":
                 raise UsageError("nproc: the ranks shard the resident tensor loader's batches; use --loader tensor")
+
+    def _check_fits(self) -> None:
+        """The network's weights, gradients and two optimizer states (Adam's) must fit in the memory
+        available: a layer of 10**12 units was an allocation traceback, one of 10**8 the OOM killer."""
+        from .distributed import available_memory
+
+        sizes = (MLPConfig().in_features, *self.hidden, MLPConfig().num_classes)
+        params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        need = 4 * params * DTYPES.get(self.dtype, torch.float64).itemsize
+        free = available_memory()
+        if free is not None and need > free:
+            raise UsageError(f"hidden: {','.join(map(str, self.hidden))} makes {params:,} parameters, "
+                             f"{need / 2**30:.1f} GiB with their gradients and optimizer state; "
+                             f"{free / 2**30:.1f} GiB are available")
 
     def build(self):
         """(engine, train split, test split) ready to run."""
@@ -135,9 +155,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
+        unknown, missing = set(d) - fields, fields - set(d)
         if unknown:
             raise UsageError(f"config.json: unknown fields {sorted(unknown)}")
+        if missing:                                # a default would stand in silently for what the run used
+            raise UsageError(f"config.json: missing fields {sorted(missing)}")
         d = dict(d)
         if "hidden" in d:
             d["hidden"] = tuple(d["hidden"])
@@ -194,7 +216,17 @@ def write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def load_checkpoint(run_dir: Path) -> dict:
+# The fields of a run's config that its checkpoint's weights and optimizer state depend on: a checkpoint
+# whose own config differs in one of them belongs to another run (epochs, device and data_dir may change
+# between runs of the same training; nproc and batch_size together, keeping the global batch).
+RUN_DEFINING = ("dataset", "engine", "optimizer", "lr", "momentum", "weight_decay", "dtype", "seed", "loader",
+                "hidden", "activation")
+
+
+def load_checkpoint(run_dir: Path, cfg: TrainConfig | None = None) -> dict:
+    """The run folder's checkpoint, checked field by field (a hand-edited or damaged one is one line, not a
+    traceback later) and, given the folder's config, against it: a checkpoint copied from another run is
+    refused before anything is loaded or trained."""
     path = run_dir / "checkpoint.pt"
     if not path.is_file() and (run_dir / REPLACED).is_dir():
         raise UsageError(f"checkpoint: no checkpoint at {path}: an overwrite of this folder was stopped before its "
@@ -207,7 +239,42 @@ def load_checkpoint(run_dir: Path) -> dict:
         raise UsageError(f"checkpoint: {path} is not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or not {"engine", "epoch", "rng", "metrics"} <= set(ckpt):
         raise UsageError(f"checkpoint: {path} is not a minitorch-clf checkpoint (missing keys)")
+    epoch, metrics, rng = ckpt["epoch"], ckpt["metrics"], ckpt["rng"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        raise UsageError(f"checkpoint: {path}: epoch: expected the epochs done, an integer >= 1, got {epoch!r}")
+    if not isinstance(metrics, list) or len(metrics) != epoch or any(
+            not isinstance(m, dict) or m.get("epoch") != k + 1 for k, m in enumerate(metrics)):
+        raise UsageError(f"checkpoint: {path}: metrics: expected one record per epoch done ({epoch}), each with "
+                         "its epoch number")
+    torch_rng = rng.get("torch") if isinstance(rng, dict) else None
+    if not (isinstance(torch_rng, torch.Tensor) and torch_rng.dtype == torch.uint8
+            and torch_rng.shape == torch.get_rng_state().shape):
+        raise UsageError(f"checkpoint: {path}: rng: the random generator's state is damaged")
+    if not isinstance(ckpt["engine"], dict) or not {"engine", "model", "optimizer"} <= set(ckpt["engine"]):
+        raise UsageError(f"checkpoint: {path}: engine: expected the engine's state (engine, model, optimizer)")
+    if cfg is not None:
+        _check_same_run(path, cfg, ckpt)
     return ckpt
+
+
+def _check_same_run(path: Path, cfg: TrainConfig, ckpt: dict) -> None:
+    saved = ckpt.get("config")
+    if not isinstance(saved, dict):
+        raise UsageError(f"checkpoint: {path} does not say which run made it (no config)")
+    ours = dataclasses.asdict(cfg)
+    for name in RUN_DEFINING:
+        mine, theirs = ours[name], saved.get(name)
+        if name == "hidden":
+            mine, theirs = tuple(mine), tuple(theirs) if isinstance(theirs, (list, tuple)) else theirs
+        if mine != theirs:
+            raise UsageError(f"checkpoint: {path} does not match the run's config.json (another run's: made with "
+                             f"{name} {theirs!r}, config.json says {mine!r})")
+    if (cfg.nproc * cfg.batch_size != saved.get("nproc", 1) * saved.get("batch_size", 0)):
+        raise UsageError(f"checkpoint: {path} does not match the run's config.json (another run's: global batch "
+                         f"{saved.get('nproc', 1)} x {saved.get('batch_size')}, config.json's {cfg.nproc} x {cfg.batch_size})")
+    if ckpt["engine"]["engine"] != cfg.engine:
+        raise UsageError(f"checkpoint: {path} does not match the run's config.json (it holds the state of the "
+                         f"{ckpt['engine']['engine']!r} engine, config.json says {cfg.engine!r})")
 
 
 def load_run_config(run_dir: Path) -> TrainConfig:
@@ -418,7 +485,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
                          f"{world.size if world is not None else 1} (start them with `train --nproc` or torchrun)")
     if inspect is not None and (isinstance(inspect, bool) or not isinstance(inspect, int) or inspect < 0):
         raise UsageError(f"inspect: expected a number of steps >= 1 (or nothing: the default schedule), got {inspect!r}")
-    ckpt = load_checkpoint(out) if resume else None
+    ckpt = load_checkpoint(out, cfg) if resume else None
     if ckpt is not None and cfg.epochs <= ckpt["epoch"]:
         raise UsageError(f"epochs: the run in {out} has done {ckpt['epoch']} epochs; "
                          f"expected a new total above that, got {cfg.epochs}")

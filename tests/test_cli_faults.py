@@ -110,7 +110,7 @@ def test_an_overwrite_killed_before_its_first_checkpoint_is_undone_at_the_next_s
     (out / ".replaced").mkdir()
     for name in ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png"):
         (out / name).rename(out / ".replaced" / name)
-    (out / "config.json").write_text("{}")
+    (out / "config.json").write_text((out / ".replaced" / "config.json").read_text().replace('"seed": 0', '"seed": 1'))
     fails(["evaluate", str(out)], ["overwrite", "stopped before its first checkpoint", f"train --out {out}"], capsys)
     fails(["train", "--epochs", "1", "--out", str(out), *FAST], ["already holds a run"], capsys)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
@@ -228,6 +228,69 @@ def test_evaluate_and_resume_on_damaged_runs(tmp_path, capsys, damage, words):
     damage(run)
     fails(["evaluate", str(run)], words, capsys)
     fails(["train", "--resume", str(run), "--epochs", "3"], words, capsys)
+
+
+def _edit_config(**fields):
+    def edit(run):
+        d = json.loads((run / "config.json").read_text())
+        d.update(fields)
+        for name in [k for k, v in fields.items() if v is _DROP]:
+            del d[name]
+        (run / "config.json").write_text(json.dumps(d))
+    return edit
+
+
+def _edit_checkpoint(change):
+    def edit(run):
+        ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+        change(ckpt)
+        torch.save(ckpt, run / "checkpoint.pt")
+    return edit
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize("damage,words", [
+    # hand-edited config.json: each was a traceback or a silent default before (issue 25)
+    (_edit_config(data_dir=5), ["data-dir", "expected a string", "5"]),
+    (_edit_config(lr=_DROP), ["config.json", "missing fields", "lr"]),
+    (_edit_config(hidden=[10**12]), ["hidden", "parameters", "available"]),
+    (_edit_config(download="yes"), ["download"]),
+    # hand-edited or damaged checkpoint fields
+    (_edit_checkpoint(lambda c: c.update(epoch="1")), ["checkpoint", "epoch", "'1'"]),
+    (_edit_checkpoint(lambda c: c.update(epoch=-1)), ["checkpoint", "epoch", "-1"]),
+    (_edit_checkpoint(lambda c: c["rng"].update(torch=torch.zeros(3, dtype=torch.uint8))), ["rng", "damaged"]),
+    (_edit_checkpoint(lambda c: c["metrics"][0].pop("epoch")), ["metrics", "one record per epoch"]),
+    (_edit_checkpoint(lambda c: c.pop("config")), ["checkpoint", "which run made it"]),
+])
+def test_hand_edited_run_files_are_one_line(tmp_path, capsys, damage, words):
+    run = trained(tmp_path, capsys)
+    damage(run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    fails(["evaluate", str(run)], words, capsys)
+    fails(["train", "--resume", str(run), "--epochs", "3"], words, capsys)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("other,words", [
+    (["--optimizer", "sgd"], ["optimizer 'sgd'", "config.json says 'adam'"]),
+    (["--activation", "tanh"], ["activation 'tanh'", "config.json says 'relu'"]),
+    (["--dtype", "float64"], ["dtype 'float64'"]),
+    (["--engine", "fused"], ["engine 'fused'"]),
+    (["--optimizer", "rmsprop"], ["optimizer 'rmsprop'"]),
+])
+def test_a_checkpoint_from_another_run_is_refused(tmp_path, capsys, other, words):
+    """A checkpoint copied in from another run was resumed or evaluated into the wrong model (ReLU weights run
+    as tanh, float32 as float64) or failed with a traceback (KeyError 'momentum', 'alpha', ...)."""
+    run, stranger = trained(tmp_path, capsys), tmp_path / "stranger"
+    code, _, err = run_cli(["train", "--epochs", "1", "--out", str(stranger), *other, *FAST], capsys)
+    assert code == 0, err
+    (run / "checkpoint.pt").write_bytes((stranger / "checkpoint.pt").read_bytes())
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    fails(["evaluate", str(run)], ["does not match the run's config.json", *words], capsys)
+    fails(["train", "--resume", str(run), "--epochs", "2"], ["does not match the run's config.json", *words], capsys)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 
 
 def test_evaluate_on_a_file(tmp_path, capsys):

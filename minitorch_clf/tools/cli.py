@@ -312,7 +312,7 @@ def _cmd_evaluate(args) -> int:
     from .. import train as T
 
     cfg = T.load_run_config(args.run)
-    ckpt = T.load_checkpoint(args.run)
+    ckpt = T.load_checkpoint(args.run, cfg)
     engine, _, test_split = cfg.build()
     T.restore(engine, ckpt)
     loss, acc, confusion = T.evaluate(engine, cfg.make_loader(test_split, engine, shuffle=False))
