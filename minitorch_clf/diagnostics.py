@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from . import functional as MF
 from .plotting import pyplot
 
 RELU_LIKE = ("relu", "leaky_relu", "gelu", "gelu_tanh")
@@ -193,6 +194,41 @@ def finite_or_none(x):
 REQUIRED = ("step", "epoch", "loss", "activation", "layers", "logits")
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int_at_least(low):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _maybe(test):
+    return lambda v: v is None or test(v)
+
+
+def _fields(spec: dict, optional: bool = False):
+    """A test of a JSON object whose fields pass `spec`'s tests (absent ones allowed where `optional`)."""
+    return lambda v: isinstance(v, dict) and all((optional and k not in v) or (k in v and t(v[k]))
+                                                 for k, t in spec.items())
+
+
+_MOMENTS = _maybe(_fields({"mean": _maybe(_number), "std": _maybe(_number), "norm": _maybe(_number)}))
+_HIST = _maybe(_fields({"lo": _maybe(_number), "hi": _maybe(_number),
+                        "counts": lambda v: isinstance(v, list) and all(_int_at_least(0)(c) for c in v)}))
+_LAYER = _fields({"name": lambda v: isinstance(v, str) and bool(v)})
+_LAYER_OPTIONAL = _fields({"grad_w": _MOMENTS, "grad_b": _MOMENTS, "update_log10": _maybe(_number), "grad_w_hist": _HIST,
+                           "act": _maybe(_fields({"inactive": _maybe(lambda v: _number(v) and 0 <= v <= 1),
+                                                  "hist": _HIST}, optional=True))}, optional=True)
+# What read() holds each record's fields to (what diagnose() and plot() read), with what a message says.
+RECORD = {"step": (_int_at_least(0), "an integer >= 0"), "epoch": (_int_at_least(1), "an integer >= 1"),
+          "loss": (_maybe(_number), "a number, or null where it was not finite"),
+          "activation": (lambda v: v in MF.ACTIVATIONS, f"one of {', '.join(MF.ACTIVATIONS)}"),
+          "layers": (lambda v: isinstance(v, list) and bool(v) and all(_LAYER(l) and _LAYER_OPTIONAL(l) for l in v),
+                     "a non-empty list of layer records (name, gradient and activation statistics)"),
+          "logits": (_fields({"classes": _int_at_least(1), "std": _maybe(_number), "max_prob": _maybe(_number),
+                              "entropy": _maybe(_number)}, optional=True), "an object of output statistics")}
+
+
 def read(path: Path) -> list[dict]:
     """The records of an inspect.jsonl, checked line by line."""
     path = Path(path)
@@ -215,8 +251,14 @@ def read(path: Path) -> list[dict]:
         missing = [k for k in REQUIRED if not isinstance(r, dict) or k not in r]
         if missing:
             raise InspectError(f"{path}: line {i}: missing {', '.join(missing)}")
-        if not isinstance(r["layers"], list) or not all(isinstance(l, dict) and "name" in l for l in r["layers"]):
-            raise InspectError(f"{path}: line {i}: layers: expected a list of layer records")
+        r = finite_or_none(r)                  # a NaN a hand or another tool wrote counts as not finite
+        for name, (test, what) in RECORD.items():
+            if not test(r[name]):
+                raise InspectError(f"{path}: line {i}: {name}: expected {what}, got {json.dumps(r[name])[:60]}")
+        names = [l["name"] for l in r["layers"]]
+        if records and names != [l["name"] for l in records[0]["layers"]]:
+            raise InspectError(f"{path}: line {i}: layers: expected the layers of the records before it "
+                               f"({', '.join(l['name'] for l in records[0]['layers'])}), got {', '.join(names)}")
         records.append(r)
     if not records:
         raise InspectError(f"{path}: holds no records")

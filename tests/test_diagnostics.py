@@ -181,3 +181,47 @@ def test_inspect_command_on_missing_or_damaged_files(tmp_path, capsys, content, 
     assert main(["inspect", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err, err
+
+
+def _written(**changes) -> dict:
+    """A record as Inspector writes it (two layers), with `changes` applied."""
+    moments = {"mean": 0.0, "std": 1.0, "norm": 2.0}
+    hist = {"lo": -1.0, "hi": 1.0, "counts": [1, 3, 1]}
+    layer = lambda name, act: {"name": name, "grad_w": moments, "grad_b": moments, "update_log10": -3.0,
+                               "grad_w_hist": hist, **({"act": {**moments, "inactive": 0.1, "hist": hist}} if act else {})}
+    return {"step": 0, "epoch": 1, "loss": 2.3, "activation": "relu", "inactive_kind": "dead",
+            "layers": [layer("fc1", True), layer("fc2", False)],
+            "logits": {"classes": 10, "std": 1.0, "max_prob": 0.3, "entropy": 2.0}, **changes}
+
+
+_WRONG = [(field, value) for field, values in {
+    "step": ("0", None, [0], {}, -1), "epoch": ("1", None, [1], 0), "loss": ("2.3", [1.0], {}),
+    "activation": (None, 3, "swish"), "layers": ([], [{"name": "fc1", "grad_w": "big"}], [{"grad_w": None}]),
+    "logits": ([1, 2], "x", {"classes": "ten"})}.items() for value in values]
+
+
+@pytest.mark.parametrize("field,value", _WRONG, ids=[f"{f}={v!r}" for f, v in _WRONG])
+def test_inspect_refuses_wrong_typed_fields_with_one_line(tmp_path, capsys, field, value):
+    """Each was accepted and diagnosed ('no finding') or ended in a traceback (issue 25)."""
+    (tmp_path / "inspect.jsonl").write_text(json.dumps(_written()) + "\n" + json.dumps(_written(**{field: value})) + "\n")
+    assert main(["inspect", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"line 2: {field}: expected" in err, err
+    assert not (tmp_path / "inspect.png").exists()
+
+
+def test_inspect_refuses_records_of_other_layers(tmp_path, capsys):
+    other = _written(step=1)
+    other["layers"] = other["layers"][:1]
+    (tmp_path / "inspect.jsonl").write_text(json.dumps(_written()) + "\n" + json.dumps(other) + "\n")
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert "line 2: layers: expected the layers of the records before it (fc1, fc2), got fc1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("loss", ["NaN", "Infinity", "null"])
+def test_a_loss_that_is_not_finite_is_a_finding_however_written(tmp_path, capsys, loss):
+    """Inspector writes null; a NaN written as JSON's NaN gave 'no finding'."""
+    text = json.dumps(_written()) + "\n" + json.dumps(_written(step=1, loss=0.0)).replace('"loss": 0.0', f'"loss": {loss}')
+    (tmp_path / "inspect.jsonl").write_text(text + "\n")
+    assert main(["inspect", str(tmp_path)]) == 0
+    assert "not finite from step 1 on: the run diverged" in capsys.readouterr().out
