@@ -73,3 +73,44 @@ def test_gpu_ceilings_are_plausible():
     assert 1e3 < c["fp32_peak_gflops"] < 5e5
     assert c["gemm_gflops"]["float32"] < 1.25 * c["fp32_peak_gflops"]
     assert 0.5 * c["copy_gbs"] < c["bandwidth_gbs"]["DRAM"] < 2 * c["copy_gbs"] < 4e4
+
+
+@pytest.mark.parametrize("name,kw", [("Adam", {"lr": 0.01}), ("AdamW", {"amsgrad": True}),
+                                     ("RMSprop", {"momentum": 0.5, "centered": True})])
+def test_a_capturable_step_replays_in_a_cuda_graph(name, kw):
+    """capturable=True: the step (its count and bias corrections on the GPU) captured once by torch.cuda.graph
+    and replayed on new gradients follows torch's capturable optimizer stepped eagerly; the step count
+    advances on the device with each replay."""
+    from minitorch_clf import optim as ours
+
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(64, 32, generator=g, dtype=torch.float64), torch.randn(32, generator=g, dtype=torch.float64)]
+    grads = [[torch.randn(p.shape, generator=g, dtype=torch.float64).cuda() for p in start] for _ in range(6)]
+    ref, mine = [p.cuda() for p in start], [p.cuda() for p in start]
+    opt_ref = getattr(torch.optim, name)(ref, capturable=True, **kw)
+    opt = getattr(ours, name)(mine, capturable=True, **kw)
+    for p in mine:
+        p.grad = torch.zeros_like(p)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):                      # warm-up on a side stream (makes the state), as torch documents
+        for p, gr in zip(mine, grads[0]):
+            p.grad.copy_(gr)
+        opt.step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        opt.step()
+    for p, gr in zip(ref, grads[0]):
+        p.grad = gr.clone()
+    opt_ref.step()
+    for step in grads[1:]:
+        for p, q, gr in zip(ref, mine, step):
+            p.grad = gr.clone()
+            q.grad.copy_(gr)
+        opt_ref.step()
+        graph.replay()
+    torch.cuda.synchronize()
+    for p, q in zip(ref, mine):
+        torch.testing.assert_close(q, p, rtol=1e-10, atol=1e-12)
+    assert all(st["step"].is_cuda and st["step"].item() == len(grads) for st in opt.state.values())
