@@ -455,8 +455,10 @@ def _adam_tensors(params, grads, states, group) -> None:
     """capturable=True or differentiable=True: the update above with the step count, the bias corrections
     and a Tensor lr or betas kept as tensors, one tensor at a time. Nothing is read back to the host
     (capturable: a CUDA graph replays it, each replay advancing the step count on the GPU), and autograd
-    records each operation (differentiable); what a later step updates in place (m, v̂max) enters the
-    graph as a copy. The same formula as _adam_loop, so the same values to rounding."""
+    records each operation (differentiable); what a later step updates in place (m, v, v̂max) enters the
+    graph as a copy. The formula of _adam_loop, but the bias corrections come out in the step count's
+    dtype (float32 unless the default dtype is float64), as in torch's capturable path: 2e-8 relative
+    from the loop's."""
     lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
     diff = group["differentiable"]
     for p, g, st in zip(params, grads, states):
