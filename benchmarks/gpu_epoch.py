@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minitorch_clf import data as D                      # noqa: E402
-from minitorch_clf.tools.bench import Timer                # noqa: E402
+from minitorch_clf.tools.timing import Timer               # noqa: E402
 from minitorch_clf.tools.machine import machine_info      # noqa: E402
 from minitorch_clf.engines import Engine, build_engine     # noqa: E402
 

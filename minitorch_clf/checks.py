@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from . import functional as MF
 from .models import TORCH_ACTIVATIONS, MLPConfig, ReferenceNet, SimpleNet
+from .table import text_table
 
 PARITY_RTOL_FLOAT64 = 1e-10
 FD_RTOL = 1e-6
@@ -204,7 +205,6 @@ def run_checks(dtype: torch.dtype = torch.float64, device="cpu", seed: int = 0) 
 
 
 def format_table(rows: list[Row]) -> str:
-    from .tools.table import text_table
 
     head = ["check", "layer", "tensor", "shape", "max abs err", "max rel err", "tolerance", "pass"]
     body = [[r.check, r.layer, r.tensor, "x".join(map(str, r.shape)) or "()", f"{r.max_abs:.2e}",

@@ -388,7 +388,7 @@ def die_with_parent(parent: int) -> None:
 def worker_main(rank: int, size: int, backend: str, timeout_s: float, run, parent: int | None = None) -> None:
     """One rank of `train --nproc`: join the group, run `run(world)`, leave; errors as one line. It dies
     with the launcher `parent` (its pid) if that ends first."""
-    from .train import UsageError
+    from .errors import UsageError
 
     if parent is not None:
         die_with_parent(parent)

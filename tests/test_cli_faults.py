@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from minitorch_clf.cli import main
-from minitorch_clf.train import new_run_dir
+from minitorch_clf.run_folder import new_run_dir
 
 FAST = ["--batch-size", "500", "--no-progress"]
 

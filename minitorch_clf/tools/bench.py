@@ -26,7 +26,6 @@ import contextlib
 import itertools
 import json
 import statistics
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,9 +35,11 @@ from .. import data as D
 from ..engines import COMPILED, PEERS, build_engine, resolve_device
 from ..models import MLPConfig
 from ..plotting import pyplot
+from ..table import seconds_text, text_table
 from . import intensity
 from .profiling import phase_times
-from .table import text_table
+from .schema import SCHEMA
+from .timing import Timer, matmul_rate, synchronize
 
 
 @dataclass
@@ -59,49 +60,6 @@ class Record:
     flops: int | None = None            # per step / call (the GEMMs'), for the roofline
     min_bytes: int | None = None        # the least memory traffic of a step / call (tools/intensity.py)
     phases: dict | None = None          # seconds per step in each profiler label (bench --phases)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class Timer:
-    """Wall time of a block; on CUDA measured with events around the block (and synchronised)."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            self.start.record()
-        else:
-            self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == "cuda":
-            self.end.record()
-            self.end.synchronize()
-            self.seconds = self.start.elapsed_time(self.end) / 1e3
-        else:
-            self.seconds = time.perf_counter() - self.t0
-
-
-def matmul_rate(device: torch.device, n: int | None = None, repeats: int = 5) -> float:
-    """FLOP/s of an n x n x n float32 product (n = 2048 on CPU, 8192 on GPU), median of `repeats`."""
-    n = n or (8192 if device.type == "cuda" else 2048)
-    g = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(n, n, generator=g).to(device) for _ in range(2))
-    a @ b
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        with Timer(device) as t:
-            a @ b
-        times.append(t.seconds)
-    return 2 * n**3 / statistics.median(times)
 
 
 def _quartiles(xs: list[float]) -> tuple[float, float, float]:
@@ -345,20 +303,13 @@ def format_table(records: list[Record], epoch: bool = False, time_label: str | N
             speedup_label, "GFLOP/s", "% matmul", "% peak", "warm-up s"]
     rows = []
     for r in records:
-        t = f"{r.median_s:.3f}" if epoch else _fmt_time(r.median_s)
-        rows.append([r.engine, r.loader, str(r.batch_size), t, f"{r.iqr_s:.3f}" if epoch else _fmt_time(r.iqr_s),
+        t = f"{r.median_s:.3f}" if epoch else seconds_text(r.median_s)
+        rows.append([r.engine, r.loader, str(r.batch_size), t, f"{r.iqr_s:.3f}" if epoch else seconds_text(r.iqr_s),
                      f"{r.samples_per_s:,.0f}" if r.samples_per_s else "-", f"{r.speedup:.2f}x" if r.speedup else "-",
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
                      f"{r.pct_peak:.1f}" if r.pct_peak else "-",
                      f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])
     return text_table(head, rows, left=2)
-
-
-def _fmt_time(s: float) -> str:
-    return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.3f} ms"
-
-
-SCHEMA = "minitorch-clf-bench/2"
 
 
 def write_json(records: list[Record], path: Path, kind: str, machine: dict, ceilings: dict | None,

@@ -124,8 +124,7 @@ def bench_data_parallel(engines: list[str], batch_sizes: list[int], nprocs: list
 
 
 def format_dp_table(records: list[DpRecord]) -> str:
-    from .bench import _fmt_time as us
-    from .table import text_table
+    from ..table import seconds_text as us, text_table
 
     head = ["engine", "ranks", "batch/rank", "step", "all-reduce wait", "share", "samples/s", "efficiency"]
     rows = [[r.engine, str(r.nproc), str(r.batch_size), us(r.median_s),

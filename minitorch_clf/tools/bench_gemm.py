@@ -24,7 +24,7 @@ import torch
 
 from .. import ops
 from . import intensity
-from .table import text_table
+from ..table import text_table
 from ..models import MLPConfig
 from ..plotting import pyplot
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..functional import ACTIVATIONS
 from ..optim import REGISTRY
-from ..train import TrainConfig, UsageError
+from ..config import TrainConfig
+from ..errors import UsageError
 
 OPTIMIZERS = tuple(REGISTRY)
 
@@ -135,6 +136,7 @@ def _check_new_run_options(args, cfg) -> None:
 
 
 def _cmd_train(args) -> int:
+    from .. import run_folder as RF
     from .. import train as T
 
     inspect = _inspect_every(args.inspect)
@@ -146,7 +148,7 @@ def _cmd_train(args) -> int:
         if extra:
             raise UsageError(f"resume: continues with the run's saved config; {', '.join(extra)} cannot be "
                              "given with it (only --epochs, the new total, and --nproc)")
-        cfg = T.load_run_config(args.resume)
+        cfg = RF.load_run_config(args.resume)
         if args.epochs is not None:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
         if args.nproc is not None and args.nproc != cfg.nproc:
@@ -176,9 +178,9 @@ def _cmd_train(args) -> int:
     if _under_launcher() and args.out is None:
         raise UsageError("out: under torchrun give --out, so that every rank names the same run folder")
     if cfg.nproc > 1 or _under_launcher():
-        out = args.out or T.new_run_dir()
+        out = args.out or RF.new_run_dir()
         return _train_ranks(args, cfg, out, False, inspect)
-    out = args.out or T.new_run_dir()
+    out = args.out or RF.new_run_dir()
     try:
         _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite,
                                        inspect=inspect), out)
@@ -216,6 +218,7 @@ def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
     import functools
 
     from .. import distributed as DP
+    from .. import run_folder as RF
     from .. import train as T
 
     cfg.validate()
@@ -235,7 +238,7 @@ def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
         raise UsageError("zero1: written out for the hand-written engines (manual, fused); reference uses DDP")
     env = DP.env_world()
     if not resume and (env is None or env[0] == 0):     # rank 0 checks: the others could see its new files
-        T.check_new_run(out, args.overwrite)
+        RF.check_new_run(out, args.overwrite)
     if env is not None:                           # torchrun started this process as one rank
         rank, size, local = env
         if args.nproc is not None and args.nproc != size:
@@ -309,12 +312,13 @@ def _compare(cfg: TrainConfig, engines: list[str]) -> int:
 
 
 def _cmd_evaluate(args) -> int:
+    from .. import run_folder as RF
     from .. import train as T
 
-    cfg = T.load_run_config(args.run)
-    ckpt = T.load_checkpoint(args.run, cfg)
+    cfg = RF.load_run_config(args.run)
+    ckpt = RF.load_checkpoint(args.run, cfg)
     engine, _, test_split = cfg.build()
-    T.restore(engine, ckpt)
+    RF.restore(engine, ckpt)
     loss, acc, confusion = T.evaluate(engine, cfg.make_loader(test_split, engine, shuffle=False))
     print(f"{args.run}: epoch {ckpt['epoch']}, test loss {loss:.4f}, test accuracy {100 * acc:.2f}% "
           f"({int(confusion.diagonal().sum())}/{int(confusion.sum())})")
@@ -486,7 +490,7 @@ def _write(args, records, kind: str, info: dict, device, **meta) -> None:
 
 def _cmd_inspect(args) -> int:
     from .. import diagnostics as DG
-    from ..train import atomic_write
+    from ..run_folder import atomic_write
 
     path = args.run / "inspect.jsonl" if args.run.is_dir() else args.run
     try:
@@ -599,7 +603,7 @@ def _cmd_profile(args) -> int:
     if args.optimizer not in OPTIMIZERS:
         raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
     device = _device(args.device)
-    from ..train import prepare_out
+    from ..run_folder import prepare_out
 
     prepare_out(args.out)                          # a one-line error if the folder cannot be written
     result = profile_engine(args.engine, args.out, steps=args.steps, device=device, batch_size=args.batch_size,

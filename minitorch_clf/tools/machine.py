@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .bench import Timer, matmul_rate, synchronize
+from .timing import Timer, matmul_rate, synchronize
 
 
 def machine_info(device: torch.device) -> dict:
