@@ -1,6 +1,6 @@
 """Parity and finite-difference reports for the hand-written maths (`minitorch-clf check`, tests).
 
-Two independent checks per gradient, as DESIGN.md asks:
+Two independent checks per gradient (the project's rule for every hand-written one):
   * parity: our forward and backward against PyTorch's own module run by autograd, same inputs;
   * finite differences: a central difference in float64 of L = Σ out·R (R random), no autograd.
 

@@ -10,8 +10,8 @@
 //       -o /tmp/gemm_step && /tmp/gemm_step 64 auto
 //
 // Every operand starts on a 64-byte line, as torch's allocator places it: from std::vector's 16-byte
-// alignment half of the 64-byte AVX-512 loads straddle two lines, and fc1's x·Wᵀ at batch 1024 took
-// 600 µs instead of 475. Exit status 1 if a product fails its check, 2 for bad arguments.
+// alignment half of the 64-byte AVX-512 loads straddle two lines (RESULTS.md, "The measurements behind the
+// code's comments"). Exit status 1 if a product fails its check, 2 for bad arguments.
 #include <omp.h>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-"""`minitorch-clf train | evaluate | check | bench | build | profile`.
+"""`minitorch-clf train | evaluate | check | bench | report | inspect | build | profile`.
 
 Bad input (an unknown name, a non-positive number, a missing GPU, an unreadable checkpoint, a run
 folder in use) prints one line, `minitorch-clf: error: ...`, and exits 2 before anything is written.

@@ -1,7 +1,8 @@
 // The reference loops for the float32 peak: 12 independent chains of 8-wide (AVX2) or 16-wide
-// (AVX-512) FMAs from registers, no memory traffic. 12 chains cover the FMA latency (4 cycles) on both pipes, so the loop runs at the
-// core's limit of 2 FMA instructions = 32 flops per cycle (Zen 3, Haswell and later), at whatever
-// clock the core holds. Used by ../ceilings/peak.cpp (op fma_peak_gflops) and kernels/dev/gemm_micro.cpp.
+// (AVX-512) FMAs from registers, no memory traffic. 12 chains cover the FMA latency (4 cycles) on both
+// pipes, so the loop runs at the core's limit of 2 FMA instructions a cycle, at whatever clock the core
+// holds: 2 x 8 lanes x 2 flops = 32 flops per cycle with AVX2 (Zen 3, Haswell and later), 64 with
+// AVX-512 where the core has two 512-bit pipes (below). Used by ../ceilings/peak.cpp (op fma_peak_gflops) and kernels/dev/gemm_micro.cpp.
 #pragma once
 #include <immintrin.h>
 
