@@ -237,14 +237,19 @@ def test_measured_peak_is_plausible(isa, lanes):
     assert lanes <= one <= 4 * lanes * 6
 
 
-def test_the_peak_and_the_gemm_default_to_the_widest_isa():
-    widest = ops.cpu_isas()[0]
+def test_the_gemm_defaults_to_the_widest_isa_or_the_one_named():
+    """'auto' is the widest ISA this CPU runs, or the one MINITORCH_CLF_ISA names (the suite runs under
+    each: the test held 'auto' to the widest and failed under MINITORCH_CLF_ISA=avx2)."""
+    import os
+
+    named = os.environ.get("MINITORCH_CLF_ISA", "auto")
+    default = ops.cpu_isas()[0] if named == "auto" else named
     assert ops.cpu_isas() == [i for i in ("avx512", "avx2", "scalar") if HAVE[i]]
     a, b = rand(37, 300), rand(300, 45, seed=1)
-    assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, widest))
+    assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, default))
     with ops.isa("scalar"):                                  # the switch moves what 'auto' means ...
         assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, "scalar"))
-    assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, widest))   # ... and the context restores it
+    assert torch.equal(ops.own_mm(a, b), ops.own_mm(a, b, default))   # ... and the context restores it
 
 
 @pytest.mark.parametrize("isa", ISAS)
