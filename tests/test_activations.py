@@ -79,3 +79,18 @@ def test_fused_follows_manual_with_every_activation(name, optimizer):
 def test_unknown_activation():
     with pytest.raises(ValueError, match="activation.*swish"):
         build_engine("manual", activation="swish")
+
+
+def test_every_activation_table_has_the_same_names():
+    """The maths' ACTIVATIONS is the source; the torch modules (ReferenceNet, the parity checks), the fused
+    kernels' enum (ops.ACTIVATIONS) and the jax peer each name the same activations."""
+    from minitorch_clf import ops
+    from minitorch_clf.models import TORCH_ACTIVATIONS
+
+    names = sorted(MF.ACTIVATIONS)
+    assert sorted(TORCH_ACTIVATIONS) == names
+    assert sorted(ops.ACTIVATIONS) == names
+    jax = pytest.importorskip("jax")
+    from minitorch_clf.engines.jax_step import jax_activations
+
+    assert sorted(jax_activations(jax, jax.numpy)) == names

@@ -19,20 +19,18 @@ def test_benchmarks_run_once():
 
 
 def _build_dev(tool: str, tmp_path) -> Path:
-    """kernels/dev/<tool>.cpp (plain C++, no torch) built with the line its header gives."""
-    if shutil.which("g++") is None:
-        pytest.skip("no g++ on PATH")
+    """kernels/dev/<tool>.cpp (plain C++, no torch) built by kernels/dev/Makefile."""
+    if shutil.which("g++") is None or shutil.which("make") is None:
+        pytest.skip("no g++ or make on PATH")
     exe = tmp_path / tool
-    build = subprocess.run(["g++", "-O3", "-fopenmp", "-std=c++17", "-ffp-contract=off", "-Ikernels/cpu/gemm",
-                            f"kernels/dev/{tool}.cpp", "kernels/cpu/gemm/gemm.cpp", "kernels/cpu/gemm/gemm_avx2.cpp",
-                            "kernels/cpu/gemm/gemm_avx512.cpp", "-o", str(exe)], cwd=ROOT,
+    build = subprocess.run(["make", "-C", "kernels/dev", f"OUT={tmp_path}", str(exe)], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
     return exe
 
 
 def test_gemm_micro_benchmark_builds_and_runs(tmp_path):
-    """kernels/dev/gemm_micro.cpp (plain C++, no torch) with the build line its header gives: every
+    """kernels/dev/gemm_micro.cpp (plain C++, no torch) built by kernels/dev/Makefile: every
     kernel version passes its check against the scalar kernel, then is timed."""
     run = subprocess.run([str(_build_dev("gemm_micro", tmp_path))], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

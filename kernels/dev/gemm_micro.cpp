@@ -3,8 +3,7 @@
 // kernel on random operands (within the float32 bound K·u·Σ|a||b|), then timed (llm.c's dev/ order:
 // validate, then time). No torch; build and run from the repository root:
 //
-//   g++ -O3 -fopenmp -std=c++17 -ffp-contract=off -Ikernels/cpu/gemm kernels/dev/gemm_micro.cpp kernels/cpu/gemm/gemm.cpp
-//       kernels/cpu/gemm/gemm_avx2.cpp kernels/cpu/gemm/gemm_avx512.cpp -o /tmp/gemm_micro && /tmp/gemm_micro
+//   make -C kernels/dev && kernels/dev/build/gemm_micro       (kernels/dev/Makefile has the flags)
 //
 // Cycles come from fma_chains.h's reference loops, which run at the core's limit of 2 FMA
 // instructions per cycle of the ISA's width: the kernel's cycles per FMA instruction =

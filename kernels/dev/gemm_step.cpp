@@ -5,9 +5,7 @@
 // GEMM does without an op call, an output allocation and Python around it (`bench --gemm` times it
 // with those). Build and run from the repository root (batch, then an ISA: avx512, avx2 or auto):
 //
-//   g++ -O3 -fopenmp -std=c++17 -ffp-contract=off -Ikernels/cpu/gemm kernels/dev/gemm_step.cpp
-//       kernels/cpu/gemm/gemm.cpp kernels/cpu/gemm/gemm_avx2.cpp kernels/cpu/gemm/gemm_avx512.cpp
-//       -o /tmp/gemm_step && /tmp/gemm_step 64 auto
+//   make -C kernels/dev && kernels/dev/build/gemm_step 64 auto       (kernels/dev/Makefile has the flags)
 //
 // Every operand starts on a 64-byte line, as torch's allocator places it: from std::vector's 16-byte
 // alignment half of the 64-byte AVX-512 loads straddle two lines (RESULTS.md, "The measurements behind the

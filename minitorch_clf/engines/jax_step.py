@@ -24,6 +24,14 @@ def _jax():
     return jax, jnp
 
 
+def jax_activations(jax, jnp) -> dict:
+    """functional.ACTIVATIONS' names in jax (a test holds the keys to the same table)."""
+    return {"relu": jax.nn.relu, "gelu": lambda z: jax.nn.gelu(z, approximate=False),
+            "gelu_tanh": lambda z: jax.nn.gelu(z, approximate=True), "tanh": jnp.tanh,
+            "sigmoid": jax.nn.sigmoid, "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
+            "identity": lambda z: z}
+
+
 class JaxEngine(Engine):
     name = "jax"
 
@@ -51,10 +59,7 @@ class JaxEngine(Engine):
         self._batch = (None, None, None)       # (key, x, y): the last batch as jax arrays
 
     def _make_step(self, jax, jnp, group, activation):
-        act = {"relu": jax.nn.relu, "gelu": lambda z: jax.nn.gelu(z, approximate=False),
-               "gelu_tanh": lambda z: jax.nn.gelu(z, approximate=True), "tanh": jnp.tanh,
-               "sigmoid": jax.nn.sigmoid, "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
-               "identity": lambda z: z}[activation]
+        act = jax_activations(jax, jnp)[activation]
         lr, wd = group["lr"], group["weight_decay"]
         n = len(self.params)
 

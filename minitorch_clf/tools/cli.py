@@ -65,8 +65,8 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
     p.add_argument("--loader", help=f"tensor (resident) or dataloader (the seed's); default {d.loader}")
     p.add_argument("--hidden", type=_hidden, help="hidden sizes; default 128,64")
-    p.add_argument("--activation", help="between the linear layers: relu, gelu, gelu_tanh, tanh, sigmoid, "
-                                        f"leaky_relu or identity; default {d.activation}")
+    p.add_argument("--activation", help=f"between the linear layers: {', '.join(ACTIVATIONS)}; "
+                                        f"default {d.activation}")
     p.add_argument("--out", type=_folder, default=None, help="run folder (default: a new runs/<timestamp>)")
     p.add_argument("--overwrite", action="store_true", help="train into --out even if it holds a run")
     p.add_argument("--resume", type=_folder, default=None, metavar="DIR",
