@@ -1,0 +1,141 @@
+"""`minitorch-clf bench`: the options checked together (nothing given is ignored), then the step,
+epoch, --ops, --gemm or --nproc benchmark, its table, and with --json the records, the machine and its
+ceilings (what `report` reads)."""
+from __future__ import annotations
+
+from ..errors import UsageError
+from ..functional import ACTIVATIONS
+from ..optim import REGISTRY
+from .cli_common import capacity, check_writable, cpu_isas, parse_device
+
+OPTIMIZERS = tuple(REGISTRY)
+
+
+def cmd_bench(args) -> int:
+    from . import bench as B
+    from . import machine as M
+    from ..engines import COMPILE_MODES, COMPILED, ENGINES, PEERS
+
+    for name in args.engines:
+        base, _, gemm = name.partition("@")
+        if base not in ENGINES + PEERS:
+            raise UsageError(f"engines: expected names from {', '.join(ENGINES + PEERS)}, got {name!r}")
+        if gemm and (base != "fused" or gemm not in B.SUFFIXES):
+            raise UsageError(f"engines: only fused takes a suffix, @{', @'.join(B.SUFFIXES)} "
+                             f"(its GEMM, or the GEMM's instruction set); got {name!r}")
+        if gemm in ("avx512", "avx2") and gemm not in cpu_isas():
+            raise UsageError(f"engines: this CPU cannot run {gemm} ({name!r})")
+    twice = sorted({e for e in args.engines if args.engines.count(e) > 1})
+    if twice:
+        raise UsageError(f"engines: each engine once (they are timed in turns), got {', '.join(twice)} twice")
+    if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
+        raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    if args.epoch_samples is not None and not args.epoch:
+        raise UsageError("epoch-samples: sizes the epoch of --epoch; give --epoch too")
+    if args.iters is not None and (args.epoch or args.gemm):
+        raise UsageError(f"iters: steps per timed round of the step, --ops and --nproc benchmarks; --"
+                         f"{'epoch' if args.epoch else 'gemm'} times {'whole epochs' if args.epoch else 'rounds'} "
+                         "(set their number with --repeats)")
+    if args.repeats is None:
+        args.repeats = 3 if args.epoch else 15
+    args.iters = 50 if args.iters is None else args.iters
+    args.epoch_samples = 60_000 if args.epoch_samples is None else args.epoch_samples
+    for name in ("iters", "repeats", "epoch_samples"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"{name.replace('_', '-')}: expected a positive count, got {getattr(args, name)}")
+    if args.ops and args.plot:
+        raise UsageError("plot: --ops writes no plot (use --json)")
+    if args.nproc is not None:
+        from ..distributed import SUPPORTED
+
+        if not args.nproc or any(n < 1 for n in args.nproc):
+            raise UsageError(f"nproc: expected positive rank counts, got {args.nproc}")
+        if args.ops or args.gemm or args.epoch or args.phases or args.plot:
+            raise UsageError("nproc: times the data-parallel step alone (no --ops/--gemm/--epoch/--phases/--plot)")
+        if args.device != "cpu":
+            raise UsageError("nproc: the data-parallel benchmark runs on the CPU (gloo)")
+        bad = [e for e in args.engines if e not in SUPPORTED]
+        if bad:
+            raise UsageError(f"engines: data parallelism runs {', '.join(SUPPORTED)}, got {', '.join(bad)}")
+        capacity(max(args.nproc))
+    if args.phases and (args.ops or args.gemm or args.epoch):
+        raise UsageError("phases: only the step benchmark profiles phases (leave out --ops/--gemm/--epoch)")
+    if args.plot is not None and not args.plot.suffix:
+        args.plot = args.plot.with_suffix(".png")
+    for path in (args.json, args.plot):
+        if path is not None:
+            check_writable(path)
+    if args.optimizer not in OPTIMIZERS:
+        raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+    if args.activation not in ACTIVATIONS:
+        raise UsageError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {args.activation!r}")
+    if args.activation != "relu" and (args.ops or args.gemm or args.epoch or args.nproc):
+        raise UsageError("activation: the step benchmark takes it (leave out --ops/--gemm/--epoch/--nproc)")
+    if args.compile_mode is not None:
+        if args.compile_mode not in COMPILE_MODES:
+            raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
+        if args.ops or args.gemm or args.nproc or not any(e in COMPILED for e in args.engines):
+            raise UsageError(f"compile-mode: sets the mode of the compiled engines ({', '.join(COMPILED)}) in the "
+                             "step or epoch benchmark; none of them runs here")
+    device = parse_device(args.device)
+    info = M.machine_info(device)
+    where = M.describe(info)
+    print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}, "
+          f"activation {args.activation}", flush=True)
+    log = lambda m: print(m, flush=True)
+    if args.nproc:
+        from . import bench_dp as DPB
+
+        records = DPB.bench_data_parallel(args.engines, args.batch_sizes, args.nproc, repeats=args.repeats,
+                                          iters=args.iters, log=log)
+        print(DPB.format_dp_table(records))
+        _write(args, records, "data-parallel", info, device, backend="gloo")
+        return 0
+    if args.gemm:
+        from . import bench_gemm as G
+
+        if device.type != "cpu":
+            raise UsageError("--gemm compares CPU GEMMs: use --device cpu")
+        records, peak = G.bench_gemms(args.batch_sizes, rounds=args.repeats, log=log)
+        print(G.format_gemm_table(records))
+        _write(args, records, "gemm", info, device, peak_gflops=peak)
+        if args.plot:
+            G.plot_gemms(records, peak, args.plot, f"SimpleNet step GEMMs on {where}")
+            print(f"wrote {args.plot}")
+        return 0
+    if args.ops:
+        records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
+        print(B.format_table(records, time_label="median call", speedup_label="vs bare mm"))
+        more = B.bench_memory_ops(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
+        print(B.format_table(more, time_label="median call"))
+        records += more
+        _write(args, records, "ops", info, device)
+        return 0
+    if args.epoch:
+        records = [r for batch_size in args.batch_sizes
+                   for r in B.bench_epoch(args.engines, batch_size, device, args.optimizer, samples=args.epoch_samples,
+                                          compile_mode=args.compile_mode, repeats=args.repeats, log=log)]
+        peak = None
+    else:
+        records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
+                                      repeats=args.repeats, compile_mode=args.compile_mode, phases=args.phases,
+                                      activation=args.activation, log=log)
+    print(B.format_table(records, epoch=args.epoch))
+    _write(args, records, "epoch" if args.epoch else "steps", info, device, optimizer=args.optimizer,
+           activation=args.activation, matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode)
+    if args.plot:
+        B.plot(records, args.plot, f"SimpleNet training on {where}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _write(args, records, kind: str, info: dict, device, **meta) -> None:
+    """bench --json: the records with the machine and its ceilings, measured now (a few seconds)."""
+    from . import bench as B
+    from . import machine as M
+
+    if not args.json:
+        return
+    ceilings = M.ceilings(device, log=lambda m: print(m, flush=True))
+    B.write_json(records, args.json, kind, info, ceilings, **meta)
+    print(f"wrote {args.json}")
