@@ -1,7 +1,7 @@
 """The eight GEMMs of a SimpleNet training step (CPU): kernels/cpu/gemm.h's GEMM (`own`) against
 ATen's (`aten`, MKL), each product alone and all eight in one C++ call (op mlp_products), batch 64,
 256 and 1024. extra_info holds GFLOP/s and the share of the measured float32 peak
-(ops.fma_peak_gflops, see minitorch_clf/tools/bench_gemm.py for how it is measured).
+(probes.fma_peak_gflops, see minitorch_clf/tools/bench_gemm.py for how it is measured).
 
     pytest benchmarks/test_bench_gemm.py --benchmark-group-by=group --benchmark-columns=median,iqr,rounds
 

@@ -50,10 +50,10 @@ def test_train_on_cuda(tmp_path):
 def test_gpu_fma_probe_runs_every_chain():
     """kernels/cuda/peak.cu: each thread's output is the sum of its 16 chains after `iters` FMAs
     c <- 0.999 c + 1e-6, which has a closed form; the probe is also refused a CPU or float64 tensor."""
-    from minitorch_clf import ops
+    from minitorch_clf.tools import probes
 
     out = torch.empty(1000, device="cuda")
-    ops.gpu_fma_chains_(out, 100)
+    probes.gpu_fma_chains_(out, 100)
     i = torch.arange(1000, dtype=torch.float64)
     c0 = 1e-3 * (torch.arange(1, 17, dtype=torch.float64)[None, :] + (i % 8)[:, None])
     m, a = 0.999, 1e-6
@@ -61,7 +61,7 @@ def test_gpu_fma_probe_runs_every_chain():
     torch.testing.assert_close(out.cpu().double(), expected, rtol=1e-4, atol=0)
     for bad in (torch.empty(8), torch.empty(8, device="cuda", dtype=torch.float64)):
         with pytest.raises(ValueError, match="out"):
-            ops.gpu_fma_chains_(bad, 10)
+            probes.gpu_fma_chains_(bad, 10)
 
 
 def test_gpu_ceilings_are_plausible():

@@ -68,7 +68,7 @@ def test_bandwidth_probe_is_plausible_and_quick():
     for the triad and 8 for the copy, the hardware moves 16 and 12 (write-allocate), so at one DRAM
     bandwidth B the counted rates are 0.75 B and 0.67 B, a ratio of 1.125; allow 0.5x-1.5x. The L1d
     figure lies above the DRAM one; the whole probe takes a few seconds."""
-    from minitorch_clf import ops
+    from minitorch_clf.tools import probes
 
     threads = torch.get_num_threads()
     t0 = time.perf_counter()
@@ -79,7 +79,7 @@ def test_bandwidth_probe_is_plausible_and_quick():
     assert 0.5 * copy < bw["DRAM"] < 1.5 * copy, (bw, copy)
     if "L1d" in bw:
         assert bw["L1d"] > bw["DRAM"]
-    assert ops.stream_gbps("copy", 1 << 20, 1, 3) > 0
+    assert probes.stream_gbps("copy", 1 << 20, 1, 3) > 0
 
 
 @pytest.mark.parametrize("args,word", [(("triad", 100, 1, 5), "bytes"), (("triad", 1 << 20, 0, 5), "threads"),
@@ -87,10 +87,10 @@ def test_bandwidth_probe_is_plausible_and_quick():
                                        (("scale", 1 << 20, 1, 1), "kernel"),
                                        (("triad", 1 << 30, 10**6, 1), "threads: expected 1 to")])
 def test_bandwidth_probe_bad_arguments(args, word):
-    from minitorch_clf import ops
+    from minitorch_clf.tools import probes
 
     with pytest.raises(RuntimeError, match=word):
-        ops.stream_gbps(*args)
+        probes.stream_gbps(*args)
 
 
 @pytest.mark.parametrize("threads", [0, 10**6, 2**40])
@@ -98,9 +98,10 @@ def test_peak_probe_refuses_more_threads_than_logical_cpus(threads):
     """2**40 threads became a negative OpenMP thread count and a SIGSEGV; in a child, so a crash fails here."""
     from child import outcome
     from minitorch_clf import ops
+    from minitorch_clf.tools import probes
 
     ops.load()
-    got = outcome(lambda: ops.fma_peak_gflops(threads))
+    got = outcome(lambda: probes.fma_peak_gflops(threads))
     assert "RuntimeError" in got and "threads: expected 1 to" in got, got
 
 

@@ -231,31 +231,6 @@ def _mlp_products_fake(acts, weights, dzs, gemm):
             + [w.new_empty(w.shape) for w in weights] + [a.new_empty(a.shape) for a in acts[1:]])
 
 
-def fma_peak_gflops(threads: int | None = None, isa: str = "auto") -> float:
-    """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only,
-    with the vectors of `isa` ('avx512', 'avx2'; 'auto': the widest this CPU has)."""
-    return _lib().fma_peak_gflops(torch.get_num_threads() if threads is None else threads, isa)
-
-
-def stream_gbps(kernel: str, nbytes: int, threads: int | None = None, samples: int = 20) -> float:
-    """Measured bandwidth in GB/s of STREAM's `kernel`: 'triad' a = b + s c (12 bytes per element, as
-    STREAM counts) or 'copy' a = b (8), over float32 arrays of `nbytes` in all (three arrays), split over
-    `threads` cores (default torch's thread count); best of `samples`."""
-    return _lib().stream_gbps(kernel, nbytes, torch.get_num_threads() if threads is None else threads, samples)
-
-
-def gpu_fma_chains_(out: torch.Tensor, iters: int) -> None:
-    """Launch the GPU FMA peak probe: one thread per element of `out` (contiguous float32, CUDA), each
-    `iters` rounds of FMA_CHAINS independent FMAs; time it around the call (CUDA events)."""
-    if not (isinstance(out, torch.Tensor) and out.is_cuda and out.dtype == torch.float32 and out.is_contiguous()):
-        got = f"{out.dtype} on {out.device}" if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"out: expected a contiguous float32 CUDA tensor, got {got}")
-    _lib(out).gpu_fma_chains_(out, iters)
-
-
-FMA_CHAINS = 16                                                   # kernels/cuda/kernels.h kFmaChains
-
-
 def cpu_isas() -> list[str]:
     """The instruction sets the GEMM can run here, widest first: e.g. ['avx512', 'avx2', 'scalar']."""
     return list(_lib().cpu_isas())

@@ -10,7 +10,7 @@ runs the eight back to back in C++ as the fused step does: no Python between the
 The GEMM written here runs with the widest instruction set the CPU has (ops.set_isa / MINITORCH_CLF_ISA
 choose another); on a CPU with AVX-512 the table also times it with AVX2 ("own avx2"), side by side.
 % of peak divides the achieved GFLOP/s by the float32 peak of the cores used with the widest ISA,
-measured by ops.fma_peak_gflops (best of 5): every thread runs independent FMA chains from
+measured by probes.fma_peak_gflops (tools/probes.py; best of 5): every thread runs independent FMA chains from
 registers (AVX-512: 2 pipes x 16 lanes x 2 flops = 64 flops per cycle per core where the core has two
 512-bit pipes; AVX2: 32), at the clock the cores hold. The header gives the peak of every ISA.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
-from . import intensity
+from . import intensity, probes
 from ..table import text_table
 from ..models import MLPConfig
 from ..plotting import pyplot
@@ -79,12 +79,12 @@ def _interleaved(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, 
 
 
 def measured_peak_gflops(repeats: int = 5, isa: str = "auto") -> float:
-    """Best of `repeats` runs of ops.fma_peak_gflops on torch's thread count with `isa`'s vectors (auto:
+    """Best of `repeats` runs of probes.fma_peak_gflops on torch's thread count with `isa`'s vectors (auto:
     the widest), after one to warm up: a new OpenMP thread can share its parent's core for the first
     tens of milliseconds, which halves the first readings on 2 cores; the peak is what the cores reach
     once spread."""
-    ops.fma_peak_gflops(isa=isa)
-    return max(ops.fma_peak_gflops(isa=isa) for _ in range(repeats))
+    probes.fma_peak_gflops(isa=isa)
+    return max(probes.fma_peak_gflops(isa=isa) for _ in range(repeats))
 
 
 def numpy_blas() -> tuple[object, str | None]:

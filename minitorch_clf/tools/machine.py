@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from . import probes
 from .timing import Timer, matmul_rate, synchronize
 
 
@@ -132,17 +133,13 @@ def cpu_footprints(threads: int, caches: dict[str, int] | None = None) -> dict[s
 
 def cpu_bandwidth(threads: int, kernel: str = "triad") -> dict[str, float]:
     """GB/s of STREAM's `kernel` per memory level (cpu_footprints), best of two runs of 10 samples."""
-    from .. import ops
-
-    return {level: max(ops.stream_gbps(kernel, size, threads, samples=10) for _ in range(2))
+    return {level: max(probes.stream_gbps(kernel, size, threads, samples=10) for _ in range(2))
             for level, size in cpu_footprints(threads).items()}
 
 
 def cpu_copy_gbs(threads: int) -> float:
     """STREAM's copy from DRAM (8 bytes per element), the same probe as the triad's."""
-    from .. import ops
-
-    return max(ops.stream_gbps("copy", cpu_footprints(threads)["DRAM"], threads, samples=10) for _ in range(2))
+    return max(probes.stream_gbps("copy", cpu_footprints(threads)["DRAM"], threads, samples=10) for _ in range(2))
 
 
 def _best_rate(fn, amount: float, device: torch.device, repeats: int) -> float:
@@ -157,17 +154,15 @@ def _best_rate(fn, amount: float, device: torch.device, repeats: int) -> float:
 
 
 def gpu_ceilings(device: torch.device, nbytes: int = 1 << 30) -> dict:
-    from .. import ops
-
     props = torch.cuda.get_device_properties(device)
     out = torch.empty(props.multi_processor_count * props.max_threads_per_multi_processor, device=device)
     iters = 4096                                     # a first timing, then scaled to ~50 ms
-    ops.gpu_fma_chains_(out, iters)
+    probes.gpu_fma_chains_(out, iters)
     with Timer(device) as t:
-        ops.gpu_fma_chains_(out, iters)
+        probes.gpu_fma_chains_(out, iters)
     iters = max(1, int(iters * 0.05 / max(t.seconds, 1e-6)))
-    flops = 2 * ops.FMA_CHAINS * iters * out.numel()
-    peak = _best_rate(lambda: ops.gpu_fma_chains_(out, iters), flops, device, 5)
+    flops = 2 * probes.FMA_CHAINS * iters * out.numel()
+    peak = _best_rate(lambda: probes.gpu_fma_chains_(out, iters), flops, device, 5)
     gemm = {}
     tf32 = torch.backends.cuda.matmul.allow_tf32
     try:
