@@ -11,7 +11,7 @@ import torch
 
 from . import data as D
 from .engines import ENGINES, OPTIMIZERS, build_engine, resolve_device
-from .errors import UsageError
+from .errors import UsageError, expect_one_of
 from .functional import ACTIVATIONS
 from .models import MLPConfig
 
@@ -43,8 +43,7 @@ class TrainConfig:
         choices = {"dataset": D.DATASETS, "engine": ENGINES, "optimizer": OPTIMIZERS,
                    "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES), "activation": tuple(ACTIVATIONS)}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise UsageError(f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+            expect_one_of(name, getattr(self, name), allowed, UsageError)
         for name in ("data_dir", "device"):
             if not isinstance(getattr(self, name), str):
                 raise UsageError(f"{name.replace('_', '-')}: expected a string, got {getattr(self, name)!r}")

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import expect_one_of
+
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
 # (mean, std) of the training pixels in [0, 1], the constants everyone uses
 NORMALIZATION = {"mnist-5k": (0.1307, 0.3081), "mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
@@ -231,6 +233,5 @@ LOADERS = {"tensor": TensorLoader, "dataloader": DataLoaderLoader}
 
 
 def make_loader(kind: str, split: Split, batch_size: int, **kw):
-    if kind not in LOADERS:
-        raise ValueError(f"loader: expected one of {', '.join(LOADERS)}, got {kind!r}")
+    expect_one_of("loader", kind, tuple(LOADERS))
     return LOADERS[kind](split, batch_size, **kw)

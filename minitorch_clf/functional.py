@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from .errors import expect_one_of
 from .validate import require_float, require_grad_like, require_like, require_rank, require_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -223,8 +224,7 @@ def cross_entropy_forward(
     if logits.dim() == 0:
         raise ValueError("logits: expected shape (N, C), (C,) or (N, C, d1, ..., dk), got ()")
     require_tensor("target", target)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    expect_one_of("reduction", reduction, REDUCTIONS)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing}")
     unbatched = logits.dim() == 1

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import optim as ours
+from .errors import expect_one_of
 
 SIZES = (784, 32, 10)          # a small MLP: the point is the optimizer, not the model
 
@@ -50,8 +51,7 @@ def validation_loss(lr: float | torch.Tensor, optimizer: str = "sgd", steps: int
                     batch: int = 32, **options) -> torch.Tensor:
     """H(lr): the validation loss after `steps` steps of `optimizer` (a name of optim.REGISTRY) at
     learning rate `lr`, every update recorded by autograd where `lr` is a Tensor that requires grad."""
-    if optimizer not in ours.REGISTRY:
-        raise ValueError(f"optimizer: expected one of {', '.join(ours.REGISTRY)}, got {optimizer!r}")
+    expect_one_of("optimizer", optimizer, tuple(ours.REGISTRY))
     weights, batches, (x_val, y_val) = _problem(seed, batch, steps)
     opt = getattr(ours, ours.REGISTRY[optimizer][0])(weights, lr=lr, differentiable=True, **options)
     for x, y in batches:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from . import functional as MF
+from .errors import expect_one_of
 
 
 def _accumulate(param: nn.Parameter, grad: torch.Tensor) -> None:
@@ -94,8 +95,7 @@ class Activation(Layer):
 
     def __init__(self, name: str = "relu"):
         super().__init__()
-        if name not in MF.ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {', '.join(MF.ACTIVATIONS)}, got {name!r}")
+        expect_one_of("activation", name, tuple(MF.ACTIVATIONS))
         self.name = name
         self._forward, self._backward = MF.ACTIVATIONS[name]
 

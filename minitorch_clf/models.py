@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from . import functional as MF
+from .errors import expect_one_of
 from .layers import Activation, Linear, Sequential
 
 # the torch modules of functional.ACTIVATIONS, for ReferenceNet and the parity checks
@@ -36,8 +37,7 @@ class MLPConfig:
                 raise ValueError(f"{name}: expected a positive int, got {getattr(self, name)!r}")
         if not isinstance(self.hidden, (tuple, list)) or not all(count(h) for h in self.hidden):
             raise ValueError(f"hidden: expected positive layer sizes like (128, 64), got {self.hidden!r}")
-        if self.activation not in MF.ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {', '.join(MF.ACTIVATIONS)}, got {self.activation!r}")
+        expect_one_of("activation", self.activation, tuple(MF.ACTIVATIONS))
 
     @property
     def sizes(self) -> tuple[int, ...]:

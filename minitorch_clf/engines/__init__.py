@@ -18,6 +18,7 @@ from .fused import FusedEngine
 from .jax_step import JaxEngine
 from .manual import ManualEngine
 from .reference import ReferenceEngine
+from ..errors import expect_one_of
 
 class EngineSpec(NamedTuple):
     engine: type[Engine]          # the step
@@ -70,8 +71,7 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
                    weight_decay: float | None = None, **options):
     """An optimizer of ours.REGISTRY from `module` (torch.optim or minitorch_clf.optim), same arguments for
     both; `momentum` goes to the ones that take it (SGD), `weight_decay` when given."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    expect_one_of("optimizer", name, OPTIMIZERS)
     cls_name, takes_momentum = ours.REGISTRY[name]
     kw = dict(options) if weight_decay is None else {"weight_decay": weight_decay, **options}
     if takes_momentum:
@@ -90,10 +90,8 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     """
     if activation is not None:
         config = dataclasses.replace(config, activation=activation)
-    if name not in _REGISTRY and name not in _PEERS:
-        raise ValueError(f"engine: expected one of {', '.join(ENGINES + PEERS)}, got {name!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    expect_one_of("engine", name, ENGINES + PEERS)
+    expect_one_of("optimizer", optimizer, OPTIMIZERS)
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if dtype not in (torch.float32, torch.float64):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 
 from .reference import ReferenceEngine
+from ..errors import expect_one_of
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def checked_compile_mode(mode: str) -> str:
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"compile_mode: expected one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    expect_one_of("compile_mode", mode, COMPILE_MODES)
     return mode
 
 

@@ -18,6 +18,7 @@ import torch
 
 from .build import BuildError, build_root, cuda_home, kernel_dir, runtime_link_flags, sources  # noqa: F401
 from .build import _state, build_cpu, build_cuda
+from ..errors import expect_one_of
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
@@ -252,8 +253,7 @@ def set_isa(name: str) -> str:
 
 
 def _set_isa(name: str, source: str) -> str:
-    if name not in ISAS:
-        raise ValueError(f"{source}: expected one of {', '.join(ISAS)}, got {name!r}")
+    expect_one_of(source, name, ISAS)
     if name != "auto" and name not in torch.ops.minitorch_clf.cpu_isas():
         raise ValueError(f"{source}: this CPU cannot run {name!r} (it runs {', '.join(torch.ops.minitorch_clf.cpu_isas())})")
     return torch.ops.minitorch_clf.set_isa(name)
@@ -273,8 +273,7 @@ def set_gemm(name: str) -> str:
 
 
 def _set_gemm(name: str, source: str) -> str:
-    if name not in GEMMS:
-        raise ValueError(f"{source}: expected one of {', '.join(GEMMS)}, got {name!r}")
+    expect_one_of(source, name, GEMMS)
     return torch.ops.minitorch_clf.set_gemm(name)
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..config import TrainConfig
-from ..errors import UsageError
+from ..errors import UsageError, expect_one_of
 from ..functional import ACTIVATIONS
 from ..optim import REGISTRY
 from .cli_common import PROG, check_writable, parse_device
@@ -213,12 +213,10 @@ def _cmd_profile(args) -> int:
     from ..engines import ENGINES
     from .profiling import profile_engine
 
-    if args.engine not in ENGINES:
-        raise UsageError(f"engine: expected one of {', '.join(ENGINES)}, got {args.engine!r}")
+    expect_one_of("engine", args.engine, ENGINES, UsageError)
     if args.steps <= 0 or args.batch_size <= 0:
         raise UsageError(f"steps, batch-size: expected positive values, got {args.steps}, {args.batch_size}")
-    if args.optimizer not in OPTIMIZERS:
-        raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
+    expect_one_of("optimizer", args.optimizer, OPTIMIZERS, UsageError)
     device = parse_device(args.device)
     from ..run_folder import prepare_out
 

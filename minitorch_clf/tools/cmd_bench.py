@@ -3,7 +3,7 @@ epoch, --ops, --gemm or --nproc benchmark, its table, and with --json the record
 ceilings (what `report` reads)."""
 from __future__ import annotations
 
-from ..errors import UsageError
+from ..errors import UsageError, expect_one_of
 from ..functional import ACTIVATIONS
 from ..optim import REGISTRY
 from .cli_common import capacity, check_writable, cpu_isas, parse_device
@@ -65,15 +65,12 @@ def cmd_bench(args) -> int:
     for path in (args.json, args.plot):
         if path is not None:
             check_writable(path)
-    if args.optimizer not in OPTIMIZERS:
-        raise UsageError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {args.optimizer!r}")
-    if args.activation not in ACTIVATIONS:
-        raise UsageError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {args.activation!r}")
+    expect_one_of("optimizer", args.optimizer, OPTIMIZERS, UsageError)
+    expect_one_of("activation", args.activation, tuple(ACTIVATIONS), UsageError)
     if args.activation != "relu" and (args.ops or args.gemm or args.epoch or args.nproc):
         raise UsageError("activation: the step benchmark takes it (leave out --ops/--gemm/--epoch/--nproc)")
     if args.compile_mode is not None:
-        if args.compile_mode not in COMPILE_MODES:
-            raise UsageError(f"compile-mode: expected one of {', '.join(COMPILE_MODES)}, got {args.compile_mode!r}")
+        expect_one_of("compile-mode", args.compile_mode, COMPILE_MODES, UsageError)
         if args.ops or args.gemm or args.nproc or not any(e in COMPILED for e in args.engines):
             raise UsageError(f"compile-mode: sets the mode of the compiled engines ({', '.join(COMPILED)}) in the "
                              "step or epoch benchmark; none of them runs here")

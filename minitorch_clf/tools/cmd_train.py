@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..config import TrainConfig
-from ..errors import UsageError
+from ..errors import UsageError, expect_one_of
 from .cli_common import PROG, capacity, parse_device
 
 
@@ -151,8 +151,7 @@ def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
 
     cfg.validate()
     backend = args.backend or ("nccl" if parse_device(cfg.device).type == "cuda" else "gloo")
-    if backend not in DP.BACKENDS:
-        raise UsageError(f"backend: expected one of {', '.join(DP.BACKENDS)}, got {backend!r}")
+    expect_one_of("backend", backend, DP.BACKENDS, UsageError)
     if backend == "nccl":
         import torch
 

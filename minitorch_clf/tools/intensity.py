@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import expect_one_of
 from ..models import MLPConfig
 
 STATE_PER_PARAM = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 1}   # momentum / exp_avg + exp_avg_sq / square_avg
@@ -84,8 +85,7 @@ def sgd_update(params: int, itemsize: int = 4) -> Cost:
 
 def step(config: MLPConfig, batch: int, itemsize: int = 4, optimizer: str = "sgd") -> Cost:
     """The whole training step: the GEMMs' flops over the minimum bytes (see the module docstring)."""
-    if optimizer not in STATE_PER_PARAM:
-        raise ValueError(f"optimizer: expected one of {', '.join(STATE_PER_PARAM)}, got {optimizer!r}")
+    expect_one_of("optimizer", optimizer, tuple(STATE_PER_PARAM))
     sizes = config.sizes
     params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
     batch_bytes = batch * (sizes[0] * itemsize + 8)
