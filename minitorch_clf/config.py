@@ -69,10 +69,12 @@ class TrainConfig:
         except ValueError as e:
             raise UsageError(str(e)) from None
         if self.nproc > 1:
-            from .distributed import SUPPORTED
+            from .distributed import check_options
 
-            if self.engine not in SUPPORTED:
-                raise UsageError(f"nproc: data parallelism runs the {', '.join(SUPPORTED)} engines, not {self.engine!r}")
+            try:
+                check_options(self.engine)
+            except ValueError as e:
+                raise UsageError(str(e)) from None
             if self.loader != "tensor":
                 raise UsageError("nproc: the ranks shard the resident tensor loader's batches; use --loader tensor")
 

@@ -31,6 +31,7 @@ identical. Written out here, as DDP does it inside:
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import socket
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from .errors import expect_one_of
 
 BACKENDS = ("gloo", "nccl")
 
@@ -300,22 +303,31 @@ class ZeroOneOptimizer:
 SUPPORTED = ("reference", "manual", "fused")
 
 
+def check_options(engine: str, zero1: bool = False, inspect=None) -> None:
+    """What a data-parallel run of `engine` refuses, as a ValueError naming the option: an engine without
+    the all-reduce, ZeRO-1 for reference (DDP), per-layer inspection (one rank's statistics are not the
+    run's). The launcher checks before it starts ranks; each rank again (attach, train)."""
+    if engine not in SUPPORTED:
+        raise ValueError(f"nproc: data parallelism runs the {', '.join(SUPPORTED)} engines, not {engine!r} "
+                         "(compiled code would have to be compiled with the all-reduce inside)")
+    if zero1 and engine == "reference":
+        raise ValueError("zero1: written out for the hand-written engines (manual, fused); reference uses DDP "
+                         "(torch's ZeroRedundancyOptimizer would be the counterpart)")
+    if inspect is not None:
+        raise ValueError("inspect: one rank's statistics are not the run's; inspect a one-process run")
+
+
 def attach(engine, world: World, bucket_kb: float, zero1: bool) -> None:
     """Make `engine` data-parallel over `world`: rank 0's weights broadcast, then DDP (reference), or
     for manual and fused GradBuckets' all-reduce or, with zero1, ZeroOneOptimizer's reduce-scatter."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    if engine.name not in SUPPORTED:
-        raise ValueError(f"nproc: data parallelism runs the {', '.join(SUPPORTED)} engines, not {engine.name!r} "
-                         "(compiled code would have to be compiled with the all-reduce inside)")
+    check_options(engine.name, zero1)
     params = list(engine.model.parameters())
     with torch.no_grad():
         for p in params:
             collective(dist.broadcast, p.data, 0)
     if engine.name == "reference":
-        if zero1:
-            raise ValueError("zero1: written out for the hand-written engines (manual, fused); reference uses DDP "
-                             "(torch's ZeroRedundancyOptimizer would be the counterpart)")
         ids = [engine.device.index] if engine.device.type == "cuda" else None
         engine.forward_module = DDP(engine.model, device_ids=ids, bucket_cap_mb=bucket_kb / 1024)
     else:
@@ -495,3 +507,45 @@ def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
         sys.stderr.write(f"minitorch-clf: rank {index} was killed ({signal.Signals(-code).name}); the other ranks "
                          "stopped\n")
     return code if code in (1, 2, 130) else 1
+
+
+def run(train_rank, cfg, out, resume: bool, *, overwrite: bool, backend: str, bucket_kb: float, zero1: bool,
+        timeout_s: float, nproc_asked: int | None = None, inspect=None, log=print) -> int:
+    """A data-parallel training run of `cfg` into `out`, each rank running `train_rank` (train.train_rank,
+    passed in: the loop sits above this module): this process as one rank when torchrun started it
+    (RANK, WORLD_SIZE set), else cfg.nproc ranks started here (launch). Everything that can be refused
+    is refused before any rank starts, as a ValueError naming the option; the run folder is the caller's
+    to check first. Returns the exit code: 0, or launch's (1 lost contact, 2 bad input, 130 interrupted)."""
+    import functools
+
+    expect_one_of("backend", backend, BACKENDS)
+    if backend == "nccl":
+        if torch.device(cfg.device).type != "cuda":
+            raise ValueError("backend: nccl runs on GPUs; use --device cuda, or gloo on the CPU")
+        if cfg.nproc > torch.cuda.device_count():
+            raise ValueError(f"nproc: nccl takes one GPU a rank; {cfg.nproc} ranks, {torch.cuda.device_count()} GPUs")
+    check_options(cfg.engine, zero1, inspect)
+    env = env_world()
+    if env is not None:                                # torchrun started this process as one rank
+        rank, size, local = env
+        if nproc_asked is not None and nproc_asked != size:
+            raise ValueError(f"nproc: torchrun started {size} ranks, --nproc says {nproc_asked}")
+        cfg = dataclasses.replace(cfg, nproc=size)
+        try:
+            world = init(rank, size, local, backend, timeout_s)
+        except DistError as e:
+            raise ValueError(str(e)) from None
+        try:
+            train_rank(cfg, out, resume, overwrite, bucket_kb, zero1, world)
+        except DistError as e:
+            sys.stderr.write(f"minitorch-clf: rank {rank}: {e}\n")
+            sys.stderr.flush()
+            os._exit(1)                               # a broken group's teardown can hang: leave at once
+        leave()
+        return 0
+    note = check_capacity(cfg.nproc)
+    log(f"data parallel: {cfg.nproc} ranks ({backend}), global batch {cfg.nproc} x {cfg.batch_size}")
+    if note:
+        log(note)
+    return launch(cfg.nproc, backend, timeout_s,
+                  functools.partial(train_rank, cfg, out, resume, overwrite, bucket_kb, zero1))

@@ -93,9 +93,8 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
     if world is not None:
         from . import distributed as DP
 
-        if inspect is not None:
-            raise UsageError("inspect: one rank's statistics are not the run's; inspect a one-process run")
         try:
+            DP.check_options(cfg.engine, zero1, inspect)
             DP.attach(engine, world, bucket_kb, zero1)
         except ValueError as e:
             raise UsageError(str(e)) from None

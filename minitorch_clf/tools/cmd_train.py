@@ -8,13 +8,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import sys
 from pathlib import Path
 
 from ..config import TrainConfig
-from ..errors import UsageError, expect_one_of
-from .cli_common import PROG, capacity, parse_device
+from ..errors import UsageError
+from .cli_common import PROG, parse_device
 
 
 def _inspect_every(text: str | None) -> int | None:
@@ -141,60 +140,28 @@ def _renproc(cfg, nproc: int):
 
 
 def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
-    """Data parallel: check what can be checked here, then run this process as one rank (started by
-    torchrun) or start cfg.nproc ranks (train --nproc)."""
-    import functools
-
+    """Data parallel (distributed.run): this process as one rank started by torchrun, or cfg.nproc ranks
+    started here (train --nproc); its refusals as the CLI's one line."""
     from .. import distributed as DP
     from .. import run_folder as RF
     from .. import train as T
 
     cfg.validate()
     backend = args.backend or ("nccl" if parse_device(cfg.device).type == "cuda" else "gloo")
-    expect_one_of("backend", backend, DP.BACKENDS, UsageError)
-    if backend == "nccl":
-        import torch
-
-        if parse_device(cfg.device).type != "cuda":
-            raise UsageError("backend: nccl runs on GPUs; use --device cuda, or gloo on the CPU")
-        if cfg.nproc > torch.cuda.device_count():
-            raise UsageError(f"nproc: nccl takes one GPU a rank; {cfg.nproc} ranks, {torch.cuda.device_count()} GPUs")
-    if inspect is not None:
-        raise UsageError("inspect: one rank's statistics are not the run's; inspect a one-process run")
-    if args.zero1 and cfg.engine == "reference":
-        raise UsageError("zero1: written out for the hand-written engines (manual, fused); reference uses DDP")
     env = DP.env_world()
-    if not resume and (env is None or env[0] == 0):     # rank 0 checks: the others could see its new files
-        RF.check_new_run(out, args.overwrite)
-    if env is not None:                           # torchrun started this process as one rank
-        rank, size, local = env
-        if args.nproc is not None and args.nproc != size:
-            raise UsageError(f"nproc: torchrun started {size} ranks, --nproc says {args.nproc}")
-        cfg = dataclasses.replace(cfg, nproc=size)
-        try:
-            world = DP.init(rank, size, local, backend, args.dist_timeout)
-        except DP.DistError as e:
-            raise UsageError(str(e)) from None
-        try:
-            T.train_rank(cfg, out, resume, args.overwrite, args.bucket_kb, args.zero1, world)
-        except DP.DistError as e:
-            sys.stderr.write(f"{PROG}: rank {rank}: {e}\n")
-            sys.stderr.flush()
-            os._exit(1)                          # a broken group's teardown can hang: leave at once
-        DP.leave()
-        if rank == 0:
-            print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
-        return 0
-    run = functools.partial(T.train_rank, cfg, out, resume, args.overwrite, args.bucket_kb, args.zero1)
-    note = capacity(cfg.nproc)
-    print(f"data parallel: {cfg.nproc} ranks ({backend}), global batch {cfg.nproc} x {cfg.batch_size}", flush=True)
-    if note:
-        print(note, flush=True)
-    code = DP.launch(cfg.nproc, backend, args.dist_timeout, run)
+    try:
+        DP.check_options(cfg.engine, args.zero1, inspect)
+        if not resume and (env is None or env[0] == 0):     # rank 0 checks: the others could see its new files
+            RF.check_new_run(out, args.overwrite)
+        code = DP.run(T.train_rank, cfg, out, resume, overwrite=args.overwrite, backend=backend, bucket_kb=args.bucket_kb,
+                      zero1=args.zero1, timeout_s=args.dist_timeout, nproc_asked=args.nproc, inspect=inspect,
+                      log=lambda m: print(m, flush=True))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if code == 130:
         sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
                          f"minitorch-clf train --resume {out}\n")
-    elif code == 0:
+    elif code == 0 and (env or (0,))[0] == 0:
         print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
     return code
 
