@@ -39,6 +39,14 @@ def _params_with_grad(group: dict) -> list[torch.Tensor]:
     return [p for p in group["params"] if p.grad is not None]
 
 
+def _groups_with_grads(optimizer: Optimizer):
+    """(group, its params that received a gradient) for each param group that has any, in order."""
+    for group in optimizer.param_groups:
+        params = _params_with_grad(group)
+        if params:
+            yield group, params
+
+
 def _loss_of(closure):
     """What step(closure) returns: the closure's loss, evaluated with grad enabled (None without one)."""
     if closure is None:
@@ -184,10 +192,7 @@ class SGD(Optimizer):
     def step(self, closure=None):
         loss = _loss_of(closure)
         with _grad_mode(self):
-            for group in self.param_groups:
-                params = _params_with_grad(group)
-                if not params:
-                    continue
+            for group, params in _groups_with_grads(self):
                 bufs = [self.state[p].get("momentum_buffer") for p in params]
                 update = _sgd_fused if group["fused"] else \
                     _sgd_loop if group["foreach"] is False or group["differentiable"] else _sgd_foreach
@@ -355,10 +360,7 @@ class Adam(Optimizer):
     def step(self, closure=None):
         loss = _loss_of(closure)
         with _grad_mode(self):
-            for group in self.param_groups:
-                params = _params_with_grad(group)
-                if not params:
-                    continue
+            for group, params in _groups_with_grads(self):
                 states = [self._state(p, group) for p in params]
                 grads = [p.grad for p in params]
                 if any(p.is_complex() for p in params):            # as torch does: a complex number is two reals
@@ -555,10 +557,7 @@ class RMSprop(Optimizer):
     def step(self, closure=None):
         loss = _loss_of(closure)
         with _grad_mode(self):
-            for group in self.param_groups:
-                params = _params_with_grad(group)
-                if not params:
-                    continue
+            for group, params in _groups_with_grads(self):
                 states = [self._state(p, group) for p in params]
                 if group["differentiable"] and group["foreach"]:
                     raise AssertionError("_foreach ops don't support autograd")   # torch's refusal, at its place
