@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from minitorch_clf import data as D                      # noqa: E402
+from minitorch_clf import ops                            # noqa: E402
 from minitorch_clf.tools.timing import Timer               # noqa: E402
 from minitorch_clf.tools.machine import machine_info      # noqa: E402
 from minitorch_clf.engines import Engine, build_engine     # noqa: E402
@@ -52,7 +53,7 @@ def forward_versions(shapes, launches: int = 100) -> list[tuple[tuple, int, floa
     out = []
     for n, i, o in shapes:
         x, w, b = torch.randn(n, i, device="cuda"), torch.randn(o, i, device="cuda"), torch.randn(o, device="cuda")
-        for version in (1, 2):
+        for version in ops.linear_versions(torch.float32):
             torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", version)         # handles, workspace
             torch.cuda.synchronize()
             graph = torch.cuda.CUDAGraph()

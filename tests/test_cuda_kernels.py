@@ -65,8 +65,7 @@ def test_linear_forward_versions(dtype, n, i, o, act):
     x, w, b = rand(n, i, dtype=dtype, seed=1), rand(o, i, dtype=dtype, seed=2), rand(o, dtype=dtype, seed=3)
     ref = F.linear(x.double(), w.double(), b.double())
     ref = ref.clamp_min(0) if act == "relu" else ref
-    versions = (1, 2) if dtype == torch.float32 else (1,)
-    for v in versions:
+    for v in ops.linear_versions(dtype):
         poison()
         out, _ = torch.ops.minitorch_clf.linear_forward_v(x.cuda(), w.cuda(), b.cuda(), act, v)
         assert_matches(out, ref, dtype)
@@ -88,7 +87,7 @@ def test_every_activation_on_both_versions(dtype, act):
     forward, backward = MF.ACTIVATIONS[act]
     ref, act_cache = forward(z64)
     dx_ref, dw_ref, db_ref = MF.linear_backward(backward(dout.double(), act_cache), cache)
-    for v in ((1, 2) if dtype == torch.float32 else (1,)):
+    for v in ops.linear_versions(dtype):
         poison()
         out, pre = torch.ops.minitorch_clf.linear_forward_v(x.cuda(), w.cuda(), b.cuda(), act, v)
         assert_matches(out, ref, dtype)

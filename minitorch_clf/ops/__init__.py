@@ -31,6 +31,14 @@ ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF
 # derivative reads the pre-activation z rather than the output h.
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh")
 READS_PRE = ("gelu", "gelu_tanh")
+# The CUDA versions of linear_forward that linear_forward_v runs (kernels/cuda/bindings.cpp), with their
+# names and the dtypes each takes: the one table bench, benchmarks/gpu_epoch.py and the tests read.
+LINEAR_VERSIONS = {1: ("tiled", (torch.float32, torch.float64)), 2: ("cuBLASLt", (torch.float32,))}
+
+
+def linear_versions(dtype: torch.dtype = torch.float32) -> list[int]:
+    """The CUDA linear_forward versions that take `dtype`."""
+    return [v for v, (_, dtypes) in LINEAR_VERSIONS.items() if dtype in dtypes]
 
 
 def load(verbose: bool = False) -> dict:

@@ -224,8 +224,9 @@ def bench_linear_forward(batch_sizes: list[int], device="cuda", in_features: int
                  "bare mm (no epilogue)": lambda: torch.mm(x, w.t()),
                  "fused linear_forward": lambda: ops.linear_forward(x, w, b, "relu")}
         if device.type == "cuda":
-            impls["fused v1 (tiled)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", 1)
-            impls["fused v2 (cuBLASLt)"] = lambda: torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", 2)
+            for v in ops.linear_versions(x.dtype):
+                impls[f"fused v{v} ({ops.LINEAR_VERSIONS[v][0]})"] = \
+                    lambda v=v: torch.ops.minitorch_clf.linear_forward_v(x, w, b, "relu", v)
         samples = dict(zip(impls, _interleaved(list(impls.values()), device, iters, repeats)))
         flops = 2 * bs * in_features * out_features
         layer = MLPConfig(in_features, (out_features,), 10)
