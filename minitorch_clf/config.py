@@ -18,6 +18,12 @@ from .models import MLPConfig
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+def check_seed(seed) -> None:
+    """A seed torch's generators take: an integer in [0, 2**63) (train's and check's --seed)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise UsageError(f"seed: expected an integer in [0, 2**63), got {seed!r}")
+
+
 @dataclass
 class TrainConfig:
     dataset: str = "mnist-5k"
@@ -53,8 +59,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise UsageError(f"{name.replace('_', '-')}: expected a positive integer, got {value!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
-            raise UsageError(f"seed: expected an integer in [0, 2**63), got {self.seed!r}")
+        check_seed(self.seed)
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"lr: expected a finite positive value, got {self.lr!r}")
         for name in ("momentum", "weight_decay"):

@@ -177,13 +177,18 @@ def restore(engine, ckpt: dict) -> None:
         raise UsageError(f"checkpoint: does not match the run's config.json ({first})") from None
 
 
+def cannot_write(out: Path, e: OSError) -> UsageError:
+    """The one line for an output folder that refuses a file (run folders, profile, report)."""
+    return UsageError(f"out: cannot write to {out} ({e.strerror or e})")
+
+
 def prepare_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
         probe.close()
     except OSError as e:
-        raise UsageError(f"out: cannot write to {out} ({e.strerror or e})") from None
+        raise cannot_write(out, e) from None
 
 
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "curves.png", "inspect.jsonl", "inspect.png")
@@ -255,7 +260,7 @@ def owned(out: Path):
     try:
         fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
     except OSError as e:
-        raise UsageError(f"out: cannot write to {out} ({e.strerror or e})") from None
+        raise cannot_write(out, e) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -19,7 +19,7 @@
 
 #include "cpu_ops.h"
 #include "gemm/gemm.h"
-#include "validate.h"
+#include "../common/validate.h"
 
 namespace minitorch_clf {
 namespace {

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "validate.h"
+#include "../common/validate.h"
 #include "cpu_ops.h"
 #include "on_isa.h"
 

@@ -12,7 +12,7 @@
 
 #include "../common/adam_update.h"
 #include "../common/sgd_update.h"
-#include "validate.h"
+#include "../common/validate.h"
 #include "cpu_ops.h"
 #include "flags.h"
 #include "on_isa.h"

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "validate.h"
+#include "../common/validate.h"
 #include "cpu_ops.h"
 
 namespace minitorch_clf {

@@ -1,13 +1,13 @@
 // CUDA registrations of the minitorch_clf ops: thin bindings from tensors to the pure-CUDA launchers
 // in *.cu and to cublaslt.cpp (linear forward v2). Every launch goes on the current stream and is
-// checked. The schema lives in ../cpu/schema.cpp.
+// checked. The schema lives in ../common/schema.cpp.
 //   N = batch, I = in_features, O = out_features, C = classes
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../cpu/validate.h"
+#include "../common/validate.h"
 #include "cublaslt.h"
 #include "kernels.h"
 

@@ -3,7 +3,7 @@
     from minitorch_clf import ops
     h, saved = ops.linear_forward(x, w, b, "relu")     # builds kernels/cpu the first time (cached), then runs
 
-kernels/cpu/schema.cpp declares every op in `TORCH_LIBRARY(minitorch_clf, m)`; kernels/cpu and
+kernels/common/schema.cpp declares every op in `TORCH_LIBRARY(minitorch_clf, m)`; kernels/cpu and
 kernels/cuda register the CPU and CUDA kernels. Here each op gets a fake (meta) kernel, which checks
 the shapes with torch._check and says the output's, so torch.compile traces the op without running
 it; the differentiable ones also get an autograd formula built from their backward op. build.py

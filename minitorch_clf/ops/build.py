@@ -26,9 +26,9 @@ def kernel_dir() -> Path:
     """kernels/ of a source checkout (editable install), else the copy shipped inside the package."""
     package = Path(__file__).resolve().parents[1]                   # minitorch_clf/
     for candidate in (package.parent / "kernels", package / "kernels"):
-        if (candidate / "cpu" / "schema.cpp").is_file():
+        if (candidate / "common" / "schema.cpp").is_file():
             return candidate
-    raise BuildError("kernel sources not found: expected kernels/cpu/schema.cpp beside or inside minitorch_clf")
+    raise BuildError("kernel sources not found: expected kernels/common/schema.cpp beside or inside minitorch_clf")
 
 
 def build_root() -> Path:
@@ -60,9 +60,10 @@ def build_cpu(verbose: bool = False) -> dict:
 
 
 def sources(kind: str) -> list[Path]:
-    """Every .cpp and .cu under kernels/<kind>, sorted: a new kernel file is built without a list to edit."""
-    folder = kernel_dir() / kind
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".cpp", ".cu"))
+    """Every .cpp and .cu under kernels/<kind>, sorted: a new kernel file is built without a list to edit;
+    the CPU library also takes kernels/common's .cpp (the schema, which the CUDA library registers against)."""
+    folders = [kernel_dir() / kind] + ([kernel_dir() / "common"] if kind == "cpu" else [])
+    return sorted(p for folder in folders for p in folder.rglob("*") if p.suffix in (".cpp", ".cu"))
 
 
 def _jit_build(kind: str, verbose: bool, **flags) -> tuple[Path, float]:

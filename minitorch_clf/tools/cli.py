@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import TrainConfig
+from ..config import TrainConfig, check_seed
 from ..errors import UsageError, expect_one_of
 from ..functional import ACTIVATIONS
 from ..optim import REGISTRY
@@ -116,8 +116,7 @@ def _cmd_check(args) -> int:
     dtypes = {"float32": torch.float32, "float64": torch.float64}
     if args.dtype not in dtypes:
         raise UsageError(f"dtype: expected float32 or float64, got {args.dtype!r}")
-    if not 0 <= args.seed < 2**63:
-        raise UsageError(f"seed: expected an integer in [0, 2**63), got {args.seed}")
+    check_seed(args.seed)
     device = parse_device(args.device)
     rows = run_checks(dtypes[args.dtype], device, seed=args.seed)
     print(format_table(rows))
@@ -163,6 +162,7 @@ def _cmd_inspect(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from ..run_folder import cannot_write
     from .report import ReportError, write_report
 
     if args.out.exists() and not args.out.is_dir():
@@ -174,7 +174,7 @@ def _cmd_report(args) -> int:
     except ReportError as e:
         raise UsageError(str(e)) from None
     except OSError as e:
-        raise UsageError(f"out: cannot write to {args.out} ({e.strerror or e})") from None
+        raise cannot_write(args.out, e) from None
     print(f"wrote {path} and its images in {args.out}")
     return 0
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../validate.h"
+#include "../../common/validate.h"
 #include "../cpu_ops.h"
 #include "gemm.h"
 #include "gemm_kernels.h"

@@ -1,11 +1,12 @@
 // Argument checks shared by the CPU and CUDA bindings: every message names the argument,
-// what was expected and what was received.
+// what was expected and what was received. Host code only (it includes ATen): the .cpp files of
+// ../cpu and ../cuda, never a .cu.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <string>
 
-#include "../common/activation.h"
+#include "activation.h"
 
 namespace minitorch_clf {
 

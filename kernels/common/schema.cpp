@@ -1,6 +1,6 @@
 // The custom ops of minitorch_clf: the whole schema, here; kernels registered per dispatch key
-// (CPU in this folder and gemm/, CUDA in ../cuda). Shapes: N = batch, I = in_features, O = out_features,
-// C = classes. Python adds fake (meta) kernels and autograd formulas in minitorch_clf/ops/__init__.py.
+// (CPU in ../cpu and ../cpu/gemm, CUDA in ../cuda). Built into the CPU library, which is always loaded
+// before the CUDA one. Shapes: N = batch, I = in_features, O = out_features, C = classes. Python adds fake (meta) kernels and autograd formulas in minitorch_clf/ops/__init__.py.
 #include <torch/library.h>
 
 TORCH_LIBRARY(minitorch_clf, m) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where does an error raised from an extension op die?   bash benchmarks/segv_probe/segv_probe.sh OUT_DIR
+# Where does an error raised from an extension op die?   bash docs/investigations/segv_probe/segv_probe.sh OUT_DIR
 # (from the repository root, after the project's kernels are built). Every case runs in its own
 # process, all at once; a crash prints the signal and, from segv_where.so (LD_PRELOAD), the faulting
 # PC as library+offset and a frame-pointer walk. Cases: see call_case.py. The matrix crosses
