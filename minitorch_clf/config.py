@@ -88,9 +88,9 @@ class TrainConfig:
         available: a layer of 10**12 units was an allocation traceback, one of 10**8 the OOM killer."""
         from .distributed import available_memory
 
-        sizes = (MLPConfig().in_features, *self.hidden, MLPConfig().num_classes)
+        sizes = MLPConfig(hidden=tuple(self.hidden)).sizes         # hidden checked before this is called
         params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
-        need = 4 * params * DTYPES.get(self.dtype, torch.float64).itemsize
+        need = 4 * params * DTYPES[self.dtype].itemsize
         free = available_memory()
         if free is not None and need > free:
             raise UsageError(f"hidden: {','.join(map(str, self.hidden))} makes {params:,} parameters, "

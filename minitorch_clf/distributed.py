@@ -518,9 +518,11 @@ def run(train_rank, cfg, out, resume: bool, *, overwrite: bool, backend: str, bu
     to check first. Returns the exit code: 0, or launch's (1 lost contact, 2 bad input, 130 interrupted)."""
     import functools
 
+    from .engines import resolve_device
+
     expect_one_of("backend", backend, BACKENDS)
     if backend == "nccl":
-        if torch.device(cfg.device).type != "cuda":
+        if resolve_device(cfg.device).type != "cuda":            # cfg.device may say "auto"
             raise ValueError("backend: nccl runs on GPUs; use --device cuda, or gloo on the CPU")
         if cfg.nproc > torch.cuda.device_count():
             raise ValueError(f"nproc: nccl takes one GPU a rank; {cfg.nproc} ranks, {torch.cuda.device_count()} GPUs")

@@ -61,7 +61,9 @@ def _check_nonneg(name: str, value: float) -> None:
 
 
 def _scalar(x) -> float:
-    """A hyper-parameter given as a number or a 1-element Tensor (torch accepts both), as a float."""
+    """A hyper-parameter (or an expression of one) given as a number or a 1-element Tensor (torch accepts
+    both), as a Python number. A Tensor lr keeps its dtype through the arithmetic before it is read, as
+    in torch: a float32 lr's step size is rounded to float32."""
     return x.item() if isinstance(x, torch.Tensor) else x
 
 
@@ -118,22 +120,19 @@ def _new_step(p: torch.Tensor, capturable: bool) -> torch.Tensor:
     return torch.zeros((), dtype=_scalar_dtype(), device=p.device if capturable else None)
 
 
-def _value(x):
-    """A hyper-parameter expression as a Python number, computed as torch does: a Tensor lr keeps its
-    dtype through the arithmetic (a float32 lr's step size is rounded to float32) before it is read."""
-    return x.item() if isinstance(x, torch.Tensor) else x
-
-
 def _hyper(group: dict, *names: str) -> dict:
     """The group with the named hyper-parameters as Python numbers, read once per step; in the
     differentiable and capturable modes a Tensor one stays a tensor (0-dim), so the update keeps it in
     the graph (differentiable) or on the device (capturable). `lr` stays a 0-dim tensor in any mode:
-    its arithmetic happens in its own dtype, as in torch (see _value)."""
+    its arithmetic happens in its own dtype, as in torch (see _scalar)."""
     keep = group.get("differentiable") or group.get("capturable")
-    as_scalar = lambda x: x.reshape(()) if isinstance(x, torch.Tensor) and (keep or name == "lr") else _scalar(x)
+
+    def read(x, name):
+        return x.reshape(()) if isinstance(x, torch.Tensor) and (keep or name == "lr") else _scalar(x)
+
     out = dict(group)
     for name in names:
-        out[name] = tuple(map(as_scalar, group[name])) if name == "betas" else as_scalar(group[name])
+        out[name] = tuple(read(b, name) for b in group[name]) if name == "betas" else read(group[name], name)
     return out
 
 
@@ -215,7 +214,7 @@ def _sgd_loop(params, grads, bufs, group) -> None:
         if isinstance(wd, torch.Tensor) and wd.requires_grad:
             g = g + wd * p.clone()                  # a copy: p is updated in place below
         elif wd != 0:
-            g = g.add(p, alpha=_value(wd))
+            g = g.add(p, alpha=_scalar(wd))
         if mu != 0:
             if bufs[i] is None:
                 bufs[i] = g.clone() if diff else torch.clone(g).detach()
@@ -225,7 +224,7 @@ def _sgd_loop(params, grads, bufs, group) -> None:
         if isinstance(lr, torch.Tensor) and lr.requires_grad:
             p.sub_(g * lr)
         else:
-            p.add_(g, alpha=-_value(lr))
+            p.add_(g, alpha=-_scalar(lr))
 
 
 def _sgd_foreach(params, grads, bufs, group) -> None:
@@ -246,13 +245,13 @@ def _sgd_foreach(params, grads, bufs, group) -> None:
                 else:
                     b.mul_(mu).add_(grads[i], alpha=1 - tau)
         grads = torch._foreach_add(grads, bufs, alpha=mu) if group["nesterov"] else bufs
-    torch._foreach_add_(params, grads, alpha=-_value(lr))
+    torch._foreach_add_(params, grads, alpha=-_scalar(lr))
 
 
 def _sgd_fused(params, grads, bufs, group) -> None:
     """The same update in one call of the custom op `sgd_update_` (kernels/cpu/optimizer.cpp)."""
     op = torch.ops.minitorch_clf.sgd_update_
-    args = (_value(group["lr"]), group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"],
+    args = (_scalar(group["lr"]), group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"],
             group["maximize"])
     if group["momentum"] == 0:
         _contiguous_update(op, (params, grads, []), *args, False)
@@ -392,14 +391,14 @@ def _adam_loop(params, grads, states, group) -> None:
         st["step"] += 1
         if wd != 0:
             if group["decoupled_weight_decay"]:
-                p.mul_(_value(1 - lr * wd))
+                p.mul_(_scalar(1 - lr * wd))
             else:
                 g = g.add(p, alpha=wd)
         m, v = st["exp_avg"], st["exp_avg_sq"]
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
         t = st["step"].item()
-        step_size = _value(lr / (1 - beta1**t))
+        step_size = _scalar(lr / (1 - beta1**t))
         bias_correction2_sqrt = (1 - beta2**t) ** 0.5
         if group["amsgrad"]:
             torch.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
@@ -418,14 +417,14 @@ def _adam_foreach(params, grads, states, group) -> None:
     torch._foreach_add_(steps, 1)
     if wd != 0:
         if group["decoupled_weight_decay"]:
-            torch._foreach_mul_(params, _value(1 - lr * wd))
+            torch._foreach_mul_(params, _scalar(1 - lr * wd))
         else:
             grads = torch._foreach_add(grads, params, alpha=wd)
     torch._foreach_lerp_(ms, grads, 1 - beta1)
     torch._foreach_mul_(vs, beta2)
     torch._foreach_addcmul_(vs, grads, grads, 1 - beta2)
     ts = [s.item() for s in steps]
-    step_sizes = [-_value(lr / (1 - beta1**t)) for t in ts]
+    step_sizes = [-_scalar(lr / (1 - beta1**t)) for t in ts]
     bias_correction2_sqrt = [(1 - beta2**t) ** 0.5 for t in ts]
     if group["amsgrad"]:
         vmax = [st["max_exp_avg_sq"] for st in states]
@@ -595,11 +594,11 @@ def _rmsprop_loop(params, grads, states, group) -> None:
             if tensor_lr:
                 p.sub_((buf.clone() if diff else buf) * lr)
             else:
-                p.add_(buf, alpha=-_value(lr))
+                p.add_(buf, alpha=-_scalar(lr))
         elif tensor_lr:
             p.sub_(g / d * lr)
         else:
-            p.addcdiv_(g, d, value=-_value(lr))
+            p.addcdiv_(g, d, value=-_scalar(lr))
 
 
 def _rmsprop_foreach(params, grads, states, group) -> None:
@@ -625,9 +624,9 @@ def _rmsprop_foreach(params, grads, states, group) -> None:
         bufs = [st["momentum_buffer"] for st in states]
         torch._foreach_mul_(bufs, mu)
         torch._foreach_addcdiv_(bufs, grads, d)
-        torch._foreach_add_(params, bufs, alpha=-_value(lr))
+        torch._foreach_add_(params, bufs, alpha=-_scalar(lr))
     else:
-        torch._foreach_addcdiv_(params, grads, d, value=-_value(lr))
+        torch._foreach_addcdiv_(params, grads, d, value=-_scalar(lr))
 
 
 # The optimizers by the name `train --optimizer` and build_engine take: (class name, here and in

@@ -99,11 +99,10 @@ def load_checkpoint(run_dir: Path, cfg: TrainConfig | None = None) -> dict:
     traceback later) and, given the folder's config, against it: a checkpoint copied from another run is
     refused before anything is loaded or trained."""
     path = run_dir / "checkpoint.pt"
-    if not path.is_file() and (run_dir / REPLACED).is_dir():
-        raise UsageError(f"checkpoint: no checkpoint at {path}: an overwrite of this folder was stopped before its "
-                         f"first checkpoint; `train --out {run_dir}` (no --overwrite) puts the run it replaced back")
     if not path.is_file():
-        raise UsageError(f"checkpoint: no checkpoint at {path}")
+        why = (f": an overwrite of this folder was stopped before its first checkpoint; `train --out {run_dir}` "
+               "(no --overwrite) puts the run it replaced back") if (run_dir / REPLACED).is_dir() else ""
+        raise UsageError(f"checkpoint: no checkpoint at {path}{why}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # any unpickling failure means the file is not ours or is damaged

@@ -137,6 +137,7 @@ def test_a_lost_rank_ends_the_others_with_one_line(mode, capfd):
     (["--nproc", "2", "--loader", "dataloader"], "--loader tensor"),
     (["--nproc", "2", "--backend", "mpi"], "backend: expected one of"),
     (["--nproc", "2", "--backend", "nccl"], "nccl runs on GPUs"),
+    (["--nproc", "2", "--device", "auto", "--backend", "nccl"], "nccl"),     # auto resolved, not torch.device'd
     (["--nproc", "2", "--zero1", "--engine", "reference"], "zero1"),
     (["--nproc", "2", "--inspect"], "inspect"),
     (["--nproc", "2", "--bucket-kb", "0"], "bucket-kb"),

@@ -80,8 +80,9 @@ def cmd_train(args) -> int:
             cfg = dataclasses.replace(cfg, epochs=args.epochs)
         if args.nproc is not None and args.nproc != cfg.nproc:
             cfg = _renproc(cfg, args.nproc)
-        _check_dp_options(args, cfg.nproc > 1 or _under_launcher())
-        if cfg.nproc > 1 or _under_launcher():
+        ranks = cfg.nproc > 1 or _under_launcher()
+        _check_dp_options(args, ranks)
+        if ranks:
             return _train_ranks(args, cfg, args.resume, True, inspect)
         return _interruptible(lambda: T.train(cfg, args.resume, resume=True, progress=not args.no_progress,
                                               inspect=inspect), args.resume)
@@ -101,13 +102,13 @@ def cmd_train(args) -> int:
         return _compare(cfg, engines)
     cfg.validate()                                 # before a default run folder is made
     _check_new_run_options(args, cfg)
-    _check_dp_options(args, cfg.nproc > 1 or _under_launcher())
+    ranks = cfg.nproc > 1 or _under_launcher()
+    _check_dp_options(args, ranks)
     if _under_launcher() and args.out is None:
         raise UsageError("out: under torchrun give --out, so that every rank names the same run folder")
-    if cfg.nproc > 1 or _under_launcher():
-        out = args.out or RF.new_run_dir()
-        return _train_ranks(args, cfg, out, False, inspect)
     out = args.out or RF.new_run_dir()
+    if ranks:
+        return _train_ranks(args, cfg, out, False, inspect)
     try:
         _interruptible(lambda: T.train(cfg, out, progress=not args.no_progress, overwrite=args.overwrite,
                                        inspect=inspect), out)
@@ -159,11 +160,15 @@ def _train_ranks(args, cfg, out: Path, resume: bool, inspect) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     if code == 130:
-        sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
-                         f"minitorch-clf train --resume {out}\n")
+        _say_interrupted(out)
     elif code == 0 and (env or (0,))[0] == 0:
         print(f"run folder: {out}  (metrics.jsonl, curves.png, checkpoint.pt)")
     return code
+
+
+def _say_interrupted(out: Path) -> None:
+    sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
+                     f"minitorch-clf train --resume {out}\n")
 
 
 def _interruptible(run, out: Path) -> int:
@@ -171,8 +176,7 @@ def _interruptible(run, out: Path) -> int:
     try:
         run()
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted; {out} keeps every completed epoch: continue with "
-                         f"minitorch-clf train --resume {out}\n")
+        _say_interrupted(out)
         raise SystemExit(130) from None
     return 0
 
