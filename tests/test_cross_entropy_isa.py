@@ -97,3 +97,14 @@ def test_ignore_index_as_torch_on_every_isa(dtype, c, ignore_index):
     with pytest.raises(RuntimeError, match=r"target: class index -100 at position 0 is outside \[0, 10\) and is "
                                            r"not ignore_index \(-1\)"):
         ops.cross_entropy_forward_backward(z[:, :10], torch.full((50,), -100), -1)
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_the_op_gradient_with_ignored_rows_against_finite_differences(ignore_index):
+    """The fused op's dlogits (through its registered autograd) against float64 central differences of its
+    loss, with ignored rows among the others: the mean over the rows that count, zero for the ignored."""
+    g = torch.Generator().manual_seed(5)
+    z = (torch.randn(7, 5, generator=g, dtype=torch.float64) * 2).requires_grad_()
+    y = torch.randint(0, 5, (7,), generator=g)
+    y[[1, 4]] = ignore_index
+    assert torch.autograd.gradcheck(lambda z: ops.cross_entropy_forward_backward(z, y, ignore_index)[0], (z,))
