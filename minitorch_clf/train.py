@@ -19,9 +19,9 @@ from . import data as D
 from . import diagnostics as DG
 from .config import TrainConfig
 from .errors import UsageError
-from .run_folder import (atomic_write, check_new_run, drop_replaced, give_back_replaced, load_checkpoint,
-                         owned, plot_curves, prepare_out, remove_stale_temporaries, restore, set_aside,
-                         sigterm_as_interrupt, write_checkpoint, write_text)
+from .run_folder import (atomic_write, check_new_run, drop_replaced, give_back_replaced, interrupts, load_checkpoint,
+                         owned, plot_curves, prepare_out, raise_if_interrupted, remove_stale_temporaries, restore,
+                         set_aside, write_checkpoint, write_text)
 
 __all__ = ["TrainConfig", "UsageError", "RunResult", "evaluate", "train", "train_rank", "check_compare", "compare",
            "relative_gap"]
@@ -101,7 +101,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
         if not world.is_writer:                    # rank 0 owns and writes the run folder
             return _train(cfg, out, engine, train_split, test_split, ckpt, False, lambda *a: None, None, world)
     prepare_out(out)
-    with owned(out), sigterm_as_interrupt():
+    with owned(out), interrupts():
         if give_back_replaced(out):                # a killed overwrite's: the old run first, then the checks
             log(f"{out}: an overwrite was stopped before its first checkpoint; the run it replaced is back")
         held = [] if resume else check_new_run(out, overwrite)
@@ -173,6 +173,7 @@ def _train(cfg, out, engine, train_split, test_split, ckpt, progress, log, inspe
             records = DG.read(out / "inspect.jsonl")
             atomic_write(out / "inspect.png", lambda tmp: DG.plot(records, tmp, f"{cfg.engine}, {cfg.optimizer} "
                                                                            f"lr={cfg.lr}, {cfg.activation}  ({out})"))
+        raise_if_interrupted()                     # after the last epoch too: a Ctrl-C is never reported as 0
     if inspector is not None and inspector.count:
         train_s = sum(m["seconds"] for m in metrics[start:])
         log(inspector.cost(train_s, len(step_losses)))
@@ -202,6 +203,7 @@ def _train_epoch(engine, loader, epoch: int, cfg: TrainConfig, progress: bool, i
         else:
             losses.append(engine.step(x, y))
         seen += len(y)
+        raise_if_interrupted()                 # a Ctrl-C whose exception Python lost (run_folder.interrupts)
         if bar is not None:                    # the bar counts here: wrapping the iterator, tqdm kept the
             bar.update(1)                      # count in a local and showed 0/63 until its own timer fired
             if i % 10 == 0:
