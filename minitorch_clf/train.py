@@ -19,6 +19,7 @@ from . import data as D
 from . import diagnostics as DG
 from .config import TrainConfig
 from .errors import UsageError
+from .plotting import pyplot
 from .run_folder import (atomic_write, check_new_run, drop_replaced, give_back_replaced, interrupts, load_checkpoint,
                          owned, plot_curves, prepare_out, raise_if_interrupted, remove_stale_temporaries, restore,
                          set_aside, write_checkpoint, write_text)
@@ -101,6 +102,9 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
         if not world.is_writer:                    # rank 0 owns and writes the run folder
             return _train(cfg, out, engine, train_split, test_split, ckpt, False, lambda *a: None, None, world)
     prepare_out(out)
+    # matplotlib now, not at the first epoch's plot: a Ctrl-C during its C extensions' first import
+    # failed as 'ImportError: initialization failed', a traceback instead of exit 130
+    pyplot()
     with owned(out), interrupts():
         if give_back_replaced(out):                # a killed overwrite's: the old run first, then the checks
             log(f"{out}: an overwrite was stopped before its first checkpoint; the run it replaced is back")

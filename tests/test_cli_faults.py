@@ -211,6 +211,31 @@ def test_a_lost_ctrl_c_still_stops_training(tmp_path, capsys, monkeypatch):
     assert code == 130 and err.count("\n") == 1 and "interrupted" in err, err
 
 
+def test_nothing_is_imported_for_the_first_time_inside_the_loop(tmp_path):
+    """A Ctrl-C inside a C extension's first import (matplotlib's ft2font, imported for the first
+    epoch's curves.png) became 'ImportError: initialization failed' and a traceback: 1 of 120 Ctrl-Cs
+    sent as the first epoch's line appeared. The plotting library is imported before the first step."""
+    probe = f"""
+import sys
+from minitorch_clf import train as T
+from minitorch_clf.config import TrainConfig
+build = TrainConfig.build
+def build_and_look(cfg):
+    engine, *splits = build(cfg)
+    step = engine.step
+    def first_step(x, y):
+        print("matplotlib.pyplot" in sys.modules, flush=True)
+        engine.step = step
+        return step(x, y)
+    engine.step = first_step
+    return (engine, *splits)
+TrainConfig.build = build_and_look
+T.train(TrainConfig(epochs=1, batch_size=500), {str(tmp_path / "run")!r}, progress=False, log=lambda *a: None)
+"""
+    got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0 and got.stdout.split() == ["True"], (got.stdout, got.stderr)
+
+
 @pytest.mark.slow
 def test_sigkill_leftovers_are_removed_at_resume(tmp_path, capsys):
     """SIGKILL cannot be caught: a checkpoint write it interrupts leaves its temporary file. A real kill
