@@ -2,7 +2,9 @@
 
 Shape legend:  N = batch,  I = in_features,  O = out_features,  C = classes.
 Activations: relu, gelu (exact and tanh), tanh, sigmoid, leaky_relu, identity - `ACTIVATIONS` maps
-the names `--activation` takes to their forward and backward.
+the names `--activation` takes to their forward and backward. Cross-entropy as SimpleNet trains with
+it (class indices, the mean over the batch); every other option of F.cross_entropy is in
+cross_entropy_general.py.
 
 Every `*_forward` returns `(out, cache)`; every `*_backward` takes the upstream gradient and that
 cache and returns the gradients of the forward's inputs. No autograd is used: these functions work
@@ -16,10 +18,7 @@ import math
 
 import torch
 
-from .errors import expect_one_of
 from .validate import require_float, require_grad_like, require_like, require_rank, require_tensor
-
-REDUCTIONS = ("mean", "sum", "none")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,147 +193,65 @@ ACTIVATIONS = {
 
 
 # ----------------------------------------------------------------------------------------------
-# Cross-entropy over softmax, every option of torch.nn.functional.cross_entropy
+# Cross-entropy over softmax: SimpleNet's loss, class indices and the mean over the batch.
+# Every other option of F.cross_entropy (class weights, label smoothing, probability targets, the
+# other reductions, (N, C, d1..dk) inputs) is in cross_entropy_general.py.
 
-def cross_entropy_forward(
-    logits: torch.Tensor,
-    target: torch.Tensor,
-    weight: torch.Tensor | None = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-):
-    """Loss of `logits` (N, C), (C,) or (N, C, d1, ..., dk) against class indices (N,), () or
-    (N, d1, ..., dk), or against probabilities shaped like logits - torch's cross_entropy, every option.
+def cross_entropy_forward(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100):
+    """Mean loss of `logits` (N, C) against class indices `target` (N,), as F.cross_entropy(logits, target).
 
-    The extra dimensions d1..dk are positions (pixels, tokens), each its own sample: logits are moved
-    to (N, d1.., dk, C) and flattened to M = N·d1···dk rows of C, the targets to M. Over those rows
-    every variant torch offers is one formula. Each sample i gets a non-negative row of coefficients
-    a[i, c] and the loss is  ℓ_i = -Σ_c a[i,c] · log softmax(z_i)[c]:
-      class targets y, weight w (all ones when None), smoothing ε:
-          a[i,c] = (1-ε) w[y_i] 1[c = y_i] + (ε/C) w[c],   and a[i] = 0 when y_i == ignore_index
-      probability targets t (ignore_index does not apply, as in torch):
-          a[i,c] = w[c] ((1-ε) t[i,c] + ε/C)
-    Reduction "sum" adds the ℓ_i, "none" returns them shaped like the targets, "mean" divides the sum by D:
-      class targets: D = Σ_{i not ignored} w[y_i]   (the weighted count torch uses; NaN if 0)
-      probability targets: D = M
-    log softmax is computed as z - max(z) - log Σ exp(z - max(z)), finite for any finite z.
+    Row i's loss is  ℓ_i = -log softmax(z_i)[y_i] = log Σ_c exp(z_i[c]) - z_i[y_i],  and the loss is
+    their mean over the K rows whose target is not `ignore_index` (torch's default -100 marks padding
+    or unlabelled samples); with K = 0 it is 0/0 = NaN, as in torch. log softmax is computed as
+    z - max(z) - log Σ exp(z - max(z)): the largest exponent is e⁰ = 1, so no exp overflows.
     """
     require_float("logits", logits)
-    if logits.dim() == 0:
-        raise ValueError("logits: expected shape (N, C), (C,) or (N, C, d1, ..., dk), got ()")
-    require_tensor("target", target)
-    expect_one_of("reduction", reduction, REDUCTIONS)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing}")
-    unbatched = logits.dim() == 1
-    c = logits.shape[-1] if unbatched else logits.shape[1]
-    sample_shape = () if unbatched else (logits.shape[0], *logits.shape[2:])   # (N, d1, ..., dk)
-    z = _rows(logits, c)                                          # (M, C)
-    if weight is not None:
-        require_float("weight", weight)
-        require_like("weight", weight, "logits", logits)
-        if tuple(weight.shape) != (c,):
-            raise ValueError(f"weight: expected shape ({c},) (one per class), got {tuple(weight.shape)}")
-
-    keep = None
-    if target.is_floating_point():                                # probabilities, like logits
-        if target.shape != logits.shape:
-            raise ValueError(
-                f"target: probability targets must have the shape of logits {tuple(logits.shape)}, "
-                f"got {tuple(target.shape)}"
-            )
-        if ignore_index != -100:
-            raise ValueError(f"ignore_index: not supported with probability targets, got {ignore_index}")
-        require_like("target", target, "logits", logits)
-        t = _rows(target, c)                                      # (M, C)
-        a = t * (1 - label_smoothing) + label_smoothing / c if label_smoothing > 0 else t
-        if weight is not None:
-            a = a * weight                                        # (M, C) * (C,)
-        denom = z.shape[0]
-    else:
-        if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-            raise TypeError(f"target: expected class indices (an integer tensor) or "
-                            f"probabilities (a float tensor), got dtype {target.dtype}")
-        if tuple(target.shape) != sample_shape:
-            raise ValueError(f"target: expected class indices of shape {sample_shape}, got {tuple(target.shape)}")
-        if target.device != logits.device:
-            raise ValueError(f"target: expected device {logits.device} (that of logits), got {target.device}")
-        y = target.reshape(-1).long()                             # (M,)
-        keep = y != ignore_index                                  # (M,)
-        if not torch.compiler.is_compiling():                    # a value check cannot be traced
-            _check_class_range(y, keep, c, ignore_index)
-        y_safe = torch.where(keep, y, 0)                          # any valid index; masked below
-        keep = keep.to(z.dtype)                                   # 1.0 / 0.0, so no float32 promotion
-        w_y = keep if weight is None else weight[y_safe] * keep   # (M,) w[y_i], 0 where ignored
-        a = torch.zeros_like(z).scatter_(1, y_safe[:, None], ((1 - label_smoothing) * w_y)[:, None])
-        if label_smoothing > 0:
-            smooth = keep[:, None] * (label_smoothing / c)        # (M, 1)
-            a += smooth if weight is None else smooth * weight    # (M, C)
-        denom = w_y.sum()
-
-    shifted = z - z.amax(dim=1, keepdim=True)                     # (M, C), max entry 0
-    logsumexp = shifted.exp().sum(dim=1, keepdim=True).log()      # (M, 1)
-    logp = shifted - logsumexp                                    # (M, C) log softmax
-    per_sample = -(a * logp).sum(dim=1)                           # (M,)
-
-    if reduction == "mean":
-        loss = per_sample.sum() / denom
-    elif reduction == "sum":
-        loss = per_sample.sum()
-    else:
-        loss = per_sample.reshape(sample_shape)                   # like the class targets
-    cache = (logp.exp(), a, denom, reduction, keep, tuple(logits.shape), sample_shape)
-    return loss, cache
-
-
-def _rows(t: torch.Tensor, c: int) -> torch.Tensor:
-    """(C,) -> (1, C); (N, C) as is; (N, C, d1, ..., dk) -> (N·d1···dk, C), the class axis last."""
-    if t.dim() == 1:
-        return t.unsqueeze(0)
-    if t.dim() == 2:
-        return t
-    return t.movedim(1, -1).reshape(-1, c)
-
-
-def _unrows(g: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """The inverse of _rows: (M, C) back to `shape`."""
-    if len(shape) <= 2:
-        return g.reshape(shape)
-    return g.reshape(shape[0], *shape[2:], shape[1]).movedim(-1, 1)
-
-
-def _check_class_range(y: torch.Tensor, keep: torch.Tensor, c: int, ignore_index: int) -> None:
-    """Every kept target in [0, C). One min/max reduction on the common path; the mask only on failure."""
-    if y.numel() == 0:
-        return
-    lo, hi = torch.aminmax(y)
-    if lo.item() < 0 or hi.item() >= c:
-        bad = keep & ((y < 0) | (y >= c))
-        if bool(bad.any()):
-            raise ValueError(f"target: class indices must lie in [0, {c}) or equal "
-                             f"ignore_index={ignore_index}, got {y[bad][0].item()}")
+    require_rank("logits", logits, (2,), "(N, C)")
+    y, keep = class_indices(target, logits, (logits.shape[0],), ignore_index)  # (N,), (N,) 1.0 / 0.0
+    shifted = logits - logits.amax(dim=1, keepdim=True)           # (N, C), max entry 0
+    logp = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # (N, C) log softmax
+    count = keep.sum()                                            # K
+    loss = -(logp.gather(1, y[:, None]).squeeze(1) * keep).sum() / count
+    return loss, (logp, y, keep, count)
 
 
 def cross_entropy_backward(dloss: torch.Tensor, cache) -> torch.Tensor:
-    """dlogits, shaped like logits, from dloss (0-dim; shaped like the class targets for "none").
+    """dlogits (N, C) from dloss (0-dim).
 
-    With p = softmax(z_i) and ℓ_i = -Σ_c a[i,c] log p[c]:  ∂ log p[c] / ∂z[j] = 1[c = j] - p[j], so
-        ∂ℓ_i/∂z[i,j] = -a[i,j] + p[j] Σ_c a[i,c] = A_i p[i,j] - a[i,j],   A_i = Σ_c a[i,c].
-    For one-hot targets without smoothing A_i = w[y_i]: the familiar (p - onehot) scaled by the weight.
-    Reductions scale each row by dloss / D ("mean"), dloss ("sum") or dloss[i] ("none"). A row whose
-    target is ignore_index gets exactly 0, as in torch - also when every row is ignored and D = 0, where
-    the scale 1 / D is not finite.
+    With p = softmax(z_i):  ∂ log p[c] / ∂z[j] = 1[c = j] - p[j],  so  ∂ℓ_i/∂z_i = p - onehot(y_i),
+    the probabilities less one at the true class. The mean scales each kept row by dloss / K. An
+    ignored row gets exactly 0, as in torch - also when every row is ignored and 1 / K is not finite.
     """
-    p, a, denom, reduction, keep, logits_shape, sample_shape = cache
-    require_grad_like("dloss", dloss, sample_shape if reduction == "none" else (), p)
-    grad = a.sum(dim=1, keepdim=True) * p - a                     # (M, C)
-    if reduction == "mean":
-        grad = grad * (dloss / denom)
-    elif reduction == "sum":
-        grad = grad * dloss
-    else:
-        grad = grad * dloss.reshape(-1, 1)                        # (M, 1)
-    if keep is not None and reduction == "mean":
-        grad = torch.where(keep[:, None] > 0, grad, 0)            # 0 · (1 / 0) would be NaN
-    return _unrows(grad, logits_shape)
+    logp, y, keep, count = cache
+    require_grad_like("dloss", dloss, (), logp)
+    onehot = torch.zeros_like(logp).scatter_(1, y[:, None], 1.0)   # (N, C)
+    grad = (logp.exp() - onehot) * (dloss / count)                # (N, C)
+    return torch.where(keep[:, None] > 0, grad, 0)                # 0 · (1 / 0) would be NaN
+
+
+INTEGER_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def class_indices(target: torch.Tensor, logits: torch.Tensor, shape: tuple[int, ...], ignore_index: int):
+    """Check class-index targets of `shape` against logits of C = logits.shape[1] classes (or [-1] for
+    one sample). Returns the targets as (M,) int64 with ignored ones set to class 0 (any valid index:
+    the caller masks them), and the mask of kept rows as (M,) 1.0 / 0.0 in logits' dtype."""
+    require_tensor("target", target)
+    if target.dtype not in INTEGER_DTYPES:
+        raise TypeError(f"target: expected class indices (an integer tensor) or "
+                        f"probabilities (a float tensor), got dtype {target.dtype}")
+    if tuple(target.shape) != tuple(shape):
+        raise ValueError(f"target: expected class indices of shape {tuple(shape)}, got {tuple(target.shape)}")
+    if target.device != logits.device:
+        raise ValueError(f"target: expected device {logits.device} (that of logits), got {target.device}")
+    c = logits.shape[-1] if logits.dim() == 1 else logits.shape[1]
+    y = target.reshape(-1).long()                                 # (M,)
+    keep = y != ignore_index                                      # (M,)
+    if not torch.compiler.is_compiling() and y.numel():           # a value check cannot be traced
+        lo, hi = torch.aminmax(y)                                 # one reduction on the common path
+        if lo.item() < 0 or hi.item() >= c:
+            bad = keep & ((y < 0) | (y >= c))
+            if bool(bad.any()):
+                raise ValueError(f"target: class indices must lie in [0, {c}) or equal "
+                                 f"ignore_index={ignore_index}, got {y[bad][0].item()}")
+    return torch.where(keep, y, 0), keep.to(logits.dtype)

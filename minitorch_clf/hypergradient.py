@@ -1,6 +1,6 @@
 """A hypergradient: how the validation loss after k training steps changes with the learning rate.
 
-The optimizers' differentiable mode (optim.py) records every update in autograd's graph, so the
+The optimizers' differentiable mode (optim/) records every update in autograd's graph, so the
 weights after k steps are a function of the learning rate that backward() can differentiate:
 
     θ_{j+1} = update(θ_j, g_j, lr),   g_j = ∇θ L_train(θ_j; batch j),   H(lr) = L_val(θ_k)

@@ -4,7 +4,7 @@ They are `torch.nn.Module`s only for bookkeeping: parameters, `state_dict`, `.to
 created with `requires_grad=False`: autograd never records these layers, so no graph is built and no
 `no_grad` context is needed. Forward keeps its cache; `backward(dout)` runs the rule from
 functional.py and *accumulates* into each parameter's `.grad`, as autograd does, so any
-`torch.optim` optimizer (or ours, in optim.py) can step on the result. Call order is forward, then
+`torch.optim` optimizer (or ours, in optim/) can step on the result. Call order is forward, then
 backward, once each.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from . import cross_entropy_general as CEG
 from . import functional as MF
 from .errors import expect_one_of
 
@@ -116,7 +117,9 @@ class ReLU(Activation):
 
 
 class CrossEntropyLoss(Layer):
-    """nn.CrossEntropyLoss's options; `backward()` returns dlogits (it has no parameters)."""
+    """nn.CrossEntropyLoss's options; `backward()` returns dlogits (it has no parameters). SimpleNet's
+    case - (N, C) logits against class indices, the mean, no weight or smoothing - runs functional.py's
+    cross-entropy; any other option the general one (cross_entropy_general.py)."""
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
@@ -125,18 +128,26 @@ class CrossEntropyLoss(Layer):
         self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss, self._cache = MF.cross_entropy_forward(
-            logits, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        core = (self.weight is None and self.reduction == "mean" and self.label_smoothing == 0.0
+                and isinstance(logits, torch.Tensor) and logits.dim() == 2
+                and isinstance(target, torch.Tensor) and not target.is_floating_point())
+        if core:
+            loss, cache = MF.cross_entropy_forward(logits, target, self.ignore_index)
+            self._cache = (MF.cross_entropy_backward, cache, loss)
+        else:
+            loss, cache = CEG.cross_entropy_forward(logits, target, self.weight, self.ignore_index, self.reduction,
+                                                    self.label_smoothing)
+            self._cache = (CEG.cross_entropy_backward, cache, loss)
         return loss
 
     def backward(self, dloss: torch.Tensor | None = None) -> torch.Tensor:
         """dloss defaults to 1 (d loss / d loss), as `loss.backward()` assumes for a scalar."""
-        cache = self._take_cache()
+        rule, cache, loss = self._take_cache()
         if dloss is None:
-            if cache[3] == "none":
+            if self.reduction == "none":
                 raise ValueError("dloss: required when reduction='none' (one value per sample)")
-            dloss = torch.ones((), dtype=cache[0].dtype, device=cache[0].device)
-        return MF.cross_entropy_backward(dloss, cache)
+            dloss = torch.ones_like(loss)
+        return rule(dloss, cache)
 
 
 class Sequential(Layer):

@@ -1,4 +1,5 @@
-"""functional.py against autograd (parity) and against finite differences, plus bad input."""
+"""functional.py and cross_entropy_general.py against autograd (parity) and against finite differences,
+plus bad input."""
 import itertools
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
+from minitorch_clf import cross_entropy_general as CEG
 from minitorch_clf import functional as MF
 from minitorch_clf.checks import (ActivationFunction, CrossEntropyFunction, LinearFunction, finite_difference,
                                   parity_row)
@@ -137,6 +139,67 @@ def test_relu_finite_difference_and_gradcheck():
 
 # ---------------------------------------------------------------------------------------------- cross-entropy
 
+# ---------------------------------------------------------------------------------------------- cross-entropy
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ignored", [0, 1, 7])             # rows set to -100: none, one, all
+def test_simplenets_cross_entropy_as_torch(dtype, ignored):
+    """functional.py's cross-entropy (class indices, the mean) against F.cross_entropy and autograd."""
+    g = torch.Generator().manual_seed(31)
+    z = torch.randn(7, 10, dtype=dtype, generator=g) * 3
+    y = torch.randint(0, 10, (7,), generator=g)
+    y[:ignored] = -100
+    loss, cache = MF.cross_entropy_forward(z, y)
+    dloss = torch.randn((), dtype=dtype, generator=g)
+    dz = MF.cross_entropy_backward(dloss, cache)
+    zr = z.clone().requires_grad_()
+    ref = F.cross_entropy(zr, y)
+    ref.backward(dloss)
+    if ignored == 7:                                        # 0/0, and a zero gradient, as torch
+        assert torch.isnan(loss) and torch.isnan(ref) and torch.equal(dz, torch.zeros_like(z)) and torch.equal(dz, zr.grad)
+    else:
+        assert_parity(loss, ref.detach())
+        assert_parity(dz, zr.grad)
+
+
+def test_simplenets_cross_entropy_finite_difference():
+    g = torch.Generator().manual_seed(32)
+    z = torch.randn(6, 4, dtype=torch.float64, generator=g)
+    y = torch.tensor([0, 3, 1, -100, 3, 2])
+    dloss = torch.tensor(0.7, dtype=torch.float64)
+    dz = MF.cross_entropy_backward(dloss, MF.cross_entropy_forward(z, y)[1])
+    fd_check(lambda: MF.cross_entropy_forward(z, y)[0] * dloss, z, dz)
+    assert torch.equal(dz[3], torch.zeros(4, dtype=torch.float64))
+
+
+def test_simplenets_cross_entropy_custom_ignore_index():
+    g = torch.Generator().manual_seed(34)
+    z = torch.randn(4, 3, dtype=torch.float64, generator=g)
+    y = torch.tensor([0, 2, 2, 1])
+    loss, cache = MF.cross_entropy_forward(z, y, ignore_index=2)
+    zr = z.clone().requires_grad_()
+    ref = F.cross_entropy(zr, y, ignore_index=2)
+    ref.backward()
+    assert_parity(loss, ref.detach())
+    assert_parity(MF.cross_entropy_backward(torch.ones((), dtype=torch.float64), cache), zr.grad)
+    with pytest.raises(ValueError, match="ignore_index=2, got -100"):     # -100 is only ignored by default
+        MF.cross_entropy_forward(z, torch.tensor([0, -100, 2, 1]), ignore_index=2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_simplenets_cross_entropy_is_the_general_one_to_the_bit(dtype):
+    """The core is the general form with its options at their defaults: same operations, same bits."""
+    g = torch.Generator().manual_seed(33)
+    z = torch.randn(64, 10, dtype=dtype, generator=g) * 4
+    y = torch.randint(0, 10, (64,), generator=g)
+    y[5] = -100
+    loss, cache = MF.cross_entropy_forward(z, y)
+    loss_g, cache_g = CEG.cross_entropy_forward(z, y)
+    one = torch.ones((), dtype=dtype)
+    assert torch.equal(loss, loss_g)
+    assert torch.equal(MF.cross_entropy_backward(one, cache), CEG.cross_entropy_backward(one, cache_g))
+
+
 def ce_case(dtype, n, c, target_kind, use_weight, with_ignore, seed):
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, c, dtype=dtype, generator=g) * 3
@@ -151,10 +214,10 @@ def ce_case(dtype, n, c, target_kind, use_weight, with_ignore, seed):
 
 
 def ce_parity(z, t, weight, reduction, smoothing, ignore_index=-100):
-    loss, cache = MF.cross_entropy_forward(z, t, weight, ignore_index, reduction, smoothing)
+    loss, cache = CEG.cross_entropy_forward(z, t, weight, ignore_index, reduction, smoothing)
     g = torch.Generator().manual_seed(9)
     dloss = torch.randn(loss.shape, dtype=z.dtype, generator=g)
-    dz = MF.cross_entropy_backward(dloss, cache)
+    dz = CEG.cross_entropy_backward(dloss, cache)
     zr = z.clone().requires_grad_()
     ref = F.cross_entropy(zr, t, weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=smoothing)
     ref.backward(dloss)
@@ -185,10 +248,10 @@ def test_cross_entropy_custom_ignore_index_and_all_ignored():
     g = torch.Generator().manual_seed(13)
     z = torch.randn(4, 3, dtype=torch.float64, generator=g)
     ce_parity(z, torch.tensor([0, 2, 2, 1]), None, "mean", 0.0, ignore_index=2)
-    loss, cache = MF.cross_entropy_forward(z, torch.full((4,), -100), reduction="mean")
+    loss, cache = CEG.cross_entropy_forward(z, torch.full((4,), -100), reduction="mean")
     assert torch.isnan(loss) and torch.isnan(F.cross_entropy(z, torch.full((4,), -100)))
     # torch's gradient of an all-ignored batch is zeros: one such batch must not poison the weights
-    assert torch.equal(MF.cross_entropy_backward(torch.ones((), dtype=torch.float64), cache), torch.zeros(4, 3).double())
+    assert torch.equal(CEG.cross_entropy_backward(torch.ones((), dtype=torch.float64), cache), torch.zeros(4, 3).double())
 
 
 @pytest.mark.parametrize("target_kind,reduction", [("class", "mean"), ("class", "none"), ("probs", "sum")])
@@ -203,14 +266,14 @@ def test_cross_entropy_spatial_finite_difference(target_kind, reduction):
         t = torch.softmax(torch.randn(2, 4, 3, 2, dtype=torch.float64, generator=g), dim=1)
     w = torch.rand(4, dtype=torch.float64, generator=g) + 0.5
     r = torch.randn(() if reduction != "none" else (2, 3, 2), dtype=torch.float64, generator=g)
-    loss, cache = MF.cross_entropy_forward(z, t, w, -100, reduction, 0.1)
-    dz = MF.cross_entropy_backward(r, cache)
+    loss, cache = CEG.cross_entropy_forward(z, t, w, -100, reduction, 0.1)
+    dz = CEG.cross_entropy_backward(r, cache)
     zr = z.clone().requires_grad_()
     ref = F.cross_entropy(zr, t, w, ignore_index=-100, reduction=reduction, label_smoothing=0.1)
     ref.backward(r)
     torch.testing.assert_close(loss, ref.detach(), rtol=1e-10, atol=0)
     torch.testing.assert_close(dz, zr.grad, rtol=1e-10, atol=1e-14)
-    fd_check(lambda: (MF.cross_entropy_forward(z, t, w, -100, reduction, 0.1)[0] * r).sum(), z, dz)
+    fd_check(lambda: (CEG.cross_entropy_forward(z, t, w, -100, reduction, 0.1)[0] * r).sum(), z, dz)
 
 
 @pytest.mark.parametrize("target_kind,use_weight,reduction,smoothing",
@@ -219,8 +282,8 @@ def test_cross_entropy_spatial_finite_difference(target_kind, reduction):
 def test_cross_entropy_finite_difference(target_kind, use_weight, reduction, smoothing):
     z, t, w = ce_case(torch.float64, 6, 4, target_kind, use_weight, True, seed=14)
     r = torch.randn(() if reduction != "none" else (6,), dtype=torch.float64)
-    dz = MF.cross_entropy_backward(r, MF.cross_entropy_forward(z, t, w, -100, reduction, smoothing)[1])
-    fd_check(lambda: (MF.cross_entropy_forward(z, t, w, -100, reduction, smoothing)[0] * r).sum(), z, dz)
+    dz = CEG.cross_entropy_backward(r, CEG.cross_entropy_forward(z, t, w, -100, reduction, smoothing)[1])
+    fd_check(lambda: (CEG.cross_entropy_forward(z, t, w, -100, reduction, smoothing)[0] * r).sum(), z, dz)
     zr = z.clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda a: CrossEntropyFunction.apply(a, t, w, -100, reduction, smoothing), [zr])
 
@@ -230,8 +293,8 @@ def test_cross_entropy_stable_for_huge_logits(scale):
     g = torch.Generator().manual_seed(15)
     z = torch.randn(8, 10, generator=g) * scale                           # float32, |z| ~ 1e4
     t = torch.randint(0, 10, (8,), generator=g)
-    loss, cache = MF.cross_entropy_forward(z, t, label_smoothing=0.1)
-    dz = MF.cross_entropy_backward(torch.tensor(1.0), cache)
+    loss, cache = CEG.cross_entropy_forward(z, t, label_smoothing=0.1)
+    dz = CEG.cross_entropy_backward(torch.tensor(1.0), cache)
     assert torch.isfinite(loss) and torch.isfinite(dz).all()
     ce_parity(z, t, None, "mean", 0.1)
 
@@ -289,12 +352,21 @@ x, w = torch.randn(4, 5), torch.randn(3, 5)
      ["dout", "(2, 6)", "(1, 6)"]),
     (lambda: MF.relu_backward(torch.randn(2, 6).long(), MF.relu_forward(torch.randn(2, 6))[1]), TypeError,
      ["dout", "int64"]),
+    (lambda: CEG.cross_entropy_backward(torch.ones(4), CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))[1]),
+     ValueError, ["dloss", "()", "(4,)"]),
+    (lambda: CEG.cross_entropy_backward(torch.ones(()), CEG.cross_entropy_forward(
+        torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), reduction="none")[1]), ValueError, ["dloss", "(4,)", "()"]),
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 3), ignore_index=1), ValueError,
+     ["ignore_index", "probability"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(2, 4, 3), torch.tensor([0, 1])), ValueError,
+     ["logits", "(N, C)", "(2, 4, 3)"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 3)), TypeError, ["target", "float32"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 3, 2])), ValueError,
+     ["target", "[0, 3)", "3"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2])), ValueError,
+     ["target", "(4,)", "(3,)"]),
     (lambda: MF.cross_entropy_backward(torch.ones(4), MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]))[1]),
      ValueError, ["dloss", "()", "(4,)"]),
-    (lambda: MF.cross_entropy_backward(torch.ones(()), MF.cross_entropy_forward(
-        torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), reduction="none")[1]), ValueError, ["dloss", "(4,)", "()"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 3), ignore_index=1), ValueError,
-     ["ignore_index", "probability"]),
     (lambda: MF.linear_forward(x, torch.randn(5)), ValueError, ["weight", "(5,)"]),
     (lambda: MF.linear_forward(x, w, torch.randn(4)), ValueError, ["bias", "(3,)", "(4,)"]),
     (lambda: MF.linear_forward(x.double(), w), TypeError, ["x", "float32", "float64"]),
@@ -302,26 +374,26 @@ x, w = torch.randn(4, 5), torch.randn(3, 5)
     (lambda: MF.linear_forward(torch.ones(4, 5, dtype=torch.int64), w), TypeError, ["x", "int64"]),
     (lambda: MF.linear_forward(x.tolist(), w), TypeError, ["x", "list"]),
     (lambda: MF.relu_forward(torch.ones(3, dtype=torch.int32)), TypeError, ["x", "int32"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 3, 2])), ValueError,
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 3, 2])), ValueError,
      ["target", "[0, 3)", "3"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, -1, 2])), ValueError,
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, -1, 2])), ValueError,
      ["target", "-1"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 4)), ValueError,
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 4)), ValueError,
      ["target", "(4, 3)", "(4, 4)"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2])), ValueError,
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2])), ValueError,
      ["target", "(4,)", "(3,)"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), weight=torch.rand(4)),
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), weight=torch.rand(4)),
      ValueError, ["weight", "(3,)", "(4,)"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), reduction="avg"),
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), reduction="avg"),
      ValueError, ["reduction", "'avg'"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), label_smoothing=1.5),
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), label_smoothing=1.5),
      ValueError, ["label_smoothing", "1.5"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(2, 4, 3), torch.tensor([0, 1])), ValueError,
+    (lambda: CEG.cross_entropy_forward(torch.randn(2, 4, 3), torch.tensor([0, 1])), ValueError,
      ["target", "(2, 3)", "(2,)"]),
-    (lambda: MF.cross_entropy_forward(torch.tensor(1.0), torch.tensor(0)), ValueError, ["logits", "()"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([True, False, True, True])), TypeError,
+    (lambda: CEG.cross_entropy_forward(torch.tensor(1.0), torch.tensor(0)), ValueError, ["logits", "()"]),
+    (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.tensor([True, False, True, True])), TypeError,
      ["target", "bool"]),
-    (lambda: MF.cross_entropy_forward(torch.tensor([[1, 2]]), torch.tensor([0])), TypeError, ["logits", "int64"]),
+    (lambda: CEG.cross_entropy_forward(torch.tensor([[1, 2]]), torch.tensor([0])), TypeError, ["logits", "int64"]),
 ])
 def test_bad_input_names_argument(call, exc, words):
     with pytest.raises(exc) as info:

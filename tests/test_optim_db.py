@@ -128,7 +128,7 @@ def test_capturable_maths_on_the_cpu(monkeypatch, name, kw):
     import torch.optim.adam as torch_adam
     import torch.optim.rmsprop as torch_rmsprop
 
-    monkeypatch.setattr(ours, "CAPTURABLE_DEVICES", ("cuda", "cpu"))
+    monkeypatch.setattr(ours.common, "CAPTURABLE_DEVICES", ("cuda", "cpu"))
     for module in (torch_adam, torch_rmsprop):
         monkeypatch.setattr(module, "_get_capturable_supported_devices", lambda *a, **k: ["cuda", "cpu"])
     follow(name, {**kw, "capturable": True}, {**kw, "capturable": True})

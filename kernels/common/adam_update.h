@@ -1,6 +1,6 @@
 // torch.optim.Adam/AdamW's update of one element, shared by kernels/cpu/optimizer.cpp (flags as
 // compile-time constants) and kernels/cuda/optimizer.cu (flags at run time). torch's per-tensor
-// update, in its order (minitorch_clf/optim.py derives it); the bias corrections come from the caller:
+// update, in its order (minitorch_clf/optim/adam.py derives it); the bias corrections come from the caller:
 //   g = ±grad (+ wd · p, Adam's L2) ;  p = p · (1 - lr · wd) (AdamW's decoupled decay)
 //   m = lerp(m, g, 1 - beta1);  v = beta2 · v + (1 - beta2) g²;  vmax = max(vmax, v) (AMSGrad)
 //   p = p - step_size · m / (sqrt(v or vmax) / sqrt(1 - beta2^t) + eps),  step_size = lr / (1 - beta1^t)

@@ -1,6 +1,6 @@
 // torch.optim.SGD's update of one element, shared by kernels/cpu/optimizer.cpp (flags passed as
 // compile-time constants, so each loop instance keeps no branch) and kernels/cuda/optimizer.cu (flags
-// at run time). The operations are torch's per-tensor update, in its order (minitorch_clf/optim.py
+// at run time). The operations are torch's per-tensor update, in its order (minitorch_clf/optim/sgd.py
 // derives the algorithm):
 //   g = ±grad (+ wd · p);  b = g at the first step, else mu · b + (1 - dampening) · g;
 //   g = g + mu · b (Nesterov) or b;  p = p - lr · g

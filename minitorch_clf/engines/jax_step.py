@@ -5,7 +5,7 @@ the `peers` extra (`pip install -e '.[peers]'`).
 The weights start as SimpleNet's (the same seed gives the same weights as every engine), then live
 in jax arrays; `state_dict` and `predict` copy them back into the torch model. A batch crosses from
 torch to jax once (x through DLPack, no copy; y as int32, or int64 in float64 mode). SGD (momentum, weight decay) and Adam / AdamW
-follow torch.optim's update rules line for line (`optim.py` derives them), so the per-step losses
+follow torch.optim's update rules line for line (`optim/` derives them), so the per-step losses
 match the other engines' to rounding. Float64 turns on jax's 64-bit mode for the process.
 """
 from __future__ import annotations
