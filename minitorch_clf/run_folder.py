@@ -284,7 +284,10 @@ def interrupts():
     ignored in ..." and carries on. A signal that lands there was forgotten, and training ran to its
     last epoch (13 of 250 Ctrl-Cs at random moments, in a WeakKeyDictionary's callback). So the handler
     also records the signal, `raise_if_interrupted()` (called between steps) raises it again, and such
-    a lost KeyboardInterrupt is not printed: it is not lost any more."""
+    a lost KeyboardInterrupt is not printed: it is not lost any more. A C extension may also turn the
+    KeyboardInterrupt into an error of its own (matplotlib's renderer: 'ValueError: Invalid bounding
+    box', 1 Ctrl-C in about 100 sent as the first epoch ended); an error that leaves the block after a
+    signal arrived leaves it as KeyboardInterrupt."""
     def handler(signum, frame):
         _caught.append(signum)
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
@@ -302,6 +305,10 @@ def interrupts():
     _caught.clear()
     try:
         yield
+    except Exception:
+        if _caught:     # a C extension made the KeyboardInterrupt its own error: it is the interrupt's
+            raise KeyboardInterrupt(f"signal {signal.Signals(_caught[0]).name}") from None
+        raise
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

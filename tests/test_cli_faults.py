@@ -189,6 +189,20 @@ def test_a_ctrl_c_python_lost_is_raised_again_between_steps():
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), sys.unraisablehook) == before
 
 
+def test_an_interrupt_a_c_extension_made_its_own_error_is_an_interrupt():
+    with pytest.raises(KeyboardInterrupt, match="SIGINT"):
+        with RF.interrupts():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):
+                    pass
+            except KeyboardInterrupt:
+                raise ValueError("Invalid bounding box") from None   # as matplotlib's Agg renderer did
+    with pytest.raises(ValueError):             # without a signal, an error stays itself
+        with RF.interrupts():
+            raise ValueError("a real error")
+
+
 def test_a_lost_ctrl_c_still_stops_training(tmp_path, capsys, monkeypatch):
     """Before, such a Ctrl-C let training run to its last epoch and exit 0 (seen in CI, where the test
     above took it for a run that ignored the user)."""
