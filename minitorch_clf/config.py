@@ -66,8 +66,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise UsageError(f"{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
-        if not self.hidden or any(not isinstance(h, int) or isinstance(h, bool) or h <= 0 for h in self.hidden):
-            raise UsageError(f"hidden: expected positive layer sizes, got {self.hidden}")
+        if isinstance(self.hidden, (tuple, list)) and not self.hidden:
+            raise UsageError("hidden: expected at least one hidden layer, got none")
+        try:
+            MLPConfig(hidden=self.hidden, activation=self.activation)      # checked where the sizes are defined
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         self._check_fits()
         try:
             resolve_device(self.device)

@@ -190,6 +190,9 @@ ACTIVATIONS = {
     "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
     "identity": (identity_forward, identity_backward),
 }
+# the activations whose backward reads the input x (their derivative is not a function of y alone):
+# for these the fused kernels save the pre-activation z beside h
+BACKWARD_READS_INPUT = ("gelu", "gelu_tanh")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -91,8 +91,7 @@ class Linear(Layer):
 
 
 class Activation(Layer):
-    """An element-wise activation by name (functional.ACTIVATIONS: relu, gelu, gelu_tanh, tanh, sigmoid,
-    leaky_relu, identity)."""
+    """An element-wise activation by its name in functional.ACTIVATIONS."""
 
     def __init__(self, name: str = "relu"):
         super().__init__()

@@ -2,6 +2,8 @@
 float64 and float32, finite differences and gradcheck of our backward, the upstream-gradient check,
 and the engines training with it (the manual engine following the seed's within 1e-10 in float64).
 Adding an activation to the table adds it here, to `minitorch-clf check` and to `train --activation`."""
+import re
+
 import pytest
 import torch
 
@@ -83,13 +85,17 @@ def test_unknown_activation():
 
 def test_every_activation_table_has_the_same_names():
     """The maths' ACTIVATIONS is the source; the torch modules (ReferenceNet, the parity checks), the fused
-    kernels' enum (ops.ACTIVATIONS) and the jax peer each name the same activations."""
-    from minitorch_clf import ops
+    kernels' enum (its names in kernels/common/activation.h, read without building) and the jax peer each
+    name the same activations."""
     from minitorch_clf.models import TORCH_ACTIVATIONS
+    from minitorch_clf.ops import kernel_dir
 
     names = sorted(MF.ACTIVATIONS)
     assert sorted(TORCH_ACTIVATIONS) == names
-    assert sorted(ops.ACTIVATIONS) == names
+    header = (kernel_dir() / "common" / "activation.h").read_text()
+    enum = re.search(r"kActivationNames\[kActivations\] = \{([^}]*)\}", header).group(1)
+    assert sorted(re.findall(r'"(\w+)"', enum)) == names
+    assert set(MF.BACKWARD_READS_INPUT) <= set(names)
     jax = pytest.importorskip("jax")
     from minitorch_clf.engines.jax_step import jax_activations
 

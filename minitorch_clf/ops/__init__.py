@@ -19,6 +19,7 @@ import torch
 from .build import BuildError, build_root, cuda_home, kernel_dir, runtime_link_flags, sources  # noqa: F401
 from .build import _state, build_cpu, build_cuda
 from ..errors import expect_one_of
+from ..functional import ACTIVATIONS, BACKWARD_READS_INPUT
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
@@ -27,10 +28,6 @@ CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forwa
 CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "mlp_products"))  # CPU-only
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
-# The fused ops' activations (kernels/common/activation.h, in its enum's order), and those whose
-# derivative reads the pre-activation z rather than the output h.
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh")
-READS_PRE = ("gelu", "gelu_tanh")
 # The CUDA versions of linear_forward that linear_forward_v runs (kernels/cuda/bindings.cpp), with their
 # names and the dtypes each takes: the one table bench, benchmarks/gpu_epoch.py and the tests read.
 LINEAR_VERSIONS = {1: ("tiled", (torch.float32, torch.float64)), 2: ("cuBLASLt", (torch.float32,))}
@@ -106,9 +103,9 @@ def _one_device(names: str, *tensors) -> None:
 
 def linear_forward(x, weight, bias, activation: str = "identity"):
     """h = act(x Wᵀ + b): (N, I), (O, I), (O,) -> (h (N, O), saved), where saved is what
-    linear_backward reads for act': h itself, or the pre-activation z for GELU (READS_PRE)."""
+    linear_backward reads for act': h itself, or the pre-activation z for GELU (functional.BACKWARD_READS_INPUT)."""
     out, pre = _lib(x).linear_forward(x, weight, bias, activation)
-    return out, (pre if activation in READS_PRE else out)
+    return out, (pre if activation in BACKWARD_READS_INPUT else out)
 
 
 def _linear_forward_fake(x, weight, bias, activation, version=None):
@@ -117,16 +114,17 @@ def _linear_forward_fake(x, weight, bias, activation, version=None):
     _check_2d("x", x, "(N, in_features)")
     torch._check(x.shape[1] == weight.shape[1], lambda: f"x: expected (N, {weight.shape[1]}), got {tuple(x.shape)}")
     torch._check(tuple(bias.shape) == (weight.shape[0],), lambda: f"bias: expected ({weight.shape[0]},)")
-    torch._check(activation in ACTIVATIONS, lambda: f"activation: expected one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    torch._check(activation in ACTIVATIONS, lambda: f"activation: expected one of {', '.join(ACTIVATIONS)}, "
+                                                    f"got {activation!r}")
     out = x.new_empty(x.shape[0], weight.shape[0])
-    return out, (x.new_empty(out.shape) if activation in READS_PRE else x.new_empty(0, 0))
+    return out, (x.new_empty(out.shape) if activation in BACKWARD_READS_INPUT else x.new_empty(0, 0))
 
 
 def _linear_setup(ctx, inputs, output):
     x, weight, bias, activation = inputs
     out, pre = output
     ctx.mark_non_differentiable(pre)
-    ctx.save_for_backward(x, weight, pre if activation in READS_PRE else out)
+    ctx.save_for_backward(x, weight, pre if activation in BACKWARD_READS_INPUT else out)
     ctx.activation = activation
 
 
