@@ -290,7 +290,7 @@ def interrupts():
     signal arrived leaves it as KeyboardInterrupt."""
     def handler(signum, frame):
         _caught.append(signum)
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+        raise _interrupt(signum)
 
     def unraisable(info):
         if not (_caught and issubclass(info.exc_type, KeyboardInterrupt)):
@@ -307,7 +307,7 @@ def interrupts():
         yield
     except Exception:
         if _caught:     # a C extension made the KeyboardInterrupt its own error: it is the interrupt's
-            raise KeyboardInterrupt(f"signal {signal.Signals(_caught[0]).name}") from None
+            raise _interrupt(_caught[0]) from None
         raise
     finally:
         for s, h in previous.items():
@@ -319,7 +319,11 @@ def interrupts():
 def raise_if_interrupted() -> None:
     """KeyboardInterrupt if `interrupts()` caught a signal (one whose exception Python may have lost)."""
     if _caught:
-        raise KeyboardInterrupt(f"signal {signal.Signals(_caught[0]).name}")
+        raise _interrupt(_caught[0])
+
+
+def _interrupt(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def plot_curves(metrics: list[dict], path: Path) -> None:

@@ -85,9 +85,11 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
         raise UsageError(f"epochs: the run in {out} has done {ckpt['epoch']} epochs; "
                          f"expected a new total above that, got {cfg.epochs}")
     engine, train_split, test_split = cfg.build()
-    if inspect is not None and not engine.inspectable:
-        raise UsageError(f"inspect: the {cfg.engine} engine runs its step as one compiled graph; "
-                         "inspect with reference, manual or fused")
+    if inspect is not None:
+        try:
+            engine.check_inspectable()
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     if ckpt is not None:
         restore(engine, ckpt)
         _set_rng_state(ckpt["rng"])

@@ -47,12 +47,13 @@ def resolve_device(device) -> torch.device:
     """'auto' -> cuda when available; 'cuda' without a GPU is a ValueError naming the argument."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    asked = device
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device: expected cpu, cuda or auto, got {device!r}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device: expected cpu, cuda or auto, got {str(device)!r}")
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected cpu, cuda or auto, got {str(asked)!r}")
     if device.type == "cpu":                     # tensors on the CPU report plain cpu: cpu:1 matched none
         if device.index not in (None, 0):
             raise ValueError(f"device: the CPU takes no index (cpu is all its cores), got {str(device)!r}")

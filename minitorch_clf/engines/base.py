@@ -55,14 +55,17 @@ class Engine:
 
     inspectable = True              # False where the step runs as one compiled graph (no forward to look into)
 
+    def check_inspectable(self) -> None:
+        if not self.inspectable:
+            raise ValueError(f"inspect: the {self.name} engine runs its step as one compiled graph; "
+                             "inspect with reference, manual or fused")
+
     def inspected_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """`step`, also handing over what its forward produced, for diagnostics.py: (loss, {"hidden":
         [h_k (N, H_k), the output of each hidden layer's activation], "logits": (N, C)}); the gradients
         are left in each parameter's .grad. Here through forward hooks on the model's activation
         modules and its last linear layer, so the figures come from the step's own forward."""
-        if not self.inspectable:
-            raise ValueError(f"inspect: the {self.name} engine runs its step as one compiled graph; "
-                             "inspect with reference, manual or fused")
+        self.check_inspectable()
         self.check_batch(x, y)
         activations, last = _probed_modules(self.model)
         hidden, logits = [], []
