@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from . import cross_entropy_general as CEG
 from . import functional as MF
-from .models import TORCH_ACTIVATIONS, MLPConfig, ReferenceNet, SimpleNet
+from .functional import TORCH_ACTIVATIONS
+from .models import MLPConfig, ReferenceNet, SimpleNet
 from .table import text_table
 
 PARITY_RTOL_FLOAT64 = 1e-10
@@ -117,7 +118,7 @@ def check_linear(dtype, device, gen) -> list[Row]:
 
 
 def check_activation(name: str, dtype, device, gen) -> list[Row]:
-    """One entry of functional.ACTIVATIONS against its torch module (models.TORCH_ACTIVATIONS)."""
+    """One entry of functional.ACTIVATIONS against its torch module (functional.TORCH_ACTIVATIONS)."""
     forward, backward = MF.ACTIVATIONS[name]
     x = _rand(6, 9, dtype=dtype, device=device, gen=gen) * 2
     dout = _rand(6, 9, dtype=dtype, device=device, gen=gen)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from .validate import require_float, require_grad_like, require_like, require_rank, require_tensor
 
@@ -189,6 +190,11 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid_forward, sigmoid_backward),
     "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
     "identity": (identity_forward, identity_backward),
+}
+# the torch module of each, the reference: ReferenceNet's activation, and what the checks hold ours to
+TORCH_ACTIVATIONS = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
 }
 # the activations whose backward reads the input x (their derivative is not a function of y alone):
 # for these the fused kernels save the pre-activation z beside h

@@ -14,13 +14,8 @@ from torch import nn
 
 from . import functional as MF
 from .errors import expect_one_of
+from .functional import TORCH_ACTIVATIONS
 from .layers import Activation, Linear, Sequential
-
-# the torch modules of functional.ACTIVATIONS, for ReferenceNet and the parity checks
-TORCH_ACTIVATIONS = {
-    "relu": nn.ReLU, "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity,
-}
 
 
 @dataclass(frozen=True)

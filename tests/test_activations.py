@@ -87,7 +87,7 @@ def test_every_activation_table_has_the_same_names():
     """The maths' ACTIVATIONS is the source; the torch modules (ReferenceNet, the parity checks), the fused
     kernels' enum (its names in kernels/common/activation.h, read without building) and the jax peer each
     name the same activations."""
-    from minitorch_clf.models import TORCH_ACTIVATIONS
+    from minitorch_clf.functional import TORCH_ACTIVATIONS
     from minitorch_clf.ops import kernel_dir
 
     names = sorted(MF.ACTIVATIONS)

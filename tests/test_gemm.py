@@ -12,7 +12,7 @@ import torch
 
 from minitorch_clf import functional as MF
 from minitorch_clf import ops
-from minitorch_clf.models import TORCH_ACTIVATIONS
+from minitorch_clf.functional import TORCH_ACTIVATIONS
 
 U = 2.0 ** -24
 # Every ISA is a case everywhere; the ones this CPU cannot run are skipped with the reason.
