@@ -104,11 +104,12 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
     assert main(["bench", "--gemm", "--batch-sizes", "4", "--repeats", "2", "--json", str(out_json),
                  "--plot", str(out_png)]) == 0
     table = capsys.readouterr().out
-    assert "own % peak" in table and "all eight" in table
+    assert "own % peak" in table and "all eight" in table and "whole SGD step" in table
     records = json.loads(out_json.read_text())["records"]
-    assert len(records) == 9 and records[-1]["product"].startswith("all eight")
-    assert records[-1]["flops"] == sum(r["flops"] for r in records[:-1])
-    assert records[-1]["min_bytes"] == sum(r["min_bytes"] for r in records[:-1])
+    assert len(records) == 10 and records[-2]["product"].startswith("all eight")
+    assert records[-1]["product"].startswith("whole SGD step") and records[-1]["flops"] == records[-2]["flops"]
+    assert records[-2]["flops"] == sum(r["flops"] for r in records[:-2])
+    assert records[-2]["min_bytes"] == sum(r["min_bytes"] for r in records[:-2])
     assert all(r["own_s"] > 0 and r["aten_s"] > 0 and 0 < r["own_pct_peak"] for r in records)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
 

@@ -5,7 +5,11 @@ numpy's OpenBLAS (what a user would call instead), side by side.
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
 times `iters` calls from Python, so each figure includes one op dispatch (a few µs: benchmarks/RESULTS.md,
 "the measurements behind the code's comments"). "all eight" times the op mlp_products, which
-runs the eight back to back in C++ as the fused step does: no Python between them.
+runs the eight back to back in C++ as the fused step does: no Python between them. "whole SGD step"
+times that step itself (op mlp_sgd_step_ with momentum: the products, bias and ReLU, cross-entropy, the
+bias gradients and the update, one C++ call) with each GEMM inside, on the same operands: the
+difference to "all eight" is the time outside the products, and its % peak is the step's (its flops
+counted as the products': what else it computes is a few percent of them).
 
 The GEMM written here runs with the widest instruction set the CPU has (ops.set_isa / MINITORCH_CLF_ISA
 choose another); on a CPU with AVX-512 the table also times it with AVX2 ("own avx2"), side by side.
@@ -27,6 +31,14 @@ from . import intensity, probes
 from ..table import text_table
 from ..models import MLPConfig
 from ..plotting import pyplot
+
+
+ALL_EIGHT, WHOLE_STEP = "all eight (one C++ call)", "whole SGD step (one C++ call)"
+
+
+def single_product(name: str) -> bool:
+    """False for the rows that time more than one product (all eight, the whole step)."""
+    return not name.startswith(("all eight", "whole SGD step"))
 
 
 @dataclass
@@ -105,6 +117,29 @@ def peaks_by_isa(repeats: int = 5) -> dict[str, float]:
     return {isa: measured_peak_gflops(repeats, isa) for isa in ops.cpu_isas() if isa != "scalar"}
 
 
+def _sgd_step(acts, weights):
+    """step(gemm): one SGD step with momentum of the MLP whose layers `weights` holds, on the batch acts[0]
+    (random targets), by mlp_sgd_step_ with that GEMM inside; step(None) puts the previous GEMM back.
+    The learning rate is tiny: thousands of timed steps leave the weights (copies) where they were."""
+    weights = [w.clone() for w in weights]
+    biases = [torch.zeros(w.shape[0]) for w in weights]
+    bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
+    x = acts[0]
+    y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
+    state = {"gemm": None, "previous": None}
+
+    def step(gemm):
+        if gemm != state["gemm"]:
+            previous = ops.set_gemm(gemm or state["previous"])
+            state["previous"] = state["previous"] or previous
+            state["gemm"] = gemm
+        if gemm is not None:
+            return torch.ops.minitorch_clf.mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0,
+                                                         False, False)
+
+    return step
+
+
 def _numpy_phase(np, products, rows, rounds: int) -> None:
     """numpy's matmul of the same operands (views: the same strides), added to each row's timings as
     "blas". Timed after ours, not in turns with it: OpenBLAS's threads spin for about 0.1 s after each
@@ -146,9 +181,16 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
             rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}", cost, t))
         calls = {g: (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) for g in ("own", "aten")}
         total = intensity.Cost("all", sum(r[2].flops for r in rows), sum(r[2].bytes for r in rows))
-        rows.append(("all eight (one C++ call)", "-", total, _interleaved(calls, rounds)))
+        rows.append((ALL_EIGHT, "-", total, _interleaved(calls, rounds)))
         if np is not None:
             _numpy_phase(np, products, rows, rounds)
+        step = _sgd_step(acts, weights)
+        calls = {g: (lambda g=g: step(g)) for g in ("own", "aten")}
+        rows.append((WHOLE_STEP, "-", total, _interleaved(calls, rounds)))
+        step(None)
+        eight, whole = rows[-2][3]["own"], rows[-1][3]["own"]
+        log(f"batch {bs}: the whole step {whole * 1e6:.1f} us, its eight products {eight * 1e6:.1f} us: "
+            f"{(whole - eight) * 1e6:.1f} us ({100 * (whole - eight) / whole:.0f}%) outside them (own GEMM)")
         for name, shape, cost, t in rows:
             flops = cost.flops
             own, aten = flops / t["own"] / 1e9, flops / t["aten"] / 1e9
@@ -165,7 +207,8 @@ def format_gemm_table(records: list[GemmRecord]) -> str:
             "own % peak", "MKL % peak"]
     us = lambda s: f"{s * 1e6:.1f} us" if s else "-"
     rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s), *([us(r.own_avx2_s)] if narrow else []),
-             us(r.aten_s), *([us(r.blas_s), f"{r.blas_s / r.own_s:.2f}x"] if blas else []), f"{r.speedup:.2f}x",
+             us(r.aten_s), *([us(r.blas_s), f"{r.blas_s / r.own_s:.2f}x" if r.blas_s else "-"] if blas else []),
+             f"{r.speedup:.2f}x",
              f"{r.own_gflops:.1f}", f"{r.aten_gflops:.1f}", f"{r.own_pct_peak:.0f}", f"{r.aten_pct_peak:.0f}"]
             for r in records]
     return text_table(head, rows, left=3)
@@ -182,8 +225,8 @@ def plot_gemms(records: list[GemmRecord], peak: float, path, title: str) -> None
         rs = [r for r in records if r.batch_size == bs]
         xs = range(len(rs))
         series = [("own (gemm.h)", [r.own_gflops for r in rs]), ("ATen / MKL", [r.aten_gflops for r in rs])]
-        if all(r.blas_s for r in rs):
-            series.append(("numpy / OpenBLAS", [r.flops / r.blas_s / 1e9 for r in rs]))
+        if any(r.blas_s for r in rs):              # not for the whole step: numpy has none
+            series.append(("numpy / OpenBLAS", [r.flops / r.blas_s / 1e9 if r.blas_s else 0 for r in rs]))
         width = 0.8 / len(series)
         for k, (label, ys) in enumerate(series):
             ax.bar([x + (k - (len(series) - 1) / 2) * width for x in xs], ys, width, label=label)

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from ..plotting import pyplot
+from .bench_gemm import single_product
 from .machine import describe
 from .schema import SchemaError, check_run
 
@@ -168,7 +169,7 @@ def points(group: dict) -> list[tuple[str, str, float, float]]:
                 name = r["engine"] if ":" in r["engine"] else f"fc1 forward: {r['engine']}"
                 out.append((name, str(r["batch_size"]) if r["batch_size"] else "", r["flops"] / r["min_bytes"],
                             r["flops"] / r["median_s"] / 1e9))
-            elif run["kind"] == "gemm" and not r["product"].startswith("all"):
+            elif run["kind"] == "gemm" and single_product(r["product"]):
                 out.append(("GEMM: own (gemm.h)", "", r["flops"] / r["min_bytes"], r["flops"] / r["own_s"] / 1e9))
     return out
 
