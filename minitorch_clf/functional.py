@@ -1,10 +1,9 @@
 """The maths of SimpleNet, written out: forward and backward of Linear, every activation and cross-entropy.
 
 Shape legend:  N = batch,  I = in_features,  O = out_features,  C = classes.
-Activations: relu, gelu (exact and tanh), tanh, sigmoid, leaky_relu, identity - `ACTIVATIONS` maps
-the names `--activation` takes to their forward and backward. Cross-entropy as SimpleNet trains with
-it (class indices, the mean over the batch); every other option of F.cross_entropy is in
-cross_entropy_general.py.
+`ACTIVATIONS` maps the names `--activation` takes to their forward and backward. Cross-entropy as
+SimpleNet trains with it (class indices, the mean over the batch); every other option of
+F.cross_entropy is in cross_entropy_general.py.
 
 Every `*_forward` returns `(out, cache)`; every `*_backward` takes the upstream gradient and that
 cache and returns the gradients of the forward's inputs. No autograd is used: these functions work
