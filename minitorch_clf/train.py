@@ -4,6 +4,7 @@ of (seed, epoch) alone, so a resumed run takes exactly the steps the uninterrupt
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -73,7 +74,14 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
     leaves the last completed epoch's checkpoint. `inspect`: None (off), 0 (the first five steps and
     the first of every epoch) or N (every N steps) writes per-layer statistics to inspect.jsonl.
     `world` (distributed.World): this process is one rank of cfg.nproc; rank 0 alone writes the folder."""
-    out = Path(out)
+    # Signals are caught from the start, not only around the loop: a Ctrl-C that Python lost while the
+    # engine was built (run_folder.interrupts) is raised again at the first step.
+    writer = world is None or world.is_writer
+    with interrupts() if writer else contextlib.nullcontext():
+        return _setup_and_train(cfg, Path(out), resume, progress, overwrite, log, inspect, world, bucket_kb, zero1)
+
+
+def _setup_and_train(cfg, out, resume, progress, overwrite, log, inspect, world, bucket_kb, zero1) -> RunResult:
     cfg.validate()
     if (world.size if world is not None else 1) != cfg.nproc:
         raise UsageError(f"nproc: the config asks for {cfg.nproc} ranks, this process is one of "
@@ -107,7 +115,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = Tr
     # matplotlib now, not at the first epoch's plot: a Ctrl-C during its C extensions' first import
     # failed as 'ImportError: initialization failed', a traceback instead of exit 130
     pyplot()
-    with owned(out), interrupts():
+    with owned(out):
         if give_back_replaced(out):                # a killed overwrite's: the old run first, then the checks
             log(f"{out}: an overwrite was stopped before its first checkpoint; the run it replaced is back")
         held = [] if resume else check_new_run(out, overwrite)

@@ -225,6 +225,20 @@ def test_a_lost_ctrl_c_still_stops_training(tmp_path, capsys, monkeypatch):
     assert code == 130 and err.count("\n") == 1 and "interrupted" in err, err
 
 
+def test_a_ctrl_c_lost_while_the_engine_is_built_stops_training(tmp_path, capsys, monkeypatch):
+    """The same loss before the first step (an in-process harness hit it 1 time in 120 once the loop
+    was guarded): training ran all its epochs and exited 0."""
+    build = TrainConfig.build
+
+    def lose_then_build(cfg):
+        lose_a_ctrl_c()
+        return build(cfg)
+
+    monkeypatch.setattr(TrainConfig, "build", lose_then_build)
+    code, _, err = run_cli(["train", "--epochs", "2", "--out", str(tmp_path / "run"), *FAST], capsys)
+    assert code == 130 and err.count("\n") == 1 and "interrupted" in err, err
+
+
 def test_nothing_is_imported_for_the_first_time_inside_the_loop(tmp_path):
     """A Ctrl-C inside a C extension's first import (matplotlib's ft2font, imported for the first
     epoch's curves.png) became 'ImportError: initialization failed' and a traceback: 1 of 120 Ctrl-Cs
