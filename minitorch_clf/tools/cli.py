@@ -231,6 +231,15 @@ def _cmd_profile(args) -> int:
 
 
 def main(argv=None) -> int:
+    """Parse and run one command; a Ctrl-C anywhere in it (the parser too) is one line and 130."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+def _run(argv) -> int:
     parser = _Parser(prog=PROG, description="SimpleNet on MNIST, every forward and backward written out.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
@@ -287,9 +296,6 @@ def main(argv=None) -> int:
     except UsageError as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
 
 
 if __name__ == "__main__":
