@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import expect_one_of
+from .errors import PROG, expect_one_of
 
 BACKENDS = ("gloo", "nccl")
 
@@ -413,15 +413,15 @@ def worker_main(rank: int, size: int, backend: str, timeout_s: float, run, paren
         collective(dist.barrier)                # every rank done with every collective, then leave
     except UsageError as e:
         if rank == 0:
-            sys.stderr.write(f"minitorch-clf: error: {e}\n")
+            sys.stderr.write(f"{PROG}: error: {e}\n")
         code = 2
     except DistError as e:
-        sys.stderr.write(f"minitorch-clf: rank {rank}: {e}\n")
+        sys.stderr.write(f"{PROG}: rank {rank}: {e}\n")
         code = 1
     except KeyboardInterrupt:
         code = 130
     except Exception as e:                      # noqa: BLE001 - a bug: still one line, and the others stop
-        sys.stderr.write(f"minitorch-clf: rank {rank} failed: {type(e).__name__}: {str(e).strip()[:300]}\n")
+        sys.stderr.write(f"{PROG}: rank {rank} failed: {type(e).__name__}: {str(e).strip()[:300]}\n")
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
@@ -504,7 +504,7 @@ def launch(nproc: int, backend: str, timeout_s: float, run) -> int:
     if code < 0:
         import signal
 
-        sys.stderr.write(f"minitorch-clf: rank {index} was killed ({signal.Signals(-code).name}); the other ranks "
+        sys.stderr.write(f"{PROG}: rank {index} was killed ({signal.Signals(-code).name}); the other ranks "
                          "stopped\n")
     return code if code in (1, 2, 130) else 1
 
@@ -540,7 +540,7 @@ def run(train_rank, cfg, out, resume: bool, *, overwrite: bool, backend: str, bu
         try:
             train_rank(cfg, out, resume, overwrite, bucket_kb, zero1, world)
         except DistError as e:
-            sys.stderr.write(f"minitorch-clf: rank {rank}: {e}\n")
+            sys.stderr.write(f"{PROG}: rank {rank}: {e}\n")
             sys.stderr.flush()
             os._exit(1)                               # a broken group's teardown can hang: leave at once
         leave()

@@ -2,7 +2,9 @@
 message on one line and exits 2; the library raises it where a run's inputs (config, run folder,
 data) are wrong. And the one check of a name against its choices, which every boundary (library
 ValueError, CLI UsageError) uses, so that its message has one raise site. At the bottom of the
-package: any module may use them."""
+package: any module may use them. PROG heads every line the command line prints to stderr."""
+
+PROG = "minitorch-clf"
 
 
 class UsageError(Exception):

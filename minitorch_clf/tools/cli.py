@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from ..config import TrainConfig, check_seed
-from ..errors import UsageError, expect_one_of
+from ..errors import PROG, UsageError, expect_one_of
 from ..functional import ACTIVATIONS
 from ..optim import REGISTRY
-from .cli_common import PROG, check_writable, parse_device
+from .cli_common import check_writable, parse_device
 from .cmd_bench import cmd_bench
 from .cmd_train import DIST_TIMEOUT_S, cmd_train
 

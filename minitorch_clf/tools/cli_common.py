@@ -1,12 +1,10 @@
-"""What every command of the CLI shares: its name, and the checks that turn a library refusal into the
+"""What every command of the CLI shares: the checks that turn a library refusal into the
 one-line error (UsageError: `minitorch-clf: error: ...`, exit 2)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import UsageError
-
-PROG = "minitorch-clf"
 
 
 def parse_device(name: str):

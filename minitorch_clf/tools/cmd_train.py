@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from ..config import TrainConfig
-from ..errors import UsageError
-from .cli_common import PROG, parse_device
+from ..errors import PROG, UsageError
+from .cli_common import parse_device
 
 
 def _inspect_every(text: str | None) -> int | None:
