@@ -124,23 +124,22 @@ def peaks_by_isa(repeats: int = 5) -> dict[str, float]:
 
 def _sgd_step(acts, weights):
     """step(gemm): one SGD step with momentum of the MLP whose layers `weights` holds, on the batch acts[0]
-    (random targets), by mlp_sgd_step_ with that GEMM inside; step(None) puts the previous GEMM back.
-    The learning rate is tiny: thousands of timed steps leave the weights (copies) where they were."""
+    (random targets), by mlp_sgd_step_ with that GEMM inside: it switches the ops' GEMM where the last
+    call used another (once per turn; the caller restores the choice). The learning rate is tiny:
+    thousands of timed steps leave the weights (copies) where they were."""
     weights = [w.clone() for w in weights]
     biases = [torch.zeros(w.shape[0]) for w in weights]
     bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
     x = acts[0]
     y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
-    state = {"gemm": None, "previous": None}
+    last = [None]
 
     def step(gemm):
-        if gemm != state["gemm"]:
-            previous = ops.set_gemm(gemm or state["previous"])
-            state["previous"] = state["previous"] or previous
-            state["gemm"] = gemm
-        if gemm is not None:
-            return torch.ops.minitorch_clf.mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0,
-                                                         False, False)
+        if gemm != last[0]:
+            ops.set_gemm(gemm)
+            last[0] = gemm
+        return torch.ops.minitorch_clf.mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0,
+                                                     False, False)
 
     return step
 
@@ -188,8 +187,8 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
         step = _sgd_step(acts, weights)
         calls = {f"{what} {g}": (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) if what == "eight" else
                  (lambda g=g: step(g)) for what in ("eight", "step") for g in ("own", "aten")}
-        t = _interleaved_samples(calls, rounds)
-        step(None)
+        with ops.gemm("auto"):                 # the steps switch the GEMM; the choice before comes back
+            t = _interleaved_samples(calls, rounds)
         total = intensity.Cost("all", sum(r[2].flops for r in rows), sum(r[2].bytes for r in rows))
         median = {name: statistics.median(s) for name, s in t.items()}
         rows.append((ALL_EIGHT, "-", total, {g: median[f"eight {g}"] for g in ("own", "aten")}))
