@@ -112,8 +112,9 @@ def _setup_and_train(cfg, out, resume, progress, overwrite, log, inspect, world,
         if not world.is_writer:                    # rank 0 owns and writes the run folder
             return _train(cfg, out, engine, train_split, test_split, ckpt, False, lambda *a: None, None, world)
     prepare_out(out)
-    # matplotlib now, not at the first epoch's plot: a Ctrl-C during its C extensions' first import
-    # failed as 'ImportError: initialization failed', a traceback instead of exit 130
+    # matplotlib now, not at the first epoch's plot: a Ctrl-C inside its C extensions' first import
+    # left them half initialised ('ImportError: initialization failed'); interrupts() reports that as
+    # the interrupt, but no import should run inside the loop
     pyplot()
     with owned(out):
         if give_back_replaced(out):                # a killed overwrite's: the old run first, then the checks
