@@ -17,6 +17,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // choice, by default the widest the CPU has), 'avx512', 'avx2' or 'scalar'. The fused ops use it
   // through set_gemm's switch.
   m.def("own_mm(Tensor a, Tensor b, str isa='auto') -> Tensor");
+  // The same with the plan given: [isa, kernel, k_block, threads, split] (gemm/gemm_op.cpp's ints);
+  // minitorch_clf/ops/tune.py times the candidates with it.
+  m.def("own_mm_plan(Tensor a, Tensor b, int[] plan) -> Tensor");
   // The 3L - 1 products of an MLP training step back to back, with gemm = 'own' or 'aten' (benchmarks):
   // acts[k] (N, I_k), weights[k] (O_k, I_k), dzs[k] (N, O_k) -> [y_k] + [dW_k] + [dx_k for k >= 1]
   m.def("mlp_products(Tensor[] acts, Tensor[] weights, Tensor[] dzs, str gemm) -> Tensor[]");
@@ -59,6 +62,12 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // [L1d bytes, L2 bytes, k_block, row_block]: the caches the GEMM read (sysfs, or
   // MINITORCH_CLF_CACHE_KB) and the outer kernel's blocks derived from them for an ISA.
   m.def("gemm_blocking(str isa='auto') -> int[]");
+  // The plan a product of shape [M, N, K, a layout, b layout] runs with isa (+ 1 where tuned, 0 where
+  // derived), the tuned plans replaced by rows of [shape, plan] (returns how many), and the tuned plans
+  // switched on or off (returns the previous setting).
+  m.def("gemm_plan(int[] shape, str isa='auto') -> int[]");
+  m.def("set_gemm_plans(int[] rows) -> int");
+  m.def("tuned_plans_on(bool on) -> bool");
   m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
   // Machine ceilings (ceilings/, ../cuda/peak.cu): the CPU's bandwidth in GB/s with STREAM's 'triad' or
   // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent

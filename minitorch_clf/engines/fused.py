@@ -34,6 +34,7 @@ import warnings
 import torch
 
 from .. import ops
+from ..ops import tune
 from ..data import batches
 from .. import optim as ours
 from .base import Engine, check_targets
@@ -56,8 +57,10 @@ class FusedEngine(Engine):
         self.graphs: dict[tuple, tuple] = {}      # (batch shape, hyper) -> (graph, static x, static y, static loss)
         self.seen: dict[tuple, int] = {}          # eager steps taken per batch shape
         self.epoch_graph: tuple | None = None      # (key, graph, static order, losses, x, y): the last epoch captured
+        self.tuned: set[int] = set()               # batch sizes whose GEMM plans are in force (CPU)
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self._tune(x.shape[0])
         if not self.whole_step:
             return self._eager_step(x, y)
         if self.device.type == "cpu":
@@ -65,6 +68,13 @@ class FusedEngine(Engine):
         return self._graph_step(x, y)
 
     # -- CPU: one C++ call ----------------------------------------------------------------------
+    def _tune(self, batch_size: int) -> None:
+        """On the CPU, the GEMM plans tuned for this batch's products in force (ops/tune.py: from the
+        cache, or found by a short search the first time on this CPU, about a second)."""
+        if self.device.type == "cpu" and batch_size not in self.tuned:
+            tune.ensure(batch_size, self.config.sizes)
+            self.tuned.add(batch_size)
+
     def _one_call_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self._momentum_ready():         # the first step makes the buffers
             return self._eager_step(x, y)
@@ -141,6 +151,7 @@ class FusedEngine(Engine):
             return super().train_epoch(x, y, order, batch_size, drop_last)
         self.check_batch(x, y)
         self._check_all_targets(y)             # a bad one would stop the call part-way, steps taken
+        self._tune(batch_size)
         first = []
         if not self._momentum_ready():
             idx = order[:batch_size]

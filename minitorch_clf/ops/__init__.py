@@ -23,9 +23,10 @@ from ..functional import ACTIVATIONS, BACKWARD_READS_INPUT
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_", "mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "mlp_products")
+       "adam_update_", "mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "own_mm_plan", "mlp_products")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "mlp_products"))  # CPU-only
+CUDA_OPS = tuple(op for op in OPS if op not in ("mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "own_mm_plan",
+                                                "mlp_products"))                                 # CPU-only
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
 # The CUDA versions of linear_forward that linear_forward_v runs (kernels/cuda/bindings.cpp), with their
@@ -211,7 +212,7 @@ def _mlp_sgd_epoch_fake(x, target, order, batch_size, drop_last, weights, biases
 
 
 # ----------------------------------------------------------------------------------------------
-# the GEMM of kernels/cpu/gemm/
+# the GEMM of kernels/cpu/gemm/ (its plans and their tuner: tune.py)
 
 def own_mm(a, b, isa: str = "auto"):
     """a (M, K) · b (K, N) with kernels/cpu/gemm/gemm.h's float32 GEMM, any strides; isa 'auto' (set_isa's
@@ -224,6 +225,10 @@ def _own_mm_fake(a, b, isa="auto"):            # torch leaves out an argument at
     torch._check(a.dim() == 2 and b.dim() == 2 and a.shape[1] == b.shape[0],
                  lambda: f"a, b: expected (M, K) and (K, N), got {tuple(a.shape)} and {tuple(b.shape)}")
     return a.new_empty(a.shape[0], b.shape[1])
+
+
+def _own_mm_plan_fake(a, b, plan):
+    return _own_mm_fake(a, b)
 
 
 def mlp_products(acts, weights, dzs, gemm: str):
@@ -303,7 +308,7 @@ FAKES = {"linear_forward": _linear_forward_fake, "linear_forward_v": _linear_for
          "linear_backward": _linear_backward_fake, "cross_entropy_forward_backward": _cross_entropy_fake,
          "sgd_update_": _sgd_update_fake, "adam_update_": _adam_update_fake, "mlp_sgd_step_": _mlp_sgd_step_fake,
          "mlp_sgd_epoch_": _mlp_sgd_epoch_fake,
-         "own_mm": _own_mm_fake, "mlp_products": _mlp_products_fake}
+         "own_mm": _own_mm_fake, "own_mm_plan": _own_mm_plan_fake, "mlp_products": _mlp_products_fake}
 AUTOGRAD = {"linear_forward": (_linear_grad, _linear_setup), "cross_entropy_forward_backward": (_ce_grad, _ce_setup)}
 
 

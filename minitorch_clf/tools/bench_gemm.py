@@ -11,7 +11,10 @@ bias gradients and the update, one C++ call) with each GEMM inside, on the same 
 difference to "all eight" is the time outside the products, and its % peak is the step's (its flops
 counted as the products': what else it computes is a few percent of them).
 
-The GEMM written here runs with the widest instruction set the CPU has (ops.set_isa / MINITORCH_CLF_ISA
+The GEMM written here runs its tuned plans (ops/tune.py: searched the first time on this CPU, then read
+from the cache; `minitorch-clf tune` searches fully), and "derived" times it on the plans its rules derive,
+in the same turns: the gain of the tuning, measured side by side (MINITORCH_CLF_TUNE=0: both the same).
+The derived plans run with the widest instruction set the CPU has (ops.set_isa / MINITORCH_CLF_ISA
 choose another); on a CPU with AVX-512 the table also times it with AVX2 ("own avx2"), side by side.
 % of peak divides the achieved GFLOP/s by the float32 peak of the cores used with the widest ISA,
 measured by probes.fma_peak_gflops (tools/probes.py; best of 5): every thread runs independent FMA chains from
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
+from ..ops import tune
 from . import intensity, probes
 from ..table import text_table
 from ..models import MLPConfig
@@ -57,42 +61,12 @@ class GemmRecord:
     aten_pct_peak: float
     own_avx2_s: float | None = None   # the GEMM written here forced to AVX2 (CPUs with AVX-512)
     blas_s: float | None = None       # numpy's matmul (its OpenBLAS), the same operands, one call each
+    own_derived_s: float | None = None   # the GEMM written here on its derived plans (the tuned ones off)
 
 
 def step_products(batch_size: int, config: MLPConfig | None = None, seed: int = 0):
     """The step's products as (name, a, b) in the layouts the fused ops pass, and mlp_products' inputs."""
-    config = config or MLPConfig()
-    dims = config.sizes
-    g = torch.Generator().manual_seed(seed)
-    acts = [torch.randn(batch_size, i, generator=g) for i in dims[:-1]]          # layer k's input (N, I_k)
-    weights = [torch.randn(o, i, generator=g) for i, o in zip(dims, dims[1:])]   # (O_k, I_k)
-    dzs = [torch.randn(batch_size, o, generator=g) for o in dims[1:]]            # its output gradient (N, O_k)
-    products = [(f"fc{k + 1} y = x·Wᵀ", h, w.T) for k, (h, w) in enumerate(zip(acts, weights))]
-    products += [(f"fc{k + 1} dW = dzᵀ·x", dz.T, h) for k, (dz, h) in enumerate(zip(dzs, acts))]
-    products += [(f"fc{k + 1} dx = dz·W", dz, w) for k, (dz, w) in enumerate(zip(dzs, weights)) if k > 0]
-    return products, (acts, weights, dzs)
-
-
-def _interleaved(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, float]:
-    """Median seconds per call of each callable, timed in turns."""
-    return {name: statistics.median(s) for name, s in _interleaved_samples(calls, rounds, target_s).items()}
-
-
-def _interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, list[float]]:
-    """Seconds per call of each callable in each round, the callables taking turns within a round."""
-    for f in calls.values():                                       # warm-up, and a first estimate
-        f()
-    t0 = time.perf_counter()
-    next(iter(calls.values()))()
-    iters = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
-    samples = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, f in calls.items():
-            t0 = time.perf_counter()
-            for _ in range(iters):
-                f()
-            samples[name].append((time.perf_counter() - t0) / iters)
-    return samples
+    return tune.step_products(batch_size, (config or MLPConfig()).sizes, seed)
 
 
 def measured_peak_gflops(repeats: int = 5, isa: str = "auto") -> float:
@@ -123,25 +97,30 @@ def peaks_by_isa(repeats: int = 5) -> dict[str, float]:
 
 
 def _sgd_step(acts, weights):
-    """step(gemm): one SGD step with momentum of the MLP whose layers `weights` holds, on the batch acts[0]
-    (random targets), by mlp_sgd_step_ with that GEMM inside: it switches the ops' GEMM where the last
-    call used another (once per turn; the caller restores the choice). The learning rate is tiny:
-    thousands of timed steps leave the weights (copies) where they were."""
+    """step(): one SGD step with momentum of the MLP whose layers `weights` holds, on the batch acts[0]
+    (random targets), by mlp_sgd_step_ with the ops' GEMM as set. The learning rate is tiny: thousands
+    of timed steps leave the weights (copies) where they were."""
     weights = [w.clone() for w in weights]
     biases = [torch.zeros(w.shape[0]) for w in weights]
     bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
     x = acts[0]
     y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
+    return lambda: torch.ops.minitorch_clf.mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0,
+                                                         False, False)
+
+
+def _switch():
+    """use(gemm, tuned): the ops' GEMM and whether the GEMM's tuned plans apply, changed only where the
+    last call left them otherwise (once per turn of the timing, not per call; the caller restores both)."""
     last = [None]
 
-    def step(gemm):
-        if gemm != last[0]:
+    def use(gemm: str, tuned: bool) -> None:
+        if last[0] != (gemm, tuned):
             ops.set_gemm(gemm)
-            last[0] = gemm
-        return torch.ops.minitorch_clf.mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0,
-                                                     False, False)
+            torch.ops.minitorch_clf.tuned_plans_on(tuned)
+            last[0] = (gemm, tuned)
 
-    return step
+    return use
 
 
 def _numpy_phase(np, products, rows, rounds: int) -> None:
@@ -152,7 +131,7 @@ def _numpy_phase(np, products, rows, rounds: int) -> None:
     pairs = [(a.numpy(), b.numpy()) for _, a, b in products]
     calls = {f"p{k}": (lambda a=a, b=b: np.matmul(a, b)) for k, (a, b) in enumerate(pairs)}
     calls["all"] = lambda: [np.matmul(a, b) for a, b in pairs]              # eight Python calls
-    t = _interleaved(calls, rounds)
+    t = tune.medians(calls, rounds)
     for k, row in enumerate(rows):
         row[3]["blas"] = t[f"p{k}"] if k < len(pairs) else t["all"]
     time.sleep(0.3)
@@ -174,27 +153,32 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
         log(f"numpy {np.__version__} with OpenBLAS kernels '{blas}' (the OpenBLAS column)")
     records = []
     for bs in batch_sizes:
+        tune.ensure(bs, MLPConfig().sizes, log=log)
         products, (acts, weights, dzs) = step_products(bs)
         rows = []
         for name, a, b in products:
-            calls = {"own": lambda: ops.own_mm(a, b), "aten": lambda: torch.mm(a, b)}
+            derived = tune.derived_plan(tune.Shape.of(a, b)).ints()
+            calls = {"own": lambda: ops.own_mm(a, b), "aten": lambda: torch.mm(a, b),
+                     "own_derived": lambda: torch.ops.minitorch_clf.own_mm_plan(a, b, derived)}
             if narrow:
                 calls["own_avx2"] = lambda: ops.own_mm(a, b, "avx2")
-            t = _interleaved(calls, rounds)
+            t = tune.medians(calls, rounds)
             cost = intensity.gemm(name, a.shape[0], b.shape[1], a.shape[1], a.element_size())
             rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}", cost, t))
         # the eight products and the whole step in the same turns: their difference is what lies outside
-        step = _sgd_step(acts, weights)
-        calls = {f"{what} {g}": (lambda g=g: ops.mlp_products(acts, weights, dzs, g)) if what == "eight" else
-                 (lambda g=g: step(g)) for what in ("eight", "step") for g in ("own", "aten")}
-        with ops.gemm("auto"):                 # the steps switch the GEMM; the choice before comes back
-            t = _interleaved_samples(calls, rounds)
+        step, use = _sgd_step(acts, weights), _switch()
+        runs = {"eight": lambda g: ops.mlp_products(acts, weights, dzs, g), "step": lambda g: step()}
+        kinds = {"own": ("own", True), "aten": ("aten", True), "own_derived": ("own", False)}
+        calls = {f"{what} {kind}": (lambda run=run, g=g, tuned=tuned: (use(g, tuned), run(g)))
+                 for what, run in runs.items() for kind, (g, tuned) in kinds.items()}
+        with ops.gemm("auto"), tune.derived_only():   # the calls switch both; the settings before come back
+            t = tune.interleaved_samples(calls, rounds)
         total = intensity.Cost("all", sum(r[2].flops for r in rows), sum(r[2].bytes for r in rows))
         median = {name: statistics.median(s) for name, s in t.items()}
-        rows.append((ALL_EIGHT, "-", total, {g: median[f"eight {g}"] for g in ("own", "aten")}))
+        rows.append((ALL_EIGHT, "-", total, {kind: median[f"eight {kind}"] for kind in kinds}))
         if np is not None:
             _numpy_phase(np, products, rows, rounds)
-        rows.append((WHOLE_STEP, "-", total, {g: median[f"step {g}"] for g in ("own", "aten")}))
+        rows.append((WHOLE_STEP, "-", total, {kind: median[f"step {kind}"] for kind in kinds}))
         outside = statistics.median(s - e for s, e in zip(t["step own"], t["eight own"]))     # paired by round
         log(f"batch {bs}: the whole step {median['step own'] * 1e6:.1f} us, its eight products "
             f"{median['eight own'] * 1e6:.1f} us; outside them {outside * 1e6:.1f} us "
@@ -203,18 +187,23 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
             flops = cost.flops
             own, aten = flops / t["own"] / 1e9, flops / t["aten"] / 1e9
             records.append(GemmRecord(bs, name, shape, flops, cost.bytes, t["own"], t["aten"], t["aten"] / t["own"], own, aten,
-                                      100 * own / peak, 100 * aten / peak, t.get("own_avx2"), t.get("blas")))
+                                      100 * own / peak, 100 * aten / peak, t.get("own_avx2"), t.get("blas"),
+                                      t.get("own_derived")))
         log(f"batch {bs}: done")
     return records, peak
 
 
 def format_gemm_table(records: list[GemmRecord]) -> str:
     narrow, blas = any(r.own_avx2_s for r in records), any(r.blas_s for r in records)
-    head = ["batch", "product", "shape", "own", *(["own avx2"] if narrow else []), "ATen/MKL",
+    derived = any(r.own_derived_s for r in records)
+    head = ["batch", "product", "shape", "own", *(["derived", "tuned gain"] if derived else []),
+            *(["own avx2"] if narrow else []), "ATen/MKL",
             *(["OpenBLAS", "own/OpenBLAS"] if blas else []), "own/ATen speed", "own GFLOP/s", "MKL GFLOP/s",
             "own % peak", "MKL % peak"]
     us = lambda s: f"{s * 1e6:.1f} us" if s else "-"
-    rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s), *([us(r.own_avx2_s)] if narrow else []),
+    gain = lambda r: f"{r.own_derived_s / r.own_s:.2f}x" if r.own_derived_s else "-"
+    rows = [[str(r.batch_size), r.product, r.shape, us(r.own_s),
+             *([us(r.own_derived_s), gain(r)] if derived else []), *([us(r.own_avx2_s)] if narrow else []),
              us(r.aten_s), *([us(r.blas_s), f"{r.blas_s / r.own_s:.2f}x" if r.blas_s else "-"] if blas else []),
              f"{r.speedup:.2f}x",
              f"{r.own_gflops:.1f}", f"{r.aten_gflops:.1f}", f"{r.own_pct_peak:.0f}", f"{r.aten_pct_peak:.0f}"]

@@ -1,4 +1,4 @@
-"""`minitorch-clf train | evaluate | check | bench | report | inspect | build | profile`: the parser,
+"""`minitorch-clf train | evaluate | check | bench | report | inspect | build | tune | profile`: the parser,
 the dispatch and the small commands; `train` and `bench` have their own files (cmd_train.py,
 cmd_bench.py), and what every command shares is in cli_common.py.
 
@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from ..config import TrainConfig, check_seed
@@ -201,11 +202,63 @@ def _cmd_build(args) -> int:
     kernels = ops.registered_kernels()
     for name, keys in kernels.items():
         print(f"  {name:32s} {', '.join(keys) or '-'}")
+    _print_tuning_cache()
     missing = [n for n in ops.CUDA_OPS if "CUDA" not in kernels[n]] if args.cuda else \
         [n for n in ops.CPU_OPS if "CPU" not in kernels[n]]
     if missing:
         print(f"missing {'CUDA' if args.cuda else 'CPU'} kernels: {', '.join(missing)}")
         return 1
+    return 0
+
+
+def _print_tuning_cache() -> None:
+    """Where the GEMM's tuning cache of this CPU and thread count is, and its plans."""
+    from ..ops import tune
+
+    cache = tune.cached()
+    off = "; MINITORCH_CLF_TUNE=0: not used" if tune.mode() == "off" else ""
+    if not cache["plans"]:
+        print(f"GEMM tuning cache: {cache['path']}: none yet (the fused engine's first CPU step searches its "
+              f"shapes; `minitorch-clf tune` searches fully){off}")
+        return
+    print(f"GEMM tuning cache: {cache['path']} ({len(cache['plans'])} plans{off})")
+    for e in cache["plans"]:
+        shape, plan = tune.Shape(**e["shape"]), tune.Plan(**e["plan"])
+        print(f"  {shape.key():28s} {str(plan):34s} {e['seconds'] * 1e6:8.1f} us, derived "
+              f"{e['derived_seconds'] * 1e6:.1f} us ({e['search']} search)")
+
+
+def _cmd_tune(args) -> int:
+    import torch
+
+    from ..models import MLPConfig
+    from ..ops import tune
+    from ..table import text_table
+
+    if not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
+        raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
+    try:
+        sizes = MLPConfig(hidden=args.hidden).sizes if args.hidden else MLPConfig().sizes
+        tune.mode()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    from .. import ops
+
+    try:
+        ops.load()
+    except ops.BuildError as e:
+        raise UsageError(str(e)) from None
+    print(f"tuning the GEMM's plans for the step of {'-'.join(map(str, sizes))} at batch "
+          f"{', '.join(map(str, args.batch_sizes))} on {torch.get_num_threads()} threads "
+          f"({'short' if args.quick else 'full'} search; ISAs {', '.join(ops.cpu_isas())})", flush=True)
+    results = tune.tune(args.batch_sizes, sizes, full=not args.quick, log=lambda m: print(m, flush=True))
+    us = lambda s: f"{s * 1e6:.1f} us"
+    rows = [[str(bs), name, r.shape.key(), str(r.derived), str(r.plan), us(r.derived_seconds), us(r.seconds),
+             f"{r.derived_seconds / r.seconds:.2f}x"] for bs, name, r in results]
+    print(text_table(["batch", "product", "shape", "derived plan", "tuned plan", "derived", "tuned", "gain"], rows,
+                     left=5))
+    print(f"wrote {tune.cached()['path']}" + (" (MINITORCH_CLF_TUNE=0: not used while it is set)"
+                                              if tune.mode() == "off" else ""))
     return 0
 
 
@@ -240,6 +293,7 @@ def main(argv=None) -> int:
 
 
 def _run(argv) -> int:
+    warnings.formatwarning = lambda message, category, *_: f"{PROG}: warning: {message}\n"    # one line each
     parser = _Parser(prog=PROG, description="SimpleNet on MNIST, every forward and backward written out.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
@@ -280,6 +334,10 @@ def _run(argv) -> int:
     p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")
     p.add_argument("--verbose", action="store_true", help="show the compiler's commands")
     p.add_argument("--cuda", action="store_true", help="also build kernels/cuda (needs nvcc, not a GPU)")
+    p = sub.add_parser("tune", help="search the CPU GEMM's fastest plans for the step's products and cache them")
+    p.add_argument("--batch-sizes", type=_csv(int), default=[64, 1024], help="comma-separated; default 64,1024")
+    p.add_argument("--hidden", type=_hidden, default=None, help="hidden sizes; default 128,64")
+    p.add_argument("--quick", action="store_true", help="the short search that the first use runs")
     p = sub.add_parser("profile", help="torch.profiler trace of an engine's steps, phases labelled")
     p.add_argument("--engine", default="manual")
     p.add_argument("--steps", type=int, default=10, help="active (recorded) steps")
@@ -290,7 +348,7 @@ def _run(argv) -> int:
     args = parser.parse_args(argv)
     commands = {"train": cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": cmd_bench,
                 "build": _cmd_build, "profile": _cmd_profile, "report": _cmd_report,
-                "inspect": _cmd_inspect}
+                "inspect": _cmd_inspect, "tune": _cmd_tune}
     try:
         return commands[args.command](args)
     except UsageError as e:

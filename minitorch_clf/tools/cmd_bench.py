@@ -134,5 +134,16 @@ def _write(args, records, kind: str, info: dict, device, **meta) -> None:
     if not args.json:
         return
     ceilings = M.ceilings(device, log=lambda m: print(m, flush=True))
+    if device.type == "cpu" and kind != "data-parallel":     # what the GEMM ran (the ranks' own are not seen here)
+        meta["gemm_plans"] = _gemm_plans(args.batch_sizes)
     B.write_json(records, args.json, kind, info, ceilings, **meta)
     print(f"wrote {args.json}")
+
+
+def _gemm_plans(batch_sizes) -> list[dict]:
+    """The plan of each product of SimpleNet's step at each batch size, as the GEMM runs it now: tuned
+    (ops/tune.py) or derived by its rules."""
+    from ..models import MLPConfig
+    from ..ops import tune
+
+    return [{"batch_size": bs, **p} for bs in batch_sizes for p in tune.in_force(bs, MLPConfig().sizes)]

@@ -53,9 +53,17 @@ RECORD_FIELDS = {
                       "allreduce_s": _maybe(NONNEG), "samples_per_s": POSITIVE, "efficiency": _maybe(NONNEG),
                       "grad_bytes": _maybe(COUNT)},
 }
+# Fields a record may leave out (a later version added them; older files still read).
+OPTIONAL_RECORD_FIELDS = {"gemm": {"own_derived_s": _maybe(POSITIVE)}}
 KINDS = tuple(RECORD_FIELDS)
+PLAN_FIELDS = {"batch_size": BATCH, "product": TEXT, "shape": TEXT, "plan": TEXT,
+               "tuned": (lambda v: isinstance(v, bool), "true or false")}                       # ops.tune.in_force
+GEMM_PLANS = (lambda v: isinstance(v, list) and all(isinstance(p, dict) and set(p) == set(PLAN_FIELDS) and
+                                                    all(t(p[k]) for k, (t, _) in PLAN_FIELDS.items()) for p in v),
+              f"a list of the GEMM's plans, each with {', '.join(PLAN_FIELDS)}")
 META_FIELDS = {"optimizer": TEXT, "activation": TEXT, "compile_mode": _maybe(TEXT), "matmul_gflops": _maybe(POSITIVE),
-               "peak_gflops": _maybe(POSITIVE), "backend": TEXT}    # each optional: a kind writes some of them
+               "peak_gflops": _maybe(POSITIVE), "backend": TEXT,
+               "gemm_plans": GEMM_PLANS}             # each optional: a kind writes some of them
 MACHINE_FIELDS = {"cpu": {"cpu": TEXT, "threads": RANKS, "isa": TEXT, "caches": (lambda v: isinstance(v, dict), "an object")},
                   "gpu": {"gpu": TEXT, "sms": RANKS}}
 BANDWIDTHS = (lambda v: isinstance(v, dict) and bool(v) and all(_positive(x) for x in v.values()),
@@ -93,6 +101,8 @@ def check_run(doc, path: Path) -> None:
         if not isinstance(r, dict):
             raise SchemaError(f"{path}: records[{i}]: expected an object")
         _check(path, f"records[{i}]", r, RECORD_FIELDS[doc["kind"]])
+        optional = OPTIONAL_RECORD_FIELDS.get(doc["kind"], {})
+        _check(path, f"records[{i}]", r, {k: v for k, v in optional.items() if k in r})
 
 
 def _check(path: Path, where: str, record: dict, fields: dict) -> None:

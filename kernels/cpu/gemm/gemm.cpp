@@ -1,6 +1,8 @@
 // The GEMM of gemm.h: picks a kernel for the operands' layout, cuts C into blocks, and shares the
 // blocks between OpenMP threads (torch's own OpenMP runtime, so torch.set_num_threads applies).
 //
+// Every call runs a plan (gemm.h): the tuned one where ops/tune.py measured this shape on this CPU,
+// else the derived plan, whose rules follow.
 // Kernel choice (see gemm_avx2.cpp, gemm_avx512.cpp):
 //   A and Bᵀ contiguous along k (a.cs == b.rs == 1, as in x·Wᵀ), K >= kDotMinK, and with AVX-512
 //   fewer than kDot512MaxM rows -> dot-product kernel
@@ -14,14 +16,15 @@
 // and two loads feed 16 FMAs, no horizontal sums) wins for fc1's x·Wᵀ too once A has kDot512MaxM rows
 // to spread the packing of Wᵀ over (Wᵀ is packed by 16 x 16 transposes in registers); with AVX2 the dot
 // kernel stayed ahead at every batch (RESULTS.md, 2026-11-27 evening and 2026-11-27 late).
-// Threads: C is cut into one rectangle per thread, along N first (each thread then reads its own
-// part of B), along M as well when N has fewer panels than there are threads. The AVX-512 shares are
+// Threads: C is cut into one rectangle per thread, along N first (kColumnsFirst: each thread then reads
+// its own part of B; a tuned plan may cut M first), along M as well when N has fewer panels than there are threads. The AVX-512 shares are
 // cut in 16-column vectors rather than whole 32-column panels: a share's last panel may be 16 wide and
 // runs the 8 x 16 tile, so N = 784 splits 400 / 384 columns instead of 416 / 368. A product below
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
 // small product, and one thread runs without a region at all (RESULTS.md, as above).
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
-// rectangle holds it, so the result does not depend on the thread count.
+// rectangle holds it, so the result does not depend on the thread count or the split; it does depend
+// on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's).
 #include <omp.h>
 
 #include <algorithm>
@@ -29,7 +32,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "gemm.h"
 #include "gemm_kernels.h"
@@ -43,20 +50,20 @@ constexpr int64_t kDot512MaxM = 64;    // AVX-512: from this many rows of A on, 
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-int threads_for(int64_t M, int64_t N, int64_t K) {
-  const double flops = 2.0 * M * N * K;
-  const int most = omp_in_parallel() ? 1 : omp_get_max_threads();
-  return static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, most));
-}
-
-// Runs kernel(rect) on T rectangles of C: N cut into gj shares of whole nr-column tiles, M into gi
-// shares of whole mr-row tiles.
+// Runs kernel(rect) on T rectangles of C in whole mr x nr tiles: kColumnsFirst cuts N into
+// gj = min(T, column tiles) shares (each thread then reads its own part of B) and M into T / gj;
+// kRowsFirst cuts M first (each thread reads its own rows of A) and N into what is left.
 template <typename Kernel>
-void share(const Problem& p, int T, int64_t mr, int64_t nr, Kernel kernel) {
-  const int64_t col_tiles = ceil_div(p.N, nr);
-  const int64_t gj = std::min<int64_t>(T, col_tiles), gi = std::max<int64_t>(1, T / gj);
-  const int64_t cols = ceil_div(col_tiles, gj) * nr, rows = ceil_div(ceil_div(p.M, gi), mr) * mr;
+void share(const Problem& p, int T, Split split, int64_t mr, int64_t nr, Kernel kernel) {
   if (T == 1) return kernel(0, p.M, 0, p.N);               // no OpenMP region: it costs even alone
+  const int64_t col_tiles = ceil_div(p.N, nr), row_tiles = ceil_div(p.M, mr);
+  int64_t gi, gj;
+  if (split == Split::kColumnsFirst) {
+    gj = std::min<int64_t>(T, col_tiles), gi = std::max<int64_t>(1, T / gj);
+  } else {
+    gi = std::min<int64_t>(T, row_tiles), gj = std::max<int64_t>(1, T / gi);
+  }
+  const int64_t cols = ceil_div(col_tiles, gj) * nr, rows = ceil_div(ceil_div(p.M, gi), mr) * mr;
 #pragma omp parallel for num_threads(T) schedule(static)
   for (int64_t u = 0; u < gi * gj; ++u) {
     const int64_t i0 = (u / gj) * rows, j0 = (u % gj) * cols;
@@ -65,32 +72,57 @@ void share(const Problem& p, int T, int64_t mr, int64_t nr, Kernel kernel) {
   }
 }
 
-void outer(const Problem& p, int T) {
-  share(p, T, kOuterMR, kOuterNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+void outer(const Problem& p, int T, Split split) {
+  share(p, T, split, kOuterMR, kOuterNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     outer_block_avx2(p, {i0, i1, j0, j1});
   });
 }
 
-void outer512(const Problem& p, int T) {
-  share(p, T, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+void outer512(const Problem& p, int T, Split split) {
+  share(p, T, split, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     outer_block_avx512(p, {i0, i1, j0, j1});
+  });
+}
+
+void dot(const Problem& p, int T, Split split) {
+  share(p, T, split, kDotMR, kDotNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    dot_block_avx2(p, {i0, i1, j0, j1});
+  });
+}
+
+void dot512(const Problem& p, int T, Split split) {
+  share(p, T, split, 4, 4, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    dot_block_avx512(p, {i0, i1, j0, j1});
+  });
+}
+
+void scalar(const Problem& p, int T, Split split) {
+  share(p, T, split, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    block_scalar(p, {i0, i1, j0, j1});
   });
 }
 
 std::atomic<Isa> g_default{Isa::kAuto};   // kAuto here: not set, the widest
 
-void dot(const Problem& p, int T) {
-  share(p, T, kDotMR, kDotNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    dot_block_avx2(p, {i0, i1, j0, j1});
-  });
-}
+struct ShapeHash {
+  size_t operator()(const Shape& s) const {
+    size_t h = std::hash<int64_t>()(s.M);
+    for (int64_t v : {s.N, s.K, static_cast<int64_t>(s.a), static_cast<int64_t>(s.b)}) h = h * 1000003u ^ std::hash<int64_t>()(v);
+    return h;
+  }
+};
+using PlanTable = std::unordered_map<Shape, Plan, ShapeHash>;
 
-void dot512(const Problem& p, int T) {
-  share(p, T, 4, 4, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { dot_block_avx512(p, {i0, i1, j0, j1}); });
-}
+// The tuned plans: read without a lock by every product, replaced whole by set_tuned_plans. A replaced
+// table stays alive (a product may still be reading it); there are a handful per process.
+std::atomic<const PlanTable*> g_tuned{nullptr};
+std::atomic<bool> g_tuned_on{true};
+std::mutex g_tables_mutex;
+std::vector<std::unique_ptr<PlanTable>> g_tables;
 
-void scalar(const Problem& p, int T) {
-  share(p, T, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) { block_scalar(p, {i0, i1, j0, j1}); });
+// Rows of a packed A block (k_block floats each) that fill half of L2, a multiple of mr.
+int64_t outer_row_block(int64_t mr, int64_t k_block, const Caches& c) {
+  return std::max<int64_t>(mr, c.l2 / 2 / (k_block * 4) / mr * mr);
 }
 
 // "48K" (sysfs) -> 49152; 0 where unreadable.
@@ -134,8 +166,7 @@ Caches caches() {
 
 Blocking outer_blocking(int64_t mr, int64_t nr, const Caches& c) {
   const int64_t k_block = std::max<int64_t>(16, c.l1d / 2 / (nr * 4) / 8 * 8);
-  const int64_t row_block = std::max<int64_t>(mr, c.l2 / 2 / (k_block * 4) / mr * mr);
-  return {k_block, row_block};
+  return {k_block, outer_row_block(mr, k_block, c)};
 }
 
 int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c) {
@@ -159,11 +190,7 @@ Isa default_isa() {
   return isa == Isa::kAuto ? widest_isa() : isa;
 }
 
-Isa set_default_isa(Isa isa) {
-  const Isa previous = default_isa();
-  g_default.store(isa, std::memory_order_relaxed);
-  return previous;
-}
+Isa set_default_isa(Isa isa) { return g_default.exchange(isa, std::memory_order_relaxed); }
 
 void block_scalar(const Problem& p, const Block& blk) {
   for (int64_t i = blk.i0; i < blk.i1; ++i) {
@@ -175,15 +202,76 @@ void block_scalar(const Problem& p, const Block& blk) {
   }
 }
 
+Plan derived_plan(const Shape& s, Isa isa) {
+  if (isa == Isa::kAuto) isa = default_isa();
+  const double flops = 2.0 * s.M * s.N * s.K;
+  const int threads = static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, omp_get_max_threads()));
+  Plan plan{isa, Kernel::kOuter, 0, threads, Split::kColumnsFirst};
+  if (isa == Isa::kScalar) return plan;
+  const bool wide = isa == Isa::kAvx512;
+  if (s.a == Layout::kRows && s.b == Layout::kColumns && s.K >= kDotMinK && (!wide || s.M < kDot512MaxM)) {
+    plan.kernel = Kernel::kDot;
+  }
+  plan.k_block = wide ? outer_blocking(kOuter512MR, kOuter512NR, caches()).k_block
+                      : outer_blocking(kOuterMR, kOuterNR, caches()).k_block;
+  return plan;
+}
+
+const char* plan_error(const Shape& s, const Plan& plan) {
+  if (plan.isa == Isa::kAuto) return "isa: a plan names its instruction set (avx512, avx2 or scalar)";
+  if (plan.isa == Isa::kAvx512 && !cpu_has_avx512f()) return "isa avx512: this CPU has no AVX-512F/VL";
+  if (plan.isa == Isa::kAvx2 && !cpu_has_avx2_fma()) return "isa avx2: this CPU has no AVX2/FMA";
+  if (plan.threads < 1) return "threads: expected at least 1";
+  if (plan.isa == Isa::kScalar) return nullptr;
+  if (plan.kernel == Kernel::kDot && !(s.a == Layout::kRows && s.b == Layout::kColumns))
+    return "kernel dot: needs A's rows and B's columns contiguous (a.cs == 1, b.rs == 1)";
+  if (plan.kernel == Kernel::kOuter && plan.k_block < 8) return "k_block: expected at least 8";
+  return nullptr;
+}
+
+void set_tuned_plans(const std::vector<std::pair<Shape, Plan>>& plans) {
+  std::lock_guard<std::mutex> lock(g_tables_mutex);
+  const PlanTable* table = nullptr;
+  if (!plans.empty()) {
+    g_tables.push_back(std::make_unique<PlanTable>(plans.begin(), plans.end()));
+    table = g_tables.back().get();
+  }
+  g_tuned.store(table, std::memory_order_release);
+}
+
+bool set_tuned_plans_on(bool on) { return g_tuned_on.exchange(on); }
+
+Plan plan_for(const Shape& s, Isa isa, bool* tuned) {
+  if (tuned) *tuned = false;
+  if (isa == Isa::kAuto && g_default.load(std::memory_order_relaxed) == Isa::kAuto &&
+      g_tuned_on.load(std::memory_order_relaxed)) {
+    if (const PlanTable* table = g_tuned.load(std::memory_order_acquire)) {
+      const auto it = table->find(s);
+      if (it != table->end()) {
+        if (tuned) *tuned = true;
+        return it->second;
+      }
+    }
+  }
+  return derived_plan(s, isa);
+}
+
+void sgemm_planned(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep,
+                   const Plan& plan) {
+  if (M <= 0 || N <= 0) return;
+  Problem p{M, N, K, a, b, c, ldc, ep};
+  const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
+  if (plan.isa == Isa::kScalar || K == 0) return scalar(p, T, plan.split);
+  const bool wide = plan.isa == Isa::kAvx512;
+  if (plan.kernel == Kernel::kDot) return wide ? dot512(p, T, plan.split) : dot(p, T, plan.split);
+  p.k_block = plan.k_block;
+  p.row_block = outer_row_block(wide ? kOuter512MR : kOuterMR, plan.k_block, caches());
+  wide ? outer512(p, T, plan.split) : outer(p, T, plan.split);
+}
+
 void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep, Isa isa) {
   if (M <= 0 || N <= 0) return;
-  const Problem p{M, N, K, a, b, c, ldc, ep};
-  const int T = threads_for(M, N, K);
-  if (isa == Isa::kAuto) isa = default_isa();
-  if (isa == Isa::kScalar || K == 0) return scalar(p, T);
-  const bool wide = isa == Isa::kAvx512;
-  if (a.cs == 1 && b.rs == 1 && K >= kDotMinK && (!wide || M < kDot512MaxM)) return wide ? dot512(p, T) : dot(p, T);
-  wide ? outer512(p, T) : outer(p, T);
+  sgemm_planned(M, N, K, a, b, c, ldc, ep, plan_for({M, N, K, layout_of(a), layout_of(b)}, isa));
 }
 
 }  // namespace minitorch_clf::gemm

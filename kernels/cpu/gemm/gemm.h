@@ -14,6 +14,8 @@
 // micro-kernels) build with plain C++ and OpenMP.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "../../common/activation.h"
 
@@ -46,7 +48,7 @@ bool cpu_has_avx2_fma();
 bool cpu_has_avx512f();
 Isa widest_isa();                       // of this CPU
 Isa default_isa();                      // what kAuto means now
-Isa set_default_isa(Isa isa);           // returns the previous; kAuto restores widest_isa()
+Isa set_default_isa(Isa isa);           // returns the previous setting (kAuto: none forced)
 
 // The caches the blocking is sized by: cpu0's L1 data cache and L2 as Linux reports them
 // (/sys/devices/system/cpu/cpu0/cache), read once; MINITORCH_CLF_CACHE_KB="L1d,L2" (KiB) overrides
@@ -67,9 +69,48 @@ struct Blocking {
 Blocking outer_blocking(int64_t mr, int64_t nr, const Caches& c);
 int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c);
 
+// How one product runs: the choices sgemm makes for it. derived_plan makes them by rules from the
+// caches and measurements on one CPU (gemm.cpp); a tuned plan is what minitorch_clf/ops/tune.py timed
+// fastest for that product's shape on this CPU, installed with set_tuned_plans.
+enum class Kernel { kDot, kOuter };                // dot: needs a.cs == 1 and b.rs == 1
+enum class Split { kColumnsFirst, kRowsFirst };   // how C is cut between threads (gemm.cpp's share)
+struct Plan {
+  Isa isa;            // kAvx512, kAvx2 or kScalar
+  Kernel kernel;
+  int64_t k_block;    // outer kernel: k per packed panel; the rows of a packed A block follow from it
+  int threads;        // at most; fewer where the process has fewer, one inside a parallel region
+  Split split;
+};
+
+// The part of an operand's strides a plan depends on: contiguous along its second index (cs == 1),
+// else along its first (rs == 1), else neither.
+enum class Layout { kRows, kColumns, kStrided };
+inline Layout layout_of(const View& v) { return v.cs == 1 ? Layout::kRows : v.rs == 1 ? Layout::kColumns : Layout::kStrided; }
+struct Shape {
+  int64_t M, N, K;
+  Layout a, b;
+  bool operator==(const Shape& o) const { return M == o.M && N == o.N && K == o.K && a == o.a && b == o.b; }
+};
+
+// The rules' plan for a shape on an ISA (kAuto: default_isa()).
+Plan derived_plan(const Shape& s, Isa isa);
+// Why a plan cannot run a shape on this CPU, or nullptr where it can.
+const char* plan_error(const Shape& s, const Plan& plan);
+// Replace the tuned plans (an empty list removes them). Each must pass plan_error; the table is
+// read by every sgemm call of kAuto while no ISA is forced (set_default_isa(kAuto)).
+void set_tuned_plans(const std::vector<std::pair<Shape, Plan>>& plans);
+// Whether the tuned plans are consulted (on at first; benchmarks time the derived ones beside them).
+bool set_tuned_plans_on(bool on);   // returns the previous setting
+// What sgemm(isa) runs for a shape: the tuned plan where isa is kAuto, no ISA is forced and one is
+// set for the shape (and they are on); the derived plan otherwise. *tuned says which.
+Plan plan_for(const Shape& s, Isa isa, bool* tuned = nullptr);
+
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
-// Deterministic: each element is summed in the same order whatever the number of threads.
+// Deterministic: for a given plan, each element is summed in the same order whatever the number of
+// threads (the plan's kernel, ISA and k_block set that order).
 void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep = {},
            Isa isa = Isa::kAuto);
+void sgemm_planned(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep,
+                   const Plan& plan);
 
 }  // namespace minitorch_clf::gemm

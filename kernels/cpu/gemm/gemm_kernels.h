@@ -13,6 +13,7 @@ struct Problem {
   float* c;        // C (M, N), row-major
   int64_t ldc;
   Epilogue ep;
+  int64_t k_block = 0, row_block = 0;   // the outer kernel's blocks (Plan::k_block and what follows from it)
 };
 
 // The rows [i0, i1) and columns [j0, j1) of C: one thread's share.
@@ -34,7 +35,7 @@ inline float finish(float v, const Epilogue& ep, int64_t i, int64_t j) {
 }
 
 // Register-tile shapes of the kernels (gemm.cpp sizes thread shares in tiles); their cache blocks come
-// from the machine (outer_blocking, dot_row_block in gemm.h).
+// from the plan (the outer kernel's) or the machine (dot_row_block in gemm.h).
 constexpr int64_t kOuterMR = 6, kOuterNR = 16;   // AVX2 outer-product kernel: 6 rows x 2 vectors of 8
 constexpr int64_t kDotMR = 3, kDotNR = 4;         // AVX2 dot kernel: 3 rows of A x 4 rows of Bᵀ
 

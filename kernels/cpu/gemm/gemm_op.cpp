@@ -62,6 +62,57 @@ std::vector<int64_t> gemm_blocking(c10::string_view isa) {
   return {c.l1d, c.l2, b.k_block, b.row_block};
 }
 
+// Plans and shapes cross the op boundary as ints (minitorch_clf/ops/tune.py names them):
+//   shape [M, N, K, a layout, b layout]        layout 0 rows, 1 columns, 2 strided (gemm::Layout)
+//   plan  [isa, kernel, k_block, threads, split]  isa as kIsaNames (1..3), kernel 0 dot 1 outer,
+//                                                 split 0 columns first, 1 rows first
+constexpr int64_t kShapeInts = 5, kPlanInts = 5;
+
+gemm::Shape parse_shape(c10::IntArrayRef v) {
+  TORCH_CHECK(v.size() == kShapeInts, "shape: expected [M, N, K, a layout, b layout], got ", v.size(), " ints");
+  TORCH_CHECK(v[0] >= 0 && v[1] >= 0 && v[2] >= 0, "shape: expected sizes >= 0, got ", v);
+  TORCH_CHECK(v[3] >= 0 && v[3] <= 2 && v[4] >= 0 && v[4] <= 2, "shape: layouts are 0 (rows), 1 (columns) or 2 (strided), got ", v);
+  return {v[0], v[1], v[2], static_cast<gemm::Layout>(v[3]), static_cast<gemm::Layout>(v[4])};
+}
+
+gemm::Plan parse_plan(const gemm::Shape& shape, c10::IntArrayRef v) {
+  TORCH_CHECK(v.size() == kPlanInts, "plan: expected [isa, kernel, k_block, threads, split], got ", v.size(), " ints");
+  TORCH_CHECK(v[0] >= 1 && v[0] <= 3 && v[1] >= 0 && v[1] <= 1 && v[4] >= 0 && v[4] <= 1 && v[3] <= 4096,
+              "plan: expected isa 1..3, kernel 0..1, threads <= 4096, split 0..1, got ", v);
+  const gemm::Plan plan{static_cast<gemm::Isa>(v[0]), static_cast<gemm::Kernel>(v[1]), v[2], static_cast<int>(v[3]),
+                        static_cast<gemm::Split>(v[4])};
+  const char* error = gemm::plan_error(shape, plan);
+  TORCH_CHECK(error == nullptr, "plan ", v, " for shape [", shape.M, ", ", shape.N, ", ", shape.K, "]: ", error ? error : "");
+  return plan;
+}
+
+std::vector<int64_t> plan_ints(const gemm::Plan& p) {
+  return {static_cast<int64_t>(p.isa), static_cast<int64_t>(p.kernel), p.k_block, p.threads,
+          static_cast<int64_t>(p.split)};
+}
+
+// What a product of this shape runs now with isa ('auto': the tuned plan where one is set): the plan's
+// ints, then 1 where it is a tuned one, 0 where derived.
+std::vector<int64_t> gemm_plan(c10::IntArrayRef shape, c10::string_view isa) {
+  bool tuned = false;
+  std::vector<int64_t> out = plan_ints(gemm::plan_for(parse_shape(shape), parse_isa(isa), &tuned));
+  out.push_back(tuned);
+  return out;
+}
+
+// Replace the tuned plans by rows of [shape..., plan...] (empty: none); returns how many are set.
+int64_t set_gemm_plans(c10::IntArrayRef rows) {
+  constexpr int64_t width = kShapeInts + kPlanInts;
+  TORCH_CHECK(rows.size() % width == 0, "rows: expected rows of ", width, " ints (shape, then plan), got ", rows.size());
+  std::vector<std::pair<gemm::Shape, gemm::Plan>> plans;
+  for (size_t r = 0; r < rows.size(); r += width) {
+    const gemm::Shape shape = parse_shape(rows.slice(r, kShapeInts));
+    plans.emplace_back(shape, parse_plan(shape, rows.slice(r + kShapeInts, kPlanInts)));
+  }
+  gemm::set_tuned_plans(plans);
+  return static_cast<int64_t>(plans.size());
+}
+
 // a (M, K) · b (K, N) -> (M, N), float32, any strides.
 at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
   check_dense("a", a);
@@ -71,6 +122,22 @@ at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view
   TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
               a.scalar_type(), " and ", b.scalar_type());
   return own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options(), parse_isa(isa));
+}
+
+// a (M, K) · b (K, N) -> (M, N), float32, any strides, run with the given plan (the tuner times them).
+at::Tensor own_mm_plan_cpu(const at::Tensor& a, const at::Tensor& b, c10::IntArrayRef plan_ints) {
+  check_dense("a", a);
+  check_dense("b", b);
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
+              a.sizes(), " and ", b.sizes());
+  TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
+              a.scalar_type(), " and ", b.scalar_type());
+  const gemm::View va = as_view(a), vb = as_view(b);
+  const int64_t M = a.size(0), N = b.size(1), K = a.size(1);
+  const gemm::Plan plan = parse_plan({M, N, K, gemm::layout_of(va), gemm::layout_of(vb)}, plan_ints);
+  at::Tensor out = at::empty({M, N}, a.options());
+  gemm::sgemm_planned(M, N, K, va, vb, out.data_ptr<float>(), N, {}, plan);
+  return out;
 }
 
 at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a (M, K) · b (K, N)
@@ -139,10 +206,14 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
   m.impl("set_isa", &set_isa);
   m.impl("cpu_isas", &cpu_isas);
   m.impl("gemm_blocking", &gemm_blocking);
+  m.impl("gemm_plan", &gemm_plan);
+  m.impl("set_gemm_plans", &set_gemm_plans);
+  m.impl("tuned_plans_on", &gemm::set_tuned_plans_on);
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("own_mm", &own_mm_cpu);
+  m.impl("own_mm_plan", &own_mm_plan_cpu);
   m.impl("mlp_products", &mlp_products);
 }
 

@@ -12,8 +12,8 @@
 // (fc1's dW = dzᵀ·x, rows of 784 floats: 49 lines). A power-of-two stride (N = 1024: 4096 bytes)
 // piles the rows into a few sets, and there packing wins (RESULTS.md, 2026-11-27 late).
 //
-// The K block and the rows of a packed A block come from the machine's caches (outer_blocking, gemm.h),
-// computed once per kernel.
+// The K block comes from the plan (gemm.h: derived from the caches, or tuned), the rows of a packed A
+// block from it and L2 (Problem::k_block, row_block).
 // Kernel provides: kMR, kNR (the register tile), kPackAMinCols, kPackBMinRows, and pack_b,
 // panel(p, operands, kn, i0, i1, j, cols, first, last).
 #pragma once
@@ -55,8 +55,7 @@ void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, float
 template <class Kernel>
 void outer_block(const Problem& p, const Block& blk) {
   constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
-  static const Blocking blocking = outer_blocking(MR, NR, caches());
-  const int64_t k_block = blocking.k_block, block_rows = blocking.row_block;
+  const int64_t k_block = p.k_block, block_rows = p.row_block;
   thread_local std::vector<float> apack, bpack;
   const int64_t rows_max = std::min(block_rows, blk.i1 - blk.i0);
   const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;

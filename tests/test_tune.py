@@ -1,0 +1,270 @@
+"""The GEMM's plans and their tuner (kernels/cpu/gemm/gemm.h, minitorch_clf/ops/tune.py).
+
+Every plan the search can try must compute the product (within the float32 bound of test_gemm.py),
+a tuned plan must be what the GEMM then runs (and only while no ISA is forced), and the cache must be
+used only where it was made: a damaged or foreign file, or a plan that disagrees with the scalar
+kernel, is ignored with one warning. The suite runs with MINITORCH_CLF_TUNE=0 (conftest.py); these
+tests turn the tuner on with a cache folder of their own (MINITORCH_CLF_TUNE_DIR) and leave no plan
+installed behind them.
+"""
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from minitorch_clf import ops
+from minitorch_clf.ops import tune
+from test_gemm import ISAS, assert_within_bound
+
+SMALL = (40, 24, 10)          # an MLP small enough that a short search takes a fraction of a second
+
+
+@pytest.fixture(autouse=True)
+def no_plans_left(monkeypatch, tmp_path):
+    """Each test: the tuner on, its cache under tmp_path; afterwards no tuned plan and no state kept."""
+    ops.load()
+    monkeypatch.setenv("MINITORCH_CLF_TUNE", "1")
+    monkeypatch.setenv("MINITORCH_CLF_TUNE_DIR", str(tmp_path / "tune"))
+    tune._state.clear()
+    yield
+    torch.ops.minitorch_clf.set_gemm_plans([])
+    torch.ops.minitorch_clf.tuned_plans_on(True)
+    tune._state.clear()
+
+
+def every_choice(shape):
+    """The derived plan and every plan one choice away from it, and from those (two choices away)."""
+    derived = tune.derived_plan(shape)
+    seen = {derived}
+    for plan in [derived, *tune._choices(shape, derived, 2)]:
+        seen.update(tune._choices(shape, plan, 2))
+    return sorted(seen, key=str)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64, 65])
+def test_every_plan_the_search_tries_computes_the_product(batch):
+    for name, shape in tune.step_shapes(batch, (784, 128, 64, 10)) + [("strided", tune.Shape(33, 50, 70, "strided", "columns"))]:
+        a, b = shape.operands(seed=3)
+        for plan in every_choice(shape):
+            c = torch.ops.minitorch_clf.own_mm_plan(a, b, plan.ints())
+            assert_within_bound(c, a, b), (name, plan)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("k_block", [8, 24, 200])
+@pytest.mark.parametrize("split", ["columns", "rows"])
+def test_odd_k_blocks_and_both_splits(isa, k_block, split):
+    """K blocks that do not divide K (or exceed it) and both ways of cutting C, with 3 threads."""
+    for m, n, k in [(70, 45, 130), (9, 100, 61), (130, 10, 17)]:
+        for layout in [("rows", "rows"), ("columns", "rows"), ("rows", "columns")]:
+            shape = tune.Shape(m, n, k, *layout)
+            a, b = shape.operands(seed=m)
+            plan = tune.Plan(isa, "outer", k_block, 3, split)
+            assert_within_bound(torch.ops.minitorch_clf.own_mm_plan(a, b, plan.ints()), a, b)
+
+
+def test_same_bits_for_any_split_and_thread_count():
+    shape = tune.Shape(130, 100, 300, "rows", "columns")
+    a, b = shape.operands()
+    plan = tune.derived_plan(shape)
+    runs = [torch.ops.minitorch_clf.own_mm_plan(a, b, dataclasses.replace(plan, threads=t, split=s).ints())
+            for t in (1, 2, 3) for s in tune.SPLITS]
+    assert all(torch.equal(runs[0], r) for r in runs[1:])
+
+
+def test_a_tuned_plan_is_what_the_gemm_runs_while_no_isa_is_forced():
+    shape = tune.Shape(64, 128, 784, "rows", "columns")
+    a, b = shape.operands()
+    derived = tune.derived_plan(shape)
+    tuned = dataclasses.replace(derived, k_block=784 if derived.k_block != 784 else 392, threads=1)
+    assert torch.ops.minitorch_clf.gemm_plan(shape.ints())[5] == 0
+    assert torch.ops.minitorch_clf.set_gemm_plans(shape.ints() + tuned.ints()) == 1
+    assert torch.ops.minitorch_clf.gemm_plan(shape.ints()) == tuned.ints() + [1]
+    by_plan = torch.ops.minitorch_clf.own_mm_plan(a, b, tuned.ints())
+    by_derived = torch.ops.minitorch_clf.own_mm_plan(a, b, derived.ints())
+    assert not torch.equal(by_plan, by_derived), "the two plans sum in other orders: a test that could not fail"
+    assert torch.equal(ops.own_mm(a, b), by_plan)
+    with tune.derived_only():
+        assert torch.equal(ops.own_mm(a, b), by_derived)
+    with ops.isa(derived.isa):                 # an ISA named: the rules decide, not the tuned table
+        assert torch.ops.minitorch_clf.gemm_plan(shape.ints())[5] == 0
+        assert torch.equal(ops.own_mm(a, b), by_derived)
+    assert tune.in_force(64, (784, 128, 64, 10))[0] == {"product": "fc1 y = x·Wᵀ", "shape": shape.key(),
+                                                         "plan": str(tuned), "tuned": True}
+
+
+@pytest.mark.parametrize("plan,shape,message", [
+    ([1 if "avx512" in tune._isas() else 2, 0, 0, 2, 0], [64, 128, 64, 0, 0], "kernel dot: needs"),
+    ([3, 1, 0, 0, 0], [8, 8, 8, 0, 0], "threads: expected at least 1"),
+    ([2, 1, 4, 1, 0], [8, 8, 8, 0, 0], "k_block: expected at least 8"),
+    ([0, 1, 64, 1, 0], [8, 8, 8, 0, 0], "expected isa 1..3"),
+    ([2, 1, 64, 1, 0], [8, 8, 8, 0, 3], "shape: layouts are 0 (rows), 1 (columns) or 2 (strided)"),
+])
+def test_plans_that_cannot_run_are_refused(plan, shape, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        torch.ops.minitorch_clf.set_gemm_plans(shape + plan)
+    assert torch.ops.minitorch_clf.gemm_plan([8, 8, 8, 0, 0])[5] == 0     # nothing half-installed
+    with pytest.raises(RuntimeError, match=re.escape("rows: expected rows of 10 ints (shape, then plan), got 3")):
+        torch.ops.minitorch_clf.set_gemm_plans([1, 2, 3])
+    with pytest.raises(RuntimeError, match=re.escape("plan: expected [isa, kernel, k_block, threads, split], got 4")):
+        torch.ops.minitorch_clf.own_mm_plan(torch.ones(8, 8), torch.ones(8, 8), [2, 1, 64, 1])
+
+
+@pytest.mark.skipif("avx512" in tune._isas(), reason="this CPU runs AVX-512")
+def test_a_plan_for_an_isa_the_cpu_lacks_is_refused():
+    with pytest.raises(RuntimeError, match="isa avx512: this CPU has no AVX-512F/VL"):
+        torch.ops.minitorch_clf.own_mm_plan(torch.ones(4, 4), torch.ones(4, 4), [1, 1, 64, 1, 0])
+
+
+def _no_search(*_, **__):
+    raise AssertionError("searched although the cache holds the plans")
+
+
+def test_first_use_searches_caches_and_installs(capsys, monkeypatch):
+    tune.ensure(5, SMALL)
+    assert "tuning the GEMM for 5 product shapes of batch 5" in capsys.readouterr().err
+    path = tune.cache_path()
+    data = json.loads(path.read_text())
+    assert data["identity"] == tune.identity() and len(data["plans"]) == 5
+    assert all(p["tuned"] for p in tune.in_force(5, SMALL))
+    # a new process: the cache is read and checked, nothing is searched
+    tune._state.clear()
+    torch.ops.minitorch_clf.set_gemm_plans([])
+    monkeypatch.setattr(tune, "search", _no_search)
+    tune.ensure(5, SMALL)
+    assert capsys.readouterr().err == ""
+    assert all(p["tuned"] for p in tune.in_force(5, SMALL))
+
+
+def test_off_means_no_search_no_cache(monkeypatch):
+    monkeypatch.setenv("MINITORCH_CLF_TUNE", "0")
+    monkeypatch.setattr(tune, "search", _no_search)
+    tune.ensure(5, SMALL)
+    assert not tune.cache_path().exists() and not any(p["tuned"] for p in tune.in_force(5, SMALL))
+    monkeypatch.setenv("MINITORCH_CLF_TUNE", "yes")
+    with pytest.raises(ValueError, match="MINITORCH_CLF_TUNE: expected 0 .* or 1 .*, got 'yes'"):
+        tune.ensure(5, SMALL)
+
+
+def _cache_then(edit):
+    """A cache made by a first use, then edited by edit(data) (or replaced by the text it returns), and
+    the state of a new process."""
+    tune.ensure(5, SMALL)
+    path = tune.cache_path()
+    data = json.loads(path.read_text())
+    out = edit(data)
+    path.write_text(out if isinstance(out, str) else json.dumps(data))
+    tune._state.clear()
+    torch.ops.minitorch_clf.set_gemm_plans([])
+    return path
+
+
+@pytest.mark.parametrize("edit,reason", [
+    (lambda d: "{not json", "damaged"),
+    (lambda d: d.update(format=99), "damaged"),
+    (lambda d: d["plans"][0]["plan"].update(kernel="gather"), "damaged"),
+    (lambda d: d["plans"][0].pop("shape"), "damaged"),
+    (lambda d: d["plans"][0]["shape"].update(a="diagonal"), "damaged"),
+    (lambda d: d["identity"]["cpu"].update({"model name": "Another CPU"}), "made for another CPU"),
+    (lambda d: d["identity"].update(threads=d["identity"]["threads"] + 1), "made for another CPU"),
+    (lambda d: d["identity"].update(gemm_sources="0" * 16), "made for another CPU"),
+])
+def test_a_damaged_or_foreign_cache_is_ignored_with_one_warning(edit, reason, capsys):
+    path = _cache_then(edit)
+    with pytest.warns(tune.TuneCacheWarning, match=reason) as caught:
+        tune.ensure(5, SMALL)
+    ours = [w for w in caught if issubclass(w.category, tune.TuneCacheWarning)]
+    assert len(ours) == 1 and str(path) in str(ours[0].message)
+    assert "tuning the GEMM" in capsys.readouterr().err              # searched anew ...
+    assert json.loads(path.read_text())["identity"] == tune.identity()     # ... and written over
+    assert all(p["tuned"] for p in tune.in_force(5, SMALL))
+
+
+def test_a_plan_that_disagrees_with_the_scalar_kernel_drops_the_cache(monkeypatch):
+    """The check runs on every plan before it is installed (here made to fail: the GEMM's plans are all right)."""
+    _cache_then(lambda d: None)
+    monkeypatch.setattr(tune, "check", lambda shape, plan, seed=1: 7.5)
+    monkeypatch.setattr(tune, "search", _no_search)
+    with pytest.warns(tune.TuneCacheWarning, match=r"disagrees with the scalar kernel \(7.5 x the float32 bound\)"):
+        tune.ensure(5, SMALL)
+    assert not any(p["tuned"] for p in tune.in_force(5, SMALL))
+
+
+def test_the_check_catches_a_wrong_product(monkeypatch):
+    """check() itself: a result off by one element's product is far outside the bound."""
+    shape = tune.Shape(16, 16, 32, "rows", "rows")
+    plan = tune.derived_plan(shape)
+    assert tune.check(shape, plan) is None
+    real = torch.ops.minitorch_clf.own_mm_plan
+
+    class Wrong:
+        def own_mm_plan(self, a, b, ints):
+            c = real(a, b, ints)
+            c[3, 5] += a[3, 0] * b[0, 5]
+            return c
+
+        def __getattr__(self, name):
+            return getattr(torch.ops.minitorch_clf, name)
+
+    monkeypatch.setattr(tune, "_lib", Wrong)
+    assert tune.check(shape, plan) > 1
+
+
+def test_search_never_keeps_a_plan_slower_than_the_derived_one(monkeypatch):
+    """The last race decides: a winner of the short races that loses it leaves the derived plan."""
+    shape = tune.Shape(64, 64, 64, "rows", "rows")
+    races = iter([{"best": 2.0, "candidate": 1.0}] + [{"best": 1.0, "candidate": 2.0}] * 50)
+    monkeypatch.setattr(tune, "medians", lambda calls, *a, **k: (
+        {"plan": 2.0, "derived": 1.0} if "plan" in calls else next(races)))
+    result = tune.search(shape)
+    assert result.plan == result.derived and result.seconds == result.derived_seconds == 1.0
+
+
+def test_fused_engine_tunes_at_its_first_cpu_step_and_matches_reference(capsys):
+    from minitorch_clf.engines import build_engine
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    fused, ref = build_engine("fused", lr=0.05, seed=1), build_engine("reference", lr=0.05, seed=1)
+    for _ in range(4):
+        lf, lr = fused.step(x, y), ref.step(x, y)
+        torch.testing.assert_close(lf, lr, rtol=1e-4, atol=1e-5)
+    assert "tuning the GEMM for 8 product shapes of batch 32" in capsys.readouterr().err
+    assert all(p["tuned"] for p in tune.in_force(32, (784, 128, 64, 10)))
+    for (name, pf), pr in zip(fused.model.named_parameters(), ref.model.parameters()):
+        torch.testing.assert_close(pf, pr, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def _cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "minitorch_clf.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+
+
+@pytest.mark.slow
+def test_tune_and_build_commands(tmp_path):
+    env = {"MINITORCH_CLF_TUNE": "1", "MINITORCH_CLF_TUNE_DIR": os.environ["MINITORCH_CLF_TUNE_DIR"]}
+    run = _cli("tune", "--quick", "--batch-sizes", "3,5", "--hidden", "24", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "tuned plan" in run.stdout and "wrote " in run.stdout
+    run = _cli("build", env=env)
+    assert run.returncode == 0 and "GEMM tuning cache: " in run.stdout and "(10 plans)" in run.stdout, run.stdout
+    for bad, message in [(["--batch-sizes", "0"], "batch-sizes: expected positive sizes"),
+                         (["--hidden", "0"], "hidden: expected positive layer sizes")]:
+        run = _cli("tune", *bad, env=env)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and message in run.stderr, run.stderr
+    run = _cli("tune", env={**env, "MINITORCH_CLF_TUNE": "2"})
+    assert run.returncode == 2 and "MINITORCH_CLF_TUNE: expected 0" in run.stderr, run.stderr
+
+
+def test_an_unwritable_cache_folder_leaves_the_plans_for_this_process(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("MINITORCH_CLF_TUNE_DIR", str(blocker / "tune"))
+    with pytest.warns(tune.TuneCacheWarning, match="could not be written .*: the plans hold for this process only"):
+        tune.ensure(5, SMALL)
+    assert all(p["tuned"] for p in tune.in_force(5, SMALL))
