@@ -127,7 +127,7 @@ def _no_search(*_, **__):
 
 def test_first_use_searches_caches_and_installs(capsys, monkeypatch):
     tune.ensure(5, SMALL)
-    assert "tuning the GEMM for 5 product shapes of batch 5" in capsys.readouterr().err
+    assert "tuning the GEMM for the 5 product shapes of the step at batch 5" in capsys.readouterr().err
     path = tune.cache_path()
     data = json.loads(path.read_text())
     assert data["identity"] == tune.identity() and len(data["plans"]) == 5
@@ -215,14 +215,37 @@ def test_the_check_catches_a_wrong_product(monkeypatch):
     assert tune.check(shape, plan) > 1
 
 
-def test_search_never_keeps_a_plan_slower_than_the_derived_one(monkeypatch):
-    """The last race decides: a winner of the short races that loses it leaves the derived plan."""
-    shape = tune.Shape(64, 64, 64, "rows", "rows")
-    races = iter([{"best": 2.0, "candidate": 1.0}] + [{"best": 1.0, "candidate": 2.0}] * 50)
+def test_search_never_keeps_plans_slower_than_the_derived_ones(monkeypatch):
+    """The last race decides: winners of the short races that lose it leave the derived plans."""
+    races = iter([{"best": 2.0, "trial": 1.0}] + [{"best": 1.0, "trial": 2.0}] * 500)
     monkeypatch.setattr(tune, "medians", lambda calls, *a, **k: (
-        {"plan": 2.0, "derived": 1.0} if "plan" in calls else next(races)))
-    result = tune.search(shape)
-    assert result.plan == result.derived and result.seconds == result.derived_seconds == 1.0
+        {"tuned": 2.0, "derived": 1.0} if "tuned" in calls else next(races)))
+    result = tune.search(5, SMALL)
+    assert all(plan == derived for _, _, plan, derived in result.products)
+    assert result.seconds == result.derived_seconds == 1.0
+
+
+def test_search_keeps_what_wins_the_step(monkeypatch):
+    """A candidate that makes the step faster by more than MARGIN replaces the best plan, one that makes
+    it faster by less does not (the first race: the biggest product's first alternative)."""
+    first = {}
+
+    def races(calls, *a, **k):
+        if "tuned" in calls:
+            return {"tuned": 1.0, "derived": 2.0}
+        if not first:
+            first["seen"] = True
+            return {"best": 1.0, "trial": 0.9}
+        return {"best": 1.0, "trial": 1.0 - tune.MARGIN / 2}
+
+    monkeypatch.setattr(tune, "medians", races)
+    result = tune.search(5, SMALL)
+    changed = [(shape, plan, derived) for _, shape, plan, derived in result.products if plan != derived]
+    biggest = max((shape for _, shape, _, _ in result.products), key=lambda s: s.M * s.N * s.K)
+    assert {shape for shape, _, _ in changed} == {biggest}
+    shape, plan, derived = changed[0]
+    assert plan == tune._choices(shape, derived, torch.get_num_threads())[0]
+    assert (result.seconds, result.derived_seconds) == (1.0, 2.0)
 
 
 def test_fused_engine_tunes_at_its_first_cpu_step_and_matches_reference(capsys):
@@ -234,7 +257,7 @@ def test_fused_engine_tunes_at_its_first_cpu_step_and_matches_reference(capsys):
     for _ in range(4):
         lf, lr = fused.step(x, y), ref.step(x, y)
         torch.testing.assert_close(lf, lr, rtol=1e-4, atol=1e-5)
-    assert "tuning the GEMM for 8 product shapes of batch 32" in capsys.readouterr().err
+    assert "tuning the GEMM for the 8 product shapes of the step at batch 32" in capsys.readouterr().err
     assert all(p["tuned"] for p in tune.in_force(32, (784, 128, 64, 10)))
     for (name, pf), pr in zip(fused.model.named_parameters(), ref.model.parameters()):
         torch.testing.assert_close(pf, pr, rtol=1e-4, atol=1e-5, msg=name)
@@ -268,3 +291,12 @@ def test_an_unwritable_cache_folder_leaves_the_plans_for_this_process(monkeypatc
     with pytest.warns(tune.TuneCacheWarning, match="could not be written .*: the plans hold for this process only"):
         tune.ensure(5, SMALL)
     assert all(p["tuned"] for p in tune.in_force(5, SMALL))
+
+
+def test_a_named_isa_runs_the_derived_plans_and_is_not_tuned(monkeypatch):
+    monkeypatch.setattr(tune, "search", _no_search)
+    with ops.isa(tune._isas()[-1]):
+        tune.ensure(5, SMALL)
+        with pytest.raises(ValueError, match="an ISA is named .*nothing to tune"):
+            tune.tune([5], SMALL)
+    assert not tune.cache_path().exists()

@@ -9,11 +9,15 @@ A plan (kernels/cpu/gemm/gemm.h) is what the GEMM decides per product: the instr
 AVX2: some Intel parts clock lower under AVX-512), the kernel (dot products or outer products), the
 outer kernel's K block (the packed rows of A follow from it and L2), the threads and how C is cut
 between them (columns first or rows first). The derived plan makes those choices by rules from the
-caches and from measurements on one CPU; the search starts there and moves one choice at a time
-(coordinate descent): every other value of that choice is timed in turns with the best plan so far,
-and replaces it only when faster by more than MARGIN (this VM's timings wander by a few percent; a
-plan that wins by less is noise, and the derived one is kept). The short search makes one pass over
-the choices, the full one passes until nothing changes (at most three).
+caches and from measurements on one CPU; the search starts there and moves one choice of one product
+at a time (coordinate descent, the big products first). Each race times the whole fused SGD step
+(mlp_sgd_step_), the candidate's plan in its product against the best plans so far, in turns; the
+candidate wins only when the step is faster by more than MARGIN. Timed alone, a product's plan can
+win and still slow the step: at batch 64 on a Zen 4, fc1's x·Wᵀ with all of K in one block ran 6%
+faster alone, and the step 3-8% slower with it (benchmarks/RESULTS.md, 2026-12-04). The short
+search makes one pass over the choices, the full one passes until nothing changes (at most three);
+then a longer race of the winners against the derived plans decides, and the derived ones stay
+unless the winners are faster there too.
 
 The cache is one JSON file per CPU (its model, family/model/stepping, instruction sets and caches),
 thread count and build of the GEMM's sources, in `cache_path()` (MINITORCH_CLF_TUNE_DIR moves it); it records each product's plan with
@@ -33,6 +37,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -46,7 +51,7 @@ from .build import build_root, kernel_dir
 
 ENV = "MINITORCH_CLF_TUNE"
 FORMAT = 1
-MARGIN = 0.03                # a candidate replaces the best plan only when faster by more than this
+MARGIN = 0.015               # a candidate replaces the best plan only when the step is faster by more
 LAYOUTS = ("rows", "columns", "strided")          # gemm::Layout's order
 KERNELS = ("dot", "outer")                        # gemm::Kernel's
 SPLITS = ("columns", "rows")                      # gemm::Split's: which of C's sizes is cut first
@@ -140,17 +145,23 @@ def step_shapes(batch_size: int, sizes) -> list[tuple[str, Shape]]:
 # ------------------------------------------------------------------------------------------------
 # timing
 
-def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, list[float]]:
+def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3, shuffle: bool = True) -> dict[str, list[float]]:
     """Seconds per call of each callable in each round, the callables taking turns within a round (drift
-    on the machine hits them alike); a round runs each enough times to last about target_s."""
+    on the machine hits them alike); a round runs each enough times to last about target_s. Each round
+    takes them in a new order (seeded; shuffle=False: as given). In a fixed order a call follows the same
+    neighbour every round, and what that neighbour leaves in the caches becomes part of its time: two
+    identical GEMM calls, one after the whole step and one after MKL's products, came 4-8% apart
+    (RESULTS.md, 2026-12-04)."""
     for f in calls.values():                                       # warm-up, and a first estimate
         f()
     t0 = time.perf_counter()
     next(iter(calls.values()))()
     iters = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
     samples = {name: [] for name in calls}
+    names, order = list(calls), random.Random(0)
     for _ in range(rounds):
-        for name, f in calls.items():
+        for name in (names if not shuffle else order.sample(names, len(names))):
+            f = calls[name]
             t0 = time.perf_counter()
             for _ in range(iters):
                 f()
@@ -191,46 +202,86 @@ def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
     return out
 
 
+def sgd_step(acts, weights):
+    """step(): one SGD step with momentum of the MLP whose layers `weights` holds (ReLU between them),
+    on the batch acts[0] with random targets, by mlp_sgd_step_ (the fused engine's CPU step). The
+    learning rate is tiny: thousands of timed steps leave the weights (copies) where they were."""
+    weights = [w.clone() for w in weights]
+    biases = [torch.zeros(w.shape[0]) for w in weights]
+    bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
+    x = acts[0]
+    y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
+    return lambda: _lib().mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0, False, False)
+
+
 @dataclasses.dataclass
-class Result:
-    shape: Shape
-    plan: Plan
-    derived: Plan
-    seconds: float            # the plan's median per call, timed in turns with the derived plan
-    derived_seconds: float
+class StepResult:
+    """The search's outcome for the step at one batch size."""
+    batch_size: int
+    products: list[tuple[str, Shape, Plan, Plan]]    # (name, shape, tuned plan, derived plan), step order
+    seconds: float            # the step on the tuned plans, median per step, timed in turns with ...
+    derived_seconds: float    # ... the step on the derived plans
     search: str               # "short" or "full"
 
-    def entry(self) -> dict:
-        return {"shape": dataclasses.asdict(self.shape), "plan": dataclasses.asdict(self.plan),
-                "derived": dataclasses.asdict(self.derived), "seconds": self.seconds,
-                "derived_seconds": self.derived_seconds, "search": self.search}
+    def entries(self) -> list[dict]:
+        """The cache's entries, one per distinct shape."""
+        out = {}
+        for _, shape, plan, derived in self.products:
+            out[shape.key()] = {"shape": dataclasses.asdict(shape), "plan": dataclasses.asdict(plan),
+                                "derived": dataclasses.asdict(derived), "batch_size": self.batch_size,
+                                "step_seconds": self.seconds, "derived_step_seconds": self.derived_seconds,
+                                "search": self.search}
+        return list(out.values())
 
 
-def search(shape: Shape, full: bool = False) -> Result:
-    """The fastest plan found for `shape` from the derived one (module docstring)."""
-    a, b = shape.operands()
-    run = lambda plan: (lambda: _lib().own_mm_plan(a, b, plan.ints()))
-    rounds, target = (7, 2e-3) if full else (3, 1e-3)
-    derived = best = derived_plan(shape)
+def _running(plans: dict[Shape, Plan], work, installed: list):
+    """work() with `plans` as the tuned table: installed where the last call left another one (once per
+    turn of the races, not per call)."""
+    rows = [v for shape, plan in plans.items() for v in shape.ints() + plan.ints()]
+    token = object()
+
+    def run():
+        if installed[0] is not token:
+            _lib().set_gemm_plans(rows)
+            installed[0] = token
+        work()
+
+    return run
+
+
+def search(batch_size: int, sizes, full: bool = False) -> StepResult:
+    """The fastest plans found for the products of the step at this batch (module docstring): each race
+    times the whole step, so a plan wins by what it does there, caches shared with the other products."""
+    products, (acts, weights, _) = step_products(batch_size, sizes)
+    names = [(name, Shape.of(a, b)) for name, a, b in products]
+    shapes = sorted(dict.fromkeys(shape for _, shape in names), key=lambda s: -s.M * s.N * s.K)  # big ones first
+    step, installed = sgd_step(acts, weights), [None]
+    derived = {shape: derived_plan(shape) for shape in shapes}
+    best = dict(derived)
+    rounds, target = (9, 2e-3) if full else (5, 2e-3)
     threads = torch.get_num_threads()
-    for _ in range(3 if full else 1):
-        moved = False
-        for candidate in _choices(shape, best, threads):
-            t = medians({"best": run(best), "candidate": run(candidate)}, rounds, target)
-            if t["candidate"] < (1 - MARGIN) * t["best"]:
-                best, moved = candidate, True
-        if not moved:
-            break
-    kind = "full" if full else "short"
-    if best == derived:
-        t = medians({"derived": run(derived)}, rounds, target)["derived"]
-        return Result(shape, derived, derived, t, t, kind)
-    # The last word is a longer race between the winner and the derived plan: a winner that came out
-    # ahead of its rivals by chance in short races does not replace the derived plan.
-    t = medians({"plan": run(best), "derived": run(derived)}, 2 * rounds + 1, target)
-    if t["plan"] >= t["derived"]:
-        return Result(shape, derived, derived, t["derived"], t["derived"], kind)
-    return Result(shape, best, derived, t["plan"], t["derived"], kind)
+    try:
+        for _ in range(3 if full else 1):
+            moved = False
+            for shape in shapes:
+                for candidate in _choices(shape, best[shape], threads):
+                    trial = {**best, shape: candidate}
+                    t = medians({"best": _running(best, step, installed), "trial": _running(trial, step, installed)},
+                                rounds, target)
+                    if t["trial"] < (1 - MARGIN) * t["best"]:
+                        best, moved = trial, True
+            if not moved:
+                break
+        # The last word is a longer race between the winners and the derived plans: winners that came out
+        # ahead by chance in short races do not replace the derived plans.
+        t = medians({"tuned": _running(best, step, installed), "derived": _running(derived, step, installed)},
+                    2 * rounds + 1, target)
+    finally:
+        _reinstall()
+    if t["tuned"] >= t["derived"]:
+        best, t["tuned"] = derived, t["derived"]
+    return StepResult(batch_size, [(name, shape, best[shape], derived[shape]) for name, shape in names],
+                      t["tuned"], t["derived"], "full" if full else "short")
 
 
 def check(shape: Shape, plan: Plan, seed: int = 1) -> float | None:
@@ -358,51 +409,64 @@ def _install(entries: list[dict]) -> None:
             return
         plans[shape.key()] = (shape, plan)
     _state["installed"].update(plans)
-    rows = [v for shape, plan in _state["installed"].values() for v in shape.ints() + plan.ints()]
-    _lib().set_gemm_plans(rows)
+    _reinstall()
+
+
+def _reinstall() -> None:
+    """The plans installed by this module as the GEMM's tuned table (a search replaces it while it runs)."""
+    installed = _state.get("installed", {})
+    _lib().set_gemm_plans([v for shape, plan in installed.values() for v in shape.ints() + plan.ints()])
+
+
+def _isa_forced() -> bool:
+    """Whether an ISA is named (MINITORCH_CLF_ISA, ops.isa): then the derived plans run, tuned or not."""
+    previous = _lib().set_isa("auto")
+    _lib().set_isa(previous)
+    return previous != "auto"
 
 
 def ensure(batch_size: int, sizes, log=None) -> None:
     """The tuned plans of the step's products at this batch in force: from the cache, else found by the
-    short search (and cached). Nothing with MINITORCH_CLF_TUNE=0. `log` (e.g. print) hears of a search."""
+    short search (and cached). Nothing with MINITORCH_CLF_TUNE=0, or while an ISA is named. `log`
+    (default: a line on stderr) hears of a search."""
     if mode() == "off":
         return
     _load()
-    shapes = [shape for _, shape in step_shapes(batch_size, sizes)]
-    todo = [s for s in dict.fromkeys(shapes) if s.key() not in _state["entries"]]
-    if todo:
+    if _isa_forced():
+        return
+    shapes = list(dict.fromkeys(shape for _, shape in step_shapes(batch_size, sizes)))
+    if any(s.key() not in _state["entries"] for s in shapes):
         t0 = time.perf_counter()
         say = log or (lambda m: print(m, file=sys.stderr))
-        say(f"tuning the GEMM for {len(todo)} product shapes of batch {batch_size} (first use on this CPU; "
-            f"{ENV}=0 turns it off, `minitorch-clf tune` searches fully)")
-        for shape in todo:
-            _state["entries"][shape.key()] = search(shape).entry()
+        say(f"tuning the GEMM for the {len(shapes)} product shapes of the step at batch {batch_size} (first use on "
+            f"this CPU; {ENV}=0 turns it off, `minitorch-clf tune` searches fully)")
+        result = search(batch_size, sizes)
+        _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
         _write(_state["path"], _state["ident"], _state["entries"])
-        say(f"tuned in {time.perf_counter() - t0:.1f} s: {_state['path']}")
-    wanted = [_state["entries"][s.key()] for s in dict.fromkeys(shapes)]
-    if any(Shape(**e["shape"]).key() not in _state["installed"] for e in wanted):
-        _install(wanted)
+        say(f"tuned in {time.perf_counter() - t0:.1f} s, the step {result.derived_seconds / result.seconds:.2f}x "
+            f"as fast as on the derived plans: {_state['path']}")
+    if any(s.key() not in _state["installed"] for s in shapes):
+        _install([_state["entries"][s.key()] for s in shapes])
 
 
-def tune(batch_sizes, sizes, full: bool = True, log=print) -> list[tuple[int, str, Result]]:
-    """Search every product of the step at each batch size (the full search unless full=False), write
-    the cache and install the plans. Returns (batch, product name, Result) per product."""
-    ops_mode = mode()                       # a bad MINITORCH_CLF_TUNE is refused before any work
+def tune(batch_sizes, sizes, full: bool = True, log=print) -> list[StepResult]:
+    """Search the step at each batch size (the full search unless full=False), write the cache and
+    install the plans (unless MINITORCH_CLF_TUNE=0). Returns one StepResult per batch size."""
+    on = mode() == "auto"                   # a bad MINITORCH_CLF_TUNE is refused before any work
     _load()
+    if _isa_forced():
+        raise ValueError("an ISA is named (MINITORCH_CLF_ISA or ops.isa): the GEMM runs its derived plans then, "
+                         "and there is nothing to tune")
     out = []
     for bs in batch_sizes:
-        for name, shape in step_shapes(bs, sizes):
-            if shape.key() not in {r.shape.key() for _, _, r in out}:
-                result = search(shape, full)
-                _state["entries"][shape.key()] = result.entry()
-                log(f"batch {bs} {name} ({shape.key()}): {result.plan} {result.seconds * 1e6:.1f} us, "
-                    f"derived {result.derived} {result.derived_seconds * 1e6:.1f} us")
-            else:
-                result = next(r for _, _, r in out if r.shape.key() == shape.key())
-            out.append((bs, name, result))
+        result = search(bs, sizes, full)
+        _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
+        log(f"batch {bs}: the step {result.seconds * 1e6:.1f} us on the tuned plans, {result.derived_seconds * 1e6:.1f} "
+            f"us on the derived ones ({result.derived_seconds / result.seconds:.2f}x)")
+        if on:
+            _install(result.entries())
+        out.append(result)
     _write(_state["path"], _state["ident"], _state["entries"])
-    if ops_mode == "auto":
-        _install([r.entry() for _, _, r in out])
     return out
 
 

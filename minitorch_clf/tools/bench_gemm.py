@@ -96,19 +96,6 @@ def peaks_by_isa(repeats: int = 5) -> dict[str, float]:
     return {isa: measured_peak_gflops(repeats, isa) for isa in ops.cpu_isas() if isa != "scalar"}
 
 
-def _sgd_step(acts, weights):
-    """step(): one SGD step with momentum of the MLP whose layers `weights` holds, on the batch acts[0]
-    (random targets), by mlp_sgd_step_ with the ops' GEMM as set. The learning rate is tiny: thousands
-    of timed steps leave the weights (copies) where they were."""
-    weights = [w.clone() for w in weights]
-    biases = [torch.zeros(w.shape[0]) for w in weights]
-    bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
-    x = acts[0]
-    y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
-    return lambda: torch.ops.minitorch_clf.mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0,
-                                                         False, False)
-
-
 def _switch():
     """use(gemm, tuned): the ops' GEMM and whether the GEMM's tuned plans apply, changed only where the
     last call left them otherwise (once per turn of the timing, not per call; the caller restores both)."""
@@ -166,7 +153,7 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
             cost = intensity.gemm(name, a.shape[0], b.shape[1], a.shape[1], a.element_size())
             rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}", cost, t))
         # the eight products and the whole step in the same turns: their difference is what lies outside
-        step, use = _sgd_step(acts, weights), _switch()
+        step, use = tune.sgd_step(acts, weights), _switch()
         runs = {"eight": lambda g: ops.mlp_products(acts, weights, dzs, g), "step": lambda g: step()}
         kinds = {"own": ("own", True), "aten": ("aten", True), "own_derived": ("own", False)}
         calls = {f"{what} {kind}": (lambda run=run, g=g, tuned=tuned: (use(g, tuned), run(g)))

@@ -224,8 +224,8 @@ def _print_tuning_cache() -> None:
     print(f"GEMM tuning cache: {cache['path']} ({len(cache['plans'])} plans{off})")
     for e in cache["plans"]:
         shape, plan = tune.Shape(**e["shape"]), tune.Plan(**e["plan"])
-        print(f"  {shape.key():28s} {str(plan):34s} {e['seconds'] * 1e6:8.1f} us, derived "
-              f"{e['derived_seconds'] * 1e6:.1f} us ({e['search']} search)")
+        print(f"  {shape.key():28s} {str(plan):34s} (batch {e['batch_size']}: the step {e['step_seconds'] * 1e6:.1f} "
+              f"us, on the derived plans {e['derived_step_seconds'] * 1e6:.1f} us; {e['search']} search)")
 
 
 def _cmd_tune(args) -> int:
@@ -251,12 +251,17 @@ def _cmd_tune(args) -> int:
     print(f"tuning the GEMM's plans for the step of {'-'.join(map(str, sizes))} at batch "
           f"{', '.join(map(str, args.batch_sizes))} on {torch.get_num_threads()} threads "
           f"({'short' if args.quick else 'full'} search; ISAs {', '.join(ops.cpu_isas())})", flush=True)
-    results = tune.tune(args.batch_sizes, sizes, full=not args.quick, log=lambda m: print(m, flush=True))
-    us = lambda s: f"{s * 1e6:.1f} us"
-    rows = [[str(bs), name, r.shape.key(), str(r.derived), str(r.plan), us(r.derived_seconds), us(r.seconds),
-             f"{r.derived_seconds / r.seconds:.2f}x"] for bs, name, r in results]
-    print(text_table(["batch", "product", "shape", "derived plan", "tuned plan", "derived", "tuned", "gain"], rows,
-                     left=5))
+    try:
+        results = tune.tune(args.batch_sizes, sizes, full=not args.quick, log=lambda m: print(m, flush=True))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    rows = [[str(r.batch_size), name, shape.key(), str(derived), str(plan) if plan != derived else "="]
+            for r in results for name, shape, plan, derived in r.products]
+    print(text_table(["batch", "product", "shape", "derived plan", "tuned plan"], rows, left=5))
+    for r in results:
+        print(f"batch {r.batch_size}: the whole step {r.seconds * 1e6:.1f} us on the tuned plans, "
+              f"{r.derived_seconds * 1e6:.1f} us on the derived ones: {r.derived_seconds / r.seconds:.2f}x "
+              f"(medians, timed in turns)")
     print(f"wrote {tune.cached()['path']}" + (" (MINITORCH_CLF_TUNE=0: not used while it is set)"
                                               if tune.mode() == "off" else ""))
     return 0

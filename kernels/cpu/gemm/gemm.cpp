@@ -33,7 +33,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -113,12 +112,10 @@ struct ShapeHash {
 };
 using PlanTable = std::unordered_map<Shape, Plan, ShapeHash>;
 
-// The tuned plans: read without a lock by every product, replaced whole by set_tuned_plans. A replaced
-// table stays alive (a product may still be reading it); there are a handful per process.
-std::atomic<const PlanTable*> g_tuned{nullptr};
+// The tuned plans, replaced whole by set_tuned_plans (the tuner does so at every turn of its races).
+// Shared ownership: a product that is reading the old table keeps it alive until it is done.
+std::shared_ptr<const PlanTable> g_tuned;   // read and written with std::atomic_load / atomic_store only
 std::atomic<bool> g_tuned_on{true};
-std::mutex g_tables_mutex;
-std::vector<std::unique_ptr<PlanTable>> g_tables;
 
 // Rows of a packed A block (k_block floats each) that fill half of L2, a multiple of mr.
 int64_t outer_row_block(int64_t mr, int64_t k_block, const Caches& c) {
@@ -230,13 +227,9 @@ const char* plan_error(const Shape& s, const Plan& plan) {
 }
 
 void set_tuned_plans(const std::vector<std::pair<Shape, Plan>>& plans) {
-  std::lock_guard<std::mutex> lock(g_tables_mutex);
-  const PlanTable* table = nullptr;
-  if (!plans.empty()) {
-    g_tables.push_back(std::make_unique<PlanTable>(plans.begin(), plans.end()));
-    table = g_tables.back().get();
-  }
-  g_tuned.store(table, std::memory_order_release);
+  std::shared_ptr<const PlanTable> table;
+  if (!plans.empty()) table = std::make_shared<const PlanTable>(plans.begin(), plans.end());
+  std::atomic_store(&g_tuned, std::move(table));
 }
 
 bool set_tuned_plans_on(bool on) { return g_tuned_on.exchange(on); }
@@ -245,7 +238,7 @@ Plan plan_for(const Shape& s, Isa isa, bool* tuned) {
   if (tuned) *tuned = false;
   if (isa == Isa::kAuto && g_default.load(std::memory_order_relaxed) == Isa::kAuto &&
       g_tuned_on.load(std::memory_order_relaxed)) {
-    if (const PlanTable* table = g_tuned.load(std::memory_order_acquire)) {
+    if (const std::shared_ptr<const PlanTable> table = std::atomic_load(&g_tuned)) {
       const auto it = table->find(s);
       if (it != table->end()) {
         if (tuned) *tuned = true;
