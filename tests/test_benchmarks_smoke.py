@@ -48,3 +48,13 @@ def test_gemm_step_benchmark_checks_every_product_and_refuses_bad_arguments(tmp_
     for args in (["0"], ["64", "sse"]):
         bad = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1, (args, bad.stderr)
+
+
+def test_step_pieces_names_every_piece():
+    """benchmarks/step_pieces.py: the one-call step's profiler scopes, each with its time."""
+    run = subprocess.run([sys.executable, "benchmarks/step_pieces.py", "8"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for piece in ("step: fc1 forward", "step: cross-entropy", "backward: dW product", "step: sgd update",
+                  "outside the products"):
+        assert piece in run.stdout, run.stdout

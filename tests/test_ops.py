@@ -361,3 +361,21 @@ def test_a_meta_tensor_beside_cpu_ones_is_refused(names, call):
         call()
     out, _ = ops.linear_forward(rand(4, 3).to("meta"), rand(5, 3).to("meta"), rand(5).to("meta"), "relu")
     assert out.device.type == "meta" and out.shape == (4, 5)
+
+
+def test_the_one_call_step_shows_its_pieces_to_the_profiler():
+    """mlp_sgd_step_'s profiler scopes (train_step.cpp, linear.cpp): each piece of the step by name, nested."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from minitorch_clf.ops import tune
+
+    _, (acts, weights, _) = tune.step_products(16, (40, 24, 10))
+    step = tune.sgd_step(acts, weights)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    seen = {e.key: e.count for e in prof.key_averages()}
+    expected = {"step: fc1 forward": 1, "step: fc2 forward": 1, "step: cross-entropy": 1, "step: fc2 backward": 1,
+                "step: fc1 backward": 1, "step: sgd update": 1, "backward: bias gradient": 2,
+                "backward: dW product": 2, "backward: dx product": 1}
+    assert {k: seen.get(k) for k in expected} == expected

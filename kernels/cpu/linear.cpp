@@ -17,6 +17,7 @@
 #include <ATen/ATen.h>
 #include <ATen/AccumulateType.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -180,16 +181,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
   }
   at::Tensor dz = act == Activation::kIdentity ? g : at::empty_like(g);   // (N, O)
   at::Tensor dbias = at::empty({O}, weight.options());
-  AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "linear_backward_cpu", [&] {
-    with_activation(act, [&](auto A) {
-      activation_bias_grad<scalar_t, decltype(A)::value>(g.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(),
-                                                         dz.data_ptr<scalar_t>(), dbias.data_ptr<scalar_t>(), N, O);
+  {
+    RECORD_FUNCTION("backward: bias gradient", c10::ArrayRef<const c10::IValue>{});   // profiler scopes
+    AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "linear_backward_cpu", [&] {
+      with_activation(act, [&](auto A) {
+        activation_bias_grad<scalar_t, decltype(A)::value>(g.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(),
+                                                           dz.data_ptr<scalar_t>(), dbias.data_ptr<scalar_t>(), N, O);
+      });
     });
-  });
-  at::Tensor dweight = use_own_gemm(x, O, I, N)                    // (O, N)·(N, I) = (O, I)
-      ? own_product({dz.data_ptr<float>(), 1, O}, as_view(x), O, I, N, {}, x.options())
-      : at::mm(dz.t(), x);
+  }
+  at::Tensor dweight;
+  {
+    RECORD_FUNCTION("backward: dW product", c10::ArrayRef<const c10::IValue>{});
+    dweight = use_own_gemm(x, O, I, N)                              // (O, N)·(N, I) = (O, I)
+        ? own_product({dz.data_ptr<float>(), 1, O}, as_view(x), O, I, N, {}, x.options())
+        : at::mm(dz.t(), x);
+  }
   if (!need_dx) return {at::empty({0}, x.options()), dweight, dbias};
+  RECORD_FUNCTION("backward: dx product", c10::ArrayRef<const c10::IValue>{});
   const bool backprop_dx = through_act != Activation::kIdentity;
   at::Tensor t = backprop_dx ? through.contiguous() : through;
   TORCH_CHECK(!backprop_dx || t.sizes() == x.sizes(), "through: expected the shape of x ", x.sizes(), ", got ",

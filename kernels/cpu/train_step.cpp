@@ -3,11 +3,18 @@
 // arithmetic is the layer-by-layer fused step's, kernel for kernel, so the results are the same
 // bits; what goes away is the Python between the ~10 op calls of a step (several hundred us on a
 // 2-core CPU at batch 64, more than the GEMMs).
+// Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
+// "step: sgd update"; linear.cpp's "backward: ..." inside the backward ones), so a trace of the one call
+// still shows where its time goes; with no profiler running a scope costs one check.
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
+#include <ATen/record_function.h>
 #include <torch/library.h>
 
+#include <string>
+
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include "../common/validate.h"
@@ -33,21 +40,28 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
   for (size_t k = 0; k < L; ++k) {
+    RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " forward", c10::ArrayRef<const c10::IValue>{});
     auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity);
     acts.push_back(out);
     saved.push_back(reads_pre(act) && k + 1 < L ? pre : out);
   }
-  auto [loss, dh] = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
+  at::Tensor loss, dh;
+  {
+    RECORD_FUNCTION("step: cross-entropy", c10::ArrayRef<const c10::IValue>{});
+    std::tie(loss, dh) = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
+  }
   std::vector<at::Tensor> grads(2 * L);
   // dh reaches layer k already through layer k's activation: layer k + 1 applied act'(saved[k]) in the
   // epilogue of its dx product (`through`), where the values were still in registers.
   for (size_t k = L; k-- > 0;) {
+    RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
                                                     /*need_dx=*/k > 0, k > 0 ? act : Activation::kIdentity, saved[k]);
     grads[2 * k] = dweight;
     grads[2 * k + 1] = dbias;
     dh = dx;
   }
+  RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
   sgd_update_cpu(params, grads, momentum != 0 ? momentum_buffers : at::TensorList(), lr, momentum, dampening,
                  weight_decay, nesterov, maximize, /*first_step=*/false);
   return loss;

@@ -12,9 +12,11 @@ between them (columns first or rows first). The derived plan makes those choices
 caches and from measurements on one CPU; the search starts there and moves one choice of one product
 at a time (coordinate descent, the big products first). Each race times the whole fused SGD step
 (mlp_sgd_step_), the candidate's plan in its product against the best plans so far, in turns; the
-candidate wins only when the step is faster by more than MARGIN. Timed alone, a product's plan can
-win and still slow the step: at batch 64 on a Zen 4, fc1's x·Wᵀ with all of K in one block ran 6%
-faster alone, and the step 3-8% slower with it (benchmarks/RESULTS.md, 2026-12-04). The short
+candidate wins only when the step is faster by more than MARGIN: what the engine runs is the step,
+and a plan's effect on the caches the other products find counts there. (Whether that ever differs
+from racing each product alone was not seen: the first version raced products alone, in a fixed
+order, and the order itself made 4-8% of difference between identical calls - benchmarks/RESULTS.md,
+2026-12-04; interleaved_samples now shuffles it.) The short
 search makes one pass over the choices, the full one passes until nothing changes (at most three);
 then a longer race of the winners against the derived plans decides, and the derived ones stay
 unless the winners are faster there too.
