@@ -22,6 +22,7 @@ from . import cross_entropy_general as CEG
 from . import functional as MF
 from .functional import TORCH_ACTIVATIONS
 from .models import MLPConfig, ReferenceNet, SimpleNet
+from .errors import expect_one_of
 from .table import text_table
 
 PARITY_RTOL_FLOAT64 = 1e-10
@@ -205,6 +206,87 @@ def run_checks(dtype: torch.dtype = torch.float64, device="cpu", seed: int = 0) 
     for check in (check_linear, check_activations, check_cross_entropy, check_simplenet):
         rows += check(dtype, torch.device(device), gen)
     return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# the precision of the products (check --precision bf16|tf32)
+
+# The largest error a tensor of SimpleNet's step may have in a precision against float64, relative to
+# its largest entry: 16 unit roundoffs of the format (bf16 u = 2^-9, TF32 2^-12). Each product's inputs
+# carry up to u each, and three layers' forward and backward compound them: measured 2-10 u for bf16
+# (2026-12-04); a format rounded more coarsely than it claims (a few bits fewer) lands above.
+PRECISION_BOUND = {"bf16": 16 * 2.0**-9, "tf32": 16 * 2.0**-12}
+
+
+@dataclass
+class PrecisionRow:
+    tensor: str
+    against: str        # "float64" (the exact step) or "autocast" (the reference engine's step)
+    float32_rel: float  # the float32 step's error against float64 (for "float64" rows)
+    rel: float          # the precision's error
+    bound: float
+    passed: bool
+
+
+def _simplenet_step(config: MLPConfig, state: dict, x, y, dtype) -> dict[str, torch.Tensor]:
+    """Logits, loss and every parameter gradient of SimpleNet's hand-written step in `dtype`."""
+    net = SimpleNet(config).to(device=x.device, dtype=dtype)
+    net.load_state_dict(state)
+    logits = net(x.to(dtype))
+    loss, cache = MF.cross_entropy_forward(logits, y)
+    net.backward(MF.cross_entropy_backward(torch.ones((), dtype=dtype, device=x.device), cache))
+    return {"logits": logits, "loss": loss, **{f"d{name}": p.grad for name, p in net.named_parameters()}}
+
+
+def _autocast_step(config: MLPConfig, state: dict, x, y) -> dict[str, torch.Tensor]:
+    """The same by the seed's module and autograd, in `config.precision` as the reference engine runs it."""
+    from .engines.reference import precision_contexts
+
+    ref = ReferenceNet(config).to(x.device)
+    ref.load_state_dict(state)
+    matmuls, autocast = precision_contexts(config.precision, x.device)
+    with matmuls:
+        with autocast:
+            logits = ref(x.float())
+            loss = F.cross_entropy(logits, y)
+        loss.backward()
+    return {"logits": logits.float(), "loss": loss.float(), **{f"d{n}": p.grad for n, p in ref.named_parameters()}}
+
+
+def precision_rows(precision: str, device="cpu", seed: int = 0, batch: int = 16) -> list[PrecisionRow]:
+    """SimpleNet's step with its products in `precision` ('bf16', 'tf32'), against the float64 step (beside
+    the float32 step's error), and against the reference engine's autocast step; the same weights and batch.
+    A float64 row passes when the error is within PRECISION_BOUND and above float32's (the rounding is
+    in effect: a step that rounded nothing would fail it)."""
+    expect_one_of("precision", precision, tuple(PRECISION_BOUND))
+    device = torch.device(device)
+    gen = torch.Generator().manual_seed(seed)
+    config = MLPConfig(precision=precision)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        state = SimpleNet(MLPConfig()).state_dict()
+    x = _rand(batch, config.in_features, dtype=torch.float64, device=device, gen=gen)
+    y = torch.randint(0, config.num_classes, (batch,), generator=gen).to(device)
+    exact = _simplenet_step(MLPConfig(), state, x, y, torch.float64)
+    f32 = _simplenet_step(MLPConfig(), state, x, y, torch.float32)
+    low = _simplenet_step(config, state, x, y, torch.float32)
+    auto = _autocast_step(config, state, x, y)
+    bound = PRECISION_BOUND[precision]
+    rows = []
+    for name, ref in exact.items():
+        e32, elow = _errors(f32[name], ref)[1], _errors(low[name], ref)[1]
+        rows.append(PrecisionRow(name, "float64", e32, elow, bound, e32 < elow <= bound))
+    for name, ref in auto.items():
+        e = _errors(low[name], ref)[1]
+        rows.append(PrecisionRow(name, "autocast", float("nan"), e, bound, e <= bound))
+    return rows
+
+
+def format_precision_table(rows: list[PrecisionRow]) -> str:
+    head = ["tensor", "against", "float32 rel err", "rel err", "bound", "pass"]
+    body = [[r.tensor, r.against, "-" if r.against != "float64" else f"{r.float32_rel:.2e}", f"{r.rel:.2e}",
+             f"{r.bound:.2e}", "yes" if r.passed else "NO"] for r in rows]
+    return text_table(head, body, left=2)
 
 
 def format_table(rows: list[Row]) -> str:

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 import torch
 
 from . import data as D
-from .engines import ENGINES, OPTIMIZERS, build_engine, resolve_device
+from .engines import ENGINES, OPTIMIZERS, build_engine, check_precision, resolve_device
 from .errors import UsageError, expect_one_of
-from .functional import ACTIVATIONS
+from .functional import ACTIVATIONS, PRECISIONS
 from .models import MLPConfig
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# Fields added after run folders were written, with the value every older run used (a config.json
+# without them reads as such; any other missing field is refused).
+ADDED_LATER = {"precision": "float32"}
 
 
 def check_seed(seed) -> None:
@@ -42,12 +45,14 @@ class TrainConfig:
     loader: str = "tensor"
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
+    precision: str = "float32"            # of the products' inputs: float32, tf32 (GPU) or bf16
     nproc: int = 1                        # data-parallel ranks; batch_size is each rank's (distributed.py)
 
     def validate(self) -> None:
         """Raise UsageError naming the first bad field; touches nothing."""
         choices = {"dataset": D.DATASETS, "engine": ENGINES, "optimizer": OPTIMIZERS,
-                   "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES), "activation": tuple(ACTIVATIONS)}
+                   "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES), "activation": tuple(ACTIVATIONS),
+                   "precision": PRECISIONS}
         for name, allowed in choices.items():
             expect_one_of(name, getattr(self, name), allowed, UsageError)
         for name in ("data_dir", "device"):
@@ -74,7 +79,7 @@ class TrainConfig:
             raise UsageError(str(e)) from None
         self._check_fits()
         try:
-            resolve_device(self.device)
+            check_precision(self.precision, self.engine, resolve_device(self.device), DTYPES[self.dtype])
         except ValueError as e:
             raise UsageError(str(e)) from None
         if self.nproc > 1:
@@ -117,7 +122,8 @@ class TrainConfig:
         from .ops import BuildError
 
         h, w = train_split.images.shape[1:]
-        config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10, activation=self.activation)
+        config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10, activation=self.activation,
+                           precision=self.precision)
         try:
             return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                                 weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
@@ -132,6 +138,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         fields = {f.name for f in dataclasses.fields(cls)}
+        d = {**ADDED_LATER, **d}                   # what every run before such a field existed used
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown:
             raise UsageError(f"config.json: unknown fields {sorted(unknown)}")

@@ -3,7 +3,8 @@
 Shape legend:  N = batch,  I = in_features,  O = out_features,  C = classes.
 `ACTIVATIONS` maps the names `--activation` takes to their forward and backward. Cross-entropy as
 SimpleNet trains with it (class indices, the mean over the batch); every other option of
-F.cross_entropy is in cross_entropy_general.py.
+F.cross_entropy is in cross_entropy_general.py. `round_to` rounds a product's inputs to bf16 or TF32:
+mixed precision, written out in `linear_forward` and `linear_backward` (their `precision`).
 
 Every `*_forward` returns `(out, cache)`; every `*_backward` takes the upstream gradient and that
 cache and returns the gradients of the forward's inputs. No autograd is used: these functions work
@@ -18,16 +19,58 @@ import math
 import torch
 from torch import nn
 
+from .errors import expect_one_of
 from .validate import require_float, require_grad_like, require_like, require_rank, require_tensor
+
+
+# ----------------------------------------------------------------------------------------------
+# Precision of the products:  round_to
+
+PRECISIONS = ("float32", "tf32", "bf16")
+_DROPPED_BITS = {"tf32": 13, "bf16": 16}      # of float32's 23 mantissa bits: tf32 keeps 10, bf16 7
+
+
+def round_to(x: torch.Tensor, fmt: str) -> torch.Tensor:
+    """x (float32) rounded to the nearest value of `fmt`, ties to even, still stored as float32.
+
+    float32 is 1 sign, 8 exponent and 23 mantissa bits. bfloat16 keeps the sign, the 8 exponent bits
+    (float32's range: 1e-38 to 3e38) and 7 mantissa bits (a step of 2^-8 relative, under 3 digits);
+    TF32, what NVIDIA's tensor cores read for float32 products, keeps 10 (2^-11). Rounding drops the
+    d low bits: add 2^(d-1) - 1 plus the lowest kept bit (so an exact half goes to the even
+    neighbour), then clear the d bits. A carry out of the mantissa steps the exponent up, as it
+    should; the largest finite values round to infinity. NaN stays NaN (its payload could carry into
+    the sign bit). 'float32' returns x itself.
+
+    Mixed precision (autocast) rounds only the operands of the products; the products accumulate in
+    float32 and every other computation stays float32. A product of two bf16 values is exact in float32
+    (8 x 8 significant bits), so `round_to(a) @ round_to(b)` on a float32 GEMM computes what a bf16 unit
+    with float32 accumulation does, up to the order of the sum. bf16 needs no loss scaling where
+    float16 does: float16 keeps 10 mantissa bits but 5 exponent bits, so gradients below 6e-8 flush to
+    zero unless the loss is scaled up first; bf16's exponent is float32's, and so is its range.
+    """
+    expect_one_of("precision", fmt, PRECISIONS)
+    if fmt == "float32":
+        return x
+    require_float("x", x)
+    if x.dtype != torch.float32:
+        raise TypeError(f"x: round_to rounds float32 values, got {x.dtype}")
+    d = _DROPPED_BITS[fmt]
+    bits = x.view(torch.int32)
+    lowest_kept = (bits >> d) & 1
+    rounded = ((bits + ((1 << (d - 1)) - 1) + lowest_kept) & ~((1 << d) - 1)).view(torch.float32)
+    return torch.where(torch.isnan(x), x, rounded)
 
 
 # ----------------------------------------------------------------------------------------------
 # Linear:  y = x Wᵀ + b
 
-def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None):
+def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                   precision: str = "float32"):
     """y = x Wᵀ + b.   x: (*, I),  weight: (O, I),  bias: (O,) or None  ->  y: (*, O).
 
     Any leading dimensions (none for one sample) are batch dimensions, as in torch.nn.functional.linear.
+    `precision` 'bf16' or 'tf32' rounds x and W to that format before the product (round_to); the sum,
+    the bias and y stay float32. The cache keeps the rounded x and W: the backward's products read them.
     """
     require_float("weight", weight)
     require_rank("weight", weight, (2,), "(out_features, in_features)")
@@ -43,13 +86,15 @@ def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
         require_like("bias", bias, "weight", weight)
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"bias: expected shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    if precision != "float32":                                    # the product's inputs in the format
+        x, weight = round_to(x, precision), round_to(weight, precision)
     if bias is not None and x.dim() == 2:
         out = torch.addmm(bias, x, weight.T)                      # (O,) + (N, I)·(I, O), one call
     else:
         out = x @ weight.T                                        # (*, O)
         if bias is not None:
             out = out + bias
-    return out, (x, weight, bias is not None)
+    return out, (x, weight, bias is not None, precision)
 
 
 def linear_backward(dout: torch.Tensor, cache, need_dx: bool = True):
@@ -60,14 +105,19 @@ def linear_backward(dout: torch.Tensor, cache, need_dx: bool = True):
         ∂L/∂W[o,i] = Σ_n dout[n,o] x[n,i]      ->  dW = doutᵀ · x   (x, dout flattened to (-1, I), (-1, O))
         ∂L/∂b[o]   = Σ_n dout[n,o]             ->  db = dout summed over every leading index
     `need_dx=False` skips dx (the first layer's input needs no gradient) and returns None for it.
+    With the forward's precision 'bf16' or 'tf32' the two products read dout rounded to the format and
+    the rounded x and W (the cache's); rounding counts as the identity in the chain rule (autocast's
+    casts do the same), so these are the gradients of the rounded product. db sums dout unrounded.
     """
-    x, weight, has_bias = cache
+    x, weight, has_bias, precision = cache
     require_grad_like("dout", dout, (*x.shape[:-1], weight.shape[0]), x)
     m = math.prod(x.shape[:-1])                                   # M rows (explicit: I or O may be 0)
+    dbias = dout.reshape(m, dout.shape[-1]).sum(0) if has_bias else None      # (O,)
+    if precision != "float32":
+        dout = round_to(dout, precision)                          # the products' input
     x2, dout2 = x.reshape(m, x.shape[-1]), dout.reshape(m, dout.shape[-1])    # (M, I), (M, O)
     dx = (dout @ weight) if need_dx else None                     # (*, O)·(O, I) = (*, I)
     dweight = dout2.T @ x2                                        # (O, M)·(M, I) = (O, I)
-    dbias = dout2.sum(0) if has_bias else None                    # (O,)
     return dx, dweight, dbias
 
 

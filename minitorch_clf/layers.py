@@ -50,11 +50,12 @@ class Layer(nn.Module):
 
 
 class Linear(Layer):
-    """y = x Wᵀ + b with nn.Linear's parameters and initialisation."""
+    """y = x Wᵀ + b with nn.Linear's parameters and initialisation; `precision` rounds the products'
+    inputs (functional.round_to: 'bf16' or 'tf32'; 'float32' leaves them)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, precision: str = "float32"):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features, self.out_features, self.precision = in_features, out_features, precision
         self.weight = nn.Parameter(torch.empty(out_features, in_features), requires_grad=False)
         self.bias = nn.Parameter(torch.empty(out_features), requires_grad=False) if bias else None
         self.reset_parameters()
@@ -76,7 +77,7 @@ class Linear(Layer):
             self.bias.uniform_(-bound_b, bound_b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:            # (N, I) -> (N, O)
-        out, self._cache = MF.linear_forward(x, self.weight, self.bias)
+        out, self._cache = MF.linear_forward(x, self.weight, self.bias, self.precision)
         return out
 
     def backward(self, dout: torch.Tensor, need_dx: bool = True) -> torch.Tensor | None:
@@ -87,7 +88,8 @@ class Linear(Layer):
         return dx
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        precision = "" if self.precision == "float32" else f", precision={self.precision}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}{precision}"
 
 
 class Activation(Layer):

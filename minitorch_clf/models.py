@@ -24,6 +24,7 @@ class MLPConfig:
     hidden: tuple[int, ...] = (128, 64)
     num_classes: int = 10
     activation: str = "relu"              # between the linear layers: a name of functional.ACTIVATIONS
+    precision: str = "float32"            # of the products' inputs: functional.PRECISIONS (round_to)
 
     def __post_init__(self):
         count = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1
@@ -33,6 +34,7 @@ class MLPConfig:
         if not isinstance(self.hidden, (tuple, list)) or not all(count(h) for h in self.hidden):
             raise ValueError(f"hidden: expected positive layer sizes like (128, 64), got {self.hidden!r}")
         expect_one_of("activation", self.activation, tuple(MF.ACTIVATIONS))
+        expect_one_of("precision", self.precision, MF.PRECISIONS)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -63,7 +65,7 @@ class SimpleNet(Sequential):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         sizes = config.sizes
         for k in range(len(sizes) - 1):
-            layers[f"fc{k + 1}"] = Linear(sizes[k], sizes[k + 1])
+            layers[f"fc{k + 1}"] = Linear(sizes[k], sizes[k + 1], precision=config.precision)
             if k < len(sizes) - 2:
                 layers[f"{config.activation}{k + 1}"] = Activation(config.activation)
         super().__init__(layers)
@@ -74,7 +76,8 @@ class SimpleNet(Sequential):
 
 
 class ReferenceNet(nn.Module):
-    """The seed's model: nn.Linear and ReLU (or the configured activation's torch module), trained by autograd."""
+    """The seed's model: nn.Linear and ReLU (or the configured activation's torch module), trained by autograd.
+    Its precision is the engine's: the reference engine runs it under torch.autocast."""
 
     def __init__(self, config: MLPConfig = MLPConfig()):
         super().__init__()

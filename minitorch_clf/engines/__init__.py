@@ -80,17 +80,38 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
     return getattr(module, cls_name)(params, lr=lr, **kw)
 
 
+ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference")   # run bf16 / tf32 products
+
+
+def check_precision(precision: str, engine: str, device: torch.device, dtype: torch.dtype) -> None:
+    """ValueError naming `precision` where this engine, device and dtype cannot run it."""
+    if precision == "float32":
+        return
+    if engine not in ROUNDING_ENGINES:
+        raise ValueError(f"precision: the {engine} engine runs float32 products only (its {precision} kernels are "
+                         f"not built); {', '.join(ROUNDING_ENGINES)} run {precision}")
+    if dtype != torch.float32:
+        raise ValueError(f"precision: {precision} rounds the operands of float32 products; with dtype {dtype} "
+                         "use precision float32")
+    if precision == "tf32" and device.type != "cuda":
+        raise ValueError("precision: tf32 is the format NVIDIA tensor cores read float32 products in (a GPU's); "
+                         "on the CPU use float32 or bf16")
+
+
 def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float | None = None, device="cpu", dtype: torch.dtype = torch.float32,
                  seed: int = 0, config: MLPConfig = MLPConfig(), compile_mode: str | None = None,
-                 activation: str | None = None) -> Engine:
+                 activation: str | None = None, precision: str | None = None) -> Engine:
     """An engine with freshly initialised weights: the same seed gives the same weights in every engine.
 
-    `activation` (a name of functional.ACTIVATIONS) replaces the config's (default relu); `compile_mode`
-    (torch.compile's mode) applies to the compiled engines only.
+    `activation` (a name of functional.ACTIVATIONS) and `precision` (of the products' inputs:
+    functional.PRECISIONS) replace the config's (default relu, float32); `compile_mode` (torch.compile's
+    mode) applies to the compiled engines only.
     """
     if activation is not None:
         config = dataclasses.replace(config, activation=activation)
+    if precision is not None:
+        config = dataclasses.replace(config, precision=precision)
     expect_one_of("engine", name, ENGINES + PEERS)
     expect_one_of("optimizer", optimizer, OPTIMIZERS)
     if not lr > 0:
@@ -98,6 +119,7 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
     device = resolve_device(device)
+    check_precision(config.precision, name, device, dtype)
     spec = _REGISTRY.get(name) or _PEERS[name]
     with torch.random.fork_rng(devices=[]):          # initialise on the CPU from `seed`, globals untouched
         torch.manual_seed(seed)
@@ -110,4 +132,4 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
     return spec.engine(model, opt, config, device, dtype, **options)
 
 
-__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "OPTIMIZERS", "PEERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]
+__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "ROUNDING_ENGINES", "check_precision", "OPTIMIZERS", "PEERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]

@@ -147,22 +147,29 @@ def step_shapes(batch_size: int, sizes) -> list[tuple[str, Shape]]:
 # ------------------------------------------------------------------------------------------------
 # timing
 
+def shuffled_rounds(items: list, rounds: int, seed: int = 0):
+    """`rounds` rounds over `items`, each in a new order (seeded). In a fixed order an item follows the
+    same neighbour every round, and what that neighbour leaves in the caches becomes part of its time:
+    two identical GEMM calls, one after the whole step and one after MKL's products, came 4-8% apart
+    (benchmarks/RESULTS.md, 2026-12-04). Every interleaved timing of the project takes its turns so."""
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        yield rng.sample(items, len(items))
+
+
 def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3, shuffle: bool = True) -> dict[str, list[float]]:
     """Seconds per call of each callable in each round, the callables taking turns within a round (drift
     on the machine hits them alike); a round runs each enough times to last about target_s. Each round
-    takes them in a new order (seeded; shuffle=False: as given). In a fixed order a call follows the same
-    neighbour every round, and what that neighbour leaves in the caches becomes part of its time: two
-    identical GEMM calls, one after the whole step and one after MKL's products, came 4-8% apart
-    (RESULTS.md, 2026-12-04)."""
+    takes them in a new order (shuffled_rounds; shuffle=False: as given, every round)."""
     for f in calls.values():                                       # warm-up, and a first estimate
         f()
     t0 = time.perf_counter()
     next(iter(calls.values()))()
     iters = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
     samples = {name: [] for name in calls}
-    names, order = list(calls), random.Random(0)
-    for _ in range(rounds):
-        for name in (names if not shuffle else order.sample(names, len(names))):
+    names = list(calls)
+    for turn in (shuffled_rounds(names, rounds) if shuffle else [names] * rounds):
+        for name in turn:
             f = calls[name]
             t0 = time.perf_counter()
             for _ in range(iters):

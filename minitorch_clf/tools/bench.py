@@ -40,6 +40,7 @@ from . import intensity
 from .profiling import phase_times
 from .schema import SCHEMA
 from .timing import Timer, matmul_rate, synchronize
+from ..ops.tune import shuffled_rounds
 
 
 @dataclass
@@ -69,11 +70,13 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
 
 def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None, activation: str = "relu"):
     """The benchmark's engine: lr 0.01, momentum 0.9, seed 0; compile_mode for the compiled engines.
-    `fused@aten` / `fused@own` is the fused engine with that float32 GEMM in its CPU ops."""
+    `fused@aten` / `fused@own` is the fused engine with that float32 GEMM in its CPU ops; `manual:bf16`
+    the engine with that precision of its products (functional.round_to)."""
+    name, _, precision = name.partition(":")
     name = name.partition("@")[0]
     kw = {"compile_mode": compile_mode} if compile_mode and name in COMPILED else {}
     return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0,
-                        activation=activation, **kw)
+                        activation=activation, precision=precision or None, **kw)
 
 
 SUFFIXES = ("aten", "own", "avx512", "avx2", "scalar")     # fused@aten|own (the GEMM), fused@avx2... (its ISA)
@@ -81,7 +84,7 @@ SUFFIXES = ("aten", "own", "avx512", "avx2", "scalar")     # fused@aten|own (the
 
 def _gemm_for(name: str):
     """The context an engine's steps run in: the GEMM (aten, own) or the GEMM's ISA named after '@'."""
-    suffix = name.partition("@")[2]
+    suffix = name.partition(":")[0].partition("@")[2]
     if not suffix:
         return contextlib.nullcontext()
     from .. import ops
@@ -116,8 +119,9 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
                     eng.step(x, y)
             built[name] = (eng, t.seconds)
         samples: dict[str, list[float]] = {name: [] for name in engines}
-        for _ in range(repeats):
-            for name, (eng, _) in built.items():
+        for turn in shuffled_rounds(list(built), repeats):
+            for name in turn:
+                eng = built[name][0]
                 with _gemm_for(name), Timer(device) as t:
                     for _ in range(iters):
                         eng.step(x, y)
@@ -127,7 +131,8 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
             flops = config.flops_per_sample() * bs / med
             cost = intensity.step(config, bs, x.element_size(), optimizer)
             split = None
-            if phases and name.partition("@")[0] not in COMPILED and name not in PEERS:
+            base = name.partition(":")[0].partition("@")[0]
+            if phases and base not in COMPILED and base not in PEERS:
                 with _gemm_for(name):
                     split = phase_times(eng, x, y)
             records.append(Record(name, "resident-batch", str(device), bs, med, q3 - q1, bs / med,
@@ -171,8 +176,8 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
             if loader_kind == "tensor":
                 eng.prepare_epoch(loader.x, loader.y, batch_size)
         runs.append((name, loader_kind, eng, loader, warm.seconds, []))
-    for r in range(repeats):
-        for name, loader_kind, eng, loader, _, times in runs:
+    for r, turn in enumerate(shuffled_rounds(runs, repeats)):
+        for name, loader_kind, eng, loader, _, times in turn:
             with _gemm_for(name), Timer(device) as t:
                 if loader_kind == "tensor":
                     eng.train_epoch(loader.x, loader.y, loader.order(1 + r), batch_size)
@@ -197,8 +202,9 @@ def _interleaved(calls: list, device: torch.device, iters: int, repeats: int) ->
         for _ in range(5):
             f()
     samples: list[list[float]] = [[] for _ in calls]
-    for _ in range(repeats):
-        for k, f in enumerate(calls):
+    for turn in shuffled_rounds(list(range(len(calls))), repeats):
+        for k in turn:
+            f = calls[k]
             synchronize(device)
             with Timer(device) as t:
                 for _ in range(iters):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..config import TrainConfig, check_seed
 from ..errors import PROG, UsageError, expect_one_of
-from ..functional import ACTIVATIONS
+from ..functional import ACTIVATIONS, PRECISIONS
 from ..optim import REGISTRY
 from .cli_common import check_writable, parse_device
 from .cmd_bench import cmd_bench
@@ -68,6 +68,8 @@ def _add_train(sub) -> None:
     p.add_argument("--hidden", type=_hidden, help="hidden sizes; default 128,64")
     p.add_argument("--activation", help=f"between the linear layers: {', '.join(ACTIVATIONS)}; "
                                         f"default {d.activation}")
+    p.add_argument("--precision", help=f"of the products' inputs: {', '.join(PRECISIONS)} (tf32: a GPU's); "
+                                       f"default {d.precision}")
     p.add_argument("--out", type=_folder, default=None, help="run folder (default: a new runs/<timestamp>)")
     p.add_argument("--overwrite", action="store_true", help="train into --out even if it holds a run")
     p.add_argument("--resume", type=_folder, default=None, metavar="DIR",
@@ -114,16 +116,29 @@ def _cmd_check(args) -> int:
 
     from ..checks import format_table, run_checks
 
+    from ..checks import format_precision_table, precision_rows
+
     dtypes = {"float32": torch.float32, "float64": torch.float64}
     if args.dtype not in dtypes:
         raise UsageError(f"dtype: expected float32 or float64, got {args.dtype!r}")
+    expect_one_of("precision", args.precision, PRECISIONS, UsageError)
     check_seed(args.seed)
     device = parse_device(args.device)
+    if args.precision == "tf32" and device.type != "cuda":
+        raise UsageError("precision: tf32 is the format NVIDIA tensor cores read float32 products in (a GPU's); "
+                         "on the CPU use bf16")
     rows = run_checks(dtypes[args.dtype], device, seed=args.seed)
     print(format_table(rows))
     failed = [r for r in rows if not r.passed]
     print(f"\n{len(rows) - len(failed)} passed, {len(failed)} failed ({args.dtype} parity on {device}; "
           "finite differences in float64)")
+    if args.precision != "float32":
+        extra = precision_rows(args.precision, device, seed=args.seed)
+        print(f"\n{args.precision} products against float64 (SimpleNet, the same weights and batch), beside float32's:")
+        print(format_precision_table(extra))
+        bad = [r for r in extra if not r.passed]
+        print(f"\n{len(extra) - len(bad)} passed, {len(bad)} failed ({args.precision})")
+        failed += bad
     return 1 if failed else 0
 
 
@@ -308,6 +323,8 @@ def _run(argv) -> int:
     p.add_argument("--dtype", default="float64", help="float32 or float64 (parity); FD is always float64")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="float32",
+                   help="bf16 or tf32 (GPU) also reports each gradient's error in that precision against float64")
     p = sub.add_parser("bench", help="time engines side by side (interleaved, after warm-up)")
     p.add_argument("--engines", type=_csv(str), default=["reference", "manual"],
                    help="comma-separated; fused@aten / fused@own pin the fused ops' float32 GEMM")
@@ -315,6 +332,9 @@ def _run(argv) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--optimizer", default="sgd")
     p.add_argument("--activation", default="relu", help="the hidden layers' activation in every engine's step")
+    p.add_argument("--precision", type=_csv(str), default=["float32"],
+                   help="comma-separated precisions of the products (float32, tf32, bf16): each engine is timed in "
+                        "each, as ENGINE:PRECISION beside the float32 ones")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode for the compiled engines")
     p.add_argument("--iters", type=int, default=None, help="steps per timed round (default 50; not with --epoch, --gemm)")
     p.add_argument("--repeats", type=int, default=None,

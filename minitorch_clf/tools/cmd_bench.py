@@ -25,6 +25,7 @@ def cmd_bench(args) -> int:
                              f"(its GEMM, or the GEMM's instruction set); got {name!r}")
         if gemm in ("avx512", "avx2") and gemm not in cpu_isas():
             raise UsageError(f"engines: this CPU cannot run {gemm} ({name!r})")
+    args.engines = _with_precisions(args.engines, args.precision, args)
     twice = sorted({e for e in args.engines if args.engines.count(e) > 1})
     if twice:
         raise UsageError(f"engines: each engine once (they are timed in turns), got {', '.join(twice)} twice")
@@ -147,3 +148,27 @@ def _gemm_plans(batch_sizes) -> list[dict]:
     from ..ops import tune
 
     return [{"batch_size": bs, **p} for bs in batch_sizes for p in tune.in_force(bs, MLPConfig().sizes)]
+
+
+def _with_precisions(engines: list[str], precisions: list[str], args) -> list[str]:
+    """Each engine at each precision: `name` for float32, `name:bf16` for the others (bench._build reads it)."""
+    from ..engines import check_precision, resolve_device
+    from ..functional import PRECISIONS
+
+    if not precisions:
+        raise UsageError("precision: expected float32, tf32 or bf16 (comma-separated), got nothing")
+    for p in precisions:
+        expect_one_of("precision", p, PRECISIONS, UsageError)
+    if precisions != ["float32"]:
+        if args.ops or args.gemm or args.nproc:
+            raise UsageError("precision: the step and epoch benchmarks take it (leave out --ops/--gemm/--nproc)")
+        device = parse_device(args.device)
+        import torch
+
+        for name in engines:
+            for p in precisions:
+                try:
+                    check_precision(p, name.partition("@")[0], resolve_device(device), torch.float32)
+                except ValueError as e:
+                    raise UsageError(f"{name}: {e}") from None
+    return [name if p == "float32" else f"{name}:{p}" for name in engines for p in precisions]

@@ -1,0 +1,156 @@
+"""Precision as a parameter (functional.round_to, --precision): the rounding itself, the hand-written
+linear layer under it, the engines that run it and those that refuse it, and the command line."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from minitorch_clf import checks
+from minitorch_clf import functional as MF
+from minitorch_clf.config import TrainConfig
+from minitorch_clf.engines import build_engine
+from minitorch_clf.errors import UsageError
+
+
+def _specials():
+    big, tiny = 3.4028234663852886e38, 1.401298464324817e-45
+    return torch.tensor([float("inf"), -float("inf"), float("nan"), -float("nan"), big, -big, tiny, -tiny, 0.0, -0.0,
+                         1.17549435e-38, 1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-11, 1 + 3 * 2**-11])
+
+
+def test_bf16_rounding_is_torchs_conversion_bit_for_bit():
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(200_000, generator=g) * torch.exp(torch.randn(200_000, generator=g) * 30), _specials()])
+    ours, torchs = MF.round_to(x, "bf16"), x.to(torch.bfloat16).float()
+    assert torch.equal(ours.isnan(), torchs.isnan())
+    keep = ~x.isnan()
+    assert torch.equal(ours[keep].view(torch.int32), torchs[keep].view(torch.int32))
+
+
+def test_tf32_rounds_to_nearest_ten_bit_mantissa_ties_to_even():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(100_000, generator=g) * torch.exp(torch.randn(100_000, generator=g) * 10)
+    r = MF.round_to(x, "tf32")
+    assert int((r.view(torch.int32) & 0x1FFF).abs().max()) == 0             # 13 low bits dropped
+    x64, r64 = x.double(), r.double()
+    ulp = torch.ldexp(torch.ones_like(x64), torch.frexp(x64).exponent - 11)  # tf32's step at |x|: 2^(e-1-10)
+    assert ((r64 - x64).abs() <= ulp / 2).all()                              # the nearest
+    ties = torch.tensor([1 + 2**-11, 1 + 3 * 2**-11, -(1 + 2**-11)])         # exactly between two tf32 values
+    assert MF.round_to(ties, "tf32").tolist() == [1.0, 1 + 2**-9, -1.0]       # to the even one
+    s = _specials()
+    assert torch.equal(MF.round_to(s, "tf32").isnan(), s.isnan())
+    assert MF.round_to(torch.tensor([3.4028234663852886e38]), "tf32").item() == float("inf")
+
+
+def test_round_to_refuses_what_it_cannot_round():
+    x = torch.randn(3)
+    assert MF.round_to(x, "float32") is x
+    with pytest.raises(ValueError, match="precision: expected one of float32, tf32, bf16, got 'fp8'"):
+        MF.round_to(x, "fp8")
+    with pytest.raises(TypeError, match="x: round_to rounds float32 values, got torch.float64"):
+        MF.round_to(x.double(), "bf16")
+
+
+@pytest.mark.parametrize("fmt", ["bf16", "tf32"])
+def test_linear_under_a_precision_is_the_float32_product_of_rounded_operands(fmt):
+    g = torch.Generator().manual_seed(2)
+    x, w, b, dout = (torch.randn(*s, generator=g) for s in ((9, 30), (7, 30), (7,), (9, 7)))
+    r = lambda t: MF.round_to(t, fmt)
+    out, cache = MF.linear_forward(x, w, b, fmt)
+    assert torch.equal(out, torch.addmm(b, r(x), r(w).T))
+    dx, dw, db = MF.linear_backward(dout, cache)
+    assert torch.equal(dx, r(dout) @ r(w)) and torch.equal(dw, r(dout).T @ r(x)) and torch.equal(db, dout.sum(0))
+    plain, _ = MF.linear_forward(x, w, b)
+    assert not torch.equal(out, plain), "the rounding changed nothing: a test that could not fail"
+
+
+def test_linear_backward_under_bf16_is_autograds_with_straight_through_rounding():
+    """Autograd of y = (round(x) round(W)ᵀ) + b with the rounding passed straight through, the gradient of
+    the product rounded on its way in (what autocast's bf16 product does), the bias's not."""
+    g = torch.Generator().manual_seed(3)
+    x, w, b, dout = (torch.randn(*s, generator=g) for s in ((6, 20), (5, 20), (5,), (6, 5)))
+    xa, wa, ba = (t.clone().requires_grad_() for t in (x, w, b))
+    st = lambda t: t + (MF.round_to(t.detach(), "bf16") - t).detach()
+    z = F.linear(st(xa), st(wa))
+    z.register_hook(lambda grad: MF.round_to(grad, "bf16"))
+    (z + ba).backward(dout)
+    _, cache = MF.linear_forward(x, w, b, "bf16")
+    dx, dw, db = MF.linear_backward(dout, cache)
+    for ours, ref in ((dx, xa.grad), (dw, wa.grad), (db, ba.grad)):
+        torch.testing.assert_close(ours, ref)
+
+
+def test_manual_bf16_follows_the_autocast_reference_and_is_not_the_float32_step():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
+    engines = {(n, p): build_engine(n, lr=0.05, precision=p) for n in ("reference", "manual") for p in ("float32", "bf16")}
+    for _ in range(5):
+        losses = {k: e.step(x, y) for k, e in engines.items()}
+    params = {k: torch.cat([p.detach().reshape(-1) for p in e.model.parameters()]) for k, e in engines.items()}
+    bound = checks.PRECISION_BOUND["bf16"]
+    scale = params["reference", "float32"].abs().max()
+    assert (params["manual", "bf16"] - params["reference", "bf16"]).abs().max() <= bound * scale
+    assert abs(losses["manual", "bf16"] - losses["reference", "bf16"]) <= bound * losses["reference", "bf16"]
+    # the bf16 step is another step: its weights moved away from float32's by far more than float32's own noise
+    bf16_gap = (params["manual", "bf16"] - params["manual", "float32"]).abs().max()
+    f32_gap = (params["manual", "float32"] - params["reference", "float32"]).abs().max()
+    assert bf16_gap > 100 * f32_gap
+    logits = engines["reference", "bf16"].predict(x)
+    assert logits.dtype == torch.float32
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(name="fused", precision="bf16"), "precision: the fused engine runs float32 products only"),
+    (dict(name="jax", precision="bf16"), "precision: the jax engine runs float32 products only"),
+    (dict(name="manual", precision="tf32"), "precision: tf32 is the format NVIDIA tensor cores read"),
+    (dict(name="manual", precision="bf16", dtype=torch.float64), "precision: bf16 rounds the operands of float32"),
+    (dict(name="manual", precision="fp16"), "precision: expected one of float32, tf32, bf16, got 'fp16'"),
+])
+def test_engines_that_cannot_run_a_precision_refuse_it(kw, message):
+    with pytest.raises(ValueError, match=message):
+        build_engine(**kw)
+
+
+def test_check_reports_bf16_errors_and_cannot_pass_without_rounding(monkeypatch):
+    rows = checks.precision_rows("bf16")
+    assert all(r.passed for r in rows) and {r.against for r in rows} == {"float64", "autocast"}
+    monkeypatch.setattr(MF, "round_to", lambda x, fmt: x)                    # a "bf16" that rounds nothing
+    assert not any(r.passed for r in checks.precision_rows("bf16") if r.against == "float64")
+
+
+def test_train_config_takes_precision_and_reads_older_runs_as_float32():
+    TrainConfig(engine="manual", precision="bf16").validate()
+    with pytest.raises(UsageError, match="precision: the fused engine runs float32 products only"):
+        TrainConfig(engine="fused", precision="bf16").validate()
+    with pytest.raises(UsageError, match="precision: expected one of float32, tf32, bf16, got 'half'"):
+        TrainConfig(precision="half").validate()
+    old = {k: v for k, v in TrainConfig().__dict__.items() if k != "precision"}
+    assert TrainConfig.from_dict(json.loads(json.dumps(old))).precision == "float32"
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "minitorch_clf.cli", *args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "MINITORCH_CLF_TUNE": "0"})
+
+
+@pytest.mark.slow
+def test_cli_precision(tmp_path):
+    run = _cli("train", "--engine", "manual", "--precision", "bf16", "--epochs", "1", "--out", str(tmp_path / "r"),
+               "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["precision"] == "bf16"
+    run = _cli("train", "--resume", str(tmp_path / "r"), "--epochs", "2", "--no-progress")
+    assert run.returncode == 0, run.stderr
+    run = _cli("check", "--precision", "bf16")
+    assert run.returncode == 0 and "bf16 products against float64" in run.stdout, run.stdout[-2000:]
+    for args, message in [(("train", "--engine", "fused", "--precision", "bf16"), "precision: the fused engine"),
+                          (("train", "--precision", "tf32"), "precision: tf32 is the format"),
+                          (("check", "--precision", "tf32"), "precision: tf32 is the format"),
+                          (("bench", "--engines", "fused", "--precision", "float32,bf16"), "fused: precision: the fused"),
+                          (("bench", "--gemm", "--precision", "bf16"), "precision: the step and epoch benchmarks")]:
+        run = _cli(*args)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and message in run.stderr, (args, run.stderr)
