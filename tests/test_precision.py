@@ -154,3 +154,12 @@ def test_cli_precision(tmp_path):
                           (("bench", "--gemm", "--precision", "bf16"), "precision: the step and epoch benchmarks")]:
         run = _cli(*args)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and message in run.stderr, (args, run.stderr)
+
+
+def test_compiled_engines_run_bf16_as_their_eager_ones():
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 784), torch.randint(0, 10, (32,))
+    for eager, compiled in (("manual", "compiled"), ("reference", "compiled-reference")):
+        a, b = build_engine(eager, lr=0.05, precision="bf16"), build_engine(compiled, lr=0.05, precision="bf16")
+        for _ in range(2):
+            torch.testing.assert_close(b.step(x, y), a.step(x, y), rtol=1e-5, atol=1e-6)
