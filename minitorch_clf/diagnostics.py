@@ -13,7 +13,10 @@ linear layer k (named fc1, fc2, ...):
   grad     mean, std and 2-norm of dL/dW and dL/db
   update   log10(||W_after - W_before|| / ||W_before||): the share of the weights one step changes.
            Practitioners read it against 1e-3: far above (1e-1) the learning rate is too high, far
-           below (1e-5) too low, or the gradients vanish.
+           below (1e-5) too low, or the gradients vanish. And (float32 weights) the fraction of W's
+           updates that bf16 would lose: where round_to(W_after, 'bf16') == round_to(W_before, 'bf16'),
+           the step is below half of bf16's spacing at the weight (2^-8 relative). Float32 master
+           weights keep those steps, in a bf16 run too; weights stored in bf16 would stall there.
   logits   their std over the batch, the mean largest softmax probability and the mean entropy
            (log C for a uniform guess over C classes, 0 for certainty)
 
@@ -41,6 +44,7 @@ BINS = 40
 DEAD_OR_SATURATED = 0.25        # a quarter of a layer's units inactive for the whole batch
 UPDATE_HIGH, UPDATE_LOW = -2.0, -4.5    # log10 of the median update-to-weight ratio over the run
 VANISHING = 1e-3                # first layer's gradient norm / last layer's
+BF16_LOST = 0.5                 # half of a layer's weight updates below bf16's spacing (bf16_lost)
 
 
 class InspectError(ValueError):
@@ -86,6 +90,18 @@ def log10_ratio(delta: torch.Tensor, before: torch.Tensor) -> float | None:
     return math.log10(d / w) if d > 0 and w > 0 and math.isfinite(d / w) else None
 
 
+def bf16_lost(after: torch.Tensor, before: torch.Tensor) -> float | None:
+    """Fraction of a float32 weight's changed entries whose change bf16 storage would round away; None for
+    float64 weights or a step that changed nothing."""
+    if after.dtype != torch.float32:
+        return None
+    changed = after != before
+    if not changed.any():
+        return None
+    same = MF.round_to(after, "bf16") == MF.round_to(before, "bf16")
+    return (same & changed).sum().item() / changed.sum().item()
+
+
 def step_record(step: int, epoch: int, loss: float, activation: str, captured: dict,
                 before: list[torch.Tensor], model: torch.nn.Module) -> dict:
     """One inspected step: captured = {"hidden": [h_k (N, H_k)], "logits": (N, C)} from the engine,
@@ -100,6 +116,7 @@ def step_record(step: int, epoch: int, loss: float, activation: str, captured: d
                  "grad_w": moments(w.grad) if w.grad is not None else None,
                  "grad_b": moments(b.grad) if b.grad is not None else None,
                  "update_log10": log10_ratio(w.detach() - w0, w0),
+                 "bf16_lost": bf16_lost(w.detach(), w0),
                  "grad_w_hist": histogram(w.grad) if w.grad is not None else None}
         if k < len(captured["hidden"]):
             h = captured["hidden"][k]
@@ -217,6 +234,7 @@ _HIST = _maybe(_fields({"lo": _maybe(_number), "hi": _maybe(_number),
                         "counts": lambda v: isinstance(v, list) and all(_int_at_least(0)(c) for c in v)}))
 _LAYER = _fields({"name": lambda v: isinstance(v, str) and bool(v)})
 _LAYER_OPTIONAL = _fields({"grad_w": _MOMENTS, "grad_b": _MOMENTS, "update_log10": _maybe(_number), "grad_w_hist": _HIST,
+                           "bf16_lost": _maybe(lambda v: _number(v) and 0 <= v <= 1),
                            "act": _maybe(_fields({"inactive": _maybe(lambda v: _number(v) and 0 <= v <= 1),
                                                   "hist": _HIST}, optional=True))}, optional=True)
 # What read() holds each record's fields to (what diagnose() and plot() read), with what a message says.
@@ -292,6 +310,13 @@ def diagnose(records: list[dict]) -> list[tuple[str, str]]:
             elif med < UPDATE_LOW:
                 out.append((name, f"updates 1e{round(med)} of its weights a step (median log10 {med:.1f} < "
                                   f"{UPDATE_LOW}): lr too low, or vanishing gradients"))
+    for name in names:
+        lost = [l["bf16_lost"] for r in records[1:] for l in r["layers"]
+                if l["name"] == name and l.get("bf16_lost") is not None]
+        if lost and statistics.median(lost) >= BF16_LOST:
+            out.append((name, f"{100 * statistics.median(lost):.0f}% of its weight updates (median over the steps) "
+                              "are below half of bf16's spacing at the weight: float32 master weights keep them, "
+                              "weights stored in bf16 would lose them"))
     first, last = names[0], names[-1]
     pairs = [(l0["grad_w"]["norm"], ln["grad_w"]["norm"], r["step"]) for r in records
              for l0 in r["layers"] if l0["name"] == first and l0.get("grad_w")
@@ -310,7 +335,8 @@ def diagnose(records: list[dict]) -> list[tuple[str, str]]:
 def format_findings(findings: list[tuple[str, str]]) -> str:
     if not findings:
         return ("no finding: no layer with a quarter of its units inactive, median updates between "
-                f"1e{UPDATE_LOW} and 1e{UPDATE_HIGH:.0f} of the weights, no vanishing gradient, a finite loss")
+                f"1e{UPDATE_LOW} and 1e{UPDATE_HIGH:.0f} of the weights, fewer than half of them below bf16's "
+                "spacing, no vanishing gradient, a finite loss")
     width = max(len(layer) for layer, _ in findings)
     return "\n".join(f"{layer:<{width}}  {text}" for layer, text in findings)
 

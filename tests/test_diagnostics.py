@@ -114,8 +114,18 @@ def test_update_ratio_on_constructed_cases():
     assert DG.log10_ratio(torch.zeros(10, 10), w) is None         # no update: no ratio (not -inf)
 
 
-def _record(step, inactive=0.0, update=-3.0, g0=1.0, g2=1.0, loss=1.0):
-    layers = [{"name": "fc1", "grad_w": {"norm": g0}, "update_log10": update, "act": {"inactive": inactive}},
+def test_bf16_lost_on_constructed_cases():
+    """bf16 keeps 8 significant bits: at 1.0 its spacing is 2^-7, so a step below 2^-8 rounds away."""
+    w = torch.ones(4)
+    after = w + torch.tensor([2.0**-10, 2.0**-9, 2.0**-6, 2.0**-5])
+    assert DG.bf16_lost(after, w) == pytest.approx(0.5)
+    assert DG.bf16_lost(w.clone(), w) is None                                  # nothing changed
+    assert DG.bf16_lost(after.double(), w.double()) is None                     # float64 weights
+
+
+def _record(step, inactive=0.0, update=-3.0, g0=1.0, g2=1.0, loss=1.0, lost=0.1):
+    layers = [{"name": "fc1", "grad_w": {"norm": g0}, "update_log10": update, "act": {"inactive": inactive},
+               "bf16_lost": lost},
               {"name": "fc2", "grad_w": {"norm": 1.0}, "update_log10": -3.0, "act": {"inactive": 0.0}},
               {"name": "fc3", "grad_w": {"norm": g2}, "update_log10": -3.0}]
     return {"step": step, "epoch": 1, "loss": loss, "activation": "relu", "inactive_kind": "dead",
@@ -134,6 +144,8 @@ def test_diagnose_rules():
     assert "vanishing" in found["fc1"] and "step 1" in found["fc1"]
     found = dict(DG.diagnose([_record(0), _record(1, loss=None)]))
     assert "diverged" in found["loss"]
+    found = dict(DG.diagnose([_record(s, lost=0.9) for s in range(5)]))
+    assert found["fc1"].startswith("90% of its weight updates") and "bf16" in found["fc1"]
     assert "no finding" in DG.format_findings([])
 
 
