@@ -104,7 +104,8 @@ def test_manual_bf16_follows_the_autocast_reference_and_is_not_the_float32_step(
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(name="fused", precision="bf16"), "precision: the fused engine runs float32 products only"),
+    (dict(name="fused", precision="tf32"), "precision: the fused engine runs float32 products, and bf16 on a CPU "
+                                           "with AVX512-BF16"),
     (dict(name="jax", precision="bf16"), "precision: the jax engine runs float32 products only"),
     (dict(name="manual", precision="tf32"), "precision: tf32 is the format NVIDIA tensor cores read"),
     (dict(name="manual", precision="bf16", dtype=torch.float64), "precision: bf16 rounds the operands of float32"),
@@ -124,8 +125,8 @@ def test_check_reports_bf16_errors_and_cannot_pass_without_rounding(monkeypatch)
 
 def test_train_config_takes_precision_and_reads_older_runs_as_float32():
     TrainConfig(engine="manual", precision="bf16").validate()
-    with pytest.raises(UsageError, match="precision: the fused engine runs float32 products only"):
-        TrainConfig(engine="fused", precision="bf16").validate()
+    with pytest.raises(UsageError, match="precision: the fused engine runs float32 products, and bf16"):
+        TrainConfig(engine="fused", precision="tf32").validate()
     with pytest.raises(UsageError, match="precision: expected one of float32, tf32, bf16, got 'half'"):
         TrainConfig(precision="half").validate()
     old = {k: v for k, v in TrainConfig().__dict__.items() if k != "precision"}
@@ -147,10 +148,10 @@ def test_cli_precision(tmp_path):
     assert run.returncode == 0, run.stderr
     run = _cli("check", "--precision", "bf16")
     assert run.returncode == 0 and "bf16 products against float64" in run.stdout, run.stdout[-2000:]
-    for args, message in [(("train", "--engine", "fused", "--precision", "bf16"), "precision: the fused engine"),
+    for args, message in [(("train", "--engine", "fused", "--precision", "tf32"), "precision: the fused engine"),
                           (("train", "--precision", "tf32"), "precision: tf32 is the format"),
                           (("check", "--precision", "tf32"), "precision: tf32 is the format"),
-                          (("bench", "--engines", "fused", "--precision", "float32,bf16"), "fused: precision: the fused"),
+                          (("bench", "--engines", "jax", "--precision", "float32,bf16"), "jax: precision: the jax"),
                           (("bench", "--gemm", "--precision", "bf16"), "precision: the step and epoch benchmarks")]:
         run = _cli(*args)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and message in run.stderr, (args, run.stderr)
@@ -163,3 +164,60 @@ def test_compiled_engines_run_bf16_as_their_eager_ones():
         a, b = build_engine(eager, lr=0.05, precision="bf16"), build_engine(compiled, lr=0.05, precision="bf16")
         for _ in range(2):
             torch.testing.assert_close(b.step(x, y), a.step(x, y), rtol=1e-5, atol=1e-6)
+
+
+def _bf16_gemm() -> bool:
+    from minitorch_clf import ops
+
+    return "bf16" in ops.gemm_formats()
+
+
+def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands():
+    """kernels/cpu/gemm/gemm_bf16.cpp (vdpbf16ps) against the exact product of the bf16-rounded operands,
+    within the float32 bound of a K-term sum (test_gemm.py's), in every layout and at the tiles' edges."""
+    from minitorch_clf import ops
+    from test_gemm import assert_within_bound, layout
+
+    if not _bf16_gemm():
+        with pytest.raises(ValueError, match="precision: bf16 products need AVX512-BF16, which this CPU lacks"):
+            ops.set_precision("bf16")
+        return
+    g = torch.Generator().manual_seed(5)
+    r = lambda t: MF.round_to(t.contiguous(), "bf16")
+    with ops.precision("bf16"):
+        for m, k, n in [(1, 1, 1), (7, 3, 5), (8, 32, 32), (9, 33, 17), (33, 17, 45), (64, 784, 128), (130, 513, 70),
+                        (1024, 64, 10)]:
+            a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+            for la, lb in [("row", "col"), ("col", "row"), ("row", "row"), ("strided", "offset"), ("col", "col")]:
+                c = ops.own_mm(layout(a, la), layout(b, lb))
+                assert_within_bound(c, r(a), r(b))
+                assert torch.equal(ops.own_mm(layout(a, la), layout(b, lb), "scalar"), ops.own_mm(a, b, "scalar"))
+    assert torch.ops.minitorch_clf.set_precision("float32") == "float32"      # the context put float32 back
+
+
+def test_fused_bf16_step_follows_manual_bf16():
+    """The fused engine's bf16 step (one C++ call, layer by layer, the epoch) against manual's written-out
+    rounding: the same products in another order of summation, so within float32 noise, far from float32."""
+    if not _bf16_gemm():
+        with pytest.raises(ValueError, match="precision: the fused engine's bf16 products need AVX512-BF16"):
+            build_engine("fused", precision="bf16")
+        return
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
+    manual, fused = build_engine("manual", lr=0.05, precision="bf16"), build_engine("fused", lr=0.05, precision="bf16")
+    layered, plain = build_engine("fused", lr=0.05, precision="bf16"), build_engine("fused", lr=0.05)
+    layered.whole_step = False
+    for _ in range(4):
+        lm, lf, ll, lp = (e.step(x, y) for e in (manual, fused, layered, plain))
+        torch.testing.assert_close(lf, lm, rtol=1e-5, atol=1e-6)
+        assert torch.equal(lf, ll)                           # the one call and the layers: the same kernels
+    flat = lambda e: torch.cat([p.detach().reshape(-1) for p in e.model.parameters()])
+    assert (flat(fused) - flat(manual)).abs().max() < 1e-5
+    assert (flat(fused) - flat(plain)).abs().max() > 1e-4     # the bf16 step is not the float32 one
+    epoch = build_engine("fused", lr=0.05, precision="bf16")
+    order = torch.arange(128)
+    xs, ys = torch.randn(128, 784, generator=torch.Generator().manual_seed(1)), torch.randint(0, 10, (128,))
+    steps = build_engine("fused", lr=0.05, precision="bf16")
+    assert torch.equal(epoch.train_epoch(xs, ys, order, 32), torch.stack([steps.step(xs[i:i + 32], ys[i:i + 32])
+                                                                           for i in range(0, 128, 32)]))
+    assert torch.ops.minitorch_clf.set_precision("float32") == "float32"

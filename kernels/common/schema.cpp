@@ -68,6 +68,10 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("gemm_plan(int[] shape, str isa='auto') -> int[]");
   m.def("set_gemm_plans(int[] rows) -> int");
   m.def("tuned_plans_on(bool on) -> bool");
+  // The format of the GEMM's operands ('float32'; 'bf16': rounded to bfloat16, float32 sums, on AVX512-BF16;
+  // returns the previous), and the formats this CPU can run.
+  m.def("set_precision(str name) -> str");
+  m.def("gemm_formats() -> str[]");
   m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
   // Machine ceilings (ceilings/, ../cuda/peak.cu): the CPU's bandwidth in GB/s with STREAM's 'triad' or
   // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent

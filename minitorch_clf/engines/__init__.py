@@ -80,16 +80,25 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
     return getattr(module, cls_name)(params, lr=lr, **kw)
 
 
-ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference")   # run bf16 / tf32 products
+ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference")   # run bf16 / tf32 products anywhere
 
 
 def check_precision(precision: str, engine: str, device: torch.device, dtype: torch.dtype) -> None:
-    """ValueError naming `precision` where this engine, device and dtype cannot run it."""
+    """ValueError naming `precision` where this engine, device and dtype cannot run it. `fused` runs bf16 on
+    a CPU with AVX512-BF16 (kernels/cpu/gemm/gemm_bf16.cpp): its kernels are built to ask the CPU."""
     if precision == "float32":
         return
+    if engine == "fused" and precision == "bf16" and device.type == "cpu" and dtype == torch.float32:
+        from .. import ops
+
+        if "bf16" in ops.gemm_formats():
+            return
+        raise ValueError("precision: the fused engine's bf16 products need AVX512-BF16, which this CPU lacks; "
+                         f"{', '.join(ROUNDING_ENGINES)} run bf16 anywhere")
     if engine not in ROUNDING_ENGINES:
-        raise ValueError(f"precision: the {engine} engine runs float32 products only (its {precision} kernels are "
-                         f"not built); {', '.join(ROUNDING_ENGINES)} run {precision}")
+        only = "float32 products, and bf16 on a CPU with AVX512-BF16" if engine == "fused" else "float32 products only"
+        raise ValueError(f"precision: the {engine} engine runs {only} (its {precision} kernels are not built); "
+                         f"{', '.join(ROUNDING_ENGINES)} run {precision}")
     if dtype != torch.float32:
         raise ValueError(f"precision: {precision} rounds the operands of float32 products; with dtype {dtype} "
                          "use precision float32")

@@ -24,11 +24,14 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
-layer by layer. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
+layer by layer. With `MLPConfig.precision` 'bf16' (a CPU with AVX512-BF16) every product of the step
+reads its operands rounded to bf16 and sums in float32 (kernels/cpu/gemm/gemm_bf16.cpp, switched on
+around each step by ops.precision): `manual`'s round_to, in the GEMM's packing. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
 epilogue, or the pass after an ATen product), on every path.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
@@ -61,17 +64,23 @@ class FusedEngine(Engine):
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self._tune(x.shape[0])
-        if not self.whole_step:
-            return self._eager_step(x, y)
-        if self.device.type == "cpu":
-            return self._one_call_step(x, y)
-        return self._graph_step(x, y)
+        with self._precision():
+            if not self.whole_step:
+                return self._eager_step(x, y)
+            if self.device.type == "cpu":
+                return self._one_call_step(x, y)
+            return self._graph_step(x, y)
+
+    def _precision(self):
+        """Where the ops' products run in the config's precision: bf16 on the CPU (AVX512-BF16; build_engine
+        refused it elsewhere), else as they are."""
+        return ops.precision("bf16") if self.config.precision == "bf16" else contextlib.nullcontext()
 
     # -- CPU: one C++ call ----------------------------------------------------------------------
     def _tune(self, batch_size: int) -> None:
         """On the CPU, the GEMM plans tuned for this batch's products in force (ops/tune.py: from the
         cache, or found by a short search the first time on this CPU, about a second)."""
-        if self.device.type == "cpu" and batch_size not in self.tuned:
+        if self.device.type == "cpu" and self.config.precision == "float32" and batch_size not in self.tuned:
             tune.ensure(batch_size, self.config.sizes)
             self.tuned.add(batch_size)
 
@@ -133,7 +142,8 @@ class FusedEngine(Engine):
     # -- a whole epoch: one C++ call on the CPU, one CUDA graph on a GPU ---------------------------
     def train_epoch(self, x, y, order, batch_size, drop_last=False):
         if self.device.type == "cpu":
-            return self._cpu_epoch(x, y, order, batch_size, drop_last)
+            with self._precision():
+                return self._cpu_epoch(x, y, order, batch_size, drop_last)
         captured = self._epoch_graph(x, y, order, batch_size, drop_last)
         if captured is None:
             return super().train_epoch(x, y, order, batch_size, drop_last)
@@ -211,7 +221,7 @@ class FusedEngine(Engine):
         activations handed over from the list it keeps for its backward."""
         self.check_batch(x, y)
         acts: list[torch.Tensor] = []
-        with torch._C._AutoDispatchBelowAutograd():
+        with torch._C._AutoDispatchBelowAutograd(), self._precision():
             loss = self._ops_step(x, y, acts)
         return loss, {"hidden": acts[1:-1], "logits": acts[-1]}
 

@@ -275,6 +275,26 @@ def isa(name: str):
     return _switched(set_isa, name)
 
 
+def gemm_formats() -> list[str]:
+    """The formats the GEMM's products read their operands in here: ['float32'], and 'bf16' where the CPU
+    has AVX512-BF16 (kernels/cpu/gemm/gemm_bf16.cpp)."""
+    return list(_lib().gemm_formats())
+
+
+def set_precision(name: str) -> str:
+    """The format of the fused CPU ops' products: 'float32', or 'bf16' (each operand rounded to bfloat16,
+    float32 sums: functional.round_to's semantics) where gemm_formats() has it. Returns the previous one."""
+    expect_one_of("precision", name, ("float32", "bf16"))
+    if name not in gemm_formats():
+        raise ValueError("precision: bf16 products need AVX512-BF16, which this CPU lacks")
+    return torch.ops.minitorch_clf.set_precision(name)
+
+
+def precision(name: str):
+    """`with ops.precision("bf16"): ...` runs the block's fused CPU products in bf16, then restores."""
+    return _switched(set_precision, name)
+
+
 def set_gemm(name: str) -> str:
     """Choose the float32 GEMM inside the fused CPU ops: 'own' (kernels/cpu/gemm/gemm.h), 'aten' (MKL), or
     'auto' (own where the CPU has AVX2/FMA and some size of the product is <= 128, ATen's otherwise).

@@ -95,6 +95,12 @@ void dot512(const Problem& p, int T, Split split) {
   });
 }
 
+void bf16(const Problem& p, int T, Split split) {
+  share(p, T, split, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    outer_block_bf16(p, {i0, i1, j0, j1});
+  });
+}
+
 void scalar(const Problem& p, int T, Split split) {
   share(p, T, split, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     block_scalar(p, {i0, i1, j0, j1});
@@ -102,6 +108,7 @@ void scalar(const Problem& p, int T, Split split) {
 }
 
 std::atomic<Isa> g_default{Isa::kAuto};   // kAuto here: not set, the widest
+std::atomic<Format> g_format{Format::kFloat32};
 
 struct ShapeHash {
   size_t operator()(const Shape& s) const {
@@ -179,6 +186,15 @@ bool cpu_has_avx512f() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && cpu_has_avx2_fma();
   return has;
 }
+
+bool cpu_has_avx512bf16() {
+  static const bool has = cpu_has_avx512f() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+Format default_format() { return g_format.load(std::memory_order_relaxed); }
+
+Format set_default_format(Format f) { return g_format.exchange(f, std::memory_order_relaxed); }
 
 Isa widest_isa() { return cpu_has_avx512f() ? Isa::kAvx512 : cpu_has_avx2_fma() ? Isa::kAvx2 : Isa::kScalar; }
 
@@ -264,7 +280,12 @@ void sgemm_planned(int64_t M, int64_t N, int64_t K, View a, View b, float* c, in
 
 void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep, Isa isa) {
   if (M <= 0 || N <= 0) return;
-  sgemm_planned(M, N, K, a, b, c, ldc, ep, plan_for({M, N, K, layout_of(a), layout_of(b)}, isa));
+  const Plan plan = plan_for({M, N, K, layout_of(a), layout_of(b)}, isa);
+  if (isa == Isa::kAuto && default_format() == Format::kBf16 && K > 0) {   // its own kernel, the plan's threads
+    const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
+    return bf16({M, N, K, a, b, c, ldc, ep}, T, plan.split);
+  }
+  sgemm_planned(M, N, K, a, b, c, ldc, ep, plan);
 }
 
 }  // namespace minitorch_clf::gemm

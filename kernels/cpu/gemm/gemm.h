@@ -46,6 +46,7 @@ enum class Isa { kAuto, kAvx512, kAvx2, kScalar };
 
 bool cpu_has_avx2_fma();
 bool cpu_has_avx512f();
+bool cpu_has_avx512bf16();
 Isa widest_isa();                       // of this CPU
 Isa default_isa();                      // what kAuto means now
 Isa set_default_isa(Isa isa);           // returns the previous setting (kAuto: none forced)
@@ -104,6 +105,14 @@ bool set_tuned_plans_on(bool on);   // returns the previous setting
 // What sgemm(isa) runs for a shape: the tuned plan where isa is kAuto, no ISA is forced and one is
 // set for the shape (and they are on); the derived plan otherwise. *tuned says which.
 Plan plan_for(const Shape& s, Isa isa, bool* tuned = nullptr);
+
+// The format the products read their operands in: float32, or bfloat16 (each operand rounded to the
+// nearest bf16, the sums float32: functional.round_to's semantics) on AVX512-BF16 (gemm_bf16.cpp).
+// A process-wide setting, as the ISA is; under kBf16 every sgemm call of kAuto runs the bf16 kernel
+// (with its plan's threads and split); a call that names an ISA stays float32.
+enum class Format { kFloat32, kBf16 };
+Format default_format();
+Format set_default_format(Format f);    // returns the previous; kBf16 only where cpu_has_avx512bf16
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
 // Deterministic: for a given plan, each element is summed in the same order whatever the number of

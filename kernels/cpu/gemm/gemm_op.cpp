@@ -168,6 +168,23 @@ std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights
   return out;
 }
 
+// The format of the GEMM's operands from now on ('float32', or 'bf16' where the CPU has AVX512-BF16);
+// returns the previous one's name.
+std::string set_precision(c10::string_view name) {
+  TORCH_CHECK(name == "float32" || name == "bf16", "precision: expected 'float32' or 'bf16', got '", std::string(name), "'");
+  TORCH_CHECK(name == "float32" || gemm::cpu_has_avx512bf16(),
+              "precision: bf16 products need AVX512-BF16, which this CPU lacks");
+  const gemm::Format previous = gemm::set_default_format(name == "bf16" ? gemm::Format::kBf16 : gemm::Format::kFloat32);
+  return previous == gemm::Format::kBf16 ? "bf16" : "float32";
+}
+
+// The formats the GEMM's products can read here: 'float32', and 'bf16' with AVX512-BF16.
+std::vector<std::string> gemm_formats() {
+  std::vector<std::string> out{"float32"};
+  if (gemm::cpu_has_avx512bf16()) out.push_back("bf16");
+  return out;
+}
+
 // Sets the backend by name and returns the previous one's.
 std::string set_gemm(c10::string_view name) {
   for (int i = 0; i < 3; ++i) {
@@ -184,6 +201,7 @@ gemm::View as_view(const at::Tensor& t) { return {t.data_ptr<float>(), t.stride(
 
 bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K) {
   if (t.scalar_type() != at::kFloat) return false;            // the GEMM written here is float32 only
+  if (gemm::default_format() == gemm::Format::kBf16) return true;   // ATen's would not round to bf16
   switch (g_backend.load(std::memory_order_relaxed)) {
     case GemmBackend::kOwn: return true;
     case GemmBackend::kAten: return false;
@@ -209,6 +227,8 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
   m.impl("gemm_plan", &gemm_plan);
   m.impl("set_gemm_plans", &set_gemm_plans);
   m.impl("tuned_plans_on", &gemm::set_tuned_plans_on);
+  m.impl("set_precision", &set_precision);
+  m.impl("gemm_formats", &gemm_formats);
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {

@@ -1,0 +1,198 @@
+// bfloat16 products with float32 accumulation on AVX512-BF16 (gemm.h's Format::kBf16): what
+// functional.round_to(a, 'bf16') @ round_to(b, 'bf16') computes, at twice the multiply-adds per
+// instruction. Built for AVX512-BF16 by the target pragma below, called only after gemm.cpp has asked
+// the CPU (cpu_has_avx512bf16).
+//
+// vdpbf16ps takes bf16 values in pairs along k: lane i of its two sources holds (x[2q], x[2q+1]) in
+// the low and high halves of a dword, and it adds x[2q]·y[2q] + x[2q+1]·y[2q+1] into lane i's float32
+// sum (the products are exact in float32; the instruction treats bf16 denormals as zero). So both
+// operands are packed, always, converted to bf16 (round to nearest even) and paired along k:
+//   apack[(t * kp + q) * MR + r] = (A[i0 + MR t + r, k0 + 2q], A[.., k0 + 2q + 1])     (0 past the edges)
+//   bpack[(t * kp + q) * NR + c] = (B[k0 + 2q, j0 + NR t + c], B[k0 + 2q + 1, ..])
+// with kp = ceil(kn / 2) pairs in a K block. The tile is the float32 AVX-512 kernel's, 8 x 32 in 16
+// zmm accumulators: per pair of k, 2 loads of B and 8 broadcasts of A feed 16 vdpbf16ps, 32 k-products
+// per lane pair. The epilogue (bias, activation, backprop through the layer below) is the same
+// finish16 on the float32 sums.
+// Packing, by layout: a line contiguous along k (A = x, B = Wᵀ) converts 32 floats to 16 ready pairs
+// (vcvtne2ps2bf16 keeps them in order) and transposes 16 such lines in registers; a matrix contiguous
+// along the other index (A = dzᵀ, B = x or W) pairs two k-rows lane by lane; any other strides go
+// element by element (the same rounding, written out).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "gemm_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,fma")
+#include "gemm_avx512_common.h"
+
+namespace minitorch_clf::gemm {
+namespace {
+
+constexpr int64_t MR = kOuter512MR, NR = kOuter512NR;
+constexpr int64_t kBlockK = 512;     // k per packed B panel: 256 pairs x 32 columns = 32 KiB
+
+// One float to bf16 bits, round to nearest even (NaN kept quiet, denormals to zero as the instructions do).
+inline uint32_t bf16_bits(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7F800000u) == 0) return (u >> 16) & 0x8000u;                    // zero or denormal: signed zero
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return ((u >> 16) | 0x40u) & 0xFFFFu;  // NaN
+  return ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) & 0xFFFFu;
+}
+
+inline uint32_t pair_of(float even, float odd) { return bf16_bits(even) | (bf16_bits(odd) << 16); }
+
+// 16 floats of one k-row and 16 of the next -> 16 pairs, lane by lane.
+inline __m512i pairs16(__m512 even, __m512 odd) {
+  const __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(even));
+  const __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(odd));
+  return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+// 32 floats along k from p (n valid) -> 16 pairs in order.
+inline __m512 line_pairs(const float* p, int64_t n) {
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes16(n), p), hi = _mm512_maskz_loadu_ps(lanes16(n - 16), p + 16);
+  return (__m512)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// The pairs of `lines` lines (at most 16) contiguous along k, line l starting at base + l * ld, k in
+// [0, kn): out[q * stride + l] for every pair q, `lines` dwords per q.
+void pack_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, int64_t stride) {
+  const int64_t kp = (kn + 1) / 2;
+  for (int64_t k = 0; k < kn; k += 32) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int l = 0; l < 16; ++l) r[l] = l < lines ? line_pairs(base + l * ld + k, kn - k) : _mm512_setzero_ps();
+    transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
+    const __mmask16 m = lanes16(lines);
+    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q) _mm512_mask_storeu_ps(out + (k / 2 + q) * stride, m, r[q]);
+  }
+}
+
+// The pairs of `count` (at most 16) consecutive elements of k-rows k0, k0 + 1, ... contiguous along the
+// other index: out[q * stride + l] = (row k0 + 2q, element l; row k0 + 2q + 1, element l).
+void pack_rows(const float* base, int64_t ld, int64_t count, int64_t kn, uint32_t* out, int64_t stride) {
+  const __mmask16 m = lanes16(count);
+  for (int64_t q = 0; 2 * q < kn; ++q) {
+    const __m512 even = _mm512_maskz_loadu_ps(m, base + 2 * q * ld);
+    const __m512 odd = 2 * q + 1 < kn ? _mm512_maskz_loadu_ps(m, base + (2 * q + 1) * ld) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(out + q * stride, m, pairs16(even, odd));
+  }
+}
+
+// A block, rows [i0, i1) x k [k0, k1), as panels of MR rows (the layout above).
+void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, uint32_t* __restrict__ out) {
+  const int64_t kn = k1 - k0, kp = (kn + 1) / 2;
+  for (int64_t t = 0; i0 + t * MR < i1; ++t) {
+    const int64_t i = i0 + t * MR, rows = std::min(MR, i1 - i);
+    uint32_t* panel = out + t * kp * MR;
+    if (rows < MR) std::memset(panel, 0, sizeof(uint32_t) * kp * MR);
+    const float* src = a.data + i * a.rs + k0 * a.cs;
+    if (a.cs == 1) {
+      pack_lines(src, a.rs, rows, kn, panel, MR);
+    } else if (a.rs == 1) {
+      pack_rows(src, a.cs, rows, kn, panel, MR);
+    } else {
+      for (int64_t q = 0; q < kp; ++q)
+        for (int64_t r = 0; r < rows; ++r)
+          panel[q * MR + r] = pair_of(src[r * a.rs + 2 * q * a.cs], 2 * q + 1 < kn ? src[r * a.rs + (2 * q + 1) * a.cs] : 0.0f);
+    }
+  }
+}
+
+// B, columns [j, j + cols) (cols <= NR) x k [k0, k1), as one panel.
+void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, uint32_t* __restrict__ out) {
+  const int64_t kn = k1 - k0, kp = (kn + 1) / 2;
+  if (cols < NR) std::memset(out, 0, sizeof(uint32_t) * kp * NR);
+  const float* src = b.data + k0 * b.rs + j * b.cs;
+  for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+    const int64_t count = std::min<int64_t>(16, cols - c0);
+    if (b.rs == 1) {
+      pack_lines(src + c0 * b.cs, b.cs, count, kn, out + c0, NR);
+    } else if (b.cs == 1) {
+      pack_rows(src + c0, b.rs, count, kn, out + c0, NR);
+    } else {
+      for (int64_t q = 0; q < kp; ++q)
+        for (int64_t c = c0; c < c0 + count; ++c)
+          out[q * NR + c] = pair_of(src[2 * q * b.rs + c * b.cs], 2 * q + 1 < kn ? src[(2 * q + 1) * b.rs + c * b.cs] : 0.0f);
+    }
+  }
+}
+
+// C[i:i+R, j:j+16V] (+)= the packed A tile · the packed B panel, over kp pairs of k.
+template <int R, int V>
+void tile(const Problem& p, const uint32_t* a, const uint32_t* b, int64_t kp, int64_t i, int64_t j, bool first,
+          bool last, __mmask16 m0, __mmask16 m1) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < kp; ++q, a += MR, b += NR) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
+    const __m512bh b1 = V == 1 ? b0 : (__m512bh)_mm512_loadu_si512(b + 16);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512bh ar = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r]));
+      acc0[r] = _mm512_dpbf16_ps(acc0[r], ar, b0);
+      if (V == 2) acc1[r] = _mm512_dpbf16_ps(acc1[r], ar, b1);
+    }
+  }
+  store_tile<R, V>(p, acc0, acc1, i, j, first, last, m0, m1);
+}
+
+// The last rows of a panel, fewer than MR: tile<R> for R = rows.
+template <int R, int V>
+void edge(const Problem& p, const uint32_t* a, const uint32_t* b, int64_t kp, int64_t i, int64_t j, int64_t rows,
+          bool first, bool last, __mmask16 m0, __mmask16 m1) {
+  if constexpr (R > 0) {
+    if (rows == R) return tile<R, V>(p, a, b, kp, i, j, first, last, m0, m1);
+    edge<R - 1, V>(p, a, b, kp, i, j, rows, first, last, m0, m1);
+  }
+}
+
+template <int V>
+void panel(const Problem& p, const uint32_t* a, const uint32_t* b, int64_t kp, int64_t i0, int64_t i1, int64_t j,
+           bool first, bool last, __mmask16 m0, __mmask16 m1) {
+  int64_t i = i0;
+  for (; i + MR <= i1; i += MR, a += kp * MR) tile<MR, V>(p, a, b, kp, i, j, first, last, m0, m1);
+  if (i < i1) edge<MR - 1, V>(p, a, b, kp, i, j, i1 - i, first, last, m0, m1);
+}
+
+}  // namespace
+
+// The GotoBLAS loop of gemm_outer_block.h with both operands always packed: per K block, the share's
+// B panels once; per block of rows (half of L2), its A block; then every tile.
+void outer_block_bf16(const Problem& p, const Block& blk) {
+  const int64_t row_block = std::max<int64_t>(MR, caches().l2 / 2 / (kBlockK * 2) / MR * MR);
+  thread_local std::vector<uint32_t> apack, bpack;
+  const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR, kp_max = kBlockK / 2;
+  const int64_t rows_max = std::min(row_block, blk.i1 - blk.i0);
+  apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kp_max));
+  bpack.resize(static_cast<size_t>(panels * kp_max * NR));
+  for (int64_t k0 = 0; k0 < p.K; k0 += kBlockK) {
+    const int64_t k1 = std::min(p.K, k0 + kBlockK), kp = (k1 - k0 + 1) / 2;
+    const bool first = k0 == 0, last = k1 == p.K;
+    for (int64_t t = 0; t < panels; ++t) {
+      const int64_t j = blk.j0 + t * NR;
+      pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kp * NR);
+    }
+    for (int64_t ib = blk.i0; ib < blk.i1; ib += row_block) {
+      const int64_t ie = std::min(blk.i1, ib + row_block);
+      pack_a(p.a, ib, ie, k0, k1, apack.data());
+      for (int64_t t = 0; t < panels; ++t) {
+        const int64_t j = blk.j0 + t * NR, cols = std::min(NR, blk.j1 - j);
+        const uint32_t* b = bpack.data() + t * kp * NR;
+        if (cols > 16) panel<2>(p, apack.data(), b, kp, ib, ie, j, first, last, lanes16(cols), lanes16(cols - 16));
+        else panel<1>(p, apack.data(), b, kp, ib, ie, j, first, last, lanes16(cols), 0);
+      }
+    }
+  }
+}
+
+}  // namespace minitorch_clf::gemm
+
+#pragma GCC pop_options
