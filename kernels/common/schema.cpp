@@ -72,6 +72,7 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // returns the previous), and the formats this CPU can run.
   m.def("set_precision(str name) -> str");
   m.def("gemm_formats() -> str[]");
+  // isa 'avx512bf16': the bf16 dot-product peak (vdpbf16ps) instead.
   m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
   // Machine ceilings (ceilings/, ../cuda/peak.cu): the CPU's bandwidth in GB/s with STREAM's 'triad' or
   // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent

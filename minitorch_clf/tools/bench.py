@@ -106,6 +106,10 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
     fma_peak = _fma_peak(device)
     if fma_peak:
         log(f"float32 FMA peak on {device}: {fma_peak:.1f} GFLOP/s (the widest ISA; % peak divides by it)")
+    bf16_peak = _fma_peak(device, "avx512bf16") if any(n.endswith(":bf16") for n in engines) else None
+    if bf16_peak:
+        log(f"bf16 dot-product peak on {device}: {bf16_peak:.1f} GFLOP/s (% peak of the :bf16 rows divides by it)")
+    peak_of = lambda name: bf16_peak if name.endswith(":bf16") and bf16_peak else fma_peak
     records = []
     for bs in batch_sizes:
         g = torch.Generator().manual_seed(bs)
@@ -137,22 +141,25 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
                     split = phase_times(eng, x, y)
             records.append(Record(name, "resident-batch", str(device), bs, med, q3 - q1, bs / med,
                                   gflops=flops / 1e9, pct_matmul=100 * flops / peak, first_steps_s=first,
-                                  pct_peak=100 * flops / 1e9 / fma_peak if fma_peak else None,
+                                  pct_peak=100 * flops / 1e9 / peak_of(name) if fma_peak else None,
                                   flops=cost.flops, min_bytes=cost.bytes, phases=split))
         log(f"batch {bs}: done")
     _speedups(records)
     return records, peak
 
 
-def _fma_peak(device: torch.device) -> float | None:
-    """GFLOP/s of the CPU's widest FMA, or None (a GPU, or no kernels to measure it with)."""
+def _fma_peak(device: torch.device, isa: str = "auto") -> float | None:
+    """GFLOP/s of the CPU's widest FMA (isa 'avx512bf16': its bf16 dot products), or None (a GPU, no such
+    instructions, or no kernels to measure with)."""
     if device.type != "cpu":
         return None
     from .. import ops
     from .bench_gemm import measured_peak_gflops
 
     try:
-        return measured_peak_gflops()
+        if isa == "avx512bf16" and "bf16" not in ops.gemm_formats():
+            return None
+        return measured_peak_gflops(isa=isa)
     except ops.BuildError:
         return None
 

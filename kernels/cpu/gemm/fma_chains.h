@@ -40,4 +40,19 @@ __attribute__((target("avx512f"), noipa)) inline float fma_chains_avx512(int64_t
   return _mm512_reduce_add_ps(s);
 }
 
+// The bf16 dot-product peak (AVX512-BF16): 12 chains of vdpbf16ps, each instruction 16 lanes x 2 products x
+// 2 flops = 64 flops, twice an AVX-512 FMA's: the ceiling of the GEMM's bf16 products (gemm_bf16.cpp).
+__attribute__((target("avx512f,avx512bf16"), noipa)) inline float bf16_chains(int64_t iters, float seed) {
+  __m512 c[12];
+  for (int r = 0; r < 12; ++r) c[r] = _mm512_set1_ps(seed * static_cast<float>(r + 1));
+  const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; ++r) c[r] = _mm512_dpbf16_ps(c[r], a, a);
+  }
+  __m512 s = c[0];
+  for (int r = 1; r < 12; ++r) s = _mm512_add_ps(s, c[r]);
+  return _mm512_reduce_add_ps(s);
+}
+
 }  // namespace minitorch_clf

@@ -282,8 +282,10 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
   if (M <= 0 || N <= 0) return;
   const Plan plan = plan_for({M, N, K, layout_of(a), layout_of(b)}, isa);
   if (isa == Isa::kAuto && default_format() == Format::kBf16 && K > 0) {   // its own kernel, the plan's threads
+    // Every thread packs (converts, pairs) the operand it shares whole: cut C along the larger one's side,
+    // so each thread packs its own part of it and all of the smaller one.
     const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
-    return bf16({M, N, K, a, b, c, ldc, ep}, T, plan.split);
+    return bf16({M, N, K, a, b, c, ldc, ep}, T, M > N ? Split::kRowsFirst : Split::kColumnsFirst);
   }
   sgemm_planned(M, N, K, a, b, c, ldc, ep, plan);
 }
