@@ -24,6 +24,16 @@ def test_report_from_a_cpu_run(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_report_draws_the_bf16_roof_where_the_run_measured_it(tmp_path):
+    doc = json.loads(CPU.read_text())
+    doc["ceilings"]["bf16_peak_gflops"] = 2 * doc["ceilings"]["fp32_peak_gflops"]
+    run = tmp_path / "bf16.json"
+    run.write_text(json.dumps(doc))
+    assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 0
+    row = next(line for line in (tmp_path / "r" / "report.md").read_text().splitlines() if line.startswith("| AMD"))
+    assert "; bf16 " in row
+
+
 def test_report_cpu_and_gpu_side_by_side(tmp_path):
     assert main(["report", str(GPU), str(CPU), "--out", str(tmp_path)]) == 0
     md = (tmp_path / "report.md").read_text()
@@ -76,6 +86,9 @@ def _bad_cases():
         ("ceiling-zero", edit(lambda d: d["ceilings"].update(fp32_peak_gflops=0)),
          "ceilings: fp32_peak_gflops: expected a finite number > 0, got 0"),
         ("ceiling-gemm-list", edit(lambda d: d["ceilings"].update(gemm_gflops=[1.0])), "ceilings: gemm_gflops: expected"),
+        ("ceiling-bf16", edit(lambda d: d["ceilings"].update(bf16_peak_gflops=-2)),
+         "ceilings: bf16_peak_gflops: expected a finite number > 0, got -2"),
+        ("meta-plans", edit(lambda d: d["meta"].update(gemm_plans=[{"product": "fc1"}])), "meta: gemm_plans: expected"),
         ("machine-threads", edit(lambda d: d["machine"].update(threads="two")), "machine: threads: expected an integer"),
         ("meta-missing", edit(lambda d: d.pop("meta")), "meta: expected an object"),
         ("meta-list", edit(lambda d: d.update(meta=[1])), "meta: expected an object"),

@@ -76,7 +76,7 @@ def slug(name: str) -> str:
 # ---------------------------------------------------------------------------------------------- tables
 
 def ceilings_table(groups: dict[str, dict]) -> str:
-    rows = ["| machine | float32 FMA peak | best float32 GEMM | other GEMMs | bandwidth (triad) | ridge (DRAM) |",
+    rows = ["| machine | float32 FMA peak (; bf16 dot products) | best float32 GEMM | other GEMMs | bandwidth (triad) | ridge (DRAM) |",
             "|---|---|---|---|---|---|"]
     for name, g in groups.items():
         c = g["ceilings"]
@@ -84,7 +84,8 @@ def ceilings_table(groups: dict[str, dict]) -> str:
         other = ", ".join(f"{k} {_gflops(v)}" for k, v in gemms.items() if k != "float32") or "-"
         bw = ", ".join(f"{k} {v:,.0f} GB/s" for k, v in c["bandwidth_gbs"].items())
         dram = c["bandwidth_gbs"].get("DRAM") or min(c["bandwidth_gbs"].values())
-        rows.append(f"| {name} | {_gflops(c['fp32_peak_gflops'])}, {c.get('peak_isa', '-')} | "
+        bf16 = f"; bf16 {_gflops(c['bf16_peak_gflops'])}" if "bf16_peak_gflops" in c else ""
+        rows.append(f"| {name} | {_gflops(c['fp32_peak_gflops'])}, {c.get('peak_isa', '-')}{bf16} | "
                     f"{_gflops(gemms.get('float32', 0)) if gemms.get('float32') else '-'} | {other} | {bw} | "
                     f"{c['fp32_peak_gflops'] / dram:.1f} flop/B |")
     return "\n".join(rows)
@@ -188,6 +189,9 @@ def plot_roofline(name: str, group: dict, path: Path) -> None:
         ax.plot(grid, [min(peak, bw * x) for x in grid], color="0.3", lw=1.2, ls=next(styles, ":"),
                 label=f"{level} {bw:,.0f} GB/s (triad)")
     ax.axhline(peak, color="k", lw=1.5, label=f"float32 FMA peak {_gflops(peak)}")
+    if "bf16_peak_gflops" in c:                  # the roof of bf16 products (vdpbf16ps), where measured
+        ax.axhline(c["bf16_peak_gflops"], color="tab:purple", lw=1.2, label=f"bf16 dot-product peak "
+                                                                            f"{_gflops(c['bf16_peak_gflops'])}")
     for dtype, g in c["gemm_gflops"].items():
         if g < 1.5 * peak:                       # tensor-core GEMMs sit far above the float32 roof
             ax.axhline(g, color="tab:gray", lw=1, ls="--", label=f"best {dtype} GEMM {_gflops(g)}")

@@ -68,6 +68,7 @@ MACHINE_FIELDS = {"cpu": {"cpu": TEXT, "threads": RANKS, "isa": TEXT, "caches": 
                   "gpu": {"gpu": TEXT, "sms": RANKS}}
 BANDWIDTHS = (lambda v: isinstance(v, dict) and bool(v) and all(_positive(x) for x in v.values()),
               "an object of positive figures")
+OPTIONAL_CEILING_FIELDS = {"bf16_peak_gflops": POSITIVE}   # a CPU with AVX512-BF16: its dot-product peak
 CEILING_FIELDS = {"fp32_peak_gflops": POSITIVE, "gemm_gflops": (lambda v: isinstance(v, dict) and all(
     _positive(x) for x in v.values()), "an object of positive figures"), "bandwidth_gbs": BANDWIDTHS}
 
@@ -90,6 +91,7 @@ def check_run(doc, path: Path) -> None:
     if not isinstance(ceilings, dict):
         raise SchemaError(f"{path}: ceilings: missing (write the JSON with `bench --json`, which measures them)")
     _check(path, "ceilings", ceilings, CEILING_FIELDS)
+    _check(path, "ceilings", ceilings, {k: v for k, v in OPTIONAL_CEILING_FIELDS.items() if k in ceilings})
     meta = doc.get("meta")
     if not isinstance(meta, dict):
         raise SchemaError(f"{path}: meta: expected an object (what `bench --json` ran with), got {meta!r}")
