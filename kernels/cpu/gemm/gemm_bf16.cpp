@@ -5,7 +5,9 @@
 //
 // vdpbf16ps takes bf16 values in pairs along k: lane i of its two sources holds (x[2q], x[2q+1]) in
 // the low and high halves of a dword, and it adds x[2q]·y[2q] + x[2q+1]·y[2q+1] into lane i's float32
-// sum (the products are exact in float32; the instruction treats bf16 denormals as zero). So both
+// sum (the products are exact in float32; the instruction treats bf16 denormals as zero, and the
+// conversion flushes float32 denormals to zero - seen on Zen 4 - where functional.round_to keeps
+// them: the two differ only below 1.2e-38). So both
 // operands are packed, always, converted to bf16 (round to nearest even) and paired along k:
 //   apack[(t * kp + q) * MR + r] = (A[i0 + MR t + r, k0 + 2q], A[.., k0 + 2q + 1])     (0 past the edges)
 //   bpack[(t * kp + q) * NR + c] = (B[k0 + 2q, j0 + NR t + c], B[k0 + 2q + 1, ..])
