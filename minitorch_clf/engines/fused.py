@@ -24,10 +24,12 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
-layer by layer. With `MLPConfig.precision` 'bf16' (a CPU with AVX512-BF16) every product of the step
-reads its operands rounded to bf16 and sums in float32 (kernels/cpu/gemm/gemm_bf16.cpp, switched on
-around each step by ops.precision): `manual`'s round_to, in the GEMM's packing. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
+layer by layer. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
 epilogue, or the pass after an ATen product), on every path.
+With `MLPConfig.precision` 'bf16' (a CPU with AVX512-BF16) every product of the step reads its operands
+rounded to bf16 and sums in float32 (kernels/cpu/gemm/gemm_bf16.cpp, switched on around each step by
+ops.precision): `manual`'s round_to, done in the GEMM's packing. The GEMM's tuned plans (ops/tune.py)
+are searched and used for float32 steps only.
 """
 from __future__ import annotations
 
