@@ -173,24 +173,21 @@ def check_cross_entropy(dtype, device, gen) -> list[Row]:
 def check_simplenet(dtype, device, gen, config: MLPConfig = MLPConfig(), batch: int = 4,
                     fd_coords: int = 12) -> list[Row]:
     """The whole net: logits, loss and every parameter gradient against ReferenceNet + autograd."""
-    ours = SimpleNet(config).to(device=device, dtype=dtype)
+    state = SimpleNet(config).to(device=device, dtype=dtype).state_dict()
     ref = ReferenceNet(config).to(device=device, dtype=dtype)
-    ref.load_state_dict(ours.state_dict())
+    ref.load_state_dict(state)
     x = _rand(batch, config.in_features, dtype=dtype, device=device, gen=gen)
     y = torch.randint(0, config.num_classes, (batch,), generator=gen).to(device)
 
-    logits = ours(x)
-    loss, cache = MF.cross_entropy_forward(logits, y)
-    ours.backward(MF.cross_entropy_backward(torch.ones((), dtype=dtype, device=device), cache))
+    ours = _simplenet_step(config, state, x, y, dtype)          # logits, loss, d<param> for each parameter
     ref_logits = ref(x)
     ref_loss = F.cross_entropy(ref_logits, y)
     ref_loss.backward()
-    rows = [parity_row("simplenet", "logits", logits, ref_logits), parity_row("simplenet", "loss", loss, ref_loss)]
-    ref_params = dict(ref.named_parameters())
-    rows += [parity_row("simplenet", f"d{name}", p.grad, ref_params[name].grad) for name, p in ours.named_parameters()]
+    refs = {"logits": ref_logits, "loss": ref_loss, **{f"d{n}": p.grad for n, p in ref.named_parameters()}}
+    rows = [parity_row("simplenet", name, t, refs[name]) for name, t in ours.items()]
 
     net64 = SimpleNet(config).to(device=device, dtype=torch.float64)
-    net64.load_state_dict(ours.state_dict())
+    net64.load_state_dict(state)
     x64 = x.double()
     _, cache = MF.cross_entropy_forward(net64(x64), y)
     net64.backward(MF.cross_entropy_backward(torch.ones((), dtype=torch.float64, device=device), cache))

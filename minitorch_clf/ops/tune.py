@@ -157,10 +157,10 @@ def shuffled_rounds(items: list, rounds: int, seed: int = 0):
         yield rng.sample(items, len(items))
 
 
-def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3, shuffle: bool = True) -> dict[str, list[float]]:
+def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, list[float]]:
     """Seconds per call of each callable in each round, the callables taking turns within a round (drift
     on the machine hits them alike); a round runs each enough times to last about target_s. Each round
-    takes them in a new order (shuffled_rounds; shuffle=False: as given, every round)."""
+    takes them in a new order (shuffled_rounds)."""
     for f in calls.values():                                       # warm-up, and a first estimate
         f()
     t0 = time.perf_counter()
@@ -168,7 +168,7 @@ def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3, shuffl
     iters = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
     samples = {name: [] for name in calls}
     names = list(calls)
-    for turn in (shuffled_rounds(names, rounds) if shuffle else [names] * rounds):
+    for turn in shuffled_rounds(names, rounds):
         for name in turn:
             f = calls[name]
             t0 = time.perf_counter()

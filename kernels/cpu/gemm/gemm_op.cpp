@@ -113,25 +113,25 @@ int64_t set_gemm_plans(c10::IntArrayRef rows) {
   return static_cast<int64_t>(plans.size());
 }
 
-// a (M, K) · b (K, N) -> (M, N), float32, any strides.
-at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
+// a (M, K) and b (K, N), dense float32 matrices of any strides: own_mm's and own_mm_plan's operands.
+void check_mm_operands(const at::Tensor& a, const at::Tensor& b) {
   check_dense("a", a);
   check_dense("b", b);
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
               a.sizes(), " and ", b.sizes());
   TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
               a.scalar_type(), " and ", b.scalar_type());
+}
+
+// a (M, K) · b (K, N) -> (M, N), float32, any strides.
+at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
+  check_mm_operands(a, b);
   return own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options(), parse_isa(isa));
 }
 
 // a (M, K) · b (K, N) -> (M, N), float32, any strides, run with the given plan (the tuner times them).
 at::Tensor own_mm_plan_cpu(const at::Tensor& a, const at::Tensor& b, c10::IntArrayRef plan_ints) {
-  check_dense("a", a);
-  check_dense("b", b);
-  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "a, b: expected (M, K) and (K, N), got ",
-              a.sizes(), " and ", b.sizes());
-  TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat, "a, b: expected float32, got ",
-              a.scalar_type(), " and ", b.scalar_type());
+  check_mm_operands(a, b);
   const gemm::View va = as_view(a), vb = as_view(b);
   const int64_t M = a.size(0), N = b.size(1), K = a.size(1);
   const gemm::Plan plan = parse_plan({M, N, K, gemm::layout_of(va), gemm::layout_of(vb)}, plan_ints);
