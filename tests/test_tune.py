@@ -307,3 +307,27 @@ def test_a_named_isa_runs_the_derived_plans_and_is_not_tuned(monkeypatch):
         with pytest.raises(ValueError, match="an ISA is named .*nothing to tune"):
             tune.tune([5], SMALL)
     assert not tune.cache_path().exists()
+
+
+@pytest.mark.parametrize("batch", [64, 1024])
+def test_the_timed_step_meets_no_subnormal_numbers(batch):
+    """The step that the tuner races and `bench --gemm` times computes what training computes: no
+    subnormal float32 anywhere in its forward or backward (on Intel each FMA meeting one takes a
+    microcode assist; unscaled randn weights saturated the softmax and made the step 6x slower)."""
+    _, (acts, weights, _) = tune.step_products(batch, (784, 128, 64, 10))
+    x = acts[0]
+    y = torch.randint(0, 10, (batch,), generator=torch.Generator().manual_seed(1))
+    hs, h = [x], x
+    for k, w in enumerate(weights):
+        h = h @ w.T
+        h = h.relu() if k < len(weights) - 1 else h
+        hs.append(h)
+    dz = (h.softmax(1) - torch.nn.functional.one_hot(y, 10)) / batch       # (N, 10)
+    tensors = hs + [dz]
+    for k in range(len(weights) - 1, -1, -1):
+        tensors.append(dz.T @ hs[k])                                        # dW_k
+        dz = (dz @ weights[k]) * (hs[k] > 0)                                # dz_{k-1}
+        tensors.append(dz)
+    tiny = torch.finfo(torch.float32).tiny
+    for t in tensors:
+        assert not ((t != 0) & (t.abs() < tiny)).any()

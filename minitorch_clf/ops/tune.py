@@ -127,10 +127,16 @@ class Plan:
 
 def step_products(batch_size: int, sizes, seed: int = 0):
     """The products of an MLP step with layer widths `sizes` (e.g. (784, 128, 64, 10)) as (name, a, b)
-    in the layouts the fused ops pass them, and mlp_products' inputs (acts, weights, dzs)."""
+    in the layouts the fused ops pass them, and mlp_products' inputs (acts, weights, dzs).
+
+    The weights are drawn as nn.Linear draws them, U(-1/sqrt(I), 1/sqrt(I)), so that a step timed on
+    them (sgd_step) computes what a training step computes. Unscaled randn weights give logits in the
+    hundreds, a saturated softmax and subnormal probabilities; on Intel every FMA that meets a subnormal
+    operand takes a microcode assist, and the step ran 6x slower there (benchmarks/RESULTS.md, 2026-12-05)."""
     g = torch.Generator().manual_seed(seed)
     acts = [torch.randn(batch_size, i, generator=g) for i in sizes[:-1]]          # layer k's input (N, I_k)
-    weights = [torch.randn(o, i, generator=g) for i, o in zip(sizes, sizes[1:])]   # (O_k, I_k)
+    weights = [(2 * torch.rand(o, i, generator=g) - 1) / i ** 0.5                 # (O_k, I_k)
+               for i, o in zip(sizes, sizes[1:])]
     dzs = [torch.randn(batch_size, o, generator=g) for o in sizes[1:]]            # its output gradient (N, O_k)
     products = [(f"fc{k + 1} y = x·Wᵀ", h, w.T) for k, (h, w) in enumerate(zip(acts, weights))]
     products += [(f"fc{k + 1} dW = dzᵀ·x", dz.T, h) for k, (dz, h) in enumerate(zip(dzs, acts))]
