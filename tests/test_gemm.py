@@ -254,6 +254,19 @@ def test_the_bf16_peak_is_plausible_or_refused():
     assert 64 / 2 * 0.5 <= one <= 2 * 64 * 6, one
 
 
+def test_the_amx_peak_is_plausible_or_refused():
+    """'amx': a tdpbf16ps is 16 x 16 x 32 products, 16 384 flops; Intel's tiles issue one every 16 cycles
+    (1 024 flops a cycle); between one every 64 and one every 8 cycles, 0.5 to 6 GHz, bounds it."""
+    from minitorch_clf.tools import probes
+
+    if "amx" not in ops.bf16_kernels():
+        with pytest.raises(RuntimeError, match="isa='amx': this CPU \\(or system\\) runs no AMX-BF16 tiles"):
+            probes.fma_peak_gflops(1, "amx")
+        return
+    one = probes.fma_peak_gflops(1, "amx")
+    assert 16384 / 64 * 0.5 <= one <= 16384 / 8 * 6, one
+
+
 def test_the_gemm_defaults_to_the_widest_isa_or_the_one_named():
     """'auto' is the widest ISA this CPU runs, or the one MINITORCH_CLF_ISA names (the suite runs under
     each: the test held 'auto' to the widest and failed under MINITORCH_CLF_ISA=avx2)."""

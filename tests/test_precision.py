@@ -172,9 +172,17 @@ def _bf16_gemm() -> bool:
     return "bf16" in ops.gemm_formats()
 
 
-def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands():
-    """kernels/cpu/gemm/gemm_bf16.cpp (vdpbf16ps) against the exact product of the bf16-rounded operands,
-    within the float32 bound of a K-term sum (test_gemm.py's), in every layout and at the tiles' edges."""
+def _bf16_kernels() -> list[str]:
+    from minitorch_clf import ops
+
+    return ops.bf16_kernels() if _bf16_gemm() else []
+
+
+@pytest.mark.parametrize("kernel", ["amx", "avx512bf16"])
+def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands(kernel):
+    """Each bf16 kernel - AMX tiles (gemm_amx.cpp), vdpbf16ps (gemm_bf16.cpp) - against the exact product
+    of the bf16-rounded operands, within the float32 bound of a K-term sum (test_gemm.py's), in every
+    layout, at the tiles' edges and across K blocks (AMX's is 256, vdpbf16ps' 512)."""
     from minitorch_clf import ops
     from test_gemm import assert_within_bound, layout
 
@@ -182,26 +190,66 @@ def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands():
         with pytest.raises(ValueError, match="precision: bf16 products need AVX512-BF16, which this CPU lacks"):
             ops.set_precision("bf16")
         return
+    if kernel not in _bf16_kernels():
+        with pytest.raises(ValueError, match=f"bf16_kernel: this CPU cannot run '{kernel}'"):
+            ops.set_bf16_kernel(kernel)
+        return
     g = torch.Generator().manual_seed(5)
     r = lambda t: MF.round_to(t.contiguous(), "bf16")
-    with ops.precision("bf16"):
+    with ops.precision("bf16"), ops.bf16_kernel(kernel):
         for m, k, n in [(1, 1, 1), (7, 3, 5), (8, 32, 32), (9, 33, 17), (33, 17, 45), (64, 784, 128), (130, 513, 70),
-                        (1024, 64, 10)]:
+                        (1024, 64, 10), (40, 1100, 33)]:
             a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
             for la, lb in [("row", "col"), ("col", "row"), ("row", "row"), ("strided", "offset"), ("col", "col")]:
                 c = ops.own_mm(layout(a, la), layout(b, lb))
                 assert_within_bound(c, r(a), r(b))
                 assert torch.equal(ops.own_mm(layout(a, la), layout(b, lb), "scalar"), ops.own_mm(a, b, "scalar"))
     assert torch.ops.minitorch_clf.set_precision("float32") == "float32"      # the context put float32 back
+    assert torch.ops.minitorch_clf.set_bf16_kernel("auto") == "auto"
 
 
-def test_fused_bf16_step_follows_manual_bf16():
-    """The fused engine's bf16 step (one C++ call, layer by layer, the epoch) against manual's written-out
-    rounding: the same products in another order of summation, so within float32 noise, far from float32."""
+def test_bf16_kernel_choice():
+    """'auto' takes AMX where it runs; the two kernels add the same products in another order, so their
+    bits differ (here: the step's fc1 product) while both hold the bound above; bad names are refused."""
+    from minitorch_clf import ops
+
+    if not _bf16_gemm():
+        assert ops.bf16_kernels() == []
+        return
+    kernels = ops.bf16_kernels()
+    assert kernels[-1] == "avx512bf16" and set(kernels) <= {"amx", "avx512bf16"}
+    with pytest.raises(ValueError, match="bf16_kernel: expected one of"):
+        ops.set_bf16_kernel("tiles")
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(64, 784, generator=g), torch.randn(784, 128, generator=g)
+    with ops.precision("bf16"):
+        out = {}
+        for k in ["auto", *kernels]:
+            with ops.bf16_kernel(k):
+                out[k] = ops.own_mm(a, b)
+    assert torch.equal(out["auto"], out[kernels[0]])
+    if len(kernels) == 2:
+        assert not torch.equal(out["amx"], out["avx512bf16"])
+
+
+@pytest.mark.parametrize("kernel", ["amx", "avx512bf16"])
+def test_fused_bf16_step_follows_manual_bf16(kernel):
+    """The fused engine's bf16 step (one C++ call, layer by layer, the epoch) on each bf16 kernel against
+    manual's written-out rounding: the same products in another order of summation, so within float32
+    noise, far from float32."""
+    from minitorch_clf import ops
+
     if not _bf16_gemm():
         with pytest.raises(ValueError, match="precision: the fused engine's bf16 products need AVX512-BF16"):
             build_engine("fused", precision="bf16")
         return
+    if kernel not in _bf16_kernels():
+        pytest.skip(f"this CPU cannot run the bf16 kernel {kernel!r} (its refusal: the GEMM test above)")
+    with ops.bf16_kernel(kernel):
+        _fused_bf16_step_follows_manual_bf16()
+
+
+def _fused_bf16_step_follows_manual_bf16():
     torch.manual_seed(0)
     x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
     manual, fused = build_engine("manual", lr=0.05, precision="bf16"), build_engine("fused", lr=0.05, precision="bf16")

@@ -72,7 +72,11 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // returns the previous), and the formats this CPU can run.
   m.def("set_precision(str name) -> str");
   m.def("gemm_formats() -> str[]");
-  // isa 'avx512bf16': the bf16 dot-product peak (vdpbf16ps) instead.
+  // The kernel of the bf16 products ('amx', 'avx512bf16' or 'auto': AMX where it runs; returns the previous
+  // setting), and the kernels this CPU runs, the one 'auto' takes first.
+  m.def("set_bf16_kernel(str name) -> str");
+  m.def("bf16_kernels() -> str[]");
+  // isa 'avx512bf16': the bf16 dot-product peak (vdpbf16ps) instead; 'amx': the AMX tiles' bf16 peak.
   m.def("fma_peak_gflops(int threads, str isa='auto') -> float");
   // Machine ceilings (ceilings/, ../cuda/peak.cu): the CPU's bandwidth in GB/s with STREAM's 'triad' or
   // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent

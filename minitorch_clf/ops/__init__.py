@@ -277,7 +277,7 @@ def isa(name: str):
 
 def gemm_formats() -> list[str]:
     """The formats the GEMM's products read their operands in here: ['float32'], and 'bf16' where the CPU
-    has AVX512-BF16 (kernels/cpu/gemm/gemm_bf16.cpp)."""
+    has AVX512-BF16 (kernels/cpu/gemm/gemm_bf16.cpp; AMX tiles, gemm_amx.cpp, where it has those too)."""
     return list(_lib().gemm_formats())
 
 
@@ -293,6 +293,30 @@ def set_precision(name: str) -> str:
 def precision(name: str):
     """`with ops.precision("bf16"): ...` runs the block's fused CPU products in bf16, then restores."""
     return _switched(set_precision, name)
+
+
+BF16_KERNELS = ("auto", "amx", "avx512bf16")
+
+
+def bf16_kernels() -> list[str]:
+    """The kernels that can compute the bf16 products here, the one 'auto' takes first: 'amx' (AMX tiles,
+    kernels/cpu/gemm/gemm_amx.cpp: AMX-BF16 and Linux's leave to use the tile state) and 'avx512bf16'
+    (vdpbf16ps, gemm_bf16.cpp). The same sums of the same rounded operands, added in another order."""
+    return list(_lib().bf16_kernels())
+
+
+def set_bf16_kernel(name: str) -> str:
+    """The kernel of the bf16 products: 'auto' (AMX where it runs), 'amx' or 'avx512bf16'. Returns the
+    previous setting. A kernel the CPU cannot run is refused."""
+    expect_one_of("bf16_kernel", name, BF16_KERNELS)
+    if name != "auto" and name not in bf16_kernels():
+        raise ValueError(f"bf16_kernel: this CPU cannot run {name!r} (it runs {', '.join(bf16_kernels()) or 'none'})")
+    return torch.ops.minitorch_clf.set_bf16_kernel(name)
+
+
+def bf16_kernel(name: str):
+    """`with ops.bf16_kernel("avx512bf16"): ...` computes the block's bf16 products so, then restores."""
+    return _switched(set_bf16_kernel, name)
 
 
 def set_gemm(name: str) -> str:

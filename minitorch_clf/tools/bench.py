@@ -106,9 +106,10 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
     fma_peak = _fma_peak(device)
     if fma_peak:
         log(f"float32 FMA peak on {device}: {fma_peak:.1f} GFLOP/s (the widest ISA; % peak divides by it)")
-    bf16_peak = _fma_peak(device, "avx512bf16") if any(n.endswith(":bf16") for n in engines) else None
+    bf16_peak = _fma_peak(device, "bf16") if any(n.endswith(":bf16") for n in engines) else None
     if bf16_peak:
-        log(f"bf16 dot-product peak on {device}: {bf16_peak:.1f} GFLOP/s (% peak of the :bf16 rows divides by it)")
+        log(f"bf16 peak on {device} ({_bf16_isa()}, the bf16 products' kernel): {bf16_peak:.1f} GFLOP/s "
+            f"(% peak of the :bf16 rows divides by it)")
     peak_of = lambda name: bf16_peak if name.endswith(":bf16") and bf16_peak else fma_peak
     records = []
     for bs in batch_sizes:
@@ -149,19 +150,30 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
 
 
 def _fma_peak(device: torch.device, isa: str = "auto") -> float | None:
-    """GFLOP/s of the CPU's widest FMA (isa 'avx512bf16': its bf16 dot products), or None (a GPU, no such
-    instructions, or no kernels to measure with)."""
+    """GFLOP/s of the CPU's widest FMA (isa 'bf16': of the instructions its bf16 products run on, AMX
+    tiles or vdpbf16ps), or None (a GPU, no such instructions, or no kernels to measure with)."""
     if device.type != "cpu":
         return None
     from .. import ops
     from .bench_gemm import measured_peak_gflops
 
     try:
-        if isa == "avx512bf16" and "bf16" not in ops.gemm_formats():
-            return None
+        if isa == "bf16":
+            isa = _bf16_isa()
+            if isa is None:
+                return None
         return measured_peak_gflops(isa=isa)
     except ops.BuildError:
         return None
+
+
+def _bf16_isa() -> str | None:
+    """The instruction set of the bf16 products ('amx' or 'avx512bf16', what ops.set_bf16_kernel('auto')
+    takes), or None where the CPU has neither."""
+    from .. import ops
+
+    kernels = ops.bf16_kernels() if "bf16" in ops.gemm_formats() else []
+    return kernels[0] if kernels else None
 
 
 def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimizer: str = "sgd",

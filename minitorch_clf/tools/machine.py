@@ -100,7 +100,8 @@ def ceilings(device: torch.device, log=print) -> dict:
     """{"fp32_peak_gflops", "gemm_gflops": {dtype: ...}, "bandwidth_gbs": {level: ...}, ...}, measured now."""
     out = cpu_ceilings() if device.type == "cpu" else gpu_ceilings(device)
     bw = ", ".join(f"{k} {v:.0f}" for k, v in out["bandwidth_gbs"].items())
-    bf16 = f", bf16 dot-product peak {out['bf16_peak_gflops']:.0f}" if "bf16_peak_gflops" in out else ""
+    bf16 = (f", bf16 peak ({out['bf16_peak_isa']}) {out['bf16_peak_gflops']:.0f}" if "bf16_peak_gflops" in out
+            else "")
     log(f"ceilings on {device}: float32 FMA peak {out['fp32_peak_gflops']:.0f} GFLOP/s{bf16}, "
         f"GEMM {', '.join(f'{k} {v:.0f}' for k, v in out['gemm_gflops'].items())} GFLOP/s; triad GB/s: {bw}")
     return out
@@ -116,8 +117,9 @@ def cpu_ceilings(threads: int | None = None) -> dict:
            "fp32_peak_gflops_by_isa": peaks,
            "gemm_gflops": {"float32": matmul_rate(torch.device("cpu")) / 1e9},
            "bandwidth_gbs": cpu_bandwidth(threads), "copy_gbs": cpu_copy_gbs(threads)}
-    if "bf16" in ops.gemm_formats():              # bf16 products' ceiling: vdpbf16ps, two products a lane
-        out["bf16_peak_gflops"] = measured_peak_gflops(3, "avx512bf16")
+    if "bf16" in ops.gemm_formats():              # bf16 products' ceiling: that of the kernel 'auto' runs
+        out["bf16_peak_isa"] = ops.bf16_kernels()[0]            # 'amx' (tiles) or 'avx512bf16' (vdpbf16ps)
+        out["bf16_peak_gflops"] = measured_peak_gflops(3, out["bf16_peak_isa"])
     return out
 
 

@@ -12,7 +12,8 @@ from ..ops import _lib
 def fma_peak_gflops(threads: int | None = None, isa: str = "auto") -> float:
     """Measured float32 peak of `threads` cores (default torch's thread count): FMAs from registers only,
     with the vectors of `isa` ('avx512', 'avx2'; 'auto': the widest this CPU has). 'avx512bf16': the peak
-    of bf16 products with float32 sums (vdpbf16ps, twice the flops an instruction) where the CPU has it."""
+    of bf16 products with float32 sums (vdpbf16ps, twice the flops an instruction) where the CPU has it;
+    'amx': that of AMX's tdpbf16ps (16 x 16 x 32 products an instruction)."""
     return _lib().fma_peak_gflops(torch.get_num_threads() if threads is None else threads, isa)
 
 

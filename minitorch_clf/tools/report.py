@@ -189,9 +189,9 @@ def plot_roofline(name: str, group: dict, path: Path) -> None:
         ax.plot(grid, [min(peak, bw * x) for x in grid], color="0.3", lw=1.2, ls=next(styles, ":"),
                 label=f"{level} {bw:,.0f} GB/s (triad)")
     ax.axhline(peak, color="k", lw=1.5, label=f"float32 FMA peak {_gflops(peak)}")
-    if "bf16_peak_gflops" in c:                  # the roof of bf16 products (vdpbf16ps), where measured
-        ax.axhline(c["bf16_peak_gflops"], color="tab:purple", lw=1.2, label=f"bf16 dot-product peak "
-                                                                            f"{_gflops(c['bf16_peak_gflops'])}")
+    if "bf16_peak_gflops" in c:                  # the roof of bf16 products (vdpbf16ps or AMX), where measured
+        ax.axhline(c["bf16_peak_gflops"], color="tab:purple", lw=1.2,
+                   label=f"bf16 peak ({c.get('bf16_peak_isa', 'avx512bf16')}) {_gflops(c['bf16_peak_gflops'])}")
     for dtype, g in c["gemm_gflops"].items():
         if g < 1.5 * peak:                       # tensor-core GEMMs sit far above the float32 roof
             ax.axhline(g, color="tab:gray", lw=1, ls="--", label=f"best {dtype} GEMM {_gflops(g)}")

@@ -68,7 +68,8 @@ MACHINE_FIELDS = {"cpu": {"cpu": TEXT, "threads": RANKS, "isa": TEXT, "caches": 
                   "gpu": {"gpu": TEXT, "sms": RANKS}}
 BANDWIDTHS = (lambda v: isinstance(v, dict) and bool(v) and all(_positive(x) for x in v.values()),
               "an object of positive figures")
-OPTIONAL_CEILING_FIELDS = {"bf16_peak_gflops": POSITIVE}   # a CPU with AVX512-BF16: its dot-product peak
+# A CPU with AVX512-BF16: the peak of its bf16 kernel (vdpbf16ps, or AMX tiles where it has them), and which.
+OPTIONAL_CEILING_FIELDS = {"bf16_peak_gflops": POSITIVE, "bf16_peak_isa": TEXT}
 CEILING_FIELDS = {"fp32_peak_gflops": POSITIVE, "gemm_gflops": (lambda v: isinstance(v, dict) and all(
     _positive(x) for x in v.values()), "an object of positive figures"), "bandwidth_gbs": BANDWIDTHS}
 

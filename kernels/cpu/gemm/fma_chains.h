@@ -55,4 +55,40 @@ __attribute__((target("avx512f,avx512bf16"), noipa)) inline float bf16_chains(in
   return _mm512_reduce_add_ps(s);
 }
 
+// The AMX bf16 peak: 6 chains of tdpbf16ps on tiles 0-5, each instruction 16 x 16 lanes x 32 products x
+// 2 flops = 16 384 flops, fed by tiles 6 and 7 loaded once (no memory traffic in the loop); 6 chains
+// cover the instruction's latency (~52 cycles at one issue per 16 on Sapphire Rapids). The caller has
+// asked Linux for the tile state (gemm::cpu_has_amx_bf16). The ceiling of gemm_amx.cpp's products.
+__attribute__((target("amx-tile,amx-bf16"), noipa)) inline float amx_chains(int64_t iters, float seed) {
+  alignas(64) uint8_t config[64] = {1};              // palette 1; 8 tiles of 16 rows x 64 bytes
+  for (int t = 0; t < 8; ++t) config[16 + 2 * t] = 64, config[48 + t] = 16;
+  alignas(64) uint16_t operand[16 * 32];
+  uint32_t bits;
+  __builtin_memcpy(&bits, &seed, 4);
+  for (uint16_t& v : operand) v = static_cast<uint16_t>(bits >> 16);
+  alignas(64) float sums[16 * 16];
+  _tile_loadconfig(config);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_loadd(6, operand, 64);
+  _tile_loadd(7, operand, 64);
+  for (int64_t i = 0; i < iters; ++i) {
+    _tile_dpbf16ps(0, 6, 7);
+    _tile_dpbf16ps(1, 6, 7);
+    _tile_dpbf16ps(2, 6, 7);
+    _tile_dpbf16ps(3, 6, 7);
+    _tile_dpbf16ps(4, 6, 7);
+    _tile_dpbf16ps(5, 6, 7);
+  }
+  _tile_stored(0, sums, 64);
+  _tile_release();
+  float s = 0.0f;
+  for (float v : sums) s += v;
+  return s;
+}
+
 }  // namespace minitorch_clf

@@ -25,7 +25,10 @@
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count or the split; it does depend
 // on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's).
+#include <cpuid.h>
 #include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -101,6 +104,12 @@ void bf16(const Problem& p, int T, Split split) {
   });
 }
 
+void amx(const Problem& p, int T, Split split) {
+  share(p, T, split, 32, 32, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    outer_block_amx(p, {i0, i1, j0, j1});
+  });
+}
+
 void scalar(const Problem& p, int T, Split split) {
   share(p, T, split, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     block_scalar(p, {i0, i1, j0, j1});
@@ -109,6 +118,7 @@ void scalar(const Problem& p, int T, Split split) {
 
 std::atomic<Isa> g_default{Isa::kAuto};   // kAuto here: not set, the widest
 std::atomic<Format> g_format{Format::kFloat32};
+std::atomic<Bf16Kernel> g_bf16_kernel{Bf16Kernel::kAuto};
 
 struct ShapeHash {
   size_t operator()(const Shape& s) const {
@@ -190,6 +200,31 @@ bool cpu_has_avx512f() {
 bool cpu_has_avx512bf16() {
   static const bool has = cpu_has_avx512f() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
   return has;
+}
+
+bool cpu_has_amx_bf16() {
+  static const bool has = [] {
+    unsigned eax, ebx, ecx, edx;
+    if (!cpu_has_avx512bf16() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    if (!((edx >> 22) & 1) || !((edx >> 24) & 1)) return false;      // CPUID.7.0:EDX AMX-BF16, AMX-TILE
+#ifdef __linux__
+    // Linux leaves the tile data (8 KiB of state per thread) off until the process asks for it; a tile
+    // instruction before that is SIGILL. ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, once per process.
+    constexpr long kReqXcompPerm = 0x1023, kXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return has;
+}
+
+Bf16Kernel set_bf16_kernel(Bf16Kernel k) { return g_bf16_kernel.exchange(k, std::memory_order_relaxed); }
+
+Bf16Kernel bf16_kernel() {
+  const Bf16Kernel k = g_bf16_kernel.load(std::memory_order_relaxed);
+  if (k != Bf16Kernel::kAuto) return k;
+  return cpu_has_amx_bf16() ? Bf16Kernel::kAmx : Bf16Kernel::kDpbf16;
 }
 
 Format default_format() { return g_format.load(std::memory_order_relaxed); }
@@ -285,7 +320,9 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
     // Every thread packs (converts, pairs) the operand it shares whole: cut C along the larger one's side,
     // so each thread packs its own part of it and all of the smaller one.
     const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
-    return bf16({M, N, K, a, b, c, ldc, ep}, T, M > N ? Split::kRowsFirst : Split::kColumnsFirst);
+    const Split split = M > N ? Split::kRowsFirst : Split::kColumnsFirst;
+    if (bf16_kernel() == Bf16Kernel::kAmx) return amx({M, N, K, a, b, c, ldc, ep}, T, split);
+    return bf16({M, N, K, a, b, c, ldc, ep}, T, split);
   }
   sgemm_planned(M, N, K, a, b, c, ldc, ep, plan);
 }

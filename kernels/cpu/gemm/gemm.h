@@ -114,6 +114,14 @@ enum class Format { kFloat32, kBf16 };
 Format default_format();
 Format set_default_format(Format f);    // returns the previous; kBf16 only where cpu_has_avx512bf16
 
+// Which kernel computes the bf16 products: AMX tiles (gemm_amx.cpp) where the CPU has AMX-BF16 and Linux
+// grants the tile state, else vdpbf16ps (gemm_bf16.cpp); the same sums, rounded in another order.
+// kAuto takes AMX where it runs (each tdpbf16ps does 16x the multiply-adds of a vdpbf16ps).
+enum class Bf16Kernel { kAuto, kAmx, kDpbf16 };
+bool cpu_has_amx_bf16();                       // asks Linux for the tile state once (arch_prctl)
+Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous; kAmx only where cpu_has_amx_bf16
+Bf16Kernel bf16_kernel();                      // what runs now (never kAuto)
+
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
 // Deterministic: for a given plan, each element is summed in the same order whatever the number of
 // threads (the plan's kernel, ISA and k_block set that order).

@@ -47,6 +47,8 @@ void outer_block_avx512(const Problem& p, const Block& blk);
 void dot_block_avx512(const Problem& p, const Block& blk);
 // Both operands rounded to bf16 and packed in pairs along k, vdpbf16ps (gemm_bf16.cpp): any strides.
 void outer_block_bf16(const Problem& p, const Block& blk);
+// The same sums on AMX tiles, 32 x 32 blocks of C (gemm_amx.cpp): any strides.
+void outer_block_amx(const Problem& p, const Block& blk);
 // Dot-product kernel: needs A's rows and Bᵀ's rows contiguous (a.cs == 1, b.rs == 1).
 void dot_block_avx2(const Problem& p, const Block& blk);
 // Plain loops: any strides, no instruction set beyond the baseline.

@@ -185,6 +185,30 @@ std::vector<std::string> gemm_formats() {
   return out;
 }
 
+constexpr const char* kBf16KernelNames[] = {"auto", "amx", "avx512bf16"};
+
+// The kernel of the bf16 products from now on; returns the previous setting's name.
+std::string set_bf16_kernel(c10::string_view name) {
+  for (int i = 0; i < 3; ++i) {
+    if (name != kBf16KernelNames[i]) continue;
+    const auto k = static_cast<gemm::Bf16Kernel>(i);
+    TORCH_CHECK(k != gemm::Bf16Kernel::kAmx || gemm::cpu_has_amx_bf16(),
+                "bf16_kernel: 'amx' needs AMX-BF16 and the tile state from Linux, which this CPU or system lacks");
+    TORCH_CHECK(k != gemm::Bf16Kernel::kDpbf16 || gemm::cpu_has_avx512bf16(),
+                "bf16_kernel: 'avx512bf16' needs AVX512-BF16, which this CPU lacks");
+    return kBf16KernelNames[static_cast<int>(gemm::set_bf16_kernel(k))];
+  }
+  TORCH_CHECK(false, "bf16_kernel: expected 'auto', 'amx' or 'avx512bf16', got '", std::string(name), "'");
+}
+
+// The bf16 kernels this CPU runs, the one 'auto' takes first.
+std::vector<std::string> bf16_kernels() {
+  std::vector<std::string> out;
+  if (gemm::cpu_has_amx_bf16()) out.push_back("amx");
+  if (gemm::cpu_has_avx512bf16()) out.push_back("avx512bf16");
+  return out;
+}
+
 // Sets the backend by name and returns the previous one's.
 std::string set_gemm(c10::string_view name) {
   for (int i = 0; i < 3; ++i) {
@@ -229,6 +253,8 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
   m.impl("tuned_plans_on", &gemm::set_tuned_plans_on);
   m.impl("set_precision", &set_precision);
   m.impl("gemm_formats", &gemm_formats);
+  m.impl("set_bf16_kernel", &set_bf16_kernel);
+  m.impl("bf16_kernels", &bf16_kernels);
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {

@@ -1,0 +1,88 @@
+// Rounding float32 operands to bf16 and pairing them along k, the way vdpbf16ps and AMX's tdpbf16ps read
+// them (gemm_bf16.cpp, gemm_amx.cpp): lane i of a dword holds (x[2q], x[2q+1]) in its low and high halves.
+// Included inside each file's AVX512-BF16 target pragma, after gemm_avx512_common.h, in an unnamed
+// namespace: each file gets its own copy.
+#pragma once
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "gemm_kernels.h"
+
+namespace minitorch_clf::gemm {
+namespace {
+
+constexpr int64_t kPairNR = kOuter512NR;   // columns of a packed B panel: 32 pairs per k-pair row
+
+// One float to bf16 bits, round to nearest even (NaN kept quiet, denormals to zero as the instructions do).
+inline uint32_t bf16_bits(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7F800000u) == 0) return (u >> 16) & 0x8000u;                    // zero or denormal: signed zero
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return ((u >> 16) | 0x40u) & 0xFFFFu;  // NaN
+  return ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16) & 0xFFFFu;
+}
+
+inline uint32_t pair_of(float even, float odd) { return bf16_bits(even) | (bf16_bits(odd) << 16); }
+
+// 16 floats of one k-row and 16 of the next -> 16 pairs, lane by lane.
+inline __m512i pairs16(__m512 even, __m512 odd) {
+  const __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(even));
+  const __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(odd));
+  return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+// 32 floats along k from p (n valid) -> 16 pairs in order.
+inline __m512 line_pairs(const float* p, int64_t n) {
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes16(n), p), hi = _mm512_maskz_loadu_ps(lanes16(n - 16), p + 16);
+  return (__m512)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// The pairs of `lines` lines (at most 16) contiguous along k, line l starting at base + l * ld, k in
+// [0, kn): out[q * stride + l] for every pair q, `lines` dwords per q.
+void pack_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, int64_t stride) {
+  const int64_t kp = (kn + 1) / 2;
+  for (int64_t k = 0; k < kn; k += 32) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int l = 0; l < 16; ++l) r[l] = l < lines ? line_pairs(base + l * ld + k, kn - k) : _mm512_setzero_ps();
+    transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
+    const __mmask16 m = lanes16(lines);
+    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q) _mm512_mask_storeu_ps(out + (k / 2 + q) * stride, m, r[q]);
+  }
+}
+
+// The pairs of `count` (at most 16) consecutive elements of k-rows k0, k0 + 1, ... contiguous along the
+// other index: out[q * stride + l] = (row k0 + 2q, element l; row k0 + 2q + 1, element l).
+void pack_rows(const float* base, int64_t ld, int64_t count, int64_t kn, uint32_t* out, int64_t stride) {
+  const __mmask16 m = lanes16(count);
+  for (int64_t q = 0; 2 * q < kn; ++q) {
+    const __m512 even = _mm512_maskz_loadu_ps(m, base + 2 * q * ld);
+    const __m512 odd = 2 * q + 1 < kn ? _mm512_maskz_loadu_ps(m, base + (2 * q + 1) * ld) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(out + q * stride, m, pairs16(even, odd));
+  }
+}
+
+// B, columns [j, j + cols) (cols <= kPairNR) x k [k0, k1), as one panel.
+void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, uint32_t* __restrict__ out) {
+  const int64_t kn = k1 - k0, kp = (kn + 1) / 2;
+  if (cols < kPairNR) std::memset(out, 0, sizeof(uint32_t) * kp * kPairNR);
+  const float* src = b.data + k0 * b.rs + j * b.cs;
+  for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+    const int64_t count = std::min<int64_t>(16, cols - c0);
+    if (b.rs == 1) {
+      pack_lines(src + c0 * b.cs, b.cs, count, kn, out + c0, kPairNR);
+    } else if (b.cs == 1) {
+      pack_rows(src + c0, b.rs, count, kn, out + c0, kPairNR);
+    } else {
+      for (int64_t q = 0; q < kp; ++q)
+        for (int64_t c = c0; c < c0 + count; ++c)
+          out[q * kPairNR + c] = pair_of(src[2 * q * b.rs + c * b.cs], 2 * q + 1 < kn ? src[(2 * q + 1) * b.rs + c * b.cs] : 0.0f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minitorch_clf::gemm
