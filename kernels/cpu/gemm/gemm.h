@@ -107,7 +107,8 @@ bool set_tuned_plans_on(bool on);   // returns the previous setting
 Plan plan_for(const Shape& s, Isa isa, bool* tuned = nullptr);
 
 // The format the products read their operands in: float32, or bfloat16 (each operand rounded to the
-// nearest bf16, the sums float32: functional.round_to's semantics) on AVX512-BF16 (gemm_bf16.cpp).
+// nearest bf16, the sums float32: functional.round_to's semantics) on AVX512-BF16 (gemm_bf16.cpp) or
+// AMX tiles (gemm_amx.cpp).
 // A process-wide setting, as the ISA is; under kBf16 every sgemm call of kAuto runs the bf16 kernel
 // (with its plan's threads and split); a call that names an ISA stays float32.
 enum class Format { kFloat32, kBf16 };

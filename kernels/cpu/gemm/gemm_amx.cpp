@@ -8,7 +8,8 @@
 //   A: 16 rows x 16 pairs   A[m][q] = (a[m][2q], a[m][2q+1])        - row m, 32 values of k
 //   B: 16 rows x 16 pairs   B[q][n] = (b[2q][n], b[2q+1][n])        - k-pair q, 16 columns
 // and adds to C (16 x 16 float32) C[m][n] += sum_q a[m][2q] b[2q][n] + a[m][2q+1] b[2q+1][n]: the products
-// exact in float32, bf16 denormals read as zero, the sums rounded to nearest even (Intel's SDM).
+// exact in float32, the sums rounded to nearest even; denormal inputs read as zero and denormal sums
+// flushed to zero (Intel's SDM): below 1.2e-38, where functional.round_to keeps them.
 // B's layout is gemm_bf16.cpp's packed panel (k-pairs of 32 columns: two B tiles side by side, row stride
 // 128 bytes); A's is new: each row its k-pairs in order, rows padded to 32 and k to 32 with zeros.
 // Eight tile registers make a 32 x 32 block of C: tiles 0-3 accumulate C, 4-5 hold two A tiles (rows
