@@ -60,11 +60,8 @@ def test_step_pieces_names_every_piece():
         assert piece in run.stdout, run.stdout
 
 
-def test_bf16_gemm_benchmark_runs_or_says_why_not():
+def test_bf16_gemm_benchmark_runs():
     run = subprocess.run([sys.executable, "benchmarks/bf16_gemm.py", "8"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
-    if "no AVX512-BF16" in run.stderr:
-        assert run.returncode == 1 and run.stderr.count("\n") == 1
-        return
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("bf16") >= 5 and "whole SGD step" in run.stdout

@@ -246,7 +246,7 @@ def test_the_bf16_peak_is_plausible_or_refused():
     own: twice it on Zen 4, measured; not asserted.)"""
     from minitorch_clf.tools import probes
 
-    if "bf16" not in ops.gemm_formats():
+    if "avx512bf16" not in ops.bf16_kernels():
         with pytest.raises(RuntimeError, match="isa='avx512bf16': this CPU has no AVX512-BF16"):
             probes.fma_peak_gflops(1, "avx512bf16")
         return

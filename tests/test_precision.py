@@ -104,8 +104,7 @@ def test_manual_bf16_follows_the_autocast_reference_and_is_not_the_float32_step(
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(name="fused", precision="tf32"), "precision: the fused engine runs float32 products, and bf16 on a CPU "
-                                           "with AVX512-BF16"),
+    (dict(name="fused", precision="tf32"), "precision: the fused engine runs float32 products, and bf16 on a CPU"),
     (dict(name="jax", precision="bf16"), "precision: the jax engine runs float32 products only"),
     (dict(name="manual", precision="tf32"), "precision: tf32 is the format NVIDIA tensor cores read"),
     (dict(name="manual", precision="bf16", dtype=torch.float64), "precision: bf16 rounds the operands of float32"),
@@ -166,30 +165,24 @@ def test_compiled_engines_run_bf16_as_their_eager_ones():
             torch.testing.assert_close(b.step(x, y), a.step(x, y), rtol=1e-5, atol=1e-6)
 
 
-def _bf16_gemm() -> bool:
-    from minitorch_clf import ops
-
-    return "bf16" in ops.gemm_formats()
-
-
 def _bf16_kernels() -> list[str]:
     from minitorch_clf import ops
 
-    return ops.bf16_kernels() if _bf16_gemm() else []
+    return ops.bf16_kernels()
 
 
-@pytest.mark.parametrize("kernel", ["amx", "avx512bf16"])
+BF16_KERNELS = ["amx", "avx512bf16", "fma"]
+
+
+@pytest.mark.parametrize("kernel", BF16_KERNELS)
 def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands(kernel):
-    """Each bf16 kernel - AMX tiles (gemm_amx.cpp), vdpbf16ps (gemm_bf16.cpp) - against the exact product
-    of the bf16-rounded operands, within the float32 bound of a K-term sum (test_gemm.py's), in every
-    layout, at the tiles' edges and across K blocks (AMX's is 256, vdpbf16ps' 512)."""
+    """Each bf16 kernel - AMX tiles (gemm_amx.cpp), vdpbf16ps (gemm_bf16.cpp), rounded copies on the float32
+    kernels (gemm.cpp) - against the exact product of the bf16-rounded operands, within the float32 bound
+    of a K-term sum (test_gemm.py's), in every layout, at the tiles' edges and across K blocks (AMX's are
+    about 256 deep, vdpbf16ps' 512)."""
     from minitorch_clf import ops
     from test_gemm import assert_within_bound, layout
 
-    if not _bf16_gemm():
-        with pytest.raises(ValueError, match="precision: bf16 products need AVX512-BF16, which this CPU lacks"):
-            ops.set_precision("bf16")
-        return
     if kernel not in _bf16_kernels():
         with pytest.raises(ValueError, match=f"bf16_kernel: this CPU cannot run '{kernel}'"):
             ops.set_bf16_kernel(kernel)
@@ -209,15 +202,13 @@ def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands(kernel):
 
 
 def test_bf16_kernel_choice():
-    """'auto' takes AMX where it runs; the two kernels add the same products in another order, so their
-    bits differ (here: the step's fc1 product) while both hold the bound above; bad names are refused."""
+    """'auto' takes the first kernel the CPU runs (AMX, vdpbf16ps, rounded copies on the FMAs); the kernels
+    add the same products in other orders, so their bits differ (here: the step's fc1 product) while each
+    holds the bound above; bad names are refused."""
     from minitorch_clf import ops
 
-    if not _bf16_gemm():
-        assert ops.bf16_kernels() == []
-        return
     kernels = ops.bf16_kernels()
-    assert kernels[-1] == "avx512bf16" and set(kernels) <= {"amx", "avx512bf16"}
+    assert kernels[-1] == "fma" and set(kernels) <= set(BF16_KERNELS)
     with pytest.raises(ValueError, match="bf16_kernel: expected one of"):
         ops.set_bf16_kernel("tiles")
     g = torch.Generator().manual_seed(2)
@@ -228,21 +219,17 @@ def test_bf16_kernel_choice():
             with ops.bf16_kernel(k):
                 out[k] = ops.own_mm(a, b)
     assert torch.equal(out["auto"], out[kernels[0]])
-    if len(kernels) == 2:
-        assert not torch.equal(out["amx"], out["avx512bf16"])
+    for one, other in zip(kernels, kernels[1:]):
+        assert not torch.equal(out[one], out[other])
 
 
-@pytest.mark.parametrize("kernel", ["amx", "avx512bf16"])
+@pytest.mark.parametrize("kernel", BF16_KERNELS)
 def test_fused_bf16_step_follows_manual_bf16(kernel):
     """The fused engine's bf16 step (one C++ call, layer by layer, the epoch) on each bf16 kernel against
     manual's written-out rounding: the same products in another order of summation, so within float32
     noise, far from float32."""
     from minitorch_clf import ops
 
-    if not _bf16_gemm():
-        with pytest.raises(ValueError, match="precision: the fused engine's bf16 products need AVX512-BF16"):
-            build_engine("fused", precision="bf16")
-        return
     if kernel not in _bf16_kernels():
         pytest.skip(f"this CPU cannot run the bf16 kernel {kernel!r} (its refusal: the GEMM test above)")
     with ops.bf16_kernel(kernel):

@@ -68,12 +68,11 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("gemm_plan(int[] shape, str isa='auto') -> int[]");
   m.def("set_gemm_plans(int[] rows) -> int");
   m.def("tuned_plans_on(bool on) -> bool");
-  // The format of the GEMM's operands ('float32'; 'bf16': rounded to bfloat16, float32 sums, on AVX512-BF16;
-  // returns the previous), and the formats this CPU can run.
+  // The format of the GEMM's operands ('float32'; 'bf16': rounded to bfloat16, float32 sums; returns the
+  // previous).
   m.def("set_precision(str name) -> str");
-  m.def("gemm_formats() -> str[]");
-  // The kernel of the bf16 products ('amx', 'avx512bf16' or 'auto': AMX where it runs; returns the previous
-  // setting), and the kernels this CPU runs, the one 'auto' takes first.
+  // The kernel of the bf16 products ('amx', 'avx512bf16', 'fma' or 'auto': the first of those this CPU runs;
+  // returns the previous setting), and the kernels this CPU runs, the one 'auto' takes first.
   m.def("set_bf16_kernel(str name) -> str");
   m.def("bf16_kernels() -> str[]");
   // isa 'avx512bf16': the bf16 dot-product peak (vdpbf16ps) instead; 'amx': the AMX tiles' bf16 peak.

@@ -85,18 +85,13 @@ ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference")   #
 
 def check_precision(precision: str, engine: str, device: torch.device, dtype: torch.dtype) -> None:
     """ValueError naming `precision` where this engine, device and dtype cannot run it. `fused` runs bf16 on
-    a CPU with AVX512-BF16 (kernels/cpu/gemm/gemm_bf16.cpp): its kernels are built to ask the CPU."""
+    any CPU (its GEMM's bf16 kernels: AMX, AVX512-BF16, or rounded copies on the float32 kernels)."""
     if precision == "float32":
         return
     if engine == "fused" and precision == "bf16" and device.type == "cpu" and dtype == torch.float32:
-        from .. import ops
-
-        if "bf16" in ops.gemm_formats():
-            return
-        raise ValueError("precision: the fused engine's bf16 products need AVX512-BF16, which this CPU lacks; "
-                         f"{', '.join(ROUNDING_ENGINES)} run bf16 anywhere")
+        return
     if engine not in ROUNDING_ENGINES:
-        only = "float32 products, and bf16 on a CPU with AVX512-BF16" if engine == "fused" else "float32 products only"
+        only = "float32 products, and bf16 on a CPU" if engine == "fused" else "float32 products only"
         raise ValueError(f"precision: the {engine} engine runs {only} (its {precision} kernels are not built); "
                          f"{', '.join(ROUNDING_ENGINES)} run {precision}")
     if dtype != torch.float32:

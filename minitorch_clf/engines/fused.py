@@ -26,9 +26,10 @@ learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
 layer by layer. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
 epilogue, or the pass after an ATen product), on every path.
-With `MLPConfig.precision` 'bf16' (a CPU with AVX512-BF16) every product of the step reads its operands
-rounded to bf16 and sums in float32 (kernels/cpu/gemm/gemm_bf16.cpp, switched on around each step by
-ops.precision): `manual`'s round_to, done in the GEMM's packing. The GEMM's tuned plans (ops/tune.py)
+With `MLPConfig.precision` 'bf16' (on the CPU) every product of the step reads its operands rounded to
+bf16 and sums in float32 (the GEMM's bf16 kernel - AMX tiles, vdpbf16ps, or rounded copies on the float32
+kernels: ops.bf16_kernels() - switched on around each step by ops.precision): `manual`'s round_to, done
+in the GEMM's packing. The GEMM's tuned plans (ops/tune.py)
 are searched and used for float32 steps only.
 """
 from __future__ import annotations
@@ -74,8 +75,8 @@ class FusedEngine(Engine):
             return self._graph_step(x, y)
 
     def _precision(self):
-        """Where the ops' products run in the config's precision: bf16 on the CPU (AVX512-BF16; build_engine
-        refused it elsewhere), else as they are."""
+        """Where the ops' products run in the config's precision: bf16 on the CPU (build_engine refused it
+        on a GPU), else as they are."""
         return ops.precision("bf16") if self.config.precision == "bf16" else contextlib.nullcontext()
 
     # -- CPU: one C++ call ----------------------------------------------------------------------

@@ -275,18 +275,12 @@ def isa(name: str):
     return _switched(set_isa, name)
 
 
-def gemm_formats() -> list[str]:
-    """The formats the GEMM's products read their operands in here: ['float32'], and 'bf16' where the CPU
-    has AVX512-BF16 (kernels/cpu/gemm/gemm_bf16.cpp; AMX tiles, gemm_amx.cpp, where it has those too)."""
-    return list(_lib().gemm_formats())
-
-
 def set_precision(name: str) -> str:
     """The format of the fused CPU ops' products: 'float32', or 'bf16' (each operand rounded to bfloat16,
-    float32 sums: functional.round_to's semantics) where gemm_formats() has it. Returns the previous one."""
+    float32 sums: functional.round_to's semantics; bf16_kernels() says which kernels run it here).
+    Returns the previous one."""
     expect_one_of("precision", name, ("float32", "bf16"))
-    if name not in gemm_formats():
-        raise ValueError("precision: bf16 products need AVX512-BF16, which this CPU lacks")
+    load()
     return torch.ops.minitorch_clf.set_precision(name)
 
 
@@ -295,19 +289,21 @@ def precision(name: str):
     return _switched(set_precision, name)
 
 
-BF16_KERNELS = ("auto", "amx", "avx512bf16")
+BF16_KERNELS = ("auto", "amx", "avx512bf16", "fma")
 
 
 def bf16_kernels() -> list[str]:
     """The kernels that can compute the bf16 products here, the one 'auto' takes first: 'amx' (AMX tiles,
-    kernels/cpu/gemm/gemm_amx.cpp: AMX-BF16 and Linux's leave to use the tile state) and 'avx512bf16'
-    (vdpbf16ps, gemm_bf16.cpp). The same sums of the same rounded operands, added in another order."""
+    kernels/cpu/gemm/gemm_amx.cpp: AMX-BF16 and Linux's leave to use the tile state), 'avx512bf16'
+    (vdpbf16ps, gemm_bf16.cpp) and, on any CPU, 'fma' (each operand rounded to bf16 into a float32 copy,
+    then the float32 GEMM: a product of two bf16 values is exact in float32). The same sums of the same
+    rounded operands, added in other orders."""
     return list(_lib().bf16_kernels())
 
 
 def set_bf16_kernel(name: str) -> str:
-    """The kernel of the bf16 products: 'auto' (AMX where it runs), 'amx' or 'avx512bf16'. Returns the
-    previous setting. A kernel the CPU cannot run is refused."""
+    """The kernel of the bf16 products: 'auto' (the first of bf16_kernels()), 'amx', 'avx512bf16' or 'fma'.
+    Returns the previous setting. A kernel the CPU cannot run is refused."""
     expect_one_of("bf16_kernel", name, BF16_KERNELS)
     if name != "auto" and name not in bf16_kernels():
         raise ValueError(f"bf16_kernel: this CPU cannot run {name!r} (it runs {', '.join(bf16_kernels()) or 'none'})")

@@ -169,11 +169,11 @@ def _fma_peak(device: torch.device, isa: str = "auto") -> float | None:
 
 def _bf16_isa() -> str | None:
     """The instruction set of the bf16 products ('amx' or 'avx512bf16', what ops.set_bf16_kernel('auto')
-    takes), or None where the CPU has neither."""
+    takes), or None where the CPU has neither (its bf16 products run on the float32 FMAs: their peak)."""
     from .. import ops
 
-    kernels = ops.bf16_kernels() if "bf16" in ops.gemm_formats() else []
-    return kernels[0] if kernels else None
+    kernel = ops.bf16_kernels()[0]
+    return None if kernel == "fma" else kernel
 
 
 def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimizer: str = "sgd",

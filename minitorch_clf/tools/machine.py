@@ -117,9 +117,10 @@ def cpu_ceilings(threads: int | None = None) -> dict:
            "fp32_peak_gflops_by_isa": peaks,
            "gemm_gflops": {"float32": matmul_rate(torch.device("cpu")) / 1e9},
            "bandwidth_gbs": cpu_bandwidth(threads), "copy_gbs": cpu_copy_gbs(threads)}
-    if "bf16" in ops.gemm_formats():              # bf16 products' ceiling: that of the kernel 'auto' runs
-        out["bf16_peak_isa"] = ops.bf16_kernels()[0]            # 'amx' (tiles) or 'avx512bf16' (vdpbf16ps)
-        out["bf16_peak_gflops"] = measured_peak_gflops(3, out["bf16_peak_isa"])
+    kernel = ops.bf16_kernels()[0]                # bf16 products' ceiling: that of the kernel 'auto' runs,
+    if kernel != "fma":                           # 'amx' (tiles) or 'avx512bf16' (vdpbf16ps); else the FMAs'
+        out["bf16_peak_isa"] = kernel
+        out["bf16_peak_gflops"] = measured_peak_gflops(3, kernel)
     return out
 
 

@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -224,8 +225,50 @@ Bf16Kernel set_bf16_kernel(Bf16Kernel k) { return g_bf16_kernel.exchange(k, std:
 Bf16Kernel bf16_kernel() {
   const Bf16Kernel k = g_bf16_kernel.load(std::memory_order_relaxed);
   if (k != Bf16Kernel::kAuto) return k;
-  return cpu_has_amx_bf16() ? Bf16Kernel::kAmx : Bf16Kernel::kDpbf16;
+  return cpu_has_amx_bf16() ? Bf16Kernel::kAmx : cpu_has_avx512bf16() ? Bf16Kernel::kDpbf16 : Bf16Kernel::kFma;
 }
+
+namespace {
+
+// v's bits rounded to the nearest bf16 value, ties to even, kept as float32: functional.round_to's bits
+// (NaN kept; subnormals rounded like any value, where the bf16 instructions read them as zero).
+// Branch-free, so the copy loops below vectorise.
+inline uint32_t round_bf16_bits(uint32_t u) {
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  return (u & 0x7FFFFFFFu) > 0x7F800000u ? u : rounded;
+}
+
+// The (rows, cols) view v rounded to bf16 into out, in v's own layout (contiguous along the same
+// index, so the float32 kernel's plan for the shape is the one it would have run): the view of out.
+View rounded_copy(const View& v, int64_t rows, int64_t cols, float* out) {
+  const bool by_columns = v.rs == 1 && v.cs != 1;
+  const int64_t lines = by_columns ? cols : rows, len = by_columns ? rows : cols;
+  const int64_t line_stride = by_columns ? v.cs : v.rs, step = by_columns ? v.rs : v.cs;
+  const int T = lines * len >= (1 << 16) && !omp_in_parallel() ? omp_get_max_threads() : 1;
+#pragma omp parallel for num_threads(T) schedule(static)
+  for (int64_t l = 0; l < lines; ++l) {
+    const uint32_t* src = reinterpret_cast<const uint32_t*>(v.data + l * line_stride);
+    uint32_t* dst = reinterpret_cast<uint32_t*>(out + l * len);
+    if (step == 1) {
+      for (int64_t e = 0; e < len; ++e) dst[e] = round_bf16_bits(src[e]);
+    } else {
+      for (int64_t e = 0; e < len; ++e) dst[e] = round_bf16_bits(src[e * step]);
+    }
+  }
+  return by_columns ? View{out, 1, rows} : View{out, cols, 1};
+}
+
+// bf16 products on the float32 kernels: both operands rounded into copies first (the calling thread's
+// buffers, kept between calls: fresh ones cost a page fault per 4 KiB, more than the rounding).
+void bf16_on_fma(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep) {
+  thread_local std::vector<float> ra, rb;
+  ra.resize(static_cast<size_t>(M * K));
+  rb.resize(static_cast<size_t>(K * N));
+  const View ar = rounded_copy(a, M, K, ra.data()), br = rounded_copy(b, K, N, rb.data());
+  sgemm_planned(M, N, K, ar, br, c, ldc, ep, plan_for({M, N, K, layout_of(ar), layout_of(br)}, Isa::kAuto));
+}
+
+}  // namespace
 
 Format default_format() { return g_format.load(std::memory_order_relaxed); }
 
@@ -321,7 +364,9 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
     // so each thread packs its own part of it and all of the smaller one.
     const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
     const Split split = M > N ? Split::kRowsFirst : Split::kColumnsFirst;
-    if (bf16_kernel() == Bf16Kernel::kAmx) return amx({M, N, K, a, b, c, ldc, ep}, T, split);
+    const Bf16Kernel kernel = bf16_kernel();
+    if (kernel == Bf16Kernel::kFma) return bf16_on_fma(M, N, K, a, b, c, ldc, ep);
+    if (kernel == Bf16Kernel::kAmx) return amx({M, N, K, a, b, c, ldc, ep}, T, split);
     return bf16({M, N, K, a, b, c, ldc, ep}, T, split);
   }
   sgemm_planned(M, N, K, a, b, c, ldc, ep, plan);

@@ -113,14 +113,16 @@ Plan plan_for(const Shape& s, Isa isa, bool* tuned = nullptr);
 // (with its plan's threads and split); a call that names an ISA stays float32.
 enum class Format { kFloat32, kBf16 };
 Format default_format();
-Format set_default_format(Format f);    // returns the previous; kBf16 only where cpu_has_avx512bf16
+Format set_default_format(Format f);    // returns the previous
 
 // Which kernel computes the bf16 products: AMX tiles (gemm_amx.cpp) where the CPU has AMX-BF16 and Linux
-// grants the tile state, else vdpbf16ps (gemm_bf16.cpp); the same sums, rounded in another order.
-// kAuto takes AMX where it runs (each tdpbf16ps does 16x the multiply-adds of a vdpbf16ps).
-enum class Bf16Kernel { kAuto, kAmx, kDpbf16 };
+// grants the tile state, vdpbf16ps (gemm_bf16.cpp) where it has AVX512-BF16, and on any CPU kFma: each
+// operand rounded to bf16 into a float32 copy, then the float32 GEMM (a product of two bf16 values is
+// exact in float32, so it sums the same products). The same sums, added in other orders.
+// kAuto takes the first of AMX, vdpbf16ps, kFma the CPU runs.
+enum class Bf16Kernel { kAuto, kAmx, kDpbf16, kFma };
 bool cpu_has_amx_bf16();                       // asks Linux for the tile state once (arch_prctl)
-Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous; kAmx only where cpu_has_amx_bf16
+Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous; kAmx, kDpbf16 only where the CPU has them
 Bf16Kernel bf16_kernel();                      // what runs now (never kAuto)
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).

@@ -168,28 +168,19 @@ std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights
   return out;
 }
 
-// The format of the GEMM's operands from now on ('float32', or 'bf16' where the CPU has AVX512-BF16);
-// returns the previous one's name.
+// The format of the GEMM's operands from now on ('float32' or 'bf16'); returns the previous one's name.
 std::string set_precision(c10::string_view name) {
   TORCH_CHECK(name == "float32" || name == "bf16", "precision: expected 'float32' or 'bf16', got '", std::string(name), "'");
-  TORCH_CHECK(name == "float32" || gemm::cpu_has_avx512bf16(),
-              "precision: bf16 products need AVX512-BF16, which this CPU lacks");
   const gemm::Format previous = gemm::set_default_format(name == "bf16" ? gemm::Format::kBf16 : gemm::Format::kFloat32);
   return previous == gemm::Format::kBf16 ? "bf16" : "float32";
 }
 
-// The formats the GEMM's products can read here: 'float32', and 'bf16' with AVX512-BF16.
-std::vector<std::string> gemm_formats() {
-  std::vector<std::string> out{"float32"};
-  if (gemm::cpu_has_avx512bf16()) out.push_back("bf16");
-  return out;
-}
 
-constexpr const char* kBf16KernelNames[] = {"auto", "amx", "avx512bf16"};
+constexpr const char* kBf16KernelNames[] = {"auto", "amx", "avx512bf16", "fma"};
 
 // The kernel of the bf16 products from now on; returns the previous setting's name.
 std::string set_bf16_kernel(c10::string_view name) {
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     if (name != kBf16KernelNames[i]) continue;
     const auto k = static_cast<gemm::Bf16Kernel>(i);
     TORCH_CHECK(k != gemm::Bf16Kernel::kAmx || gemm::cpu_has_amx_bf16(),
@@ -198,7 +189,7 @@ std::string set_bf16_kernel(c10::string_view name) {
                 "bf16_kernel: 'avx512bf16' needs AVX512-BF16, which this CPU lacks");
     return kBf16KernelNames[static_cast<int>(gemm::set_bf16_kernel(k))];
   }
-  TORCH_CHECK(false, "bf16_kernel: expected 'auto', 'amx' or 'avx512bf16', got '", std::string(name), "'");
+  TORCH_CHECK(false, "bf16_kernel: expected 'auto', 'amx', 'avx512bf16' or 'fma', got '", std::string(name), "'");
 }
 
 // The bf16 kernels this CPU runs, the one 'auto' takes first.
@@ -206,6 +197,7 @@ std::vector<std::string> bf16_kernels() {
   std::vector<std::string> out;
   if (gemm::cpu_has_amx_bf16()) out.push_back("amx");
   if (gemm::cpu_has_avx512bf16()) out.push_back("avx512bf16");
+  out.push_back("fma");
   return out;
 }
 
@@ -252,7 +244,6 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
   m.impl("set_gemm_plans", &set_gemm_plans);
   m.impl("tuned_plans_on", &gemm::set_tuned_plans_on);
   m.impl("set_precision", &set_precision);
-  m.impl("gemm_formats", &gemm_formats);
   m.impl("set_bf16_kernel", &set_bf16_kernel);
   m.impl("bf16_kernels", &bf16_kernels);
 }
