@@ -3,13 +3,17 @@
 // strides), dW = dzᵀ·x (dzᵀ likewise), dx = dz·W. Each is first checked against the scalar kernel
 // (dev_check.h), then timed alone and all eight back to back, best of 7 rounds. No torch: what the
 // GEMM does without an op call, an output allocation and Python around it (`bench --gemm` times it
-// with those). Build and run from the repository root (batch, then an ISA: avx512, avx2 or auto):
+// with those). Build and run from the repository root (batch, then an ISA: avx512, avx2 or auto, then
+// optionally a bf16 kernel: amx, avx512bf16 or fma - the products in bf16, each checked against the
+// scalar kernel on the operands rounded to bf16):
 //
 //   make -C kernels/dev && kernels/dev/build/gemm_step 64 auto       (kernels/dev/Makefile has the flags)
+//   kernels/dev/build/gemm_step 1024 auto amx
 //
 // Every operand starts on a 64-byte line, as torch's allocator places it: from std::vector's 16-byte
 // alignment half of the 64-byte AVX-512 loads straddle two lines (RESULTS.md, "The measurements behind the
-// code's comments"). Exit status 1 if a product fails its check, 2 for bad arguments.
+// code's comments"). Exit status 1 if a product fails its check, 2 for bad arguments (or a bf16 kernel
+// this CPU lacks).
 #include <omp.h>
 
 #include <algorithm>
@@ -42,20 +46,43 @@ struct Product {
   View a, b;
 };
 
+// n floats rounded to the nearest bf16, ties to even (functional.round_to's bits; NaN kept).
+void round_bf16(const float* in, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, in + i, 4);
+    if ((u & 0x7FFFFFFFu) <= 0x7F800000u) u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+    std::memcpy(out + i, &u, 4);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const long batch = argc > 1 ? std::atol(argv[1]) : 64;
-  const std::string isa_name = argc > 2 ? argv[2] : "auto";
-  if (batch < 1 || (isa_name != "auto" && isa_name != "avx512" && isa_name != "avx2")) {
-    std::fprintf(stderr, "usage: gemm_step BATCH [auto|avx512|avx2]\n");
+  const std::string isa_name = argc > 2 ? argv[2] : "auto", bf16_name = argc > 3 ? argv[3] : "";
+  if (batch < 1 || (isa_name != "auto" && isa_name != "avx512" && isa_name != "avx2") ||
+      (!bf16_name.empty() && bf16_name != "amx" && bf16_name != "avx512bf16" && bf16_name != "fma")) {
+    std::fprintf(stderr, "usage: gemm_step BATCH [auto|avx512|avx2 [amx|avx512bf16|fma]]\n");
     return 2;
   }
-  const Isa isa = isa_name == "avx512" ? Isa::kAvx512 : isa_name == "avx2" ? Isa::kAvx2 : Isa::kAuto;
-  if ((isa == Isa::kAvx512 && !cpu_has_avx512f()) || (isa == Isa::kAvx2 && !cpu_has_avx2_fma())) {
+  const bool bf16 = !bf16_name.empty();
+  const Bf16Kernel kernel = bf16_name == "amx" ? Bf16Kernel::kAmx : bf16_name == "avx512bf16" ? Bf16Kernel::kDpbf16
+                                                                                            : Bf16Kernel::kFma;
+  if ((kernel == Bf16Kernel::kAmx && bf16 && !cpu_has_amx_bf16()) ||
+      (kernel == Bf16Kernel::kDpbf16 && bf16 && !cpu_has_avx512bf16())) {
+    std::fprintf(stderr, "this CPU cannot run the bf16 kernel %s\n", bf16_name.c_str());
+    return 2;
+  }
+  const Isa named = isa_name == "avx512" ? Isa::kAvx512 : isa_name == "avx2" ? Isa::kAvx2 : Isa::kAuto;
+  if ((named == Isa::kAvx512 && !cpu_has_avx512f()) || (named == Isa::kAvx2 && !cpu_has_avx2_fma())) {
     std::fprintf(stderr, "this CPU cannot run %s\n", isa_name.c_str());
     return 2;
   }
+  // bf16 products run where sgemm is asked for no ISA; the named one is then the process default (what
+  // the fma kernel's float32 products run on)
+  const Isa isa = bf16 ? Isa::kAuto : named;
+  if (bf16) set_default_isa(named);
   const long in[] = {784, 128, 64}, out[] = {128, 64, 10};
   std::mt19937 gen(7);
   std::uniform_real_distribution<float> uniform(-1, 1);
@@ -80,15 +107,29 @@ int main(int argc, char** argv) {
     products.push_back({"fc" + std::to_string(k + 1) + " dx = dz W", batch, in[k], out[k], {dz[k], out[k], 1}, {w[k], in[k], 1}});
 
   const size_t largest = static_cast<size_t>(std::max(batch, 128L)) * 784;     // fc1's dW, or a y/dx
-  Aligned c(largest), r(largest);
+  Aligned c(largest), r(largest), ra(largest), rb(largest);
   const int calls = batch >= 512 ? 100 : 1000;     // per timed round
-  std::printf("batch %ld, isa %s, %d threads\n", batch, isa_name.c_str(), omp_get_max_threads());
+  std::printf("batch %ld, isa %s, %d threads%s%s\n", batch, isa_name.c_str(), omp_get_max_threads(),
+              bf16 ? ", bf16 products on " : "", bf16_name.c_str());
+  if (bf16) {
+    set_default_format(Format::kBf16);            // what sgemm's auto ISA runs from now on
+    set_bf16_kernel(kernel);
+  }
   double flops_all = 0;
   int failed = 0;
   for (const Product& p : products) {
     sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
-    sgemm(p.M, p.N, p.K, p.a, p.b, r.p, p.N, {}, Isa::kScalar);
-    const double err = dev::worst_error(p.M, p.N, p.K, p.a, p.b, c.p, r.p);
+    // bf16: the scalar kernel on the rounded operands (each a dense (rows, cols) copy in its own strides)
+    View a = p.a, b = p.b;
+    if (bf16) {
+      const size_t na = static_cast<size_t>((p.M - 1) * p.a.rs + (p.K - 1) * p.a.cs + 1);
+      const size_t nb = static_cast<size_t>((p.K - 1) * p.b.rs + (p.N - 1) * p.b.cs + 1);
+      round_bf16(p.a.data, ra.p, na);
+      round_bf16(p.b.data, rb.p, nb);
+      a = {ra.p, p.a.rs, p.a.cs}, b = {rb.p, p.b.rs, p.b.cs};
+    }
+    sgemm(p.M, p.N, p.K, a, b, r.p, p.N, {}, Isa::kScalar);
+    const double err = dev::worst_error(p.M, p.N, p.K, a, b, c.p, r.p);
     if (!(err < 1.0)) {
       std::printf("%-16s FAILED its check (error %.2f of the bound)\n", p.name.c_str(), err);
       ++failed;

@@ -223,8 +223,12 @@ bool cpu_has_amx_bf16() {
 Bf16Kernel set_bf16_kernel(Bf16Kernel k) { return g_bf16_kernel.exchange(k, std::memory_order_relaxed); }
 
 Bf16Kernel bf16_kernel() {
+  // cpu_has_amx_bf16 asks Linux for the tile state: a tile instruction without it is SIGILL, so the
+  // AMX kernel runs only after that answer, whoever set the kernel (the op refuses one the CPU lacks).
   const Bf16Kernel k = g_bf16_kernel.load(std::memory_order_relaxed);
-  if (k != Bf16Kernel::kAuto) return k;
+  if (k == Bf16Kernel::kFma) return k;
+  if (k == Bf16Kernel::kAmx && cpu_has_amx_bf16()) return k;
+  if (k == Bf16Kernel::kDpbf16 && cpu_has_avx512bf16()) return k;
   return cpu_has_amx_bf16() ? Bf16Kernel::kAmx : cpu_has_avx512bf16() ? Bf16Kernel::kDpbf16 : Bf16Kernel::kFma;
 }
 

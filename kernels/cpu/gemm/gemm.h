@@ -122,8 +122,8 @@ Format set_default_format(Format f);    // returns the previous
 // kAuto takes the first of AMX, vdpbf16ps, kFma the CPU runs.
 enum class Bf16Kernel { kAuto, kAmx, kDpbf16, kFma };
 bool cpu_has_amx_bf16();                       // asks Linux for the tile state once (arch_prctl)
-Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous; kAmx, kDpbf16 only where the CPU has them
-Bf16Kernel bf16_kernel();                      // what runs now (never kAuto)
+Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous setting
+Bf16Kernel bf16_kernel();                      // what runs now: the one set where the CPU runs it, else kAuto's
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
 // Deterministic: for a given plan, each element is summed in the same order whatever the number of
