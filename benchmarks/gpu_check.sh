@@ -6,8 +6,9 @@
 # and times the engines from batch 1 to 16384 with their per-phase profile, and the first layer's
 # forward per implementation: the GPU half of `minitorch-clf report`. Writes OUT_DIR/gpu_check.log,
 # OUT_DIR/steps.json and OUT_DIR/ops.json; then data-parallel training with 2 ranks sharing the GPU
-# (gloo) against one process, and train --inspect on the GPU engines. A failing step is reported and
-# the rest still run; the exit status says whether any failed. About 4 minutes on an H200.
+# (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
+# (check and bench --precision). A failing step is reported and the rest still run; the exit status says
+# whether any failed. About 4 minutes on an H200 (the precision steps added since, not yet run there).
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -33,6 +34,13 @@ step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --js
 for act in gelu tanh; do
   step $CLI bench --device cuda --engines reference,fused --batch-sizes 64,1024 --repeats 5 --activation $act
 done
+
+# the products' precision on the GPU (issue 29): reference under autocast / TF32, manual's written-out
+# rounding, each checked against float64 and timed beside float32 (the fused engine refuses them on a GPU)
+for prec in bf16 tf32; do
+  step $CLI check --device cuda --precision $prec
+done
+step $CLI bench --device cuda --engines reference,manual --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
 
 # data parallel on the one GPU: 2 ranks over gloo (nccl takes one GPU a rank), against one process at
 # the global batch; the same engines' inspected steps
