@@ -14,8 +14,9 @@
 // 128 bytes); A's is new: each row its k-pairs in order, rows padded to 32 and k to 32 with zeros.
 // Eight tile registers make a 32 x 32 block of C: tiles 0-3 accumulate C, 4-5 hold two A tiles (rows
 // g..g+15, g+16..g+31), 6-7 two B tiles (columns j..j+15, j+16..j+31); per 32 values of k, 4 loads feed
-// 4 tdpbf16ps (32 768 multiply-adds). The sums go through a 4 KiB float32 scratch to store_tile, the
-// AVX-512 kernels' epilogue (bias, activation, backprop through the layer below).
+// 4 tdpbf16ps (32 768 multiply-adds). After the last K block the sums go through a 4 KiB float32
+// scratch to store_tile, the AVX-512 kernels' epilogue (bias, activation, backprop through the layer
+// below); between K blocks a whole block stays in the tiles (block32).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -35,10 +36,11 @@ namespace {
 
 constexpr int64_t kTile = 16;               // rows of a tile, pairs of k in a tile row
 constexpr int64_t kBlockC = 2 * kTile;      // the 32 x 32 block of C in tiles 0-3
-// k per K block: 128 pairs, so a 32-row group of A and a 32-column panel of B are 16 KiB each and both
-// stay in L1 (48 KiB on Sapphire Rapids) while the group's blocks are computed. Measured on the 2-core
-// Xeon (2026-12-05, the step at batch 1024): 256 with this loop order ~810 us; 128: ~840; 512: 850-1240;
-// 1024: 865-1150; panels outer instead of row groups outer: 840-950.
+// k per K block, about: 128 pairs, so a 32-row group of A and a 32-column panel of B are 16 KiB each and
+// both stay in L1 (48 KiB on Sapphire Rapids) while the group's blocks are computed. Measured on the
+// 2-core Xeon (2026-12-05, the bf16 step at batch 1024, benchmarks/RESULTS.md): 256 with this loop order
+// ~810 us; 128: ~840; 512: 850-1240; 1024: 865-1150; panels outer instead of row groups outer: 840-950;
+// and once the blocks stayed in the tiles between K blocks, 256: 763-785 us; 384: 777-874; 160: 813-1187.
 constexpr int64_t kBlockK = 256;
 
 // ldtilecfg's 64-byte operand, palette 1: every tile used is 16 rows of 64 bytes.
@@ -93,7 +95,8 @@ void pack_a_rows(const View& a, int64_t i0, int64_t rows, int64_t k0, int64_t k1
 // kq pairs; `rows` and `cols` say how much of the block is C. A whole block between K blocks never
 // leaves the tiles for the vector registers: the tiles start from C's partial sums (tileloadd) and go
 // back to C (tilestored). Only the last K block, and the edges, pass through the scratch to store_tile
-// (the epilogue) - which on fc1's products at batch 1024 (4 K blocks) had taken a fifth of the time.
+// (the epilogue): the bf16 step at batch 1024 went from ~810 to 781-789 us with it, 763-785 with the
+// even K blocks of outer_block_amx too (RESULTS.md).
 void block32(const Problem& p, const uint32_t* a, int64_t lda, const uint32_t* b, int64_t kq, int64_t i, int64_t j,
              int64_t rows, int64_t cols, bool first, bool last) {
   const bool whole = rows == kBlockC && cols == kBlockC;
