@@ -201,6 +201,29 @@ def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands(kernel):
     assert torch.ops.minitorch_clf.set_bf16_kernel("auto") == "auto"
 
 
+@pytest.mark.parametrize("kernel", BF16_KERNELS)
+def test_fused_bf16_gemm_gives_the_same_bits_on_any_thread_count(kernel):
+    """As the float32 GEMM: threads split C, never a sum, so each kernel's bits do not depend on how many
+    threads share the product (AMX cuts C in 32 x 32 blocks; its K blocks depend on K alone)."""
+    from minitorch_clf import ops
+
+    if kernel not in _bf16_kernels():
+        pytest.skip(f"this CPU cannot run the bf16 kernel {kernel!r}")
+    g = torch.Generator().manual_seed(4)
+    before = torch.get_num_threads()
+    try:
+        with ops.precision("bf16"), ops.bf16_kernel(kernel):
+            for m, k, n in [(130, 1100, 70), (64, 784, 128), (10, 300, 64)]:
+                a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+                out = []
+                for threads in (1, 2, 3):
+                    torch.set_num_threads(threads)
+                    out.append(ops.own_mm(a, b))
+                assert torch.equal(out[0], out[1]) and torch.equal(out[0], out[2]), (m, k, n)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bf16_kernel_choice():
     """'auto' takes the first kernel the CPU runs (AMX, vdpbf16ps, rounded copies on the FMAs); the kernels
     add the same products in other orders, so their bits differ (here: the step's fc1 product) while each
