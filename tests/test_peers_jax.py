@@ -29,6 +29,28 @@ def test_jax_follows_the_seed_float64(optimizer, kw):
     torch.testing.assert_close(peer.predict(x), ref.predict(x), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
+def test_jax_bf16_follows_the_autocast_seed_and_is_not_its_float32_step():
+    """precision='bf16': bf16 operands, float32 sums (autocast's semantics) - the seed under autocast and
+    jax within the bf16 bound of each other over a few steps, both far from their float32 steps."""
+    from minitorch_clf.checks import PRECISION_BOUND
+
+    engines = {(n, p): build_engine(n, lr=0.05, seed=3, precision=p) for n in ("reference", "jax")
+               for p in ("float32", "bf16")}
+    g = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        x, y = torch.randn(32, 784, generator=g), torch.randint(0, 10, (32,), generator=g)
+        losses = {k: e.step(x, y).item() for k, e in engines.items()}
+    flat = {k: torch.cat([p.reshape(-1) for p in e.state_dict()["model"].values()]) for k, e in engines.items()}
+    scale = flat["reference", "float32"].abs().max()
+    bound = PRECISION_BOUND["bf16"]
+    assert (flat["jax", "bf16"] - flat["reference", "bf16"]).abs().max() <= bound * scale
+    assert abs(losses["jax", "bf16"] - losses["reference", "bf16"]) <= bound * losses["reference", "bf16"]
+    bf16_gap = (flat["jax", "bf16"] - flat["jax", "float32"]).abs().max()
+    f32_gap = (flat["jax", "float32"] - flat["reference", "float32"]).abs().max()
+    assert bf16_gap > 100 * f32_gap
+
+
 def test_jax_is_a_peer_and_refuses_what_it_lacks():
     assert "jax" in PEERS and "jax" not in ENGINES
     with pytest.raises(ValueError, match="optimizer.*nesterov"):

@@ -105,7 +105,8 @@ def test_manual_bf16_follows_the_autocast_reference_and_is_not_the_float32_step(
 
 @pytest.mark.parametrize("kw,message", [
     (dict(name="fused", precision="tf32"), "precision: the fused engine runs float32 products, and bf16 on a CPU"),
-    (dict(name="jax", precision="bf16"), "precision: the jax engine runs float32 products only"),
+    (dict(name="jax", precision="tf32"), "precision: the jax engine runs float32 products, and bf16 on a CPU"),
+    (dict(name="fused", precision="bf16", dtype=torch.float64), "precision: bf16 rounds the operands of float32"),
     (dict(name="manual", precision="tf32"), "precision: tf32 is the format NVIDIA tensor cores read"),
     (dict(name="manual", precision="bf16", dtype=torch.float64), "precision: bf16 rounds the operands of float32"),
     (dict(name="manual", precision="fp16"), "precision: expected one of float32, tf32, bf16, got 'fp16'"),

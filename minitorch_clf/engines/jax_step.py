@@ -7,6 +7,9 @@ in jax arrays; `state_dict` and `predict` copy them back into the torch model. A
 torch to jax once (x through DLPack, no copy; y as int32, or int64 in float64 mode). SGD (momentum, weight decay) and Adam / AdamW
 follow torch.optim's update rules line for line (`optim/` derives them), so the per-step losses
 match the other engines' to rounding. Float64 turns on jax's 64-bit mode for the process.
+With `MLPConfig.precision` 'bf16' each product reads its operands as bfloat16 and sums in float32
+(`jnp.dot(..., preferred_element_type=float32)`), autocast's semantics; its gradients come from jax's
+autodiff of that, which rounds the products' cotangents to bf16 as autocast's backward does.
 """
 from __future__ import annotations
 
@@ -48,6 +51,8 @@ class JaxEngine(Engine):
                 group.get("amsgrad") or group.get("maximize"):
             raise ValueError(f"optimizer: the jax engine has SGD (momentum, weight decay) and Adam/AdamW, got "
                              f"{self.kind} with {({k: group[k] for k in ('nesterov', 'dampening', 'amsgrad', 'maximize') if group.get(k)})}")
+        if self.config.precision not in ("float32", "bf16"):
+            raise ValueError(f"precision: the jax engine runs float32 and bf16 products, got {self.config.precision!r}")
         self.jnp = jnp
         self.params = [jnp.asarray(p.detach().numpy()) for p in self.model.parameters()]   # w1, b1, w2, b2, ...
         copies = 1 if self.kind == "SGD" else 2         # momentum buffers; Adam's m and v (distinct buffers)
@@ -62,12 +67,18 @@ class JaxEngine(Engine):
         act = jax_activations(jax, jnp)[activation]
         lr, wd = group["lr"], group["weight_decay"]
         n = len(self.params)
+        if self.config.precision == "bf16":       # (N, I) x (O, I) -> (N, O): bf16 operands, float32 sums
+            def linear(h, w):
+                return jnp.dot(h.astype(jnp.bfloat16), w.T.astype(jnp.bfloat16), preferred_element_type=jnp.float32)
+        else:
+            def linear(h, w):
+                return h @ w.T
 
         def loss_fn(params, x, y):
             h = x
             for k in range(0, n - 2, 2):
-                h = act(h @ params[k].T + params[k + 1])
-            logits = h @ params[n - 2].T + params[n - 1]
+                h = act(linear(h, params[k]) + params[k + 1])
+            logits = linear(h, params[n - 2]) + params[n - 1]
             logp = jax.nn.log_softmax(logits, axis=1)
             return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
