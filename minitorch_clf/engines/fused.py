@@ -29,8 +29,7 @@ epilogue, or the pass after an ATen product), on every path.
 With `MLPConfig.precision` 'bf16' (on the CPU) every product of the step reads its operands rounded to
 bf16 and sums in float32 (the GEMM's bf16 kernel - AMX tiles, vdpbf16ps, or rounded copies on the float32
 kernels: ops.bf16_kernels() - switched on around each step by ops.precision): `manual`'s round_to, done
-in the GEMM's packing. The GEMM's tuned plans (ops/tune.py)
-are searched and used for float32 steps only.
+in the GEMM's packing. The GEMM's tuned plans (ops/tune.py) are searched and used for float32 steps only.
 """
 from __future__ import annotations
 
