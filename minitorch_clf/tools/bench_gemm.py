@@ -124,6 +124,19 @@ def _numpy_phase(np, products, rows, rounds: int) -> None:
     time.sleep(0.3)
 
 
+def call_overheads(np, rounds: int = 15) -> str:
+    """One line: the time of a 1 x 1 product through each library's call from Python - what every
+    per-product row includes besides its kernel (fc3's products are about a microsecond of kernel)."""
+    a, b = torch.ones(1, 1), torch.ones(1, 1)
+    calls = {"ops.own_mm": lambda: ops.own_mm(a, b), "torch.mm": lambda: torch.mm(a, b)}
+    if np is not None:
+        an, bn = a.numpy(), b.numpy()
+        calls["numpy.matmul"] = lambda: np.matmul(an, bn)
+    t = tune.medians(calls, rounds)
+    return ("the call around each product (a 1 x 1 product from Python; every product row includes its "
+            "library's): " + ", ".join(f"{k} {v * 1e6:.2f} us" for k, v in t.items()))
+
+
 def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[list[GemmRecord], float]:
     ops.load()
     peaks = peaks_by_isa()
@@ -138,6 +151,7 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
     np, blas = numpy_blas()
     if np is not None:
         log(f"numpy {np.__version__} with OpenBLAS kernels '{blas}' (the OpenBLAS column)")
+    log(call_overheads(np))
     records = []
     for bs in batch_sizes:
         tune.ensure(bs, MLPConfig().sizes, log=log)
