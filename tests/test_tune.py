@@ -283,6 +283,7 @@ def test_tune_and_build_commands(tmp_path):
     assert "tuned plan" in run.stdout and "wrote " in run.stdout
     run = _cli("build", env=env)
     assert run.returncode == 0 and "GEMM tuning cache: " in run.stdout and "(10 plans)" in run.stdout, run.stdout
+    assert re.search(r"GEMM ISAs: .*scalar; bf16 products: .*fma \(the first runs them", run.stdout), run.stdout
     for bad, message in [(["--batch-sizes", "0"], "batch-sizes: expected positive sizes"),
                          (["--hidden", "0"], "hidden: expected positive layer sizes")]:
         run = _cli("tune", *bad, env=env)

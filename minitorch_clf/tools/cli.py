@@ -217,6 +217,8 @@ def _cmd_build(args) -> int:
     kernels = ops.registered_kernels()
     for name, keys in kernels.items():
         print(f"  {name:32s} {', '.join(keys) or '-'}")
+    print(f"GEMM ISAs: {', '.join(ops.cpu_isas())}; bf16 products: {', '.join(ops.bf16_kernels())} "
+          f"(the first runs them unless ops.set_bf16_kernel picks another)")
     _print_tuning_cache()
     missing = [n for n in ops.CUDA_OPS if "CUDA" not in kernels[n]] if args.cuda else \
         [n for n in ops.CPU_OPS if "CPU" not in kernels[n]]
