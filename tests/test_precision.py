@@ -151,7 +151,7 @@ def test_cli_precision(tmp_path):
     for args, message in [(("train", "--engine", "fused", "--precision", "tf32"), "precision: the fused engine"),
                           (("train", "--precision", "tf32"), "precision: tf32 is the format"),
                           (("check", "--precision", "tf32"), "precision: tf32 is the format"),
-                          (("bench", "--engines", "jax", "--precision", "float32,bf16"), "jax: precision: the jax"),
+                          (("bench", "--engines", "jax", "--precision", "float32,tf32"), "jax: precision: the jax"),
                           (("bench", "--gemm", "--precision", "bf16"), "precision: the step and epoch benchmarks")]:
         run = _cli(*args)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and message in run.stderr, (args, run.stderr)
