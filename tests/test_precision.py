@@ -202,6 +202,26 @@ def test_fused_bf16_gemm_is_the_float32_product_of_rounded_operands(kernel):
     assert torch.ops.minitorch_clf.set_bf16_kernel("auto") == "auto"
 
 
+def test_the_fma_bf16_kernel_is_the_float32_gemm_on_round_to_operands_bit_for_bit():
+    """'fma' rounds each operand with functional.round_to's bits (ties to even, NaN kept, subnormals
+    rounded, the largest values to infinity) and runs the float32 GEMM: on row-major operands, the same
+    plan, so the same bits as the float32 GEMM given round_to's operands."""
+    from minitorch_clf import ops
+
+    g = torch.Generator().manual_seed(6)
+    a, b = torch.randn(33, 70, generator=g), torch.randn(70, 45, generator=g)
+    a[1, 5] = float("nan")
+    a[2] = torch.linspace(-1e-38, 1e-38, 70)                  # subnormal and tiny operands: kept, not flushed
+    a[3, 0] = 3.3999e38                                       # past bf16's largest: rounds to infinity
+    b[:3, 0] = torch.tensor([1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-8)])       # exact halves: ties to even
+    r = lambda t: MF.round_to(t, "bf16")
+    expected = ops.own_mm(r(a), r(b))
+    with ops.precision("bf16"), ops.bf16_kernel("fma"):
+        got = ops.own_mm(a, b)
+    assert torch.equal(got.isnan(), expected.isnan())
+    assert torch.equal(got.nan_to_num(), expected.nan_to_num())
+
+
 @pytest.mark.parametrize("kernel", BF16_KERNELS)
 def test_fused_bf16_gemm_gives_the_same_bits_on_any_thread_count(kernel):
     """As the float32 GEMM: threads split C, never a sum, so each kernel's bits do not depend on how many
