@@ -69,8 +69,7 @@ int main(int argc, char** argv) {
   const bool bf16 = !bf16_name.empty();
   const Bf16Kernel kernel = bf16_name == "amx" ? Bf16Kernel::kAmx : bf16_name == "avx512bf16" ? Bf16Kernel::kDpbf16
                                                                                             : Bf16Kernel::kFma;
-  if ((kernel == Bf16Kernel::kAmx && bf16 && !cpu_has_amx_bf16()) ||
-      (kernel == Bf16Kernel::kDpbf16 && bf16 && !cpu_has_avx512bf16())) {
+  if (bf16 && !cpu_runs(kernel)) {
     std::fprintf(stderr, "this CPU cannot run the bf16 kernel %s\n", bf16_name.c_str());
     return 2;
   }

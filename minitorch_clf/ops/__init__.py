@@ -280,8 +280,7 @@ def set_precision(name: str) -> str:
     float32 sums: functional.round_to's semantics; bf16_kernels() says which kernels run it here).
     Returns the previous one."""
     expect_one_of("precision", name, ("float32", "bf16"))
-    load()
-    return torch.ops.minitorch_clf.set_precision(name)
+    return _lib().set_precision(name)
 
 
 def precision(name: str):

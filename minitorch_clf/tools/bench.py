@@ -37,6 +37,7 @@ from ..models import MLPConfig
 from ..plotting import pyplot
 from ..table import seconds_text, text_table
 from . import intensity
+from .machine import bf16_peak_isa
 from .profiling import phase_times
 from .schema import SCHEMA
 from .timing import Timer, matmul_rate, synchronize
@@ -108,7 +109,7 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         log(f"float32 FMA peak on {device}: {fma_peak:.1f} GFLOP/s (the widest ISA; % peak divides by it)")
     bf16_peak = _fma_peak(device, "bf16") if any(n.endswith(":bf16") for n in engines) else None
     if bf16_peak:
-        log(f"bf16 peak on {device} ({_bf16_isa()}, the bf16 products' kernel): {bf16_peak:.1f} GFLOP/s "
+        log(f"bf16 peak on {device} ({bf16_peak_isa()}, the bf16 products' kernel): {bf16_peak:.1f} GFLOP/s "
             f"(% peak of the :bf16 rows divides by it)")
     peak_of = lambda name: bf16_peak if name.endswith(":bf16") and bf16_peak else fma_peak
     records = []
@@ -159,21 +160,12 @@ def _fma_peak(device: torch.device, isa: str = "auto") -> float | None:
 
     try:
         if isa == "bf16":
-            isa = _bf16_isa()
+            isa = bf16_peak_isa()
             if isa is None:
                 return None
         return measured_peak_gflops(isa=isa)
     except ops.BuildError:
         return None
-
-
-def _bf16_isa() -> str | None:
-    """The instruction set of the bf16 products ('amx' or 'avx512bf16', what ops.set_bf16_kernel('auto')
-    takes), or None where the CPU has neither (its bf16 products run on the float32 FMAs: their peak)."""
-    from .. import ops
-
-    kernel = ops.bf16_kernels()[0]
-    return None if kernel == "fma" else kernel
 
 
 def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimizer: str = "sgd",

@@ -107,8 +107,17 @@ def ceilings(device: torch.device, log=print) -> dict:
     return out
 
 
-def cpu_ceilings(threads: int | None = None) -> dict:
+def bf16_peak_isa() -> str | None:
+    """The instructions the bf16 products run on here, whose peak is their ceiling: 'amx' (tiles) or
+    'avx512bf16' (vdpbf16ps), the kernel ops.set_bf16_kernel('auto') takes; None where it is 'fma'
+    (rounded copies on the float32 FMAs: the float32 peak is theirs)."""
     from .. import ops
+
+    kernel = ops.bf16_kernels()[0]
+    return None if kernel == "fma" else kernel
+
+
+def cpu_ceilings(threads: int | None = None) -> dict:
     from .bench_gemm import measured_peak_gflops, peaks_by_isa
 
     threads = threads or torch.get_num_threads()
@@ -117,10 +126,10 @@ def cpu_ceilings(threads: int | None = None) -> dict:
            "fp32_peak_gflops_by_isa": peaks,
            "gemm_gflops": {"float32": matmul_rate(torch.device("cpu")) / 1e9},
            "bandwidth_gbs": cpu_bandwidth(threads), "copy_gbs": cpu_copy_gbs(threads)}
-    kernel = ops.bf16_kernels()[0]                # bf16 products' ceiling: that of the kernel 'auto' runs,
-    if kernel != "fma":                           # 'amx' (tiles) or 'avx512bf16' (vdpbf16ps); else the FMAs'
-        out["bf16_peak_isa"] = kernel
-        out["bf16_peak_gflops"] = measured_peak_gflops(3, kernel)
+    isa = bf16_peak_isa()
+    if isa:
+        out["bf16_peak_isa"] = isa
+        out["bf16_peak_gflops"] = measured_peak_gflops(3, isa)
     return out
 
 

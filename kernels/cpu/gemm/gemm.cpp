@@ -222,14 +222,20 @@ bool cpu_has_amx_bf16() {
 
 Bf16Kernel set_bf16_kernel(Bf16Kernel k) { return g_bf16_kernel.exchange(k, std::memory_order_relaxed); }
 
+bool cpu_runs(Bf16Kernel k) {
+  if (k == Bf16Kernel::kAmx) return cpu_has_amx_bf16();
+  if (k == Bf16Kernel::kDpbf16) return cpu_has_avx512bf16();
+  return true;
+}
+
 Bf16Kernel bf16_kernel() {
   // cpu_has_amx_bf16 asks Linux for the tile state: a tile instruction without it is SIGILL, so the
   // AMX kernel runs only after that answer, whoever set the kernel (the op refuses one the CPU lacks).
   const Bf16Kernel k = g_bf16_kernel.load(std::memory_order_relaxed);
-  if (k == Bf16Kernel::kFma) return k;
-  if (k == Bf16Kernel::kAmx && cpu_has_amx_bf16()) return k;
-  if (k == Bf16Kernel::kDpbf16 && cpu_has_avx512bf16()) return k;
-  return cpu_has_amx_bf16() ? Bf16Kernel::kAmx : cpu_has_avx512bf16() ? Bf16Kernel::kDpbf16 : Bf16Kernel::kFma;
+  if (k != Bf16Kernel::kAuto && cpu_runs(k)) return k;
+  for (const Bf16Kernel first : kBf16Kernels)
+    if (cpu_runs(first)) return first;
+  return Bf16Kernel::kFma;
 }
 
 namespace {

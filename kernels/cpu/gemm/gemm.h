@@ -121,7 +121,9 @@ Format set_default_format(Format f);    // returns the previous
 // exact in float32, so it sums the same products). The same sums, added in other orders.
 // kAuto takes the first of AMX, vdpbf16ps, kFma the CPU runs.
 enum class Bf16Kernel { kAuto, kAmx, kDpbf16, kFma };
+constexpr Bf16Kernel kBf16Kernels[] = {Bf16Kernel::kAmx, Bf16Kernel::kDpbf16, Bf16Kernel::kFma};   // kAuto's order
 bool cpu_has_amx_bf16();                       // asks Linux for the tile state once (arch_prctl)
+bool cpu_runs(Bf16Kernel k);                   // kAuto and kFma: any CPU
 Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous setting
 Bf16Kernel bf16_kernel();                      // what runs now: the one set where the CPU runs it, else kAuto's
 

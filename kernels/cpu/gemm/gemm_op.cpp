@@ -1,6 +1,7 @@
 // The GEMM of gemm.h as the op own_mm (tests and benchmarks call it on any strided float32 matrices),
 // and the switch that picks it or ATen's (MKL) for the products inside the fused CPU ops.
 #include <ATen/ATen.h>
+#include <c10/util/StringUtil.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -22,18 +23,25 @@ constexpr const char* kBackendNames[] = {"auto", "aten", "own"};
 constexpr int64_t kThinLimit = 128;   // auto: gemm.h's GEMM when some size of the product is at most this
 
 constexpr const char* kIsaNames[] = {"auto", "avx512", "avx2", "scalar"};   // in gemm::Isa's order
+constexpr const char* kBf16KernelNames[] = {"auto", "amx", "avx512bf16", "fma"};   // in gemm::Bf16Kernel's
+
+// The position of `name` in `names` (a switch's values in its enum's order), or -1.
+template <size_t N>
+int index_of(const char* const (&names)[N], c10::string_view name) {
+  for (size_t i = 0; i < N; ++i)
+    if (name == names[i]) return static_cast<int>(i);
+  return -1;
+}
 
 gemm::Isa parse_isa(c10::string_view isa) {
-  for (int i = 0; i < 4; ++i) {
-    if (isa != kIsaNames[i]) continue;
-    const auto chosen = static_cast<gemm::Isa>(i);
-    TORCH_CHECK(chosen != gemm::Isa::kAvx512 || gemm::cpu_has_avx512f(),
-                "isa='avx512': this CPU has no AVX-512F/VL (use 'auto', 'avx2' or 'scalar')");
-    TORCH_CHECK(chosen != gemm::Isa::kAvx2 || gemm::cpu_has_avx2_fma(),
-                "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
-    return chosen;
-  }
-  TORCH_CHECK(false, "isa: expected 'auto', 'avx512', 'avx2' or 'scalar', got '", std::string(isa), "'");
+  const int i = index_of(kIsaNames, isa);
+  TORCH_CHECK(i >= 0, "isa: expected 'auto', 'avx512', 'avx2' or 'scalar', got '", std::string(isa), "'");
+  const auto chosen = static_cast<gemm::Isa>(i);
+  TORCH_CHECK(chosen != gemm::Isa::kAvx512 || gemm::cpu_has_avx512f(),
+              "isa='avx512': this CPU has no AVX-512F/VL (use 'auto', 'avx2' or 'scalar')");
+  TORCH_CHECK(chosen != gemm::Isa::kAvx2 || gemm::cpu_has_avx2_fma(),
+              "isa='avx2': this CPU has no AVX2/FMA (use 'auto' or 'scalar')");
+  return chosen;
 }
 
 // The ISA the GEMM's kAuto means from now on ('auto': the widest this CPU has); returns the previous.
@@ -176,39 +184,29 @@ std::string set_precision(c10::string_view name) {
 }
 
 
-constexpr const char* kBf16KernelNames[] = {"auto", "amx", "avx512bf16", "fma"};
-
-// The kernel of the bf16 products from now on; returns the previous setting's name.
-std::string set_bf16_kernel(c10::string_view name) {
-  for (int i = 0; i < 4; ++i) {
-    if (name != kBf16KernelNames[i]) continue;
-    const auto k = static_cast<gemm::Bf16Kernel>(i);
-    TORCH_CHECK(k != gemm::Bf16Kernel::kAmx || gemm::cpu_has_amx_bf16(),
-                "bf16_kernel: 'amx' needs AMX-BF16 and the tile state from Linux, which this CPU or system lacks");
-    TORCH_CHECK(k != gemm::Bf16Kernel::kDpbf16 || gemm::cpu_has_avx512bf16(),
-                "bf16_kernel: 'avx512bf16' needs AVX512-BF16, which this CPU lacks");
-    return kBf16KernelNames[static_cast<int>(gemm::set_bf16_kernel(k))];
-  }
-  TORCH_CHECK(false, "bf16_kernel: expected 'auto', 'amx', 'avx512bf16' or 'fma', got '", std::string(name), "'");
-}
-
 // The bf16 kernels this CPU runs, the one 'auto' takes first.
 std::vector<std::string> bf16_kernels() {
   std::vector<std::string> out;
-  if (gemm::cpu_has_amx_bf16()) out.push_back("amx");
-  if (gemm::cpu_has_avx512bf16()) out.push_back("avx512bf16");
-  out.push_back("fma");
+  for (const gemm::Bf16Kernel k : gemm::kBf16Kernels)
+    if (gemm::cpu_runs(k)) out.push_back(kBf16KernelNames[static_cast<int>(k)]);
   return out;
+}
+
+// The kernel of the bf16 products from now on; returns the previous setting's name.
+std::string set_bf16_kernel(c10::string_view name) {
+  const int i = index_of(kBf16KernelNames, name);
+  TORCH_CHECK(i >= 0, "bf16_kernel: expected 'auto', 'amx', 'avx512bf16' or 'fma', got '", std::string(name), "'");
+  const auto k = static_cast<gemm::Bf16Kernel>(i);
+  TORCH_CHECK(gemm::cpu_runs(k), "bf16_kernel: this CPU cannot run '", std::string(name), "' (it runs ",
+              c10::Join(", ", bf16_kernels()), ")");
+  return kBf16KernelNames[static_cast<int>(gemm::set_bf16_kernel(k))];
 }
 
 // Sets the backend by name and returns the previous one's.
 std::string set_gemm(c10::string_view name) {
-  for (int i = 0; i < 3; ++i) {
-    if (name == kBackendNames[i]) {
-      return kBackendNames[static_cast<int>(g_backend.exchange(static_cast<GemmBackend>(i)))];
-    }
-  }
-  TORCH_CHECK(false, "gemm: expected 'auto', 'aten' or 'own', got '", std::string(name), "'");
+  const int i = index_of(kBackendNames, name);
+  TORCH_CHECK(i >= 0, "gemm: expected 'auto', 'aten' or 'own', got '", std::string(name), "'");
+  return kBackendNames[static_cast<int>(g_backend.exchange(static_cast<GemmBackend>(i)))];
 }
 
 }  // namespace
