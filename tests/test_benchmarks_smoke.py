@@ -40,9 +40,9 @@ def test_gemm_micro_benchmark_builds_and_runs(tmp_path):
 def test_gemm_step_benchmark_checks_every_product_and_refuses_bad_arguments(tmp_path):
     """kernels/dev/gemm_step.cpp: the eight products of a step at batch 7 (fewer rows than a register
     tile) pass their check against the scalar kernel before they are timed, in float32 and on each bf16
-    kernel (against the scalar kernel on rounded operands; a kernel the CPU lacks is one line, exit 2 -
-    the AMX one crashed the process before gemm.cpp asked Linux for the tiles itself); a bad batch, ISA
-    or kernel is one line, exit 2."""
+    kernel (against the scalar kernel on rounded operands, and on AMX with each input paired ahead; a kernel
+    the CPU lacks is one line, exit 2 - the AMX one crashed the process before gemm.cpp asked Linux for the
+    tiles itself); a bad batch, ISA or kernel is one line, exit 2."""
     from minitorch_clf import ops
 
     exe = _build_dev("gemm_step", tmp_path)
@@ -53,6 +53,8 @@ def test_gemm_step_benchmark_checks_every_product_and_refuses_bad_arguments(tmp_
         run = subprocess.run([str(exe), "7", "auto", kernel], capture_output=True, text=True, timeout=300)
         if kernel in ops.bf16_kernels():
             assert run.returncode == 0 and run.stdout.count("checked") == 8, run.stdout[-3000:] + run.stderr[-3000:]
+            # AMX: each layer's input paired once for its two products (Bf16Pairs) gives packing's bits
+            assert run.stdout.count("the same bits as packed per call") == (3 if kernel == "amx" else 0), run.stdout
         else:
             assert run.returncode == 2 and run.stderr == f"this CPU cannot run the bf16 kernel {kernel}\n"
     for args in (["0"], ["64", "sse"], ["64", "auto", "fp8"]):

@@ -280,6 +280,29 @@ def test_fused_bf16_step_follows_manual_bf16(kernel):
         _fused_bf16_step_follows_manual_bf16()
 
 
+def test_the_bf16_step_pairs_an_input_larger_than_l2_once_with_the_bits_of_packing_it_per_product():
+    """On AMX the one-call step rounds and pairs a layer's input once for its forward and its dW where the
+    input exceeds L2 (gemm.h's Bf16Pairs, pairs_pay); the layered ops pack it in each product. Same sums, same
+    order: the losses and every parameter equal bit for bit, at a batch past L2 that no tile divides."""
+    from minitorch_clf import ops
+
+    if "amx" not in _bf16_kernels():
+        pytest.skip("this CPU has no AMX-BF16: its bf16 products pair nothing ahead")
+    l2 = ops.gemm_blocking()["L2"]
+    batch = l2 // (784 * 4) + 37                     # x (batch, 784) float32 is larger than L2
+    assert batch * 784 * 4 > l2 and batch % 32 and batch % 2
+    torch.manual_seed(3)
+    x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
+    with ops.bf16_kernel("amx"):
+        whole, layered = (build_engine("fused", lr=0.05, momentum=0.9, precision="bf16") for _ in range(2))
+        layered.model.load_state_dict(whole.model.state_dict())
+        layered.whole_step = False
+        for _ in range(2):
+            assert torch.equal(whole.step(x, y), layered.step(x, y))
+    for p, q in zip(whole.model.parameters(), layered.model.parameters()):
+        assert torch.equal(p, q)
+
+
 def _fused_bf16_step_follows_manual_bf16():
     torch.manual_seed(0)
     x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))

@@ -142,7 +142,8 @@ void with_epilogue_activation(Activation act, F&& f) {
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
-                                                      const at::Tensor& bias, Activation act) {
+                                                      const at::Tensor& bias, Activation act,
+                                                      const gemm::Bf16Pairs* x_pairs) {
   check_linear(x, weight, bias);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor b = bias.contiguous();
@@ -153,7 +154,7 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
     ep.bias = b.data_ptr<float>();
     ep.act = fused ? act : Activation::kIdentity;
     const gemm::View wt{weight.data_ptr<float>(), weight.stride(1), weight.stride(0)};   // Wᵀ (I, O)
-    z = own_product(as_view(x), wt, N, O, I, ep, x.options());
+    z = own_product(x_pairs ? x_pairs->as_a() : as_view(x), wt, N, O, I, ep, x.options());
   } else {
     z = at::mm(x, weight.t());                                     // (N, I)·(I, O) = (N, O), contiguous
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_forward_cpu", [&] {
@@ -170,7 +171,8 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& saved,
                                                                    Activation act, bool need_dx,
-                                                                   Activation through_act, const at::Tensor& through) {
+                                                                   Activation through_act, const at::Tensor& through,
+                                                                   const gemm::Bf16Pairs* x_pairs) {
   check_linear_backward(dout, x, weight, saved);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor g = dout.contiguous();
@@ -194,7 +196,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
   {
     RECORD_FUNCTION("backward: dW product", c10::ArrayRef<const c10::IValue>{});
     dweight = use_own_gemm(x, O, I, N)                              // (O, N)·(N, I) = (O, I)
-        ? own_product({dz.data_ptr<float>(), 1, O}, as_view(x), O, I, N, {}, x.options())
+        ? own_product({dz.data_ptr<float>(), 1, O}, x_pairs ? x_pairs->as_b() : as_view(x), O, I, N, {}, x.options())
         : at::mm(dz.t(), x);
   }
   if (!need_dx) return {at::empty({0}, x.options()), dweight, dbias};

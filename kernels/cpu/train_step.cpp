@@ -39,9 +39,21 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
+  // bf16 products on AMX: layer k's input, read by its forward (as A) and its dW (as B), is rounded and
+  // paired once for both where that pays (gemm.h's pairs_pay; the same bits as pairing it in each
+  // product). The buffers stay with the thread between steps.
+  thread_local std::vector<gemm::Bf16Pairs> pairs;
+  if (pairs.size() < L) pairs.resize(L);
+  const auto pairs_of = [&](size_t k) -> gemm::Bf16Pairs* {
+    const at::Tensor& h = acts[k];
+    const bool rows = h.dim() == 2 && h.scalar_type() == at::kFloat && h.stride(1) == 1;
+    return rows && gemm::pairs_pay(h.size(0), h.size(1)) ? &pairs[k] : nullptr;
+  };
   for (size_t k = 0; k < L; ++k) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " forward", c10::ArrayRef<const c10::IValue>{});
-    auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity);
+    if (gemm::Bf16Pairs* p = pairs_of(k))
+      p->pair(acts[k].data_ptr<float>(), acts[k].size(0), acts[k].size(1), acts[k].stride(0));
+    auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity, pairs_of(k));
     acts.push_back(out);
     saved.push_back(reads_pre(act) && k + 1 < L ? pre : out);
   }
@@ -56,7 +68,8 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   for (size_t k = L; k-- > 0;) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
-                                                    /*need_dx=*/k > 0, k > 0 ? act : Activation::kIdentity, saved[k]);
+                                                    /*need_dx=*/k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
+                                                    pairs_of(k));
     grads[2 * k] = dweight;
     grads[2 * k + 1] = dbias;
     dh = dx;

@@ -12,8 +12,9 @@
 //
 // Every operand starts on a 64-byte line, as torch's allocator places it: from std::vector's 16-byte
 // alignment half of the 64-byte AVX-512 loads straddle two lines (RESULTS.md, "The measurements behind the
-// code's comments"). Exit status 1 if a product fails its check, 2 for bad arguments (or a bf16 kernel
-// this CPU lacks).
+// code's comments"). On AMX each layer's input is also paired once for its two products (Bf16Pairs), as
+// the fused step does, and checked for the same bits. Exit status 1 if a product fails its check, 2 for
+// bad arguments (or a bf16 kernel this CPU lacks).
 #include <omp.h>
 
 #include <algorithm>
@@ -54,6 +55,44 @@ void round_bf16(const float* in, float* out, size_t n) {
     if ((u & 0x7FFFFFFFu) <= 0x7F800000u) u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
     std::memcpy(out + i, &u, 4);
   }
+}
+
+// AMX: each layer's input x rounded and paired once (gemm.h's Bf16Pairs) for its forward (products[k]) and
+// its dW (products[3 + k]), as the fused step does where x exceeds L2: both products must give the bits of
+// packing x per call. Then the two timed with the pairing against packed per call (x hot in cache here,
+// where the step reads it from L3). Returns the number of products that differ.
+int check_pairs(const std::vector<Product>& products, float* c, float* expected, int calls) {
+  int failed = 0;
+  for (int k = 0; k < 3; ++k) {
+    const Product& y = products[k];
+    const Product& dw = products[3 + k];
+    Bf16Pairs pairs;
+    pairs.pair(y.a.data, y.M, y.K, y.a.rs);
+    sgemm(y.M, y.N, y.K, y.a, y.b, expected, y.N);
+    sgemm(y.M, y.N, y.K, pairs.as_a(), y.b, c, y.N);
+    bool same = std::memcmp(c, expected, sizeof(float) * y.M * y.N) == 0;
+    sgemm(dw.M, dw.N, dw.K, dw.a, dw.b, expected, dw.N);
+    sgemm(dw.M, dw.N, dw.K, dw.a, pairs.as_b(), c, dw.N);
+    same = same && std::memcmp(c, expected, sizeof(float) * dw.M * dw.N) == 0;
+    if (!same) ++failed;
+    const double packed = dev::best_seconds([&] {
+      for (int i = 0; i < calls; ++i) {
+        sgemm(y.M, y.N, y.K, y.a, y.b, c, y.N);
+        sgemm(dw.M, dw.N, dw.K, dw.a, dw.b, c, dw.N);
+      }
+    }) / calls;
+    const double once = dev::best_seconds([&] {
+      for (int i = 0; i < calls; ++i) {
+        pairs.pair(y.a.data, y.M, y.K, y.a.rs);
+        sgemm(y.M, y.N, y.K, pairs.as_a(), y.b, c, y.N);
+        sgemm(dw.M, dw.N, dw.K, dw.a, pairs.as_b(), c, dw.N);
+      }
+    }) / calls;
+    std::printf("fc%d x paired once   %s  y and dW %9.2f us, packed per call %9.2f us\n", k + 1,
+                same ? "the same bits as packed per call" : "FAILED: bits differ from packed per call", once * 1e6,
+                packed * 1e6);
+  }
+  return failed;
 }
 
 }  // namespace
@@ -148,5 +187,6 @@ int main(int argc, char** argv) {
       for (const Product& p : products) sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
   }) / calls;
   std::printf("all eight back to back %9.2f us %7.1f GFLOP/s\n", s * 1e6, flops_all / s / 1e9);
-  return 0;
+  if (bf16 && kernel == Bf16Kernel::kAmx) failed = check_pairs(products, c.p, r.p, calls);
+  return failed ? 1 : 0;
 }

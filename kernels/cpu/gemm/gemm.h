@@ -22,9 +22,16 @@
 namespace minitorch_clf::gemm {
 
 // Element (i, j) of a matrix at data[i * rs + j * cs].
+// pairs: optional, read by the bf16 products on AMX only (every other kernel reads data): the operand
+// rounded to bf16 and paired along the product's k ahead of the call (Bf16Pairs below). As A (k along its
+// columns) pair (i, q) = (a[i][2q], a[i][2q + 1]) at pairs[i * pairs_ld + q]; as B (k along its rows)
+// pair (q, j) = (b[2q][j], b[2q + 1][j]) in panels of 32 columns, at pairs[j / 32 * pairs_ld + 32 q + j % 32]
+// (the AMX kernel's packed panels, of the whole K).
 struct View {
   const float* data;
   int64_t rs, cs;
+  const uint32_t* pairs = nullptr;
+  int64_t pairs_ld = 0;
 };
 
 struct Epilogue {
@@ -126,6 +133,33 @@ bool cpu_has_amx_bf16();                       // asks Linux for the tile state 
 bool cpu_runs(Bf16Kernel k);                   // kAuto and kFma: any CPU
 Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous setting
 Bf16Kernel bf16_kernel();                      // what runs now: the one set where the CPU runs it, else kAuto's
+
+// A matrix that two bf16 products read, rounded and paired once for the AMX kernel. A layer's input
+// x (N, I) is A of its forward x·Wᵀ (k along x's rows) and B of its dW = dzᵀ·x (k along its columns);
+// the AMX kernel packs both pairings from the float32 x on every call, reading x twice a step, and
+// the fused step's x at batch 1024 (3.2 MB) comes from L3. pair() reads x once and writes both, zero-
+// padded to whole tiles (rows to 32 and pairs to 16 as A; columns to 32 and pairs to 16 as B), and the
+// products load their tiles from them without packing (gemm_amx.cpp). The same sums in the same order
+// as packing them per call: the same bits. (B's pairs as rows of the whole matrix, tiles loaded 3,200
+// bytes apart, made fc1's dW slower than packing it per call: hence the panels.)
+class Bf16Pairs {
+ public:
+  // x (rows, cols) with row stride ld, contiguous along its rows; needs cpu_runs(Bf16Kernel::kAmx).
+  void pair(const float* x, int64_t rows, int64_t cols, int64_t ld);
+  View as_a() const { return {x_, ld_, 1, by_row_.data(), row_ld_}; }        // x as A: k = cols
+  View as_b() const { return {x_, ld_, 1, by_column_.data(), column_ld_}; }  // x as B: k = rows
+
+ private:
+  const float* x_ = nullptr;
+  int64_t ld_ = 0, row_ld_ = 0, column_ld_ = 0;
+  std::vector<uint32_t> by_row_, by_column_;   // kept between calls: a fresh 1.6 MB faults page by page
+};
+// Whether pairing a (rows, cols) matrix ahead pays: sgemm(kAuto) reads View::pairs now (bf16 products on
+// AMX) and the matrix is larger than L2, so that its second packing would read it from L3 again. Measured
+// on the 2-core Xeon (2026-12-05, the bf16 step, rounds in turns with and without pairs; RESULTS.md): x
+// (N, 784) at batch 1024 and 2048 paired 1.03-1.13x faster; at 64 0.88x and 256 0.95x (it fits L2, its
+// second read is cheap, and the pairing is one more pass and parallel region), 512 even.
+bool pairs_pay(int64_t rows, int64_t cols);
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
 // Deterministic: for a given plan, each element is summed in the same order whatever the number of

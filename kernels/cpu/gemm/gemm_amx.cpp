@@ -17,12 +17,16 @@
 // 4 tdpbf16ps (32 768 multiply-adds). After the last K block the sums go through a 4 KiB float32
 // scratch to store_tile, the AVX-512 kernels' epilogue (bias, activation, backprop through the layer
 // below); between K blocks a whole block stays in the tiles (block32).
+// An operand paired ahead (View::pairs, Bf16Pairs::pair below) is not packed: its tiles load straight
+// from the pairs, A's rows pairs_ld apart, B's from its panels (pairs_ld apart) as from the packed ones.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include <omp.h>
 
 #include "gemm_kernels.h"
 
@@ -150,7 +154,7 @@ void block32(const Problem& p, const uint32_t* a, int64_t lda, const uint32_t* b
 
 // The GotoBLAS loop of outer_block_bf16 with AMX tiles: per K block, the share's B panels once; per
 // block of rows (half of L2), its rows packed; then, per group of 32 rows (held in L1), every 32 x 32
-// block of C along the panels.
+// block of C along the panels. An operand with pairs (View::pairs) skips its packing.
 void outer_block_amx(const Problem& p, const Block& blk) {
   static const TileConfig config;
   _tile_loadconfig(&config);             // per thread, per call: other code (oneDNN) may have configured the tiles
@@ -160,35 +164,83 @@ void outer_block_amx(const Problem& p, const Block& blk) {
   const int64_t k_block = ((p.K + blocks - 1) / blocks + 2 * kTile - 1) / (2 * kTile) * (2 * kTile);
   // A's rows kq_max + 16 pairs apart: a power-of-two stride would put a tile's 16 rows in 2 sets of L1.
   const int64_t kq_max = k_block / 2, lda_max = kq_max + kTile;
-  const int64_t row_block = std::max<int64_t>(kBlockC, caches().l2 / 2 / (lda_max * 4) / kBlockC * kBlockC);
+  const bool a_paired = p.a.pairs != nullptr, b_paired = p.b.pairs != nullptr;
+  const int64_t row_block = a_paired ? blk.i1 - blk.i0           // nothing to pack: one block
+                                     : std::max<int64_t>(kBlockC, caches().l2 / 2 / (lda_max * 4) / kBlockC * kBlockC);
   thread_local std::vector<uint32_t> apack, bpack;
   const int64_t panels = (blk.j1 - blk.j0 + kPairNR - 1) / kPairNR;
   const int64_t rows_max = std::min(row_block, blk.i1 - blk.i0);
-  apack.resize(static_cast<size_t>((rows_max + kBlockC - 1) / kBlockC * kBlockC * lda_max));
-  bpack.resize(static_cast<size_t>(panels * kq_max * kPairNR));
+  if (!a_paired) apack.resize(static_cast<size_t>((rows_max + kBlockC - 1) / kBlockC * kBlockC * lda_max));
+  if (!b_paired) bpack.resize(static_cast<size_t>(panels * kq_max * kPairNR));
   for (int64_t k0 = 0; k0 < p.K; k0 += k_block) {
     const int64_t k1 = std::min(p.K, k0 + k_block), kp = (k1 - k0 + 1) / 2, kq = (kp + kTile - 1) / kTile * kTile;
-    const int64_t lda = kq + kTile;
     const bool first = k0 == 0, last = k1 == p.K;
-    for (int64_t t = 0; t < panels; ++t) {
+    // Panel t of this K block: columns blk.j0 + 32 t ..
+    const auto panel = [&](int64_t t) {
+      return b_paired ? p.b.pairs + (blk.j0 / kPairNR + t) * p.b.pairs_ld + k0 / 2 * kPairNR : bpack.data() + t * kq * kPairNR;
+    };
+    for (int64_t t = 0; t < panels && !b_paired; ++t) {
       const int64_t j = blk.j0 + t * kPairNR;
-      uint32_t* panel = bpack.data() + t * kq * kPairNR;
-      pack_b(p.b, j, std::min(kPairNR, blk.j1 - j), k0, k1, panel);
-      std::memset(panel + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
+      uint32_t* out = bpack.data() + t * kq * kPairNR;
+      pack_b(p.b, j, std::min(kPairNR, blk.j1 - j), k0, k1, out);
+      std::memset(out + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
     }
+    const int64_t lda = a_paired ? p.a.pairs_ld : kq + kTile;
     for (int64_t ib = blk.i0; ib < blk.i1; ib += row_block) {
       const int64_t ie = std::min(blk.i1, ib + row_block);
-      pack_a_rows(p.a, ib, ie - ib, k0, k1, kq, lda, apack.data());
+      // Row ib of A's pairs in this K block.
+      const uint32_t* a = a_paired ? p.a.pairs + ib * lda + k0 / 2 : apack.data();
+      if (!a_paired) pack_a_rows(p.a, ib, ie - ib, k0, k1, kq, lda, apack.data());
       for (int64_t i = ib; i < ie; i += kBlockC) {
         for (int64_t t = 0; t < panels; ++t) {
           const int64_t j = blk.j0 + t * kPairNR, cols = std::min(kPairNR, blk.j1 - j);
-          block32(p, apack.data() + (i - ib) * lda, lda, bpack.data() + t * kq * kPairNR, kq, i, j,
-                  std::min(kBlockC, ie - i), cols, first, last);
+          block32(p, a + (i - ib) * lda, lda, panel(t), kq, i, j, std::min(kBlockC, ie - i), cols, first, last);
         }
       }
     }
   }
   _tile_release();
+}
+
+void Bf16Pairs::pair(const float* x, int64_t rows, int64_t cols, int64_t ld) {
+  x_ = x, ld_ = ld;
+  // As A: rows to a multiple of 32 (a block32 reads two 16-row tiles), pairs to a multiple of 16, and 16
+  // more as outer_block_amx's lda. As B: columns to 32 (whole panels), pairs to a multiple of 16 (a tile's rows).
+  const int64_t row_pairs = ((cols + 1) / 2 + kTile - 1) / kTile * kTile, padded_rows = (rows + kBlockC - 1) / kBlockC * kBlockC;
+  const int64_t column_pairs = ((rows + 1) / 2 + kTile - 1) / kTile * kTile, padded_cols = (cols + kBlockC - 1) / kBlockC * kBlockC;
+  row_ld_ = row_pairs + kTile, column_ld_ = column_pairs * kPairNR;
+  by_row_.resize(static_cast<size_t>(padded_rows * row_ld_));
+  by_column_.resize(static_cast<size_t>(padded_cols / kPairNR * column_ld_));
+  uint32_t* by_row = by_row_.data();
+  uint32_t* by_column = by_column_.data();
+  const int64_t row_ld = row_ld_, column_ld = column_ld_;
+  const int T = rows * cols >= (1 << 16) && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  // Rows 2q and 2q + 1 at once (column_pairs <= padded_rows / 2): their 32 floats at a time give 16 pairs of
+  // each row (as A) and 32 pairs across the two (as B). Rows past the end read as zero.
+#pragma omp parallel for num_threads(T) schedule(static)
+  for (int64_t q = 0; q < padded_rows / 2; ++q) {
+    const float* r0 = x + 2 * q * ld;
+    const float* r1 = r0 + ld;
+    const bool has0 = 2 * q < rows, has1 = 2 * q + 1 < rows;
+    uint32_t* a0 = by_row + 2 * q * row_ld;
+    uint32_t* a1 = a0 + row_ld;
+    uint32_t* b = q < column_pairs ? by_column + q * kPairNR : nullptr;   // panel c / 32 at b + c / 32 * column_ld
+    for (int64_t c = 0; c < padded_cols; c += kBlockC) {
+      const __mmask16 m0 = lanes16(cols - c), m1 = lanes16(cols - c - 16);
+      const __m512 lo0 = has0 ? _mm512_maskz_loadu_ps(m0, r0 + c) : _mm512_setzero_ps();
+      const __m512 hi0 = has0 ? _mm512_maskz_loadu_ps(m1, r0 + c + 16) : _mm512_setzero_ps();
+      const __m512 lo1 = has1 ? _mm512_maskz_loadu_ps(m0, r1 + c) : _mm512_setzero_ps();
+      const __m512 hi1 = has1 ? _mm512_maskz_loadu_ps(m1, r1 + c + 16) : _mm512_setzero_ps();
+      _mm512_storeu_ps(a0 + c / 2, (__m512)_mm512_cvtne2ps_pbh(hi0, lo0));
+      _mm512_storeu_ps(a1 + c / 2, (__m512)_mm512_cvtne2ps_pbh(hi1, lo1));
+      if (b) {
+        _mm512_storeu_si512(b + c / kPairNR * column_ld, pairs16(lo0, lo1));
+        _mm512_storeu_si512(b + c / kPairNR * column_ld + 16, pairs16(hi0, hi1));
+      }
+    }
+    std::memset(a0 + padded_cols / 2, 0, sizeof(uint32_t) * (row_ld - padded_cols / 2));
+    std::memset(a1 + padded_cols / 2, 0, sizeof(uint32_t) * (row_ld - padded_cols / 2));
+  }
 }
 
 }  // namespace minitorch_clf::gemm
