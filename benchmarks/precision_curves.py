@@ -1,11 +1,13 @@
 """What bf16 products do to training: the same run (seed, weights, batches) with its products in float32
 and in bf16, loss and accuracy per epoch on one plot.
 
-    python benchmarks/precision_curves.py OUT.png [--dataset mnist-5k] [--epochs 10] [--runs manual:float32,...]
+    python benchmarks/precision_curves.py OUT.png [--dataset mnist-5k|mnist] [--data-dir DIR] [--epochs 10]
+                                          [--seed 0] [--runs manual:float32,...]
 
 Each run is `minitorch-clf train`'s (TrainConfig, Adam lr 1e-3, batch 64 unless given); the default runs
 are `manual` in float32 and bf16 (round_to written out) and `reference` in bf16 (torch.autocast). tf32
 is a GPU's format: add `reference:tf32` there. The table and OUT.json (the metrics) go beside the plot.
+Full MNIST: `bash scripts/fetch_mnist.sh DIR` first, then `--dataset mnist --data-dir DIR`.
 """
 import argparse
 import json
@@ -13,17 +15,20 @@ import tempfile
 from pathlib import Path
 
 from minitorch_clf.config import TrainConfig
+from minitorch_clf.data import DataError
+from minitorch_clf.errors import UsageError
 from minitorch_clf.plotting import pyplot
 from minitorch_clf.train import train
 
 
-def curves(runs: list[str], dataset: str, epochs: int, device: str) -> dict[str, list[dict]]:
+def curves(runs: list[str], dataset: str, epochs: int, device: str, data_dir: str = "data",
+           seed: int = 0) -> dict[str, list[dict]]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:
             engine, _, precision = run.partition(":")
             cfg = TrainConfig(dataset=dataset, engine=engine, precision=precision or "float32", epochs=epochs,
-                              device=device)
+                              device=device, data_dir=data_dir, seed=seed)
             cfg.validate()
             out[run] = train(cfg, Path(tmp) / run.replace(":", "-"), progress=False, log=lambda m: None).metrics
             last = out[run][-1]
@@ -55,11 +60,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the plot (.png); the metrics go to the same name .json")
     parser.add_argument("--dataset", default="mnist-5k")
+    parser.add_argument("--data-dir", default="data", help="where --dataset mnist's files are (scripts/fetch_mnist.sh)")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="weights and batch order (the same for every run)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--runs", default="manual:float32,manual:bf16,reference:bf16")
     args = parser.parse_args()
-    metrics = curves(args.runs.split(","), args.dataset, args.epochs, args.device)
+    try:
+        metrics = curves(args.runs.split(","), args.dataset, args.epochs, args.device, args.data_dir, args.seed)
+    except (DataError, UsageError) as e:              # a missing data set, a bad run or option: one line
+        parser.exit(2, f"precision_curves: {e}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(metrics, indent=1) + "\n")
     plot(metrics, args.out, f"{args.dataset}, {args.epochs} epochs, Adam lr 1e-3, batch 64: products in float32 and bf16")

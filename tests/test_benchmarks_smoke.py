@@ -1,4 +1,5 @@
 """Every benchmark runs once (pytest-benchmark's --benchmark-disable): they cannot rot unnoticed."""
+import json
 import os
 import shutil
 import subprocess
@@ -77,3 +78,20 @@ def test_bf16_gemm_benchmark_runs():
                          timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("bf16") >= 5 and "whole SGD step" in run.stdout
+
+
+def test_precision_curves_plots_each_run_and_refuses_a_missing_data_set_in_one_line(tmp_path):
+    """benchmarks/precision_curves.py: one epoch of two runs gives the plot and their metrics; full MNIST
+    without its files (scripts/fetch_mnist.sh) and a bad precision are one line, exit 2."""
+    out = tmp_path / "curves.png"
+    run = subprocess.run([sys.executable, "benchmarks/precision_curves.py", str(out), "--epochs", "1", "--runs",
+                          "manual:float32,manual:bf16"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads(out.with_suffix(".json").read_text())
+    assert list(metrics) == ["manual:float32", "manual:bf16"] and out.stat().st_size > 0
+    assert metrics["manual:float32"][-1]["test_accuracy"] != metrics["manual:bf16"][-1]["test_accuracy"] or \
+        metrics["manual:float32"][-1]["train_loss"] != metrics["manual:bf16"][-1]["train_loss"]
+    for args in (["--dataset", "mnist", "--data-dir", str(tmp_path / "none")], ["--runs", "manual:fp8"]):
+        bad = subprocess.run([sys.executable, "benchmarks/precision_curves.py", str(out), "--epochs", "1", *args],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, (args, bad.stderr[-2000:])
