@@ -8,7 +8,8 @@
 # OUT_DIR/steps.json and OUT_DIR/ops.json; then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
 # (check and bench --precision). A failing step is reported and the rest still run; the exit status says
-# whether any failed. About 4 minutes on an H200 (the precision steps added since, not yet run there).
+# whether any failed. About 4 minutes on an H200 (the precision steps and graphed-reference added since,
+# not yet run there).
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -27,8 +28,12 @@ step "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch
 step "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 step $CLI build --cuda
 step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py
-step $CLI bench --device cuda --engines reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \
+# graphed-reference: the seed's step as one CUDA graph, the fair GPU peer (issue 27); the table's
+# 'vs graphed' column divides its time by each engine's
+step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \
      --repeats 10 --phases --json "$OUT/steps.json"
+step $CLI bench --device cuda --epoch --engines reference,graphed-reference,fused --batch-sizes 64 --repeats 3 \
+     --json "$OUT/epoch.json"
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
 # the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
 for act in gelu tanh; do
@@ -40,7 +45,7 @@ done
 for prec in bf16 tf32; do
   step $CLI check --device cuda --precision $prec
 done
-step $CLI bench --device cuda --engines reference,manual --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
+step $CLI bench --device cuda --engines reference,graphed-reference,manual --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
 
 # data parallel on the one GPU: 2 ranks over gloo (nccl takes one GPU a rank), against one process at
 # the global batch; the same engines' inspected steps

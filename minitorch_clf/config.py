@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import torch
 
 from . import data as D
-from .engines import ENGINES, OPTIMIZERS, build_engine, check_precision, resolve_device
+from .engines import (ENGINES, GPU_ENGINES, OPTIMIZERS, build_engine, check_engine_device, check_precision,
+                      resolve_device)
 from .errors import UsageError, expect_one_of
 from .functional import ACTIVATIONS, PRECISIONS
 from .models import MLPConfig
@@ -50,7 +51,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise UsageError naming the first bad field; touches nothing."""
-        choices = {"dataset": D.DATASETS, "engine": ENGINES, "optimizer": OPTIMIZERS,
+        choices = {"dataset": D.DATASETS, "engine": ENGINES + GPU_ENGINES, "optimizer": OPTIMIZERS,
                    "loader": tuple(D.LOADERS), "dtype": tuple(DTYPES), "activation": tuple(ACTIVATIONS),
                    "precision": PRECISIONS}
         for name, allowed in choices.items():
@@ -79,7 +80,9 @@ class TrainConfig:
             raise UsageError(str(e)) from None
         self._check_fits()
         try:
-            check_precision(self.precision, self.engine, resolve_device(self.device), DTYPES[self.dtype])
+            device = resolve_device(self.device)
+            check_engine_device(self.engine, device)
+            check_precision(self.precision, self.engine, device, DTYPES[self.dtype])
         except ValueError as e:
             raise UsageError(str(e)) from None
         if self.nproc > 1:

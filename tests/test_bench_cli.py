@@ -91,7 +91,9 @@ def test_bench_epoch_runs_a_suffixed_engine_on_its_isa(monkeypatch):
                                        (["--compile-mode", "default", "--engines", "compiled", "--ops"], "compile-mode"),
                                        (["--engines", "manual,fused,manual"], "engines: each engine once"),
                                        (["--epoch", "--iters", "5"], "iters:"),
-                                       (["--gemm", "--iters", "5"], "iters:")])
+                                       (["--gemm", "--iters", "5"], "iters:"),
+                                       (["--engines", "reference,graphed-reference"],
+                                        "engines: graphed-reference captures the seed's step as a CUDA graph")])
 def test_bench_bad_arguments(args, word, capsys):
     with pytest.raises(SystemExit) as info:
         raise SystemExit(main(["bench", *args]))
@@ -152,3 +154,20 @@ def test_bench_ops_json_feeds_the_report(tmp_path, capsys):
     assert records["cross-entropy: fused op"]["flops"] == 5 * 8 * 10
     assert main(["report", str(out), "--out", str(tmp_path / "r")]) == 0
     assert len(list((tmp_path / "r").glob("roofline-*.png"))) == 1
+
+
+def test_the_step_table_shows_each_engine_against_graphed_reference_where_it_ran():
+    """On a GPU the fair peer is the seed's step as one CUDA graph: where graphed-reference ran, each row also
+    gets its time / this time ('vs graphed', in the JSON as vs_graphed); elsewhere the table has no column."""
+    from minitorch_clf.tools.bench import Record, _speedups, format_table
+
+    def records(*engines):
+        rs = [Record(e, "resident-batch", "cuda:0", 64, t, 0.0, 64 / t) for e, t in engines]
+        _speedups(rs)
+        return rs
+
+    rs = records(("reference", 800e-6), ("graphed-reference", 100e-6), ("fused", 50e-6))
+    assert [r.vs_graphed for r in rs] == [0.125, 1.0, 2.0] and rs[2].speedup == 16.0
+    assert "vs graphed" in format_table(rs) and "2.00x" in format_table(rs).splitlines()[-1]
+    rs = records(("reference", 800e-6), ("fused", 50e-6))
+    assert all(r.vs_graphed is None for r in rs) and "vs graphed" not in format_table(rs)

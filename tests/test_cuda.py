@@ -114,3 +114,23 @@ def test_a_capturable_step_replays_in_a_cuda_graph(name, kw):
     for p, q in zip(ref, mine):
         torch.testing.assert_close(q, p, rtol=1e-10, atol=1e-12)
     assert all(st["step"].is_cuda and st["step"].item() == len(grads) for st in opt.state.values())
+
+
+@pytest.mark.parametrize("optimizer,precision", [("sgd", "float32"), ("adam", "float32"), ("sgd", "bf16")])
+def test_graphed_reference_follows_reference_on_cuda(optimizer, precision):
+    """graphed-reference (the seed's step as one CUDA graph: 3 eager side-stream steps per batch shape, then
+    capture and replay) against reference, the same seed and batches, a ragged batch included: per-step losses
+    and the final weights within float32 rounding (torch.optim's fused / capturable implementations against
+    its default one); each returned loss is its own step's, not the static tensor the next replay rewrites."""
+    ref, eng = (build_engine(n, optimizer=optimizer, lr=0.01, device="cuda", precision=precision, seed=4)
+                for n in ("reference", "graphed-reference"))
+    g = torch.Generator().manual_seed(5)
+    got, want = [], []
+    for n in [64] * 7 + [37] * 5 + [64] * 2:
+        x, y = torch.randn(n, 784, generator=g).cuda(), torch.randint(0, 10, (n,), generator=g).cuda()
+        got.append(eng.step(x, y))
+        want.append(ref.step(x, y))
+    assert len(eng.graphs) == 2                                   # (64, ...) and (37, ...) captured
+    torch.testing.assert_close(torch.stack(got), torch.stack(want), rtol=1e-4, atol=1e-5)
+    for p, q in zip(eng.model.parameters(), ref.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)

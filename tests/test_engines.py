@@ -200,3 +200,50 @@ def test_train_epoch_bad_arguments(order, batch_size, word):
     with pytest.raises(ValueError, match=word.replace("(", r"\(").replace(")", r"\)")):
         eng.train_epoch(torch.randn(20, 784), torch.randint(0, 10, (20,)), order, batch_size)
     assert all(torch.equal(p, q) for p, q in zip(before, eng.model.parameters()))
+
+
+class _EagerGraphs:
+    """graphed-reference with its two CUDA pieces made eager, so that its bookkeeping runs on a CPU: the
+    warm-up step runs on the current stream, and a 'captured' step re-runs the eager step at each replay."""
+
+    def _warmup_step(self, x, y):
+        return self._eager(x, y)
+
+    def _record(self, step):
+        return step
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_graphed_reference_steps_as_reference_through_warmup_capture_new_shapes_and_a_changed_lr(optimizer):
+    """graphed-reference's host side: 3 eager steps per batch shape, then one capture and replays over
+    static copies of the batch; the ragged batch and a changed lr get their own graphs. With eager stand-ins for the CUDA pieces, it trains exactly as
+    reference (the same optimizer, bit for bit). The real graphs: tests/test_cuda.py."""
+    from minitorch_clf.engines import GraphedReferenceEngine, make_optimizer
+    from minitorch_clf.models import MLPConfig, ReferenceNet
+
+    ref = build_engine("reference", optimizer=optimizer, lr=0.01, seed=2)
+    model = ReferenceNet(MLPConfig())
+    model.load_state_dict(ref.model.state_dict())
+    opt = make_optimizer(torch.optim, optimizer, model.parameters(), lr=0.01, momentum=0.9)
+    eng = type("Eager", (_EagerGraphs, GraphedReferenceEngine), {})(model, opt, MLPConfig(), torch.device("cpu"),
+                                                                    torch.float32)
+    for step, n in enumerate([64] * 5 + [37] * 4 + [64] * 2):
+        if step == 9:                                    # a new lr: the 64-batch graph is not reused
+            for e in (ref, eng):
+                e.optimizer.param_groups[0]["lr"] = 0.02
+        x, y = batch(n, seed=step)
+        got, want = eng.step(x, y), ref.step(x, y)
+        assert torch.equal(got, want), step
+    assert [k[0] for k in eng.graphs] == [(64, 1, 28, 28), (37, 1, 28, 28)]   # (64, lr 0.02) still warming up
+    assert eng.seen[eng._key(batch(64)[0])] == 2
+    for p, q in zip(eng.model.parameters(), ref.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_graphed_reference_is_refused_on_a_cpu_in_one_line():
+    from minitorch_clf.engines import GPU_ENGINES
+
+    assert GPU_ENGINES == ("graphed-reference",) and "graphed-reference" not in ENGINES
+    with pytest.raises(ValueError, match="^engine: graphed-reference captures the seed's step as a CUDA graph "
+                                         "and runs on a GPU \\(device cuda\\), not on cpu$"):
+        build_engine("graphed-reference")

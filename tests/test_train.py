@@ -85,6 +85,7 @@ def test_compare_cli_prints_side_by_side(capsys):
 @pytest.mark.parametrize("args,words", [
     (["--dataset", "cifar"], ["dataset", "cifar"]),
     (["--engine", "tpu"], ["engine", "tpu"]),
+    (["--engine", "graphed-reference"], ["engine: graphed-reference", "CUDA graph", "not on cpu"]),
     (["--optimizer", "lbfgs"], ["optimizer", "lbfgs"]),
     (["--lr", "0"], ["lr"]),
     (["--lr", "-1"], ["lr"]),

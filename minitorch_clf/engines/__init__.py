@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -15,6 +15,7 @@ from .base import PHASES, Engine
 from .compiled import CompiledManualEngine
 from .compiled_reference import COMPILE_MODES, CompiledReferenceEngine
 from .fused import FusedEngine
+from .graphed_reference import GraphedReferenceEngine, optimizer_options as graphed_optimizer_options
 from .jax_step import JaxEngine
 from .manual import ManualEngine
 from .reference import ReferenceEngine
@@ -24,7 +25,8 @@ class EngineSpec(NamedTuple):
     engine: type[Engine]          # the step
     model: type[torch.nn.Module]  # SimpleNet (hand-written) or ReferenceNet (torch.nn)
     optim: object                 # where SGD / Adam / AdamW come from: torch.optim or minitorch_clf.optim
-    optim_options: dict           # extra keywords for them (fused=True for the fused engine)
+    optim_options: dict | Callable[[str], dict]   # extra keywords for them (fused=True for the fused engine),
+                                                  # or a function of the optimizer's name giving them
 
 
 _REGISTRY = {
@@ -35,6 +37,11 @@ _REGISTRY = {
     "fused": EngineSpec(FusedEngine, SimpleNet, ours, {"fused": True}),
 }
 ENGINES: tuple[str, ...] = tuple(_REGISTRY)
+# Engines for a GPU only: train and bench take them there; the CPU's tests and checks, which cover ENGINES,
+# do not. graphed-reference: the seed's step captured as one CUDA graph, the fused engine's GPU peer.
+_GPU_ONLY = {"graphed-reference": EngineSpec(GraphedReferenceEngine, ReferenceNet, torch.optim,
+                                             graphed_optimizer_options)}
+GPU_ENGINES: tuple[str, ...] = tuple(_GPU_ONLY)
 # Peers: what a user might pick instead, for the benchmarks side by side; built like the engines, not
 # part of ENGINES (training, checks and the engine tests cover ENGINES).
 _PEERS = {"jax": EngineSpec(JaxEngine, SimpleNet, ours, {})}
@@ -80,7 +87,7 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
     return getattr(module, cls_name)(params, lr=lr, **kw)
 
 
-ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference")   # run bf16 / tf32 products anywhere
+ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference", "graphed-reference")   # bf16 / tf32 anywhere they run
 
 
 def check_precision(precision: str, engine: str, device: torch.device, dtype: torch.dtype) -> None:
@@ -102,6 +109,13 @@ def check_precision(precision: str, engine: str, device: torch.device, dtype: to
                          "on the CPU use float32 or bf16")
 
 
+def check_engine_device(engine: str, device: torch.device) -> None:
+    """ValueError naming the engine where it cannot run on `device`: GPU_ENGINES need a GPU."""
+    if engine in GPU_ENGINES and device.type != "cuda":
+        raise ValueError(f"engine: {engine} captures the seed's step as a CUDA graph and runs on a GPU (device "
+                         f"cuda), not on {device.type}")
+
+
 def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float | None = None, device="cpu", dtype: torch.dtype = torch.float32,
                  seed: int = 0, config: MLPConfig = MLPConfig(), compile_mode: str | None = None,
@@ -116,24 +130,26 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
         config = dataclasses.replace(config, activation=activation)
     if precision is not None:
         config = dataclasses.replace(config, precision=precision)
-    expect_one_of("engine", name, ENGINES + PEERS)
+    expect_one_of("engine", name, ENGINES + GPU_ENGINES + PEERS)
     expect_one_of("optimizer", optimizer, OPTIMIZERS)
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
     device = resolve_device(device)
+    check_engine_device(name, device)
     check_precision(config.precision, name, device, dtype)
-    spec = _REGISTRY.get(name) or _PEERS[name]
+    spec = _REGISTRY.get(name) or _GPU_ONLY.get(name) or _PEERS[name]
     with torch.random.fork_rng(devices=[]):          # initialise on the CPU from `seed`, globals untouched
         torch.manual_seed(seed)
         model = spec.model(config)
     model = model.to(device=device, dtype=dtype)
-    opt = make_optimizer(spec.optim, optimizer, model.parameters(), lr, momentum, weight_decay, **spec.optim_options)
+    optim_options = spec.optim_options(optimizer) if callable(spec.optim_options) else spec.optim_options
+    opt = make_optimizer(spec.optim, optimizer, model.parameters(), lr, momentum, weight_decay, **optim_options)
     options = {} if compile_mode is None else {"compile_mode": compile_mode}
     if options and spec.engine.name not in COMPILED:
         raise ValueError(f"compile_mode: only for the compiled engines ({', '.join(COMPILED)}), not {name!r}")
     return spec.engine(model, opt, config, device, dtype, **options)
 
 
-__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "ROUNDING_ENGINES", "check_precision", "OPTIMIZERS", "PEERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]
+__all__ = ["COMPILE_MODES", "COMPILED", "ENGINES", "GPU_ENGINES", "ROUNDING_ENGINES", "check_engine_device", "check_precision", "OPTIMIZERS", "PEERS", "PHASES", "Engine", "build_engine", "make_optimizer", "resolve_device"]

@@ -24,17 +24,19 @@ def _tf32_matmuls():
         torch.backends.cuda.matmul.allow_tf32 = before
 
 
-def precision_contexts(precision: str, device: torch.device):
+def precision_contexts(precision: str, device: torch.device, autocast_cache: bool = True):
     """(where the whole step runs, where its forward and loss run) for a precision: TF32 matmuls allowed
-    for tf32; autocast to bfloat16 for bf16; nothing for float32."""
+    for tf32; autocast to bfloat16 for bf16 (`autocast_cache`: its cache of the weights' casts, which
+    CUDA-graph capture needs off); nothing for float32."""
     matmuls = _tf32_matmuls() if precision == "tf32" else contextlib.nullcontext()
-    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if precision == "bf16"
-                else contextlib.nullcontext())
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=autocast_cache)
+                if precision == "bf16" else contextlib.nullcontext())
     return matmuls, autocast
 
 
 class ReferenceEngine(Engine):
     name = "reference"
+    autocast_cache = True           # autocast's cache of the weights' casts (graphed-reference turns it off)
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
@@ -43,7 +45,7 @@ class ReferenceEngine(Engine):
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad()
-        matmuls, autocast = precision_contexts(self.config.precision, self.device)
+        matmuls, autocast = precision_contexts(self.config.precision, self.device, self.autocast_cache)
         with matmuls:
             with autocast:
                 with self.phase("forward"):

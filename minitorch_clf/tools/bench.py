@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from .. import data as D
-from ..engines import COMPILED, PEERS, build_engine, resolve_device
+from ..engines import COMPILED, GPU_ENGINES, PEERS, build_engine, resolve_device
 from ..models import MLPConfig
 from ..plotting import pyplot
 from ..table import seconds_text, text_table
@@ -62,6 +62,7 @@ class Record:
     flops: int | None = None            # per step / call (the GEMMs'), for the roofline
     min_bytes: int | None = None        # the least memory traffic of a step / call (tools/intensity.py)
     phases: dict | None = None          # seconds per step in each profiler label (bench --phases)
+    vs_graphed: float | None = None     # graphed-reference's time / this time, same batch (a GPU's fair peer)
 
 
 def _quartiles(xs: list[float]) -> tuple[float, float, float]:
@@ -138,7 +139,7 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
             cost = intensity.step(config, bs, x.element_size(), optimizer)
             split = None
             base = name.partition(":")[0].partition("@")[0]
-            if phases and base not in COMPILED and base not in PEERS:
+            if phases and base not in COMPILED + PEERS + GPU_ENGINES:    # these have no phases to profile
                 with _gemm_for(name):
                     split = phase_times(eng, x, y)
             records.append(Record(name, "resident-batch", str(device), bs, med, q3 - q1, bs / med,
@@ -305,25 +306,29 @@ def bench_memory_ops(batch_sizes: list[int], device="cpu", iters: int = 50, repe
 
 def _speedups(records: list[Record], by_loader: bool = True) -> None:
     """speedup = reference's time / this time, at the same batch size (and, in epoch mode, against
-    the seed's reference + DataLoader)."""
+    the seed's reference + DataLoader); vs_graphed likewise against graphed-reference where it ran."""
     for r in records:
-        base = [b for b in records if b.engine == "reference" and b.batch_size == r.batch_size
-                and (not by_loader or b.loader == r.loader)]
-        if not by_loader:
-            base = [b for b in base if b.loader == "dataloader"] or base
-        if base:
-            r.speedup = base[0].median_s / r.median_s
+        for engine, field in (("reference", "speedup"), ("graphed-reference", "vs_graphed")):
+            base = [b for b in records if b.engine == engine and b.batch_size == r.batch_size
+                    and (not by_loader or b.loader == r.loader)]
+            if not by_loader:
+                base = [b for b in base if b.loader == "dataloader"] or base
+            if base:
+                setattr(r, field, base[0].median_s / r.median_s)
 
 
 def format_table(records: list[Record], epoch: bool = False, time_label: str | None = None,
                  speedup_label: str = "speedup") -> str:
+    graphed = any(r.vs_graphed for r in records)        # a GPU run with the seed's step as one CUDA graph
     head = ["engine", "loader", "batch", time_label or ("median epoch s" if epoch else "median step"), "IQR", "samples/s",
-            speedup_label, "GFLOP/s", "% matmul", "% peak", "warm-up s"]
+            *(["vs graphed"] if graphed else []), speedup_label, "GFLOP/s", "% matmul", "% peak", "warm-up s"]
     rows = []
     for r in records:
         t = f"{r.median_s:.3f}" if epoch else seconds_text(r.median_s)
         rows.append([r.engine, r.loader, str(r.batch_size), t, f"{r.iqr_s:.3f}" if epoch else seconds_text(r.iqr_s),
-                     f"{r.samples_per_s:,.0f}" if r.samples_per_s else "-", f"{r.speedup:.2f}x" if r.speedup else "-",
+                     f"{r.samples_per_s:,.0f}" if r.samples_per_s else "-",
+                     *([f"{r.vs_graphed:.2f}x" if r.vs_graphed else "-"] if graphed else []),
+                     f"{r.speedup:.2f}x" if r.speedup else "-",
                      f"{r.gflops:.1f}" if r.gflops else "-", f"{r.pct_matmul:.1f}" if r.pct_matmul else "-",
                      f"{r.pct_peak:.1f}" if r.pct_peak else "-",
                      f"{r.first_steps_s:.2f}" if r.first_steps_s is not None else "-"])

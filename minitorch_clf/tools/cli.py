@@ -54,7 +54,8 @@ def _add_train(sub) -> None:
     p.add_argument("--data-dir", help=f"where torchvision's MNIST files live; default {d.data_dir}")
     p.add_argument("--download", action="store_true", default=None,
                    help="download mnist / fashion-mnist (needs network)")
-    p.add_argument("--engine", help=f"reference, manual, compiled, compiled-reference or fused; default {d.engine}")
+    p.add_argument("--engine", help=f"reference, manual, compiled, compiled-reference, fused, or on a GPU "
+                                     f"graphed-reference; default {d.engine}")
     p.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)}; default {d.optimizer}")
     p.add_argument("--lr", type=float, help=f"default {d.lr}")
     p.add_argument("--momentum", type=float, help=f"SGD only; default {d.momentum}")

@@ -14,12 +14,13 @@ OPTIMIZERS = tuple(REGISTRY)
 def cmd_bench(args) -> int:
     from . import bench as B
     from . import machine as M
-    from ..engines import COMPILE_MODES, COMPILED, ENGINES, PEERS
+    from ..engines import COMPILE_MODES, COMPILED, ENGINES, GPU_ENGINES, PEERS
 
+    names = ENGINES + GPU_ENGINES + PEERS
     for name in args.engines:
         base, _, gemm = name.partition("@")
-        if base not in ENGINES + PEERS:
-            raise UsageError(f"engines: expected names from {', '.join(ENGINES + PEERS)}, got {name!r}")
+        if base not in names:
+            raise UsageError(f"engines: expected names from {', '.join(names)}, got {name!r}")
         if gemm and (base != "fused" or gemm not in B.SUFFIXES):
             raise UsageError(f"engines: only fused takes a suffix, @{', @'.join(B.SUFFIXES)} "
                              f"(its GEMM, or the GEMM's instruction set); got {name!r}")
@@ -76,6 +77,10 @@ def cmd_bench(args) -> int:
             raise UsageError(f"compile-mode: sets the mode of the compiled engines ({', '.join(COMPILED)}) in the "
                              "step or epoch benchmark; none of them runs here")
     device = parse_device(args.device)
+    gpu_only = [e for e in args.engines if e.partition(":")[0] in GPU_ENGINES]
+    if gpu_only and device.type != "cuda":
+        raise UsageError(f"engines: {', '.join(gpu_only)} captures the seed's step as a CUDA graph and runs on a "
+                         "GPU (--device cuda)")
     info = M.machine_info(device)
     where = M.describe(info)
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}, "
