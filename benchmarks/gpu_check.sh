@@ -5,7 +5,8 @@
 # ceiling tests), measures the machine's ceilings (FMA peak, cuBLAS GEMMs, triad and copy bandwidth)
 # and times the engines from batch 1 to 16384 with their per-phase profile, and the first layer's
 # forward per implementation: the GPU half of `minitorch-clf report`. Writes OUT_DIR/gpu_check.log,
-# OUT_DIR/steps.json and OUT_DIR/ops.json; then data-parallel training with 2 ranks sharing the GPU
+# OUT_DIR/steps.json, OUT_DIR/epoch.json and OUT_DIR/ops.json (graphed-reference beside the engines), a
+# grid and a cluster barrier's cost; then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
 # (check and bench --precision). A failing step is reported and the rest still run; the exit status says
 # whether any failed. About 4 minutes on an H200 (the precision steps and graphed-reference added since,
@@ -28,6 +29,21 @@ step "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch
 step "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 step $CLI build --cuda
 step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py
+# what a barrier inside one kernel costs (issue 27's persistent step chooses between them): a grid barrier
+# over one and two blocks per SM, a cluster barrier of 2 to 16 blocks
+step "$PY" - <<'PY'
+import torch
+from minitorch_clf.tools import probes
+props = torch.cuda.get_device_properties(0)
+sms = props.multi_processor_count
+for blocks in (sms, 2 * sms):
+    print(f"grid barrier, {blocks} blocks of 128 threads: {probes.gpu_barrier_us(blocks, 0):.2f} us")
+for c in (2, 4, 8, 16) if props.major >= 9 else ():
+    try:
+        print(f"cluster barrier of {c}, {sms // c * c} blocks: {probes.gpu_barrier_us(sms // c * c, c):.2f} us")
+    except RuntimeError as e:
+        print(f"cluster barrier of {c}: {str(e).splitlines()[0]}")
+PY
 # graphed-reference: the seed's step as one CUDA graph, the fair GPU peer (issue 27); the table's
 # 'vs graphed' column divides its time by each engine's
 step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \

@@ -134,3 +134,34 @@ def test_graphed_reference_follows_reference_on_cuda(optimizer, precision):
     torch.testing.assert_close(torch.stack(got), torch.stack(want), rtol=1e-4, atol=1e-5)
     for p, q in zip(eng.model.parameters(), ref.model.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_gpu_barrier_probe_passes_every_barrier_and_refuses_what_cannot_launch():
+    """kernels/cuda/barriers.cu (the cost of a grid or cluster barrier, for the persistent step of issue 27):
+    every block passes every barrier - one block per SM across the grid, and clusters of 2 to 16 on compute
+    capability 9.0 - and the costs come out positive and under 100 us; a grid larger than the resident blocks,
+    a count of blocks that no cluster divides, a cluster of 17 and a float32 out are refused."""
+    from minitorch_clf.tools import probes
+
+    props = torch.cuda.get_device_properties(0)
+    sms = props.multi_processor_count
+    out = torch.empty(sms, dtype=torch.int32, device="cuda")
+    probes.gpu_barrier_rounds_(out, 0, 50)
+    assert (out == 50).all()
+    assert 0 < probes.gpu_barrier_us(sms, 0, iters=200) < 100
+    clusters = (2, 4, 8, 16) if props.major >= 9 else ()
+    for c in clusters:
+        out = torch.empty(sms // c * c, dtype=torch.int32, device="cuda")
+        probes.gpu_barrier_rounds_(out, c, 50)
+        assert (out == 50).all(), c
+    if props.major < 9:
+        with pytest.raises(RuntimeError, match="compute capability 9.0"):
+            probes.gpu_barrier_rounds_(torch.empty(4, dtype=torch.int32, device="cuda"), 2, 1)
+    for blocks, cluster, word in ((100 * sms * 64, 0, "resident at once"), (6, 4, "multiple of cluster"),
+                                  (17, 17, "cluster: expected")):
+        if cluster and props.major < 9 and word != "cluster: expected":
+            continue
+        with pytest.raises(RuntimeError, match=word):
+            probes.gpu_barrier_rounds_(torch.empty(blocks, dtype=torch.int32, device="cuda"), cluster, 1)
+    with pytest.raises(ValueError, match="out"):
+        probes.gpu_barrier_rounds_(torch.empty(4, device="cuda"), 0, 1)

@@ -82,4 +82,8 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // float32 FMA chains per thread, one thread per element of `out` (its chains' sum lands there).
   m.def("stream_gbps(str kernel, int bytes, int threads, int samples=20) -> float");
   m.def("gpu_fma_chains_(Tensor(a!) out, int iters) -> ()");
+  // The barrier probe (../cuda/barriers.cu): one block per element of the int32 `out`, each running `iters`
+  // barriers - cluster 0: the whole grid's (a cooperative launch), else its cluster's of that many blocks -
+  // and writing the count it passed there.
+  m.def("gpu_barrier_rounds_(Tensor(a!) out, int cluster, int iters) -> ()");
 }

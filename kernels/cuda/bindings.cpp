@@ -216,6 +216,31 @@ void gpu_fma_chains_cuda(at::Tensor& out, int64_t iters) {
                "gpu_fma_chains_");
 }
 
+void gpu_barrier_rounds_cuda(at::Tensor& out, int64_t cluster, int64_t iters) {
+  TORCH_CHECK(out.is_cuda() && out.scalar_type() == at::kInt && out.is_contiguous() && out.numel() >= 1,
+              "out: expected a contiguous int32 CUDA tensor, one element per block, got ", out.scalar_type(), " ",
+              out.sizes(), " on ", out.device());
+  TORCH_CHECK(iters >= 0, "iters: expected >= 0, got ", iters);
+  TORCH_CHECK(cluster >= 0 && cluster <= 16, "cluster: expected 0 (the whole grid) or a cluster size of 1..16, got ",
+              cluster);
+  const c10::cuda::CUDAGuard guard(out.device());
+  const int64_t blocks = out.numel();
+  if (cluster == 0) {
+    const int most = cuda::max_cooperative_blocks(out.device().index());
+    TORCH_CHECK(blocks <= most, "out: a grid barrier spans the blocks resident at once, at most ", most,
+                " here; got ", blocks);
+  } else {
+    TORCH_CHECK(at::cuda::getCurrentDeviceProperties()->major >= 9,
+                "cluster: thread-block clusters need compute capability 9.0, this GPU has ",
+                at::cuda::getCurrentDeviceProperties()->major, ".", at::cuda::getCurrentDeviceProperties()->minor);
+    TORCH_CHECK(blocks % cluster == 0, "out: expected a multiple of cluster (", cluster, ") blocks, got ", blocks);
+  }
+  TORCH_CHECK(blocks <= INT32_MAX, "out: at most 2^31 - 1 blocks, got ", blocks);
+  check_launch(cuda::barrier_rounds(out.data_ptr<int>(), static_cast<int>(blocks), static_cast<int>(cluster), iters,
+                                    at::cuda::getCurrentCUDAStream()),
+               "gpu_barrier_rounds_");
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
@@ -226,6 +251,7 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
   m.impl("sgd_update_", &sgd_update_cuda);
   m.impl("adam_update_", &adam_update_cuda);
   m.impl("gpu_fma_chains_", &gpu_fma_chains_cuda);
+  m.impl("gpu_barrier_rounds_", &gpu_barrier_rounds_cuda);
 }
 
 }  // namespace minitorch_clf

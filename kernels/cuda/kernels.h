@@ -89,5 +89,13 @@ cudaError_t adam_update(const TensorBatch<T>& batch, const AdamHyper& h, cudaStr
 constexpr int kFmaChains = 16;
 cudaError_t fma_chains(float* out, int64_t n, int64_t iters, cudaStream_t stream);
 
+// The barrier probe (barriers.cu): `blocks` blocks of kBarrierThreads threads, each running `iters` barriers
+// - cluster 0: grid.sync() over a cooperative launch (blocks <= max_cooperative_blocks); cluster 1..16:
+// cluster.sync() in clusters of that many blocks (compute capability 9.0; blocks a multiple of it) - and
+// writing the count it passed to out[block].
+constexpr int kBarrierThreads = 128;
+cudaError_t barrier_rounds(int* out, int blocks, int cluster, int64_t iters, cudaStream_t stream);
+int max_cooperative_blocks(int device);   // resident at once: the most a grid barrier can span (0: unknown)
+
 }  // namespace cuda
 }  // namespace minitorch_clf

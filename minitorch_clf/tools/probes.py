@@ -1,5 +1,5 @@
-"""The machine probes of kernels/cpu/ceilings and kernels/cuda/peak.cu from Python: what the CPU and the
-GPU can do at most, measured (the FMA peak, the bandwidth of each memory level). Registered as ops
+"""The machine probes of kernels/cpu/ceilings and kernels/cuda/peak.cu, barriers.cu from Python: what the CPU
+and the GPU can do at most, measured (the FMA peak, the bandwidth of each memory level, a barrier's cost). Registered as ops
 of the same library as the kernels, but not part of the model: machine.py and bench_gemm.py use them
 for the ceilings every "% of peak" divides by."""
 from __future__ import annotations
@@ -34,3 +34,33 @@ def gpu_fma_chains_(out: torch.Tensor, iters: int) -> None:
 
 
 FMA_CHAINS = 16                                                   # kernels/cuda/kernels.h kFmaChains
+
+
+def gpu_barrier_rounds_(out: torch.Tensor, cluster: int, iters: int) -> None:
+    """Launch the GPU barrier probe (kernels/cuda/barriers.cu): one block per element of `out` (contiguous
+    int32, CUDA), each running `iters` barriers - cluster 0: grid.sync() over the whole cooperative grid;
+    1..16: cluster.sync() in clusters of that many blocks - and writing the count it passed there."""
+    if not (isinstance(out, torch.Tensor) and out.is_cuda and out.dtype == torch.int32 and out.is_contiguous()):
+        got = f"{out.dtype} on {out.device}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"out: expected a contiguous int32 CUDA tensor, got {got}")
+    _lib(out).gpu_barrier_rounds_(out, cluster, iters)
+
+
+def gpu_barrier_us(blocks: int, cluster: int = 0, iters: int = 2000, device="cuda", repeats: int = 5) -> float:
+    """Microseconds one barrier costs `blocks` blocks (cluster 0: a grid barrier; else a cluster barrier of
+    that many blocks): (a launch of `iters` barriers - a launch of none) / iters, each the best of `repeats`."""
+    from .timing import Timer
+
+    out = torch.empty(blocks, dtype=torch.int32, device=device)
+    best = {}
+    for n in (0, iters):
+        gpu_barrier_rounds_(out, cluster, n)                        # warm-up
+        times = []
+        for _ in range(repeats):
+            with Timer(out.device) as t:
+                gpu_barrier_rounds_(out, cluster, n)
+            times.append(t.seconds)
+        best[n] = min(times)
+    if not bool((out == iters).all()):
+        raise RuntimeError(f"barrier probe: a block passed {int(out.min())} of {iters} barriers")
+    return max(best[iters] - best[0], 0.0) / iters * 1e6
