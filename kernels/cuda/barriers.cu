@@ -16,25 +16,22 @@ namespace minitorch_clf {
 namespace cuda {
 namespace {
 
-__global__ void grid_rounds_kernel(int* __restrict__ out, int64_t iters) {
-  cg::grid_group grid = cg::this_grid();
+// `iters` barriers of the group, then the count passed to out[block].
+template <typename Group>
+__device__ void rounds(Group group, int* __restrict__ out, int64_t iters) {
   int passed = 0;
   for (int64_t k = 0; k < iters; ++k) {
-    grid.sync();
+    group.sync();
     ++passed;
   }
   if (threadIdx.x == 0) out[blockIdx.x] = passed;
 }
 
+__global__ void grid_rounds_kernel(int* __restrict__ out, int64_t iters) { rounds(cg::this_grid(), out, iters); }
+
 __global__ void cluster_rounds_kernel(int* __restrict__ out, int64_t iters) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  cg::cluster_group cluster = cg::this_cluster();
-  int passed = 0;
-  for (int64_t k = 0; k < iters; ++k) {
-    cluster.sync();
-    ++passed;
-  }
-  if (threadIdx.x == 0) out[blockIdx.x] = passed;
+  rounds(cg::this_cluster(), out, iters);
 #endif
 }
 
