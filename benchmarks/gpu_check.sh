@@ -6,7 +6,7 @@
 # and times the engines from batch 1 to 16384 with their per-phase profile, and the first layer's
 # forward per implementation: the GPU half of `minitorch-clf report`. Writes OUT_DIR/gpu_check.log,
 # OUT_DIR/steps.json, OUT_DIR/epoch.json and OUT_DIR/ops.json (graphed-reference beside the engines), a
-# grid and a cluster barrier's cost; then data-parallel training with 2 ranks sharing the GPU
+# grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py); then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
 # (check and bench --precision). A failing step is reported and the rest still run; the exit status says
 # whether any failed. About 4 minutes on an H200 (the precision steps and graphed-reference added since,
@@ -50,6 +50,8 @@ step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused
      --repeats 10 --phases --json "$OUT/steps.json"
 step $CLI bench --device cuda --epoch --engines reference,graphed-reference,fused --batch-sizes 64 --repeats 3 \
      --json "$OUT/epoch.json"
+# the whole step as one kernel (mlp_sgd_step_ on CUDA: persistent_step.cu) beside the two graphed steps
+step "$PY" benchmarks/gpu_one_kernel.py 1 16 64 256 1024 4096 16384
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
 # the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
 for act in gelu tanh; do

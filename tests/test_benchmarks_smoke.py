@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,3 +96,13 @@ def test_precision_curves_plots_each_run_and_refuses_a_missing_data_set_in_one_l
         bad = subprocess.run([sys.executable, "benchmarks/precision_curves.py", str(out), "--epochs", "1", *args],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1, (args, bad.stderr[-2000:])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where no GPU is present")
+def test_gpu_one_kernel_refuses_a_machine_without_a_gpu_in_one_line():
+    """benchmarks/gpu_one_kernel.py times CUDA graphs and kernels only: without a GPU (and with a bad batch
+    size) one line, no traceback."""
+    for args in ([], ["64", "x"]):
+        run = subprocess.run([sys.executable, "benchmarks/gpu_one_kernel.py", *args], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and "gpu_one_kernel:" in run.stderr, run.stderr

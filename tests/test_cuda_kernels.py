@@ -300,3 +300,71 @@ def test_epoch_graph_trains_like_eager_steps():
     bad[7] = 10
     with pytest.raises(ValueError, match="y: expected class indices in"):
         graphed.train_epoch(loader.x, bad, loader.order(4), 64)
+
+
+def _layered_and_one_kernel(act, batch, **group):
+    """Two fused CUDA engines from one seed, the first step taken by both (it makes the momentum buffers),
+    `group` set on both optimizers; the first steps layer by layer."""
+    from minitorch_clf.engines import build_engine
+
+    engines = [build_engine("fused", optimizer="sgd", lr=0.05, momentum=0.9, device="cuda", activation=act, seed=1)
+               for _ in range(2)]
+    g = torch.Generator().manual_seed(batch)
+    x, y = torch.randn(batch, 784, generator=g).cuda(), torch.randint(0, 10, (batch,), generator=g).cuda()
+    for e in engines:
+        e.whole_step = False
+        e.optimizer.param_groups[0].update(group)
+        e.step(x, y)
+    return engines, g
+
+
+def _one_kernel_step(engine, x, y):
+    return torch.ops.minitorch_clf.mlp_sgd_step_(x, y, *engine._one_call_args())
+
+
+@needs_gpu
+@pytest.mark.parametrize("act", MF.ACTIVATIONS)
+@pytest.mark.parametrize("batch", [1, 37, 64, 1024])
+def test_the_one_kernel_cuda_step_follows_the_layered_step(act, batch):
+    """mlp_sgd_step_ on CUDA (persistent_step.cu: the whole SGD step in one cooperative launch) against the
+    fused engine's layer-by-layer CUDA ops, four steps from the same state: the losses and every parameter
+    within float32 noise (other orders of summation), far closer than one step's change; two rows ignored."""
+    (layered, one), g = _layered_and_one_kernel(act, batch)
+    before = [p.detach().clone() for p in one.model.parameters()]
+    for _ in range(4):
+        x, y = torch.randn(batch, 784, generator=g).cuda(), torch.randint(0, 10, (batch,), generator=g).cuda()
+        if batch > 2:
+            y[:2] = -100
+        torch.testing.assert_close(_one_kernel_step(one, x, y), layered.step(x, y), rtol=2e-5, atol=1e-6)
+    for p, q, p0 in zip(one.model.parameters(), layered.model.parameters(), before):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+        assert (p - p0).abs().max() > 100 * (p - q).abs().max()      # they moved, together
+
+
+@needs_gpu
+@pytest.mark.parametrize("group", [{"nesterov": True, "weight_decay": 1e-3}, {"dampening": 0.3, "maximize": True},
+                                   {"momentum": 0.0}])
+def test_the_one_kernel_cuda_step_takes_every_sgd_option(group):
+    (layered, one), g = _layered_and_one_kernel("relu", 64, **group)
+    for _ in range(3):
+        x, y = torch.randn(64, 784, generator=g).cuda(), torch.randint(0, 10, (64,), generator=g).cuda()
+        torch.testing.assert_close(_one_kernel_step(one, x, y), layered.step(x, y), rtol=2e-5, atol=1e-6)
+    for p, q in zip(one.model.parameters(), layered.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+@needs_gpu
+def test_the_one_kernel_cuda_step_is_deterministic_and_refuses_a_bad_target_before_any_change():
+    (a, b), g = _layered_and_one_kernel("gelu", 257)
+    x, y = torch.randn(257, 784, generator=g).cuda(), torch.randint(0, 10, (257,), generator=g).cuda()
+    assert torch.equal(_one_kernel_step(a, x, y), _one_kernel_step(b, x, y))
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+    before = [p.detach().clone() for p in a.model.parameters()]
+    y[100] = 10
+    with pytest.raises(RuntimeError, match="class index 10 at position 100 .* no parameter was changed"):
+        _one_kernel_step(a, x, y)
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), before))
+    with pytest.raises(RuntimeError, match="weights\\[1\\]: expected"):
+        torch.ops.minitorch_clf.mlp_sgd_step_(x, y, [a.weights[0], a.weights[0]], a.biases[:2], [], "relu",
+                                              0.1, 0.0, 0.0, 0.0, False, False)

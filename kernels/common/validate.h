@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <vector>
 
 #include "activation.h"
 
@@ -85,6 +86,19 @@ inline void check_cross_entropy(const at::Tensor& logits, const at::Tensor& targ
               target.scalar_type());
   TORCH_CHECK(target.device() == logits.device(), "target: expected device ", logits.device(), ", got ",
               target.device());
+}
+
+// The layers of a whole-step op (mlp_sgd_step_, mlp_sgd_epoch_): a weight and a bias each, at least one
+// layer. Returns the parameters in the optimizer's order: w0, b0, w1, b1, ...
+inline std::vector<at::Tensor> step_params(at::TensorList weights, at::TensorList biases) {
+  TORCH_CHECK(!weights.empty() && biases.size() == weights.size(), "weights, biases: expected one of each per layer, got ",
+              weights.size(), " and ", biases.size());
+  std::vector<at::Tensor> params;
+  for (size_t k = 0; k < weights.size(); ++k) {
+    params.push_back(weights[k]);
+    params.push_back(biases[k]);
+  }
+  return params;
 }
 
 inline void check_lists(const char* name, at::TensorList params, at::TensorList other) {

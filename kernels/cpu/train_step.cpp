@@ -28,14 +28,8 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
                             double lr, double momentum, double dampening, double weight_decay, bool nesterov,
                             bool maximize) {
   const Activation act = parse_activation(activation);
+  const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
   const size_t L = weights.size();
-  TORCH_CHECK(L > 0 && biases.size() == L, "weights, biases: expected one of each per layer, got ", L, " and ",
-              biases.size());
-  std::vector<at::Tensor> params;            // in the optimizer's order: w0, b0, w1, b1, ...
-  for (size_t k = 0; k < L; ++k) {
-    params.push_back(weights[k]);
-    params.push_back(biases[k]);
-  }
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};

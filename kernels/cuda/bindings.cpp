@@ -216,6 +216,90 @@ void gpu_fma_chains_cuda(at::Tensor& out, int64_t iters) {
                "gpu_fma_chains_");
 }
 
+// The whole SGD step as one kernel (persistent_step.cu), as the CPU op mlp_sgd_step_ computes it: float32
+// tensors on one GPU, contiguous; the momentum buffers must exist (the engine's first step makes them).
+// Returns the loss. A target outside [0, C) that is not ignore_index stops the kernel before any update and
+// is raised here (outside a graph capture, as the loss op does).
+at::Tensor mlp_sgd_step_cuda(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                             at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
+                             double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                             bool maximize) {
+  const Activation act = parse_activation(activation);
+  const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
+  const size_t L = weights.size();
+  TORCH_CHECK(L <= static_cast<size_t>(cuda::kMaxLayers), "weights: the one-kernel CUDA step takes at most ",
+              cuda::kMaxLayers, " layers, got ", L);
+  check_dense("x", x);
+  TORCH_CHECK(x.dim() == 2 && x.is_cuda() && x.scalar_type() == at::kFloat && x.is_contiguous() && x.size(0) > 0,
+              "x: expected a contiguous float32 CUDA tensor (N, in_features) with N >= 1, got ", x.scalar_type(), " ",
+              x.sizes(), " on ", x.device());
+  check_dense("target", target);
+  TORCH_CHECK(target.dim() == 1 && target.size(0) == x.size(0) && target.scalar_type() == at::kLong &&
+                  target.device() == x.device() && target.is_contiguous(),
+              "target: expected contiguous int64 class indices (", x.size(0), ",) on ", x.device(), ", got ",
+              target.scalar_type(), " ", target.sizes(), " on ", target.device());
+  for (size_t k = 0; k < L; ++k) {
+    const at::Tensor &w = weights[k], &b = biases[k];
+    check_dense("weights", w);
+    check_dense("biases", b);
+    const int64_t in = k == 0 ? x.size(1) : weights[k - 1].size(0);
+    TORCH_CHECK(w.dim() == 2 && w.size(1) == in, "weights[", k, "]: expected (out_features, ", in,
+                ") (the in_features of ", k == 0 ? "x" : "the layer below", "), got shape ", w.sizes());
+    TORCH_CHECK(b.dim() == 1 && b.size(0) == w.size(0), "biases[", k, "]: expected shape (", w.size(0), ",), got ",
+                b.sizes());
+    TORCH_CHECK(w.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat && w.device() == x.device() &&
+                    b.device() == x.device() && w.is_contiguous() && b.is_contiguous(),
+                "weights[", k, "], biases[", k, "]: expected contiguous float32 tensors on ", x.device(), ", got ",
+                w.scalar_type(), " on ", w.device(), ", ", b.scalar_type(), " on ", b.device());
+  }
+  if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t N = x.size(0);
+  cuda::PersistentStep step{};
+  step.layers = static_cast<int>(L);
+  step.N = N;
+  step.x = x.data_ptr<float>();
+  step.target = target.data_ptr<int64_t>();
+  step.sizes[0] = x.size(1);
+  std::vector<at::Tensor> scratch;           // alive until the launch is queued (the allocator's stream order)
+  auto buffer = [&](std::initializer_list<int64_t> shape) {
+    scratch.push_back(at::empty(shape, x.options()));
+    return scratch.back().data_ptr<float>();
+  };
+  for (size_t k = 0; k < L; ++k) {
+    const int64_t O = weights[k].size(0), I = weights[k].size(1);
+    step.sizes[k + 1] = O;
+    step.weight[k] = weights[k].data_ptr<float>();
+    step.bias[k] = biases[k].data_ptr<float>();
+    step.weight_buf[k] = momentum != 0 ? momentum_buffers[2 * k].data_ptr<float>() : nullptr;
+    step.bias_buf[k] = momentum != 0 ? momentum_buffers[2 * k + 1].data_ptr<float>() : nullptr;
+    step.out[k] = buffer({N, O});
+    step.pre[k] = reads_pre(act) && k + 1 < L ? buffer({N, O}) : nullptr;
+    step.dz[k] = buffer({N, O});
+    step.dweight[k] = buffer({O, I});
+    step.dbias[k] = buffer({O});
+  }
+  step.row_loss = buffer({N});
+  at::Tensor loss = at::empty({}, x.options());
+  at::Tensor counts = at::empty({2}, x.options().dtype(at::kInt));
+  step.loss = loss.data_ptr<float>();
+  step.counts = counts.data_ptr<int>();
+  step.ignore_index = kIgnoreIndex;
+  step.h = {lr, momentum, dampening, weight_decay, nesterov, maximize, /*first_step=*/false};
+  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  check_launch(cuda::persistent_sgd_step(step, act, x.device().index(), stream), "mlp_sgd_step_");
+  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0) {
+    const int64_t C = weights[L - 1].size(0);
+    at::Tensor tc = target.cpu();
+    const int64_t* y = tc.data_ptr<int64_t>();
+    for (int64_t n = 0; n < N; ++n) {
+      TORCH_CHECK(y[n] == kIgnoreIndex || (y[n] >= 0 && y[n] < C), "target: class index ", y[n], " at position ", n,
+                  " is outside [0, ", C, ") and is not ignore_index (", kIgnoreIndex, "); no parameter was changed");
+    }
+  }
+  return loss;
+}
+
 void gpu_barrier_rounds_cuda(at::Tensor& out, int64_t cluster, int64_t iters) {
   TORCH_CHECK(out.is_cuda() && out.scalar_type() == at::kInt && out.is_contiguous() && out.numel() >= 1,
               "out: expected a contiguous int32 CUDA tensor, one element per block, got ", out.scalar_type(), " ",
@@ -252,6 +336,7 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
   m.impl("adam_update_", &adam_update_cuda);
   m.impl("gpu_fma_chains_", &gpu_fma_chains_cuda);
   m.impl("gpu_barrier_rounds_", &gpu_barrier_rounds_cuda);
+  m.impl("mlp_sgd_step_", &mlp_sgd_step_cuda);
 }
 
 }  // namespace minitorch_clf

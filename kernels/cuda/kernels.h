@@ -89,6 +89,34 @@ cudaError_t adam_update(const TensorBatch<T>& batch, const AdamHyper& h, cudaStr
 constexpr int kFmaChains = 16;
 cudaError_t fma_chains(float* out, int64_t n, int64_t iters, cudaStream_t stream);
 
+// The whole SGD step in one cooperative launch (persistent_step.cu): every pointer below on one device, float32,
+// contiguous; layer k maps sizes[k] inputs to sizes[k + 1] outputs (sizes[layers]: the classes). The caller
+// (bindings.cpp) allocates the scratch and checks every size; momentum buffers may be null without momentum.
+// The kernel reads h.first_step as false: the buffers exist (a first step made them).
+constexpr int kMaxLayers = 8;
+struct PersistentStep {
+  int layers;
+  int64_t N;
+  int64_t sizes[kMaxLayers + 1];
+  const float* x;                          // (N, sizes[0])
+  const int64_t* target;                   // (N,)
+  float* weight[kMaxLayers];               // (sizes[k + 1], sizes[k]), updated in place
+  float* bias[kMaxLayers];                 // (sizes[k + 1],), updated in place
+  float* weight_buf[kMaxLayers];           // their momentum buffers
+  float* bias_buf[kMaxLayers];
+  float* out[kMaxLayers];                  // scratch (N, sizes[k + 1]): h_{k+1}; the last, the logits
+  float* pre[kMaxLayers];                  // scratch (N, sizes[k + 1]) where reads_pre(act), hidden layers
+  float* dz[kMaxLayers];                   // scratch (N, sizes[k + 1]): the gradient at layer k's z
+  float* dweight[kMaxLayers];              // scratch, the gradients the update reads
+  float* dbias[kMaxLayers];
+  float* row_loss;                         // scratch (N,)
+  float* loss;                             // ()
+  int* counts;                             // (2): [a target outside [0, C) and not ignored, N']
+  int64_t ignore_index;
+  SgdHyper h;
+};
+cudaError_t persistent_sgd_step(const PersistentStep& step, Activation act, int device, cudaStream_t stream);
+
 // The barrier probe (barriers.cu): `blocks` blocks of kBarrierThreads threads, each running `iters` barriers
 // - cluster 0: grid.sync() over a cooperative launch (blocks <= max_cooperative_blocks); cluster 1..16:
 // cluster.sync() in clusters of that many blocks (compute capability 9.0; blocks a multiple of it) - and
