@@ -9,8 +9,9 @@
 # grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py); then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
 # (check and bench --precision). A failing step is reported and the rest still run; the exit status says
-# whether any failed. About 4 minutes on an H200 (the precision steps and graphed-reference added since,
-# not yet run there).
+# whether any failed. About 4 minutes on an H200 (the precision steps, graphed-reference, the barriers and
+# the one-kernel step added since, not yet run there: the new GPU code runs under `timeout`, so that a hang
+# costs minutes, not the session).
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -28,10 +29,10 @@ step nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --for
 step "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
 step "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 step $CLI build --cuda
-step "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py
+step timeout 420 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py
 # what a barrier inside one kernel costs (issue 27's persistent step chooses between them): a grid barrier
 # over one and two blocks per SM, a cluster barrier of 2 to 16 blocks
-step "$PY" - <<'PY'
+step timeout 120 "$PY" - <<'PY'
 import torch
 from minitorch_clf.tools import probes
 props = torch.cuda.get_device_properties(0)
@@ -51,7 +52,7 @@ step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused
 step $CLI bench --device cuda --epoch --engines reference,graphed-reference,fused --batch-sizes 64 --repeats 3 \
      --json "$OUT/epoch.json"
 # the whole step as one kernel (mlp_sgd_step_ on CUDA: persistent_step.cu) beside the two graphed steps
-step "$PY" benchmarks/gpu_one_kernel.py 1 16 64 256 1024 4096 16384
+step timeout 180 "$PY" benchmarks/gpu_one_kernel.py 1 16 64 256 1024 4096 16384
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
 # the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
 for act in gelu tanh; do
