@@ -20,6 +20,8 @@ A GPU only: on a CPU build_engine refuses it in one line. The two CUDA pieces ar
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from .reference import ReferenceEngine
@@ -67,10 +69,12 @@ class GraphedReferenceEngine(ReferenceEngine):
         return super()._step(x, y)
 
     def _warmup_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """An eager step on a side stream, as the notes warm up before capture."""
+        """An eager step on a side stream, as the notes warm up before capture (torch's warning that a
+        capturable optimizer steps outside a capture is about exactly this, and silenced)."""
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(side), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This instance was constructed with capturable=True")
             loss = self._eager(x, y)
         torch.cuda.current_stream(self.device).wait_stream(side)
         return loss
