@@ -55,7 +55,7 @@ RECORD_FIELDS = {
 }
 # Fields a record may leave out (a later version added them; older files still read).
 OPTIONAL_RECORD_FIELDS = {"gemm": {"own_derived_s": _maybe(POSITIVE)},
-                          "steps": {"vs_graphed": _maybe(POSITIVE)}, "epoch": {"vs_graphed": _maybe(POSITIVE)}}
+                          **{kind: {"vs_graphed": _maybe(POSITIVE)} for kind in ("steps", "ops", "epoch")}}   # bench.Record
 KINDS = tuple(RECORD_FIELDS)
 PLAN_FIELDS = {"batch_size": BATCH, "product": TEXT, "shape": TEXT, "plan": TEXT,
                "tuned": (lambda v: isinstance(v, bool), "true or false")}                       # ops.tune.in_force
