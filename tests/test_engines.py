@@ -216,7 +216,8 @@ class _EagerGraphs:
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_graphed_reference_steps_as_reference_through_warmup_capture_new_shapes_and_a_changed_lr(optimizer):
     """graphed-reference's host side: 3 eager steps per batch shape, then one capture and replays over
-    static copies of the batch; the ragged batch and a changed lr get their own graphs. With eager stand-ins for the CUDA pieces, it trains exactly as
+    static copies of the batch; the ragged batch gets its own graph, a changed lr a new one (after its own
+    warm-up) that frees those of the old lr. With eager stand-ins for the CUDA pieces it trains exactly as
     reference (the same optimizer, bit for bit). The real graphs: tests/test_cuda.py."""
     from minitorch_clf.engines import GraphedReferenceEngine, make_optimizer
     from minitorch_clf.models import MLPConfig, ReferenceNet
@@ -227,15 +228,16 @@ def test_graphed_reference_steps_as_reference_through_warmup_capture_new_shapes_
     opt = make_optimizer(torch.optim, optimizer, model.parameters(), lr=0.01, momentum=0.9)
     eng = type("Eager", (_EagerGraphs, GraphedReferenceEngine), {})(model, opt, MLPConfig(), torch.device("cpu"),
                                                                     torch.float32)
-    for step, n in enumerate([64] * 5 + [37] * 4 + [64] * 2):
+    for step, n in enumerate([64] * 5 + [37] * 4 + [64] * 4):
         if step == 9:                                    # a new lr: the 64-batch graph is not reused
             for e in (ref, eng):
                 e.optimizer.param_groups[0]["lr"] = 0.02
         x, y = batch(n, seed=step)
         got, want = eng.step(x, y), ref.step(x, y)
         assert torch.equal(got, want), step
-    assert [k[0] for k in eng.graphs] == [(64, 1, 28, 28), (37, 1, 28, 28)]   # (64, lr 0.02) still warming up
-    assert eng.seen[eng._key(batch(64)[0])] == 2
+        if step == 10:                                   # (64, lr 0.02) still warming up: the old graphs stay
+            assert [k[0] for k in eng.graphs] == [(64, 1, 28, 28), (37, 1, 28, 28)]
+    assert list(eng.graphs) == [eng._key(batch(64)[0])]  # captured at lr 0.02; those of lr 0.01 freed
     for p, q in zip(eng.model.parameters(), ref.model.parameters()):
         assert torch.equal(p, q)
 

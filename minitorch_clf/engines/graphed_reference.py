@@ -13,7 +13,8 @@ As the notes require:
 - the first GRAPH_WARMUP steps of each batch shape run eagerly on a side stream (real training steps:
   they create the optimizer's state and cuBLAS's workspaces before capture);
 - one graph per batch shape and set of optimizer scalars (lr, momentum, ...: a graph bakes them in): the
-  ragged last batch of an epoch gets its own, a changed lr a new capture;
+  ragged last batch of an epoch gets its own, a changed lr a new capture (after its warm-up steps), which
+  frees the graphs of the old scalars (each holds its own memory pool);
 - autocast (bf16) runs with its weight-cast cache off, which capture needs.
 A GPU only: on a CPU build_engine refuses it in one line. The two CUDA pieces are `_warmup_step` and
 `_record`; tests/test_engines.py replaces them with eager ones to check the rest on a CPU.
@@ -56,6 +57,7 @@ class GraphedReferenceEngine(ReferenceEngine):
             if self.seen.get(key, 0) < GRAPH_WARMUP:
                 self.seen[key] = self.seen.get(key, 0) + 1
                 return self._warmup_step(x, y)
+            self.graphs = {k: v for k, v in self.graphs.items() if k[1] == key[1]}   # other scalars: not again
             static_x, static_y = x.clone(), y.clone()
             captured = self.graphs[key] = (self._record(lambda: self._eager(static_x, static_y)), static_x, static_y)
         replay, static_x, static_y = captured
