@@ -113,6 +113,16 @@ bool stream_is_capturing(cudaStream_t stream) {
   return status != cudaStreamCaptureStatusNone;
 }
 
+// A kernel flagged a target outside [0, C) that is not ignore_index: raise naming the first (read on the host).
+void raise_bad_target(const at::Tensor& target, int64_t C, int64_t ignore_index, const char* note) {
+  at::Tensor tc = target.cpu();
+  const int64_t* y = tc.data_ptr<int64_t>();
+  for (int64_t n = 0; n < tc.numel(); ++n) {
+    TORCH_CHECK(y[n] == ignore_index || (y[n] >= 0 && y[n] < C), "target: class index ", y[n], " at position ", n,
+                " is outside [0, ", C, ") and is not ignore_index (", ignore_index, ")", note);
+  }
+}
+
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cuda(const at::Tensor& logits,
                                                                        const at::Tensor& target, int64_t ignore_index) {
   check_cross_entropy(logits, target);
@@ -133,14 +143,7 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cuda(const at:
   // The kernel flags a bad target instead of trapping. Reading the flag waits for the GPU, which a
   // CUDA graph capture cannot do: there the check is skipped (the captured step replays data that
   // already passed it).
-  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0) {
-    at::Tensor tc = t.cpu();
-    const int64_t* y = tc.data_ptr<int64_t>();
-    for (int64_t n = 0; n < N; ++n) {
-      TORCH_CHECK(y[n] == ignore_index || (y[n] >= 0 && y[n] < C), "target: class index ", y[n], " at position ", n,
-                  " is outside [0, ", C, ") and is not ignore_index (", ignore_index, ")");
-    }
-  }
+  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0) raise_bad_target(t, C, ignore_index, "");
   return {loss, dlogits};
 }
 
@@ -288,15 +291,8 @@ at::Tensor mlp_sgd_step_cuda(const at::Tensor& x, const at::Tensor& target, at::
   step.h = {lr, momentum, dampening, weight_decay, nesterov, maximize, /*first_step=*/false};
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   check_launch(cuda::persistent_sgd_step(step, act, x.device().index(), stream), "mlp_sgd_step_");
-  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0) {
-    const int64_t C = weights[L - 1].size(0);
-    at::Tensor tc = target.cpu();
-    const int64_t* y = tc.data_ptr<int64_t>();
-    for (int64_t n = 0; n < N; ++n) {
-      TORCH_CHECK(y[n] == kIgnoreIndex || (y[n] >= 0 && y[n] < C), "target: class index ", y[n], " at position ", n,
-                  " is outside [0, ", C, ") and is not ignore_index (", kIgnoreIndex, "); no parameter was changed");
-    }
-  }
+  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0)
+    raise_bad_target(target, weights[L - 1].size(0), kIgnoreIndex, "; no parameter was changed");
   return loss;
 }
 
