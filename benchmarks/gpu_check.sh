@@ -6,12 +6,13 @@
 # and times the engines from batch 1 to 16384 with their per-phase profile, and the first layer's
 # forward per implementation: the GPU half of `minitorch-clf report`. Writes OUT_DIR/gpu_check.log,
 # OUT_DIR/steps.json, OUT_DIR/epoch.json and OUT_DIR/ops.json (graphed-reference beside the engines), a
-# grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py); then data-parallel training with 2 ranks sharing the GPU
+# grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py), the epoch as one
+# graph and as one kernel (benchmarks/gpu_epoch.py, OUT_DIR/gpu_epoch.json); then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
 # (check and bench --precision). A failing step is reported and the rest still run; the exit status says
-# whether any failed. About 4 minutes on an H200 (the precision steps, graphed-reference, the barriers and
-# the one-kernel step added since, not yet run there: the new GPU code runs under `timeout`, so that a hang
-# costs minutes, not the session).
+# whether any failed. About 4 minutes on an H200 (the precision steps, graphed-reference, the barriers,
+# the one-kernel step and epoch added since, not yet run there: the new GPU code runs under `timeout`, so
+# that a hang costs minutes, not the session).
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"
@@ -53,6 +54,8 @@ step $CLI bench --device cuda --epoch --engines reference,graphed-reference,fuse
      --json "$OUT/epoch.json"
 # the whole step as one kernel (mlp_sgd_step_ on CUDA: persistent_step.cu) beside the two graphed steps
 step timeout 180 "$PY" benchmarks/gpu_one_kernel.py 1 16 64 256 1024 4096 16384
+# the epoch: step by step, one CUDA graph of layered steps, one launch of the epoch kernel (mlp_sgd_epoch_)
+step timeout 180 "$PY" benchmarks/gpu_epoch.py --epochs 5 --json "$OUT/gpu_epoch.json"
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
 # the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
 for act in gelu tanh; do
@@ -97,6 +100,8 @@ echo; echo "=== summary"
 import json, sys, pathlib
 for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
     doc = json.loads(f.read_text())
+    if "records" not in doc:                     # gpu_epoch.json: its table is in the log above
+        continue
     print(f.stem, "machine", doc["machine"])
     print(f.stem, "ceilings", doc["ceilings"])
     for r in doc["records"]:

@@ -368,3 +368,101 @@ def test_the_one_kernel_cuda_step_is_deterministic_and_refuses_a_bad_target_befo
     with pytest.raises(RuntimeError, match="weights\\[1\\]: expected"):
         torch.ops.minitorch_clf.mlp_sgd_step_(x, y, [a.weights[0], a.weights[0]], a.biases[:2], [], "relu",
                                               0.1, 0.0, 0.0, 0.0, False, False)
+
+
+def _one_kernel_epoch(engine, x, y, order, batch, drop_last=False):
+    return torch.ops.minitorch_clf.mlp_sgd_epoch_(x, y, order, batch, drop_last, *engine._one_call_args())
+
+
+@needs_gpu
+@pytest.mark.parametrize("act", MF.ACTIVATIONS)
+@pytest.mark.parametrize("batch,drop_last", [(64, False), (64, True), (1, False), (300, False)])
+def test_the_one_kernel_cuda_epoch_is_the_one_kernel_step_per_batch(act, batch, drop_last):
+    """mlp_sgd_epoch_ on CUDA (persistent_step.cu's epoch kernel: every step of the epoch in one launch) against
+    the one-kernel step called per batch of the same order: the same phases on the same rows, so the same
+    bits - every loss and parameter - with a ragged last batch (700 rows) or without it (drop_last), and
+    rows read through order (a permutation, x not gathered)."""
+    (a, b), g = _layered_and_one_kernel(act, 16)
+    n = 700 if batch > 1 else 9
+    x, y = torch.randn(n, 1, 28, 28, generator=g).cuda(), torch.randint(0, 10, (n,), generator=g).cuda()
+    if batch > 1:
+        y[3] = -100                                       # an ignored row (alone in a batch, its loss is NaN)
+    order = torch.randperm(n, generator=g).cuda()
+    losses = _one_kernel_epoch(a, x, y, order, batch, drop_last)
+    rows = x.reshape(n, -1)
+    starts = range(0, n - batch + 1 if drop_last else n, batch)
+    expected = torch.stack([_one_kernel_step(b, rows[order[s:s + batch]].contiguous(), y[order[s:s + batch]].contiguous())
+                            for s in starts])
+    assert losses.shape == (len(starts),) and torch.equal(losses, expected)
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+
+
+@needs_gpu
+@pytest.mark.parametrize("group", [{}, {"nesterov": True, "weight_decay": 1e-3}, {"momentum": 0.0}])
+def test_the_one_kernel_cuda_epoch_follows_the_layered_epoch(group):
+    """The epoch kernel against the fused engine's layer-by-layer CUDA steps over the same order (Engine's loop
+    of step): every step's loss and the final parameters within float32 noise, an epoch of 30 steps."""
+    from minitorch_clf.engines import Engine
+
+    (layered, one), g = _layered_and_one_kernel("relu", 64, **group)
+    before = [p.detach().clone() for p in one.model.parameters()]
+    x, y = torch.randn(1900, 784, generator=g).cuda(), torch.randint(0, 10, (1900,), generator=g).cuda()
+    order = torch.randperm(1900, generator=g).cuda()
+    losses = _one_kernel_epoch(one, x, y, order, 64)
+    torch.testing.assert_close(losses, Engine.train_epoch(layered, x, y, order, 64), rtol=1e-4, atol=1e-5)
+    for p, q, p0 in zip(one.model.parameters(), layered.model.parameters(), before):
+        torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-5)
+        assert (p - p0).abs().max() > 100 * (p - q).abs().max()      # they moved, together
+
+
+@needs_gpu
+def test_the_one_kernel_cuda_epoch_is_deterministic_and_refuses_bad_rows_before_any_change():
+    (a, b), g = _layered_and_one_kernel("gelu", 16)
+    x, y = torch.randn(500, 784, generator=g).cuda(), torch.randint(0, 10, (500,), generator=g).cuda()
+    order = torch.randperm(500, generator=g).cuda()
+    assert torch.equal(_one_kernel_epoch(a, x, y, order, 32), _one_kernel_epoch(b, x, y, order, 32))
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+    before = [p.detach().clone() for p in a.model.parameters()]
+    bad_y = y.clone()
+    bad_y[int(order[77])] = 10
+    with pytest.raises(RuntimeError, match="class index 10 at position 77 .* no parameter was changed"):
+        _one_kernel_epoch(a, x, bad_y, order, 32)
+    bad_order = order.clone()
+    bad_order[5] = 500
+    with pytest.raises(RuntimeError, match=r"order: expected row indices in \[0, 500\)"):
+        _one_kernel_epoch(a, x, y, bad_order, 32)
+    with pytest.raises(RuntimeError, match="batch_size: expected a positive int"):
+        _one_kernel_epoch(a, x, y, order, 0)
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), before))
+    assert _one_kernel_epoch(a, x, y, order[:10], 32, drop_last=True).shape == (0,)
+
+
+@needs_gpu
+def test_the_fused_cuda_engine_runs_its_epoch_as_one_kernel_where_asked():
+    """FusedEngine.cuda_epoch = "kernel": train_epoch is one launch of the epoch kernel (after the first step,
+    which makes the momentum buffers): the bits of the op called on the engine's parameters; "graph" (the
+    default) the epoch captured as one CUDA graph of layered steps; anything else is refused by name."""
+    from minitorch_clf.engines import build_engine
+
+    engines = [build_engine("fused", lr=0.05, momentum=0.9, device="cuda", seed=2) for _ in range(2)]
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(640, 784, generator=g).cuda(), torch.randint(0, 10, (640,), generator=g).cuda()
+    order = torch.randperm(640, generator=g).cuda()
+    a, b = engines
+    a.cuda_epoch = "kernel"
+    losses = a.train_epoch(x, y, order, 64)
+    first = b.step(x[order[:64]], y[order[:64]])
+    rest = _one_kernel_epoch(b, x, y, order[64:], 64)
+    assert torch.equal(losses, torch.cat([first.reshape(1), rest]))
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        a.train_epoch(x, y, order, 64)
+        torch.cuda.synchronize()
+    names = [e.name for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    assert sum("persistent_epoch_kernel" in n for n in names) == 1, names
+    a.cuda_epoch = "graphs"
+    with pytest.raises(ValueError, match="cuda_epoch: expected one of"):
+        a.train_epoch(x, y, order, 64)

@@ -39,16 +39,18 @@ TORCH_LIBRARY(minitorch_clf, m) {
         " Tensor(c!)[] exp_avg_sqs, Tensor(d!)[] max_exp_avg_sqs, float[] step_sizes,"
         " float[] bias_correction2_sqrts, float lr, float beta1, float beta2, float eps,"
         " float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> ()");
-  // A whole SGD step of an MLP (linears with the activation between, cross-entropy) in one call, CPU only:
-  // the kernels above composed in C++; momentum buffers must exist (the first step makes them).
+  // A whole SGD step of an MLP (linears with the activation between, cross-entropy) in one call: on the CPU
+  // the kernels above composed in C++, on CUDA one cooperative kernel (float32, at most 8 layers);
+  // momentum buffers must exist (the first step makes them).
   // Targets of -100 are ignored, as by F.cross_entropy's default. Returns the loss; parameters and
   // buffers are updated in place.
   m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
         " Tensor(c!)[] momentum_buffers, str activation, float lr, float momentum, float dampening, float weight_decay,"
         " bool nesterov, bool maximize) -> Tensor");
   // An epoch of mlp_sgd_step_ in one call: step k trains on the rows order[k B : (k + 1) B] of x (n, ...)
-  // and target (n,), gathered here (a last short batch dropped where drop_last); order (k,) int64.
-  // Returns the losses (steps,).
+  // and target (n,) (a last short batch dropped where drop_last); order (k,) int64. The CPU gathers each
+  // batch; CUDA runs every step in one cooperative kernel that reads x's rows through order. Returns the
+  // losses (steps,).
   m.def("mlp_sgd_epoch_(Tensor x, Tensor target, Tensor order, int batch_size, bool drop_last,"
         " Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor(c!)[] momentum_buffers, str activation, float lr,"
         " float momentum, float dampening, float weight_decay, bool nesterov, bool maximize) -> Tensor");

@@ -219,54 +219,47 @@ void gpu_fma_chains_cuda(at::Tensor& out, int64_t iters) {
                "gpu_fma_chains_");
 }
 
-// The whole SGD step as one kernel (persistent_step.cu), as the CPU op mlp_sgd_step_ computes it: float32
-// tensors on one GPU, contiguous; the momentum buffers must exist (the engine's first step makes them).
-// Returns the loss. A target outside [0, C) that is not ignore_index stops the kernel before any update and
-// is raised here (outside a graph capture, as the loss op does).
-at::Tensor mlp_sgd_step_cuda(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
-                             at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
-                             double lr, double momentum, double dampening, double weight_decay, bool nesterov,
-                             bool maximize) {
-  const Activation act = parse_activation(activation);
+// The arguments of the one-kernel step and epoch (persistent_step.cu) checked, as the CPU ops take them: rows
+// (n, in_features) contiguous float32 on a GPU, weights and biases contiguous float32 on it, at most
+// kMaxLayers layers; momentum buffers as the parameters where momentum != 0 (the engine's first step makes
+// them). Then the kernels' description with its scratch for N rows.
+struct OneKernel {
+  cuda::PersistentStep step;
+  at::Tensor counts;                   // (2) int: [a flagged target, N']
+  std::vector<at::Tensor> scratch;     // alive until the launch is queued (the allocator's stream order)
+};
+
+OneKernel one_kernel_step(const at::Tensor& rows, at::TensorList weights, at::TensorList biases,
+                          at::TensorList momentum_buffers, Activation act, double lr, double momentum, double dampening,
+                          double weight_decay, bool nesterov, bool maximize, int64_t N) {
   const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
   const size_t L = weights.size();
   TORCH_CHECK(L <= static_cast<size_t>(cuda::kMaxLayers), "weights: the one-kernel CUDA step takes at most ",
               cuda::kMaxLayers, " layers, got ", L);
-  check_dense("x", x);
-  TORCH_CHECK(x.dim() == 2 && x.is_cuda() && x.scalar_type() == at::kFloat && x.is_contiguous() && x.size(0) > 0,
-              "x: expected a contiguous float32 CUDA tensor (N, in_features) with N >= 1, got ", x.scalar_type(), " ",
-              x.sizes(), " on ", x.device());
-  check_dense("target", target);
-  TORCH_CHECK(target.dim() == 1 && target.size(0) == x.size(0) && target.scalar_type() == at::kLong &&
-                  target.device() == x.device() && target.is_contiguous(),
-              "target: expected contiguous int64 class indices (", x.size(0), ",) on ", x.device(), ", got ",
-              target.scalar_type(), " ", target.sizes(), " on ", target.device());
   for (size_t k = 0; k < L; ++k) {
     const at::Tensor &w = weights[k], &b = biases[k];
     check_dense("weights", w);
     check_dense("biases", b);
-    const int64_t in = k == 0 ? x.size(1) : weights[k - 1].size(0);
+    const int64_t in = k == 0 ? rows.size(1) : weights[k - 1].size(0);
     TORCH_CHECK(w.dim() == 2 && w.size(1) == in, "weights[", k, "]: expected (out_features, ", in,
                 ") (the in_features of ", k == 0 ? "x" : "the layer below", "), got shape ", w.sizes());
     TORCH_CHECK(b.dim() == 1 && b.size(0) == w.size(0), "biases[", k, "]: expected shape (", w.size(0), ",), got ",
                 b.sizes());
-    TORCH_CHECK(w.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat && w.device() == x.device() &&
-                    b.device() == x.device() && w.is_contiguous() && b.is_contiguous(),
-                "weights[", k, "], biases[", k, "]: expected contiguous float32 tensors on ", x.device(), ", got ",
+    TORCH_CHECK(w.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat && w.device() == rows.device() &&
+                    b.device() == rows.device() && w.is_contiguous() && b.is_contiguous(),
+                "weights[", k, "], biases[", k, "]: expected contiguous float32 tensors on ", rows.device(), ", got ",
                 w.scalar_type(), " on ", w.device(), ", ", b.scalar_type(), " on ", b.device());
   }
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const int64_t N = x.size(0);
-  cuda::PersistentStep step{};
+  OneKernel one;
+  cuda::PersistentStep& step = one.step;
+  std::vector<at::Tensor>& scratch = one.scratch;
   step.layers = static_cast<int>(L);
   step.N = N;
-  step.x = x.data_ptr<float>();
-  step.target = target.data_ptr<int64_t>();
-  step.sizes[0] = x.size(1);
-  std::vector<at::Tensor> scratch;           // alive until the launch is queued (the allocator's stream order)
+  step.x = rows.data_ptr<float>();
+  step.sizes[0] = rows.size(1);
   auto buffer = [&](std::initializer_list<int64_t> shape) {
-    scratch.push_back(at::empty(shape, x.options()));
+    scratch.push_back(at::empty(shape, rows.options()));
     return scratch.back().data_ptr<float>();
   };
   for (size_t k = 0; k < L; ++k) {
@@ -283,17 +276,91 @@ at::Tensor mlp_sgd_step_cuda(const at::Tensor& x, const at::Tensor& target, at::
     step.dbias[k] = buffer({O});
   }
   step.row_loss = buffer({N});
-  at::Tensor loss = at::empty({}, x.options());
-  at::Tensor counts = at::empty({2}, x.options().dtype(at::kInt));
-  step.loss = loss.data_ptr<float>();
-  step.counts = counts.data_ptr<int>();
+  one.counts = at::empty({2}, rows.options().dtype(at::kInt));
+  step.counts = one.counts.data_ptr<int>();
   step.ignore_index = kIgnoreIndex;
   step.h = {lr, momentum, dampening, weight_decay, nesterov, maximize, /*first_step=*/false};
+  return one;
+}
+
+void check_rows(const at::Tensor& x) {
+  check_dense("x", x);
+  TORCH_CHECK(x.dim() == 2 && x.is_cuda() && x.scalar_type() == at::kFloat && x.is_contiguous() && x.size(0) > 0,
+              "x: expected a contiguous float32 CUDA tensor (N, in_features) with N >= 1, got ", x.scalar_type(), " ",
+              x.sizes(), " on ", x.device());
+}
+
+void check_targets_of(const at::Tensor& target, const at::Tensor& x) {
+  check_dense("target", target);
+  TORCH_CHECK(target.dim() == 1 && target.size(0) == x.size(0) && target.scalar_type() == at::kLong &&
+                  target.device() == x.device() && target.is_contiguous(),
+              "target: expected contiguous int64 class indices (", x.size(0), ",) on ", x.device(), ", got ",
+              target.scalar_type(), " ", target.sizes(), " on ", target.device());
+}
+
+// The whole SGD step as one kernel (persistent_step.cu), as the CPU op mlp_sgd_step_ computes it: float32
+// tensors on one GPU, contiguous; the momentum buffers must exist (the engine's first step makes them).
+// Returns the loss. A target outside [0, C) that is not ignore_index stops the kernel before any update and
+// is raised here (outside a graph capture, as the loss op does).
+at::Tensor mlp_sgd_step_cuda(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                             at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
+                             double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                             bool maximize) {
+  const Activation act = parse_activation(activation);
+  check_rows(x);
+  check_targets_of(target, x);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const OneKernel one = one_kernel_step(x, weights, biases, momentum_buffers, act, lr, momentum, dampening,
+                                        weight_decay, nesterov, maximize, x.size(0));
+  at::Tensor loss = at::empty({}, x.options());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  check_launch(cuda::persistent_sgd_step(step, act, x.device().index(), stream), "mlp_sgd_step_");
-  if (!stream_is_capturing(stream) && counts[0].item<int>() != 0)
-    raise_bad_target(target, weights[L - 1].size(0), kIgnoreIndex, "; no parameter was changed");
+  check_launch(cuda::persistent_sgd_step(one.step, target.data_ptr<int64_t>(), loss.data_ptr<float>(), act,
+                                         x.device().index(), stream),
+               "mlp_sgd_step_");
+  if (!stream_is_capturing(stream) && one.counts[0].item<int>() != 0)
+    raise_bad_target(target, weights.back().size(0), kIgnoreIndex, "; no parameter was changed");
   return loss;
+}
+
+// An epoch of the one-kernel step in one launch (persistent_step.cu's epoch kernel), as the CPU op
+// mlp_sgd_epoch_ trains it: step k on the rows order[k B : (k + 1) B] of x (a shorter last batch unless
+// drop_last), the losses (steps,) returned. x (n, ...) is read in place, row by row through order; the
+// targets are gathered in order first (one index_select). order's indices and those targets are checked
+// here, before the launch (two reductions read on the host, once an epoch): a bad one is raised with no
+// parameter changed.
+at::Tensor mlp_sgd_epoch_cuda(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order,
+                              int64_t batch_size, bool drop_last, at::TensorList weights, at::TensorList biases,
+                              at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
+                              double dampening, double weight_decay, bool nesterov, bool maximize) {
+  const Activation act = parse_activation(activation);
+  TORCH_CHECK(batch_size >= 1, "batch_size: expected a positive int, got ", batch_size);
+  TORCH_CHECK(x.dim() >= 2, "x: expected (n, ...) rows, got shape ", x.sizes());
+  const at::Tensor rows = x.reshape({x.size(0), -1});
+  check_rows(rows);
+  check_targets_of(target, rows);
+  TORCH_CHECK(order.dim() == 1 && order.scalar_type() == at::kLong && order.device() == x.device(),
+              "order: expected int64 row indices (k,) on ", x.device(), ", got ", order.scalar_type(), " ",
+              order.sizes(), " on ", order.device());
+  const c10::cuda::CUDAGuard guard(x.device());
+  const at::Tensor idx = order.contiguous();
+  const int64_t n = idx.size(0), steps = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
+  if (steps == 0) return at::empty({0}, rows.options());
+  const OneKernel one = one_kernel_step(rows, weights, biases, momentum_buffers, act, lr, momentum, dampening,
+                                        weight_decay, nesterov, maximize, std::min(batch_size, n));
+  const auto [low, high] = at::aminmax(idx);
+  const int64_t lo = low.item<int64_t>(), hi = high.item<int64_t>();
+  TORCH_CHECK(lo >= 0 && hi < rows.size(0), "order: expected row indices in [0, ", rows.size(0),
+              "), got values from ", lo, " to ", hi);
+  const at::Tensor y = target.index_select(0, idx);                  // (n,) the targets in epoch order
+  const int64_t C = weights.back().size(0);
+  if ((y.ne(kIgnoreIndex) & (y.lt(0) | y.ge(C))).any().item<bool>())
+    raise_bad_target(y, C, kIgnoreIndex, " (a position in the epoch's order); no parameter was changed");
+  at::Tensor losses = at::empty({steps}, rows.options());
+  const cuda::EpochOrder epoch{idx.data_ptr<int64_t>(), y.data_ptr<int64_t>(), n, batch_size, steps,
+                               losses.data_ptr<float>()};
+  check_launch(cuda::persistent_sgd_epoch(one.step, epoch, act, x.device().index(), at::cuda::getCurrentCUDAStream()),
+               "mlp_sgd_epoch_");
+  return losses;
 }
 
 void gpu_barrier_rounds_cuda(at::Tensor& out, int64_t cluster, int64_t iters) {
@@ -333,6 +400,7 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
   m.impl("gpu_fma_chains_", &gpu_fma_chains_cuda);
   m.impl("gpu_barrier_rounds_", &gpu_barrier_rounds_cuda);
   m.impl("mlp_sgd_step_", &mlp_sgd_step_cuda);
+  m.impl("mlp_sgd_epoch_", &mlp_sgd_epoch_cuda);
 }
 
 }  // namespace minitorch_clf

@@ -96,10 +96,9 @@ cudaError_t fma_chains(float* out, int64_t n, int64_t iters, cudaStream_t stream
 constexpr int kMaxLayers = 8;
 struct PersistentStep {
   int layers;
-  int64_t N;
+  int64_t N;                               // the batch's rows: the scratch's (the epoch's: its largest batch)
   int64_t sizes[kMaxLayers + 1];
-  const float* x;                          // (N, sizes[0])
-  const int64_t* target;                   // (N,)
+  const float* x;                          // (N, sizes[0]); the epoch's: the data set's rows
   float* weight[kMaxLayers];               // (sizes[k + 1], sizes[k]), updated in place
   float* bias[kMaxLayers];                 // (sizes[k + 1],), updated in place
   float* weight_buf[kMaxLayers];           // their momentum buffers
@@ -110,12 +109,26 @@ struct PersistentStep {
   float* dweight[kMaxLayers];              // scratch, the gradients the update reads
   float* dbias[kMaxLayers];
   float* row_loss;                         // scratch (N,)
-  float* loss;                             // ()
   int* counts;                             // (2): [a target outside [0, C) and not ignored, N']
   int64_t ignore_index;
   SgdHyper h;
 };
-cudaError_t persistent_sgd_step(const PersistentStep& step, Activation act, int device, cudaStream_t stream);
+// One step on x (N rows) and target (N,), its loss to loss ().
+cudaError_t persistent_sgd_step(const PersistentStep& step, const int64_t* target, float* loss, Activation act,
+                                int device, cudaStream_t stream);
+
+// An epoch in one cooperative launch: step s on the rows order[s B : min(rows, (s + 1) B)] of step.x, B =
+// batch_size (step.N = min(B, rows)), target holding their classes in that order (rows,), its loss to
+// losses[s]. A step that flags a target stops the kernel before it updates anything (the caller checks the
+// targets first).
+struct EpochOrder {
+  const int64_t* order;                    // (rows,) row indices of x, each in range (checked by the caller)
+  const int64_t* target;                   // (rows,) target[order[r]], gathered by the caller
+  int64_t rows, batch_size, steps;
+  float* losses;                           // (steps,)
+};
+cudaError_t persistent_sgd_epoch(const PersistentStep& step, const EpochOrder& epoch, Activation act, int device,
+                                 cudaStream_t stream);
 
 // The barrier probe (barriers.cu): `blocks` blocks of kBarrierThreads threads, each running `iters` barriers
 // - cluster 0: grid.sync() over a cooperative launch (blocks <= max_cooperative_blocks); cluster 1..16:

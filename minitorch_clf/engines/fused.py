@@ -21,6 +21,8 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
   * `train_epoch` on a GPU captures the whole epoch as one graph: every step's gather of its rows
     (index_select from the resident data set, by a slice of the order buffer), its kernels and its
     loss. A replay copies the epoch's order in and trains ~940 steps with one launch from the host.
+    With `cuda_epoch = "kernel"` it is instead one launch of `mlp_sgd_epoch_`: one cooperative kernel
+    runs every step's phases, the rows read through the order in place (not measured on a GPU yet).
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
@@ -42,9 +44,14 @@ from .. import ops
 from ..ops import tune
 from ..data import batches
 from .. import optim as ours
+from ..errors import expect_one_of
 from .base import Engine, check_targets
 
 GRAPH_WARMUP = 3
+# How train_epoch runs on a GPU (FusedEngine.cuda_epoch): "graph", the epoch's layered steps captured as one
+# CUDA graph; "kernel", one launch of mlp_sgd_epoch_ (kernels/cuda/persistent_step.cu: every step of the epoch
+# in one cooperative kernel). "graph" stays the default until a GPU has measured the kernel (issue 27).
+CUDA_EPOCHS = ("graph", "kernel")
 
 
 class FusedEngine(Engine):
@@ -63,6 +70,7 @@ class FusedEngine(Engine):
         self.seen: dict[tuple, int] = {}          # eager steps taken per batch shape
         self.epoch_graph: tuple | None = None      # (key, graph, static order, losses, x, y): the last epoch captured
         self.tuned: set[int] = set()               # batch sizes whose GEMM plans are in force (CPU)
+        self.cuda_epoch = "graph"                  # a GPU's train_epoch: one of CUDA_EPOCHS
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self._tune(x.shape[0])
@@ -141,11 +149,14 @@ class FusedEngine(Engine):
             return None
         return graph, out
 
-    # -- a whole epoch: one C++ call on the CPU, one CUDA graph on a GPU ---------------------------
+    # -- a whole epoch: one C++ call on the CPU; one CUDA graph or one kernel on a GPU -------------
     def train_epoch(self, x, y, order, batch_size, drop_last=False):
         if self.device.type == "cpu":
             with self._precision():
-                return self._cpu_epoch(x, y, order, batch_size, drop_last)
+                return self._one_call_epoch(x, y, order, batch_size, drop_last)
+        expect_one_of("cuda_epoch", self.cuda_epoch, CUDA_EPOCHS)
+        if self.cuda_epoch == "kernel":
+            return self._one_call_epoch(x, y, order, batch_size, drop_last)
         captured = self._epoch_graph(x, y, order, batch_size, drop_last)
         if captured is None:
             return super().train_epoch(x, y, order, batch_size, drop_last)
@@ -154,10 +165,11 @@ class FusedEngine(Engine):
         graph.replay()
         return losses.clone()                  # the static buffer is overwritten by the next replay
 
-    def _cpu_epoch(self, x, y, order, batch_size, drop_last):
-        """The epoch as one call of mlp_sgd_epoch_ (the same kernels, gathers and steps as the loop of
-        `step`, without the Python around each step); the loop where the step is not one call (Adam,
-        profiling, data parallel). The first step of a fresh SGD with momentum makes the buffers."""
+    def _one_call_epoch(self, x, y, order, batch_size, drop_last):
+        """The epoch as one call of mlp_sgd_epoch_ (on the CPU the same kernels, gathers and steps as the
+        loop of `step`, without the Python around each step; on a GPU the one-kernel step's phases for
+        every batch in one launch); the loop where the step is not one call (Adam, profiling, data
+        parallel). The first step of a fresh SGD with momentum makes the buffers."""
         self.check_order(order, len(y), batch_size)
         if not self.whole_step:
             return super().train_epoch(x, y, order, batch_size, drop_last)
