@@ -63,11 +63,12 @@ for act in gelu tanh; do
 done
 
 # the products' precision on the GPU (issue 29): reference under autocast / TF32, manual's written-out
-# rounding, each checked against float64 and timed beside float32 (the fused engine refuses them on a GPU)
+# rounding, fused on cuBLASLt's tensor cores, each checked against float64 (fused: tests/test_cuda.py) and
+# timed beside float32
 for prec in bf16 tf32; do
   step $CLI check --device cuda --precision $prec
 done
-step $CLI bench --device cuda --engines reference,graphed-reference,manual --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
+step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
 
 # data parallel on the one GPU: 2 ranks over gloo (nccl takes one GPU a rank), against one process at
 # the global batch; the same engines' inspected steps

@@ -165,3 +165,36 @@ def test_gpu_barrier_probe_passes_every_barrier_and_refuses_what_cannot_launch()
             probes.gpu_barrier_rounds_(torch.empty(blocks, dtype=torch.int32, device="cuda"), cluster, 1)
     with pytest.raises(ValueError, match="out"):
         probes.gpu_barrier_rounds_(torch.empty(4, device="cuda"), 0, 1)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "tf32"])
+def test_fused_products_on_tensor_cores_follow_manuals_rounding(precision):
+    """fused on a GPU with its products in bf16 / tf32 (cuBLASLt's tensor cores, kernels/cuda/cublaslt.cpp)
+    against manual's written-out rounding (functional.round_to, float32 products), the same weights and
+    batches: 12 steps (3 eager, layer by layer, then the graphed whole step, captured in the precision),
+    then an epoch graph. Losses and parameters within the format's bound (check's PRECISION_BOUND, of the largest
+    entry: other orders of summation, and for tf32 cuBLASLt's own reading of the operands), while the
+    float32 fused step lands farther from them than that (the rounding is in effect). The one-kernel
+    epoch refuses the precision by name."""
+    from minitorch_clf.checks import PRECISION_BOUND
+
+    fused, manual, plain = (build_engine(n, lr=0.05, device="cuda", precision=p, seed=3)
+                            for n, p in (("fused", precision), ("manual", precision), ("fused", "float32")))
+    g = torch.Generator().manual_seed(6)
+    bound = PRECISION_BOUND[precision]
+    for step in range(12):
+        x, y = torch.randn(256, 784, generator=g).cuda(), torch.randint(0, 10, (256,), generator=g).cuda()
+        lf, lm, lp = (e.step(x, y) for e in (fused, manual, plain))
+        assert abs(lf - lm) <= bound * abs(lm), step
+    assert fused.graphs                                           # the whole step ran as a graph
+    x, y = torch.randn(640, 784, generator=g).cuda(), torch.randint(0, 10, (640,), generator=g).cuda()
+    order = torch.randperm(640, generator=g).cuda()
+    lf, lm, _ = (e.train_epoch(x, y, order, 64) for e in (fused, manual, plain))
+    assert fused.epoch_graph is not None and ((lf - lm).abs() <= bound * lm.abs()).all()
+    flat = lambda e: torch.cat([p.detach().reshape(-1) for p in e.model.parameters()])
+    scale = flat(manual).abs().max()
+    assert (flat(fused) - flat(manual)).abs().max() <= bound * scale
+    assert (flat(plain) - flat(manual)).abs().max() > (flat(fused) - flat(manual)).abs().max()
+    fused.cuda_epoch = "kernel"
+    with pytest.raises(ValueError, match=f"cuda_epoch: the epoch kernel runs float32 products, not {precision}"):
+        fused.train_epoch(x, y, order, 64)

@@ -30,6 +30,22 @@ def test_cuda_kernels_build_and_register(capsys):
     assert "cuda kernels:" in out
 
 
+@needs_nvcc
+def test_the_cuda_products_precision_is_a_process_setting_that_names_a_bad_value():
+    """ops.set_cuda_precision (the CUDA library's, read by its fused products): returns the previous setting,
+    `ops.precision(name, "cuda")` restores it, and a format it does not run is one line naming the argument
+    (from the Python side and from the op itself)."""
+    assert ops.set_cuda_precision("bf16") == "float32"
+    with ops.precision("tf32", "cuda"):
+        assert ops.set_cuda_precision("tf32") == "tf32"
+    assert ops.set_cuda_precision("float32") == "bf16"
+    with pytest.raises(ValueError, match="precision: expected one of float32, tf32, bf16, got 'fp16'"):
+        ops.set_cuda_precision("fp16")
+    with pytest.raises(RuntimeError, match="precision: expected 'float32', 'tf32' or 'bf16', got 'fp16'"):
+        torch.ops.minitorch_clf.set_cuda_precision("fp16")
+    assert ops.set_cuda_precision("float32") == "float32"
+
+
 def poison():
     """Fill a large block of the caching allocator with NaN and free it: the next outputs reuse it."""
     junk = torch.full((64 << 20,), float("nan"), device="cuda")

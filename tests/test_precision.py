@@ -104,7 +104,7 @@ def test_manual_bf16_follows_the_autocast_reference_and_is_not_the_float32_step(
 
 
 @pytest.mark.parametrize("kw,message", [
-    (dict(name="fused", precision="tf32"), "precision: the fused engine runs float32 products, and bf16 on a CPU"),
+    (dict(name="fused", precision="tf32"), "precision: tf32 is the format NVIDIA tensor cores read"),
     (dict(name="jax", precision="tf32"), "precision: the jax engine runs float32 products, and bf16 on a CPU"),
     (dict(name="fused", precision="bf16", dtype=torch.float64), "precision: bf16 rounds the operands of float32"),
     (dict(name="manual", precision="tf32"), "precision: tf32 is the format NVIDIA tensor cores read"),
@@ -125,8 +125,8 @@ def test_check_reports_bf16_errors_and_cannot_pass_without_rounding(monkeypatch)
 
 def test_train_config_takes_precision_and_reads_older_runs_as_float32():
     TrainConfig(engine="manual", precision="bf16").validate()
-    with pytest.raises(UsageError, match="precision: the fused engine runs float32 products, and bf16"):
-        TrainConfig(engine="fused", precision="tf32").validate()
+    with pytest.raises(UsageError, match="precision: tf32 is the format NVIDIA tensor cores read"):
+        TrainConfig(engine="fused", precision="tf32").validate()      # a GPU's: fused runs it there
     with pytest.raises(UsageError, match="precision: expected one of float32, tf32, bf16, got 'half'"):
         TrainConfig(precision="half").validate()
     old = {k: v for k, v in TrainConfig().__dict__.items() if k != "precision"}
@@ -148,7 +148,7 @@ def test_cli_precision(tmp_path):
     assert run.returncode == 0, run.stderr
     run = _cli("check", "--precision", "bf16")
     assert run.returncode == 0 and "bf16 products against float64" in run.stdout, run.stdout[-2000:]
-    for args, message in [(("train", "--engine", "fused", "--precision", "tf32"), "precision: the fused engine"),
+    for args, message in [(("train", "--engine", "fused", "--precision", "tf32"), "precision: tf32 is the format"),
                           (("train", "--precision", "tf32"), "precision: tf32 is the format"),
                           (("check", "--precision", "tf32"), "precision: tf32 is the format"),
                           (("bench", "--engines", "jax", "--precision", "float32,tf32"), "jax: precision: the jax"),

@@ -73,6 +73,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // The format of the GEMM's operands ('float32'; 'bf16': rounded to bfloat16, float32 sums; returns the
   // previous).
   m.def("set_precision(str name) -> str");
+  // The format of the fused CUDA ops' float32 products ('float32'; 'tf32' or 'bf16': tensor cores on
+  // cuBLASLt, float32 sums; returns the previous). Registered by the CUDA kernels' library.
+  m.def("set_cuda_precision(str name) -> str");
   // The kernel of the bf16 products ('amx', 'avx512bf16', 'fma' or 'auto': the first of those this CPU runs;
   // returns the previous setting), and the kernels this CPU runs, the one 'auto' takes first.
   m.def("set_bf16_kernel(str name) -> str");

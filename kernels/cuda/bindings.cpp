@@ -7,6 +7,9 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include <atomic>
+#include <string>
+
 #include "../common/validate.h"
 #include "cublaslt.h"
 #include "kernels.h"
@@ -18,16 +21,68 @@ void check_launch(cudaError_t err, const char* what) {
   TORCH_CHECK(err == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err));
 }
 
+// The format the fused CUDA ops' float32 products read their operands in (cublaslt.h's Precision), set by
+// set_cuda_precision: float32 at first. Process-wide, as the CPU GEMM's format is; float64 ignores it.
+std::atomic<cuda::Precision> g_precision{cuda::Precision::kFloat32};
+constexpr const char* kPrecisionNames[] = {"float32", "tf32", "bf16"};   // Precision's order
+
+cuda::Precision precision_of(const at::Tensor& t) {
+  return t.scalar_type() == at::kFloat ? g_precision.load() : cuda::Precision::kFloat32;
+}
+
+std::string set_cuda_precision(c10::string_view name) {
+  int i = 0;
+  while (i < 3 && name != kPrecisionNames[i]) ++i;
+  TORCH_CHECK(i < 3, "precision: expected 'float32', 'tf32' or 'bf16', got '", std::string(name), "'");
+  return kPrecisionNames[static_cast<int>(g_precision.exchange(static_cast<cuda::Precision>(i)))];
+}
+
+// A product's operand as it reads it in precision p: rounded to bf16 (to nearest even: ATen's conversion,
+// functional.round_to's bits), else as it is; contiguous.
+at::Tensor operand(const at::Tensor& t, cuda::Precision p) {
+  return p == cuda::Precision::kBf16 ? t.to(at::kBFloat16).contiguous() : t.contiguous();
+}
+
+// (M, N) float32 = op(a) · op(b) in precision p (tf32 or bf16) on cuBLASLt's tensor cores: a stored (M, K),
+// or (K, M) where ta (cublaslt_matmul's conventions), b likewise. Where cuBLASLt has no algorithm for the
+// shape, bf16 runs as at::mm of the rounded operands in float32 (a product of two bf16 values is exact in
+// float32: the same sums, in another order); tf32 has no such stand-in and is refused.
+at::Tensor low_precision_product(const at::Tensor& a, bool ta, const at::Tensor& b, bool tb, cuda::Precision p,
+                                 const char* what) {
+  const int64_t M = ta ? a.size(1) : a.size(0), K = ta ? a.size(0) : a.size(1), N = tb ? b.size(0) : b.size(1);
+  at::Tensor out = at::empty({M, N}, a.options().dtype(at::kFloat));
+  if (M == 0 || N == 0) return out;
+  if (K == 0) return out.zero_();
+  const at::Tensor ao = operand(a, p), bo = operand(b, p);
+  const size_t workspace_bytes = 4 << 20;
+  at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, a.options().dtype(at::kByte));
+  if (cuda::cublaslt_matmul(out.data_ptr<float>(), ao.data_ptr(), ta, bo.data_ptr(), tb, M, N, K, p, nullptr, false,
+                            workspace.data_ptr(), workspace_bytes, at::cuda::getCurrentCUDABlasLtHandle(),
+                            at::cuda::getCurrentCUDAStream(), what))
+    return out;
+  TORCH_CHECK(p == cuda::Precision::kBf16, what, ": cuBLASLt has no TF32 algorithm for (", M, ", ", K, ") x (", K,
+              ", ", N, ")");
+  const at::Tensor af = ao.to(at::kFloat), bf = bo.to(at::kFloat);
+  return at::mm(ta ? af.t() : af, tb ? bf.t() : bf);
+}
+
 // (out, pre): pre = z (N, O) where the activation's derivative reads it, else an empty (0, 0) tensor.
 std::tuple<at::Tensor, at::Tensor> outputs(const at::Tensor& x, int64_t O, Activation act) {
   const int64_t N = x.size(0);
   return {at::empty({N, O}, x.options()), at::empty({reads_pre(act) ? N : 0, reads_pre(act) ? O : 0}, x.options())};
 }
 
-// v1: the tiled kernel of linear.cu, bias and activation in its epilogue.
+// v1: the tiled kernel of linear.cu, bias and activation in its epilogue: float32 FMAs, so in bf16 on the
+// operands rounded to bf16 (in float32: the products exact, the sums float32's); tf32 runs on v2 only.
 std::tuple<at::Tensor, at::Tensor> linear_forward_v1(const at::Tensor& x, const at::Tensor& weight,
                                                      const at::Tensor& bias, Activation act) {
-  at::Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.contiguous();
+  const cuda::Precision p = precision_of(x);
+  const bool products = x.size(0) > 0 && x.size(1) > 0 && weight.size(0) > 0;
+  TORCH_CHECK(p != cuda::Precision::kTf32 || !products, "linear_forward v1: its tiled kernel runs float32 FMAs, not "
+              "tf32 products (those run on cuBLASLt, version 2, where it has an algorithm for the shape)");
+  const bool rounded = p == cuda::Precision::kBf16;
+  at::Tensor xc = rounded ? operand(x, p).to(at::kFloat) : x.contiguous();
+  at::Tensor wc = rounded ? operand(weight, p).to(at::kFloat) : weight.contiguous(), bc = bias.contiguous();
   auto [out, pre] = outputs(x, weight.size(0), act);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_forward_v1", [&] {
     check_launch(cuda::linear_forward_tiled<scalar_t>(out.data_ptr<scalar_t>(), pre.data_ptr<scalar_t>(),
@@ -40,7 +95,8 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_v1(const at::Tensor& x, const 
 }
 
 // v2: cuBLASLt (cublaslt.cpp) with its bias epilogue, ReLU included; any other activation is one more
-// kernel over the output (into out from z, z kept in pre for GELU). float32 only.
+// kernel over the output (into out from z, z kept in pre for GELU). float32 tensors only; the products in
+// the process's precision (tf32 or bf16 on tensor cores).
 std::tuple<at::Tensor, at::Tensor> linear_forward_v2(const at::Tensor& x, const at::Tensor& weight,
                                                      const at::Tensor& bias, Activation act) {
   TORCH_CHECK(x.scalar_type() == at::kFloat, "linear_forward v2: expected float32, got ", x.scalar_type(),
@@ -54,9 +110,11 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_v2(const at::Tensor& x, const 
   const size_t workspace_bytes = 4 << 20;
   at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, x.options().dtype(at::kByte));
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  if (!cuda::cublaslt_linear(z.data_ptr<float>(), xc.data_ptr<float>(), wc.data_ptr<float>(), bc.data_ptr<float>(),
-                             N, I, O, act == Activation::kRelu, workspace.data_ptr(), workspace_bytes,
-                             at::cuda::getCurrentCUDABlasLtHandle(), stream)) {
+  const cuda::Precision p = precision_of(x);
+  const at::Tensor xo = operand(xc, p), wo = operand(wc, p);
+  if (!cuda::cublaslt_matmul(z.data_ptr<float>(), xo.data_ptr(), false, wo.data_ptr(), true, N, O, I, p,
+                             bc.data_ptr<float>(), act == Activation::kRelu, workspace.data_ptr(), workspace_bytes,
+                             at::cuda::getCurrentCUDABlasLtHandle(), stream, "linear_forward v2")) {
     return linear_forward_v1(x, weight, bias, act);                    // no algorithm for this shape
   }
   if (!in_epilogue) check_launch(cuda::apply_activation<float>(out.data_ptr<float>(), z.data_ptr<float>(), N * O, act, stream),
@@ -77,10 +135,10 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_v_cuda(const at::Tensor& x, co
 // The default: v2 (cuBLASLt) for float32, except for a small batch through a narrow layer (N <= 128,
 // I <= 256: SimpleNet's 2nd and 3rd layers at batch 64), where v1's few short tile walks beat the
 // split-K GEMM plus epilogue kernels cuBLASLt picks (benchmarks/RESULTS.md has the H200 timings); v1
-// for float64.
+// for float64; v2 for every tf32 or bf16 product (tensor cores).
 std::tuple<at::Tensor, at::Tensor> linear_forward_cuda(const at::Tensor& x, const at::Tensor& weight,
                                                        const at::Tensor& bias, c10::string_view activation) {
-  const bool small = x.dim() == 2 && x.size(0) <= 128 && x.size(1) <= 256;
+  const bool small = x.dim() == 2 && x.size(0) <= 128 && x.size(1) <= 256 && precision_of(x) == cuda::Precision::kFloat32;
   return linear_forward_v_cuda(x, weight, bias, activation, x.scalar_type() == at::kFloat && !small ? 2 : 1);
 }
 
@@ -102,8 +160,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cuda(const at::Te
                                                       at::cuda::getCurrentCUDAStream()),
                  "linear_backward");
   });
-  at::Tensor dweight = at::mm(dz.t(), x);                              // (O, N)·(N, I)
-  at::Tensor dx = need_dx ? at::mm(dz, weight) : at::empty({0}, x.options());
+  const cuda::Precision p = precision_of(x);                         // tf32 / bf16: cuBLASLt's tensor cores
+  const bool low = p != cuda::Precision::kFloat32;
+  at::Tensor dweight = low ? low_precision_product(dz, true, x.contiguous(), false, p, "linear_backward dW")
+                           : at::mm(dz.t(), x);                         // (O, N)·(N, I)
+  at::Tensor dx = !need_dx ? at::empty({0}, x.options())
+                  : low    ? low_precision_product(dz, false, weight.contiguous(), false, p, "linear_backward dx")
+                           : at::mm(dz, weight);                        // (N, O)·(O, I)
   return {dx, dweight, dbias};
 }
 
@@ -251,6 +314,8 @@ OneKernel one_kernel_step(const at::Tensor& rows, at::TensorList weights, at::Te
                 w.scalar_type(), " on ", w.device(), ", ", b.scalar_type(), " on ", b.device());
   }
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
+  TORCH_CHECK(g_precision.load() == cuda::Precision::kFloat32, "precision: the one-kernel CUDA step and epoch run "
+              "float32 products; the fused ops' precision is ", kPrecisionNames[static_cast<int>(g_precision.load())]);
   OneKernel one;
   cuda::PersistentStep& step = one.step;
   std::vector<at::Tensor>& scratch = one.scratch;
@@ -389,6 +454,11 @@ void gpu_barrier_rounds_cuda(at::Tensor& out, int64_t cluster, int64_t iters) {
 }
 
 }  // namespace
+
+// A process-wide setting, not a tensor op: one kernel for every device.
+TORCH_LIBRARY_IMPL(minitorch_clf, CompositeExplicitAutograd, m) {
+  m.impl("set_cuda_precision", &set_cuda_precision);
+}
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CUDA, m) {
   m.impl("linear_forward", &linear_forward_cuda);

@@ -92,18 +92,20 @@ ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference", "gr
 
 def check_precision(precision: str, engine: str, device: torch.device, dtype: torch.dtype) -> None:
     """ValueError naming `precision` where this engine, device and dtype cannot run it. `fused` runs bf16 on
-    any CPU (its GEMM's bf16 kernels: AMX, AVX512-BF16, or rounded copies on the float32 kernels), `jax`
-    bf16 on the CPU (XLA's bf16 products); the ROUNDING_ENGINES run bf16 and tf32 wherever torch does."""
+    any CPU (its GEMM's bf16 kernels: AMX, AVX512-BF16, or rounded copies on the float32 kernels) and bf16 and
+    tf32 on a GPU (cuBLASLt's tensor cores), `jax` bf16 on the CPU (XLA's bf16 products); the
+    ROUNDING_ENGINES run bf16 and tf32 wherever torch does."""
     if precision == "float32":
         return
     if dtype != torch.float32:
         raise ValueError(f"precision: {precision} rounds the operands of float32 products; with dtype {dtype} "
                          "use precision float32")
     if engine not in ROUNDING_ENGINES:
-        if precision == "bf16" and device.type == "cpu":
-            return                                  # fused and jax
-        raise ValueError(f"precision: the {engine} engine runs float32 products, and bf16 on a CPU (its {precision} "
-                         f"kernels are not built); {', '.join(ROUNDING_ENGINES)} run {precision}")
+        if (precision == "bf16" and device.type == "cpu") or (engine == "fused" and device.type == "cuda"):
+            return                                  # fused and jax; fused on cuBLASLt's tensor cores
+        if engine != "fused":
+            raise ValueError(f"precision: the {engine} engine runs float32 products, and bf16 on a CPU (its "
+                             f"{precision} kernels are not built); {', '.join(ROUNDING_ENGINES)} run {precision}")
     if precision == "tf32" and device.type != "cuda":
         raise ValueError("precision: tf32 is the format NVIDIA tensor cores read float32 products in (a GPU's); "
                          "on the CPU use float32 or bf16")

@@ -32,6 +32,9 @@ With `MLPConfig.precision` 'bf16' (on the CPU) every product of the step reads i
 bf16 and sums in float32 (the GEMM's bf16 kernel - AMX tiles, vdpbf16ps, or rounded copies on the float32
 kernels: ops.bf16_kernels() - switched on around each step by ops.precision): `manual`'s round_to, done
 in the GEMM's packing. The GEMM's tuned plans (ops/tune.py) are searched and used for float32 steps only.
+On a GPU 'bf16' and 'tf32' run every product on cuBLASLt's tensor cores (kernels/cuda/cublaslt.cpp: bf16
+operands rounded by ATen's conversion, TF32 read by cuBLASLt itself), float32 sums, the rest of the step
+float32 (not measured on a GPU yet); the one-kernel step and epoch are float32 only.
 """
 from __future__ import annotations
 
@@ -82,9 +85,11 @@ class FusedEngine(Engine):
             return self._graph_step(x, y)
 
     def _precision(self):
-        """Where the ops' products run in the config's precision: bf16 on the CPU (build_engine refused it
-        on a GPU), else as they are."""
-        return ops.precision("bf16") if self.config.precision == "bf16" else contextlib.nullcontext()
+        """Where the ops' products run in the config's precision: bf16 on the CPU; bf16 or tf32 on a GPU
+        (build_engine refused the rest), else as they are."""
+        if self.config.precision == "float32":
+            return contextlib.nullcontext()
+        return ops.precision(self.config.precision, self.device.type)
 
     # -- CPU: one C++ call ----------------------------------------------------------------------
     def _tune(self, batch_size: int) -> None:
@@ -156,8 +161,12 @@ class FusedEngine(Engine):
                 return self._one_call_epoch(x, y, order, batch_size, drop_last)
         expect_one_of("cuda_epoch", self.cuda_epoch, CUDA_EPOCHS)
         if self.cuda_epoch == "kernel":
+            if self.config.precision != "float32":
+                raise ValueError(f"cuda_epoch: the epoch kernel runs float32 products, not {self.config.precision}; "
+                                 "use cuda_epoch 'graph'")
             return self._one_call_epoch(x, y, order, batch_size, drop_last)
-        captured = self._epoch_graph(x, y, order, batch_size, drop_last)
+        with self._precision():                # the capture records the products in the config's precision
+            captured = self._epoch_graph(x, y, order, batch_size, drop_last)
         if captured is None:
             return super().train_epoch(x, y, order, batch_size, drop_last)
         _, graph, static_order, losses, _, _ = captured

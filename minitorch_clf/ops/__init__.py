@@ -282,9 +282,19 @@ def set_precision(name: str) -> str:
     return _lib().set_precision(name)
 
 
-def precision(name: str):
-    """`with ops.precision("bf16"): ...` runs the block's fused CPU products in bf16, then restores."""
-    return _switched(set_precision, name)
+def set_cuda_precision(name: str) -> str:
+    """The format of the fused CUDA ops' float32 products: 'float32', 'tf32' (cuBLASLt reads the operands at
+    TF32's 10-bit mantissa) or 'bf16' (each operand rounded to bfloat16); tensor cores, float32 sums and
+    outputs. Builds and loads the CUDA kernels. Returns the previous one."""
+    expect_one_of("precision", name, ("float32", "tf32", "bf16"))
+    load_cuda()
+    return torch.ops.minitorch_clf.set_cuda_precision(name)
+
+
+def precision(name: str, device: str = "cpu"):
+    """`with ops.precision("bf16"): ...` runs the block's fused CPU products in bf16 (device 'cuda': its fused
+    CUDA products, in bf16 or tf32), then restores."""
+    return _switched(set_cuda_precision if device == "cuda" else set_precision, name)
 
 
 BF16_KERNELS = ("auto", "amx", "avx512bf16", "fma")
