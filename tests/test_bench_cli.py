@@ -116,6 +116,21 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
     assert records[-2]["min_bytes"] == sum(r["min_bytes"] for r in records[:-2])
     assert all(r["own_s"] > 0 and r["aten_s"] > 0 and 0 < r["own_pct_peak"] for r in records)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
+    assert re.search(r"FMA peak after the rounds: \d+\.\d GFLOP/s, [+-]\d+% from the start", table)
+
+
+def test_a_benchmark_reports_the_cpus_speed_moving_during_its_rounds(monkeypatch):
+    """speed_drift: the FMA peak again after the rounds, against the one % of peak divides by; past DRIFT (a VM
+    whose neighbours took half the core for minutes) one more clause says what still holds."""
+    from minitorch_clf.tools import bench_gemm as G
+
+    lines = []
+    monkeypatch.setattr(G, "measured_peak_gflops", lambda isa="auto": 300.0)
+    assert G.speed_drift(310.0, log=lines.append) == 300.0
+    assert lines[-1] == "FMA peak after the rounds: 300.0 GFLOP/s, -3% from the start"
+    G.speed_drift(450.0, log=lines.append)
+    assert lines[-1].startswith("FMA peak after the rounds: 300.0 GFLOP/s, -33% from the start; the CPU's speed "
+                                "moved during the run")
 
 
 def test_bench_phases(tmp_path):

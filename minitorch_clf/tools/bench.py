@@ -147,6 +147,10 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
                                   pct_peak=100 * flops / 1e9 / peak_of(name) if fma_peak else None,
                                   flops=cost.flops, min_bytes=cost.bytes, phases=split))
         log(f"batch {bs}: done")
+    if fma_peak:
+        from .bench_gemm import speed_drift
+
+        speed_drift(fma_peak, log=log)
     _speedups(records)
     return records, peak
 

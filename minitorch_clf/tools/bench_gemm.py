@@ -78,6 +78,25 @@ def measured_peak_gflops(repeats: int = 5, isa: str = "auto") -> float:
     return max(probes.fma_peak_gflops(isa=isa) for _ in range(repeats))
 
 
+DRIFT = 0.10     # a change of the FMA peak during a benchmark past this fraction is reported
+
+
+def speed_drift(before: float, isa: str = "auto", log=print) -> float:
+    """The FMA peak measured again after a benchmark's rounds, logged against `before` (the peak its % of
+    peak divide by); a warning where the CPU's speed moved by more than DRIFT during the run (a virtual
+    machine's neighbours, turbo or thermal limits: the 2-core VMs of benchmarks/RESULTS.md ran 1.5-2x
+    slower for minutes at a time). The rounds take turns, so the ratios of one run still hold; its
+    absolute figures and % of peak do not. Returns the later peak."""
+    after = measured_peak_gflops(isa=isa)
+    change = after / before - 1
+    line = f"FMA peak after the rounds: {after:.1f} GFLOP/s, {change:+.0%} from the start"
+    if abs(change) > DRIFT:
+        line += ("; the CPU's speed moved during the run: its ratios (taken in turns) hold, its times and % of "
+                 "peak are uncertain by as much")
+    log(line)
+    return after
+
+
 def numpy_blas() -> tuple[object, str | None]:
     """(numpy, the OpenBLAS kernel family it runs, e.g. 'SkylakeX' or 'Haswell'), or (None, None).
     OpenBLAS picks its kernels when it loads, from the CPU or from OPENBLAS_CORETYPE: run the benchmark
@@ -191,6 +210,7 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
                                       100 * own / peak, 100 * aten / peak, t.get("own_avx2"), t.get("blas"),
                                       t.get("own_derived")))
         log(f"batch {bs}: done")
+    speed_drift(peak, next(iter(peaks)), log)
     return records, peak
 
 
