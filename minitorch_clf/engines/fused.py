@@ -196,7 +196,9 @@ class FusedEngine(Engine):
         return torch.cat([torch.stack(first), rest]) if first else rest
 
     def prepare_epoch(self, x, y, batch_size, drop_last=False):
-        self._epoch_graph(x, y, torch.arange(len(y), device=self.device), batch_size, drop_last)
+        if self.device.type == "cuda" and self.cuda_epoch == "graph":     # the kernel needs no preparing
+            with self._precision():
+                self._epoch_graph(x, y, torch.arange(len(y), device=self.device), batch_size, drop_last)
 
     def _epoch_graph(self, x, y, order, batch_size, drop_last):
         """The epoch graph for these tensors, captured the first time; None where the epoch runs step
