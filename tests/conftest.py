@@ -2,7 +2,8 @@
 
 torch.compile's caches and temporary files go to the project's .cache/. Tiers (markers, pyproject.toml):
   kernels  needs the C++ kernels of kernels/cpu: every test of test_ops.py, test_gemm.py,
-           test_cuda_kernels.py and test_benchmarks_smoke.py, and every test with "fused" in its id.
+           test_cuda_kernels.py, test_cuda_emulation.py and test_benchmarks_smoke.py, and every test
+           with "fused" in its id.
            The kernels are built once, before the first such test; where they cannot be built (no
            compiler) those tests are skipped with the reason, and the rest still run.
   slow     takes seconds: subprocesses, training runs, the benchmarks (marked where they are), and
@@ -22,7 +23,8 @@ os.environ.setdefault("MINITORCH_CLF_TUNE", "0")
 os.environ.setdefault("TMPDIR", str(_CACHE / "tmp"))
 Path(os.environ["TMPDIR"]).mkdir(parents=True, exist_ok=True)
 
-KERNEL_MODULES = {"test_ops.py", "test_gemm.py", "test_cuda_kernels.py", "test_benchmarks_smoke.py"}
+KERNEL_MODULES = {"test_ops.py", "test_gemm.py", "test_cuda_kernels.py", "test_cuda_emulation.py",
+                  "test_benchmarks_smoke.py"}
 GPU_MODULES = {"test_cuda.py", "test_cuda_kernels.py"}
 
 
