@@ -46,22 +46,18 @@ for c in (2, 4, 8, 16) if props.major >= 9 else ():
     except RuntimeError as e:
         print(f"cluster barrier of {c}: {str(e).splitlines()[0]}")
 PY
+# What has never run on a GPU comes first (a call that outlives the device's 10 minutes still returns the log
+# so far):
+# the whole step as one kernel (mlp_sgd_step_ on CUDA: persistent_step.cu) beside the two graphed steps
+step timeout 180 "$PY" benchmarks/gpu_one_kernel.py 1 16 64 256 1024 4096 16384
+# the epoch: step by step, one CUDA graph of layered steps, one launch of the epoch kernel (mlp_sgd_epoch_)
+step timeout 180 "$PY" benchmarks/gpu_epoch.py --epochs 5 --json "$OUT/gpu_epoch.json"
 # graphed-reference: the seed's step as one CUDA graph, the fair GPU peer (issue 27); the table's
 # 'vs graphed' column divides its time by each engine's
 step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused --batch-sizes 1,16,64,256,1024,4096,16384 \
      --repeats 10 --phases --json "$OUT/steps.json"
 step $CLI bench --device cuda --epoch --engines reference,graphed-reference,fused --batch-sizes 64 --repeats 3 \
      --json "$OUT/epoch.json"
-# the whole step as one kernel (mlp_sgd_step_ on CUDA: persistent_step.cu) beside the two graphed steps
-step timeout 180 "$PY" benchmarks/gpu_one_kernel.py 1 16 64 256 1024 4096 16384
-# the epoch: step by step, one CUDA graph of layered steps, one launch of the epoch kernel (mlp_sgd_epoch_)
-step timeout 180 "$PY" benchmarks/gpu_epoch.py --epochs 5 --json "$OUT/gpu_epoch.json"
-step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
-# the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
-for act in gelu tanh; do
-  step $CLI bench --device cuda --engines reference,fused --batch-sizes 64,1024 --repeats 5 --activation $act
-done
-
 # the products' precision on the GPU (issue 29): reference under autocast / TF32, manual's written-out
 # rounding, fused on cuBLASLt's tensor cores, each checked against float64 (fused: tests/test_cuda.py) and
 # timed beside float32
@@ -69,6 +65,12 @@ for prec in bf16 tf32; do
   step $CLI check --device cuda --precision $prec
 done
 step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
+
+step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
+# the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
+for act in gelu tanh; do
+  step $CLI bench --device cuda --engines reference,fused --batch-sizes 64,1024 --repeats 5 --activation $act
+done
 
 # data parallel on the one GPU: 2 ranks over gloo (nccl takes one GPU a rank), against one process at
 # the global batch; the same engines' inspected steps
