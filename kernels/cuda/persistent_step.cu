@@ -1,28 +1,28 @@
 // The whole SGD training step of an MLP in one kernel launch (issue 27): forward, softmax cross-entropy,
-// backward and the SGD update, the phases separated by grid barriers (cooperative_groups' grid.sync()) of a
-// cooperative launch instead of kernel boundaries. In a CUDA graph the layered step is ~17 kernels at
-// ~1 us a node; here it is one node and 2L barriers (probes.gpu_barrier_us measures one). The epoch in one
-// launch too: the same phases for every batch of the epoch's order, one barrier more between steps.
+// backward and the SGD update, with one grid barrier (cooperative_groups' grid.sync() of a cooperative launch)
+// where the layered step has kernel boundaries. In a CUDA graph the layered step is ~17 kernels at ~1 us a
+// node; here it is one node and one barrier (probes.gpu_barrier_us measures one). The epoch in one launch
+// too: the same two phases for every batch of the epoch's order, one barrier more between steps.
 //
-// The phases, L layers, every thread of the grid sharing each phase's items (grid-stride loops), batch row n
-// being row rows[n] of x (the step: row n):
-//   F_k    h_{k+1}[n, o] = act(z), z = h_k[n, :] . W_k[o, :] + b_k[o]          one warp per (n, o)
-//          (F_0 also: block 0 counts the targets, N', and flags a bad one; after F_0's barrier every
-//          block reads the flag and, where set, all return together: no parameter is touched)
-//   CE     dz_{L-1}[n, :] = (softmax(z_n) - onehot(y_n)) / N', row_loss[n]      one warp per row
-//          (cross_entropy_rows.cuh: the loss op's arithmetic, row for row)
-//   B_k    dW_k[o, i] = sum_n dz_k[n, o] h_k[n, i]                             one thread per (o, i)
-//          db_k[o]    = sum_n dz_k[n, o]                                         one thread per o
-//          dz_{k-1}[n, i] = act'(s_k[n, i]) . sum_o dz_k[n, o] W_k[o, i]         one thread per (n, i), k > 0
-//          and the SGD update of layer k + 1, whose gradients B_{k+1} finished (W_{k+1} is read by B_{k+1}'s
-//          dx, so it changes only after that barrier); B_0 updates layer 0 in the thread that summed each
-//          gradient (no phase reads W_0 after it). B_{L-1} also: block 0's warp 0 sums row_loss in a fixed
-//          order into the loss.
-// 2L barriers: L after the forward phases, one after CE, L - 1 between the backward ones (and in the epoch
-// one after B_0, before the next step's F_0 reads W_0). Every sum runs in a fixed order (a warp's
-// butterfly, a thread's loop), so the bits do not change from run to run, and a step of the epoch kernel
-// is the step kernel's on the same batch. The SGD update of an element is ../common/sgd_update.h's, as the
-// layered step's. float32 only.
+// Everything up to the gradients of the weights is a function of one row: a row's forward needs only the
+// weights, its cross-entropy only its own logits (and N', the rows not ignored: every warp counts the batch's
+// targets itself), and dx, the gradient a layer hands down, only the row's dz and the weights, which change
+// only after the barrier. So phase A gives each block whole rows, and phase B, after the one barrier, sums
+// over the rows:
+//   A   (a block per row n, row n being x's row rows[n], or n; block barriers between layers)
+//       F_k   h_{k+1}[n, o] = act(z), z = h_k[n, :] . W_k[o, :] + b_k[o]       a warp per o
+//       CE    dz_{L-1}[n, :] = (softmax(z_n) - onehot(y_n)) / N', row_loss[n]   warp 0
+//             (cross_entropy_rows.cuh: the loss op's arithmetic, row for row)
+//       D_k   dz_{k-1}[n, i] = act'(s_k[n, i]) . sum_o dz_k[n, o] W_k[o, i]      a thread per i, k = L-1..1
+//   --- grid barrier ---
+//   B   dW_k[o, i] = sum_n dz_k[n, o] h_k[n, i], db_k[o] = sum_n dz_k[n, o]        a thread per element, every k
+//       and that element's SGD update in the same thread (no phase reads a weight after it); block 0's warp 0
+//       sums row_loss in a fixed order into the loss.
+// A flagged target (neither ignore_index nor in [0, C)) is seen by every warp's count before any write: the
+// whole grid returns, nothing updated. Every sum runs in a fixed order (a warp's butterfly, a thread's loop),
+// so the bits do not change from run to run, whatever the grid, and a step of the epoch kernel is the step
+// kernel's on the same batch. The SGD update of an element is ../common/sgd_update.h's, as the layered
+// step's. float32 only. tests/test_cuda_emulation.py runs both kernels on the CPU against the CPU ops.
 #include <cooperative_groups.h>
 
 #include "../common/sgd_update.h"
@@ -37,18 +37,18 @@ namespace {
 
 constexpr int kThreads = 256;
 
-struct Grid {                  // this thread's place in the grid-stride loops
-  int64_t thread, threads, warp, warps;
-  int lane;
+struct Grid {                  // this thread's place in the grid-stride and block-stride loops
+  int64_t thread, threads;
+  int lane, warp, warps;       // warp: in the block; warps: the block's
 };
 
 __device__ Grid grid_place() {
   Grid g;
   g.thread = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   g.threads = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  g.warp = g.thread / 32;
-  g.warps = g.threads / 32;
   g.lane = threadIdx.x % 32;
+  g.warp = threadIdx.x / 32;
+  g.warps = blockDim.x / 32;
   return g;
 }
 
@@ -66,36 +66,64 @@ __device__ const float* input_row(const PersistentStep& a, const Batch& b, int k
   return a.x + (b.rows ? b.rows[n] : n) * a.sizes[0];
 }
 
-template <Activation A>
-__device__ void forward(const PersistentStep& a, const Batch& b, int k, const Grid& g) {
-  const int64_t I = a.sizes[k], O = a.sizes[k + 1], items = b.N * O;
-  const bool last = k == a.layers - 1;
-  for (int64_t item = g.warp; item < items; item += g.warps) {    // whole warps: the shuffles stay full
-    const int64_t n = item / O, o = item % O;
-    const float* x = input_row(a, b, k, n);
-    const float* w = a.weight[k] + o * I;
-    float s = 0.f;
-    for (int64_t i = g.lane; i < I; i += 32) s = fmaf(x[i], w[i], s);
-    s = warp_sum(s) + a.bias[k][o];
-    if (g.lane == 0) {
-      if (last) {
-        a.out[k][item] = s;
-      } else {
-        if (reads_pre(A)) a.pre[k][item] = s;
-        a.out[k][item] = activate<A>(s);
-      }
-    }
+// The batch's targets, counted by one warp (lane-strided, then the butterfly: the same integers in every
+// lane and every warp): N', the rows not ignored, and whether one is flagged.
+struct Count {
+  int counted;
+  bool flagged;
+};
+
+__device__ Count count_rows(const PersistentStep& a, const Batch& b, const Grid& g) {
+  const int64_t C = a.sizes[a.layers];
+  int counted = 0, flagged = 0;
+  for (int64_t n = g.lane; n < b.N; n += 32) {
+    counted += b.target[n] != a.ignore_index;
+    flagged += outside(b.target[n], C, a.ignore_index);
   }
+  return {warp_sum(counted), warp_sum(flagged) != 0};
 }
 
-__device__ void cross_entropy(const PersistentStep& a, const Batch& b, const Grid& g) {
+// Phase A for the block's row n: the forward, its cross-entropy and the gradients handed down, layer by
+// layer; a block barrier after each, which every thread of the block reaches (the loops are the block's).
+template <Activation A>
+__device__ void row_phases(const PersistentStep& a, const Batch& b, int64_t n, int counted, const Grid& g) {
   const int L = a.layers;
+  for (int k = 0; k < L; ++k) {                                   // F_k
+    const int64_t I = a.sizes[k], O = a.sizes[k + 1];
+    const float* x = input_row(a, b, k, n);
+    for (int64_t o = g.warp; o < O; o += g.warps) {
+      const float* w = a.weight[k] + o * I;
+      float s = 0.f;
+      for (int64_t i = g.lane; i < I; i += 32) s = fmaf(x[i], w[i], s);
+      s = warp_sum(s) + a.bias[k][o];
+      if (g.lane == 0) {
+        if (k == L - 1) {
+          a.out[k][n * O + o] = s;
+        } else {
+          if (reads_pre(A)) a.pre[k][n * O + o] = s;
+          a.out[k][n * O + o] = activate<A>(s);
+        }
+      }
+    }
+    __syncthreads();
+  }
   const int64_t C = a.sizes[L];
-  const float inv_n = 1.f / static_cast<float>(a.counts[1]);
-  for (int64_t n = g.warp; n < b.N; n += g.warps) {
-    const float loss = cross_entropy_row(a.out[L - 1] + n * C, b.target[n], a.dz[L - 1] + n * C, inv_n, C,
-                                         a.ignore_index);
+  if (g.warp == 0) {                                              // CE
+    const float loss = cross_entropy_row(a.out[L - 1] + n * C, b.target[n], a.dz[L - 1] + n * C,
+                                         1.f / static_cast<float>(counted), C, a.ignore_index);
     if (g.lane == 0) a.row_loss[n] = loss;
+  }
+  __syncthreads();
+  for (int k = L - 1; k > 0; --k) {                               // D_k
+    const int64_t I = a.sizes[k], O = a.sizes[k + 1];
+    const float* dz = a.dz[k] + n * O;
+    for (int64_t i = threadIdx.x; i < I; i += blockDim.x) {
+      float s = 0.f;
+      for (int64_t o = 0; o < O; ++o) s = fmaf(dz[o], a.weight[k][o * I + i], s);
+      const float saved = reads_pre(A) ? a.pre[k - 1][n * I + i] : a.out[k - 1][n * I + i];
+      a.dz[k - 1][n * I + i] = backprop<A>(s, saved);
+    }
+    __syncthreads();
   }
 }
 
@@ -108,83 +136,54 @@ __device__ void update(const PersistentStep& a, int l, int64_t k, bool is_bias) 
   sgd_element(p, grad, buf, k, s, a.h.maximize, a.h.weight_decay != 0, a.h.momentum != 0, false, a.h.nesterov);
 }
 
-template <Activation A>
-__device__ void backward(const PersistentStep& a, const Batch& b, int k, const Grid& g) {
-  const int64_t N = b.N, I = a.sizes[k], O = a.sizes[k + 1];
-  const float* dz = a.dz[k];
-  // item ranges, in order: dW_k (O I), db_k (O), dx (N I, k > 0), the update of layer k + 1 (O' I', O')
-  const int64_t n_dw = O * I, n_db = O, n_dx = k > 0 ? N * I : 0;
-  const bool update_next = k + 1 < a.layers;
-  const int64_t n_uw = update_next ? a.sizes[k + 2] * O : 0, n_ub = update_next ? a.sizes[k + 2] : 0;
-  const int64_t total = n_dw + n_db + n_dx + n_uw + n_ub;
+// Phase B: every layer's dW and db, a thread per element (layer 0's first, then 1, ...), each updated where
+// it was summed.
+__device__ void gradient_phase(const PersistentStep& a, const Batch& b, const Grid& g) {
+  int64_t total = 0;
+  for (int l = 0; l < a.layers; ++l) total += (a.sizes[l] + 1) * a.sizes[l + 1];
   for (int64_t t = g.thread; t < total; t += g.threads) {
     int64_t r = t;
-    if (r < n_dw) {
+    int l = 0;
+    while (r >= (a.sizes[l] + 1) * a.sizes[l + 1]) r -= (a.sizes[l] + 1) * a.sizes[l + 1], ++l;
+    const int64_t I = a.sizes[l], O = a.sizes[l + 1];
+    const float* dz = a.dz[l];
+    float s = 0.f;
+    if (r < O * I) {                                              // dW_l[o, i]
       const int64_t o = r / I, i = r % I;
-      float s = 0.f;
-      for (int64_t n = 0; n < N; ++n) s = fmaf(dz[n * O + o], input_row(a, b, k, n)[i], s);
-      a.dweight[k][r] = s;
-      if (k == 0) update(a, 0, r, false);
-      continue;
+      for (int64_t n = 0; n < b.N; ++n) s = fmaf(dz[n * O + o], input_row(a, b, l, n)[i], s);
+      a.dweight[l][r] = s;
+      update(a, l, r, false);
+    } else {                                                      // db_l[o]
+      r -= O * I;
+      for (int64_t n = 0; n < b.N; ++n) s += dz[n * O + r];
+      a.dbias[l][r] = s;
+      update(a, l, r, true);
     }
-    if ((r -= n_dw) < n_db) {
-      float s = 0.f;
-      for (int64_t n = 0; n < N; ++n) s += dz[n * O + r];
-      a.dbias[k][r] = s;
-      if (k == 0) update(a, 0, r, true);
-      continue;
-    }
-    if ((r -= n_db) < n_dx) {
-      const int64_t n = r / I, i = r % I;
-      float s = 0.f;
-      for (int64_t o = 0; o < O; ++o) s = fmaf(dz[n * O + o], a.weight[k][o * I + i], s);
-      const float saved = reads_pre(A) ? a.pre[k - 1][r] : a.out[k - 1][r];
-      a.dz[k - 1][r] = backprop<A>(s, saved);
-      continue;
-    }
-    if ((r -= n_dx) < n_uw) {
-      update(a, k + 1, r, false);
-      continue;
-    }
-    update(a, k + 1, r - n_uw, true);
-  }
-}
-
-// block 0: N' and the bad-target flag into counts (cross_entropy_rows.cuh's count).
-__device__ void count(const PersistentStep& a, const Batch& b) {
-  int flag = 0;
-  const int counted = count_targets(b.target, b.N, a.sizes[a.layers], a.ignore_index, &flag);
-  if (threadIdx.x == 0) {
-    a.counts[0] = flag;
-    a.counts[1] = counted;
   }
 }
 
 // block 0, warp 0: loss = sum of row_loss (lane-strided, then the butterfly: a fixed order) / N'.
-__device__ void mean_loss(const PersistentStep& a, const Batch& b, const Grid& g) {
+__device__ void mean_loss(const PersistentStep& a, const Batch& b, int counted, const Grid& g) {
   float s = 0.f;
   for (int64_t n = g.lane; n < b.N; n += 32) s += a.row_loss[n];
   s = warp_sum(s);
-  if (g.lane == 0) *b.loss = s / static_cast<float>(a.counts[1]);
+  if (g.lane == 0) *b.loss = s / static_cast<float>(counted);
 }
 
-// One step's phases on one batch. False where a target was flagged: then every block has left after F_0's
-// barrier, before any update.
+// One step's two phases on one batch. False where a target is flagged: then every thread returns at once,
+// before any write but counts (block 0's thread 0 writes N' and the flag there, for the caller).
 template <Activation A>
 __device__ bool step_phases(const PersistentStep& a, const Batch& b, cg::grid_group& grid, const Grid& g) {
-  if (blockIdx.x == 0) count(a, b);
-  for (int k = 0; k < a.layers; ++k) {
-    forward<A>(a, b, k, g);
-    grid.sync();
-    if (k == 0 && a.counts[0] != 0) return false;    // a bad target: every block leaves here, nothing updated
+  const Count c = count_rows(a, b, g);
+  if (blockIdx.x == 0 && threadIdx.x == 0) {
+    a.counts[0] = c.flagged;
+    a.counts[1] = c.counted;
   }
-  cross_entropy(a, b, g);
+  if (c.flagged) return false;
+  for (int64_t n = blockIdx.x; n < b.N; n += gridDim.x) row_phases<A>(a, b, n, c.counted, g);
   grid.sync();
-  if (blockIdx.x == 0 && threadIdx.x < 32) mean_loss(a, b, g);
-  for (int k = a.layers - 1; k >= 0; --k) {
-    backward<A>(a, b, k, g);
-    if (k > 0) grid.sync();
-  }
+  if (blockIdx.x == 0 && g.warp == 0) mean_loss(a, b, c.counted, g);
+  gradient_phase(a, b, g);
   return true;
 }
 
@@ -196,8 +195,7 @@ __global__ void __launch_bounds__(kThreads) persistent_step_kernel(const Persist
 
 // Step s trains on the rows order[s B : min(n, (s + 1) B)] of x (their targets gathered in that order by the
 // caller) and writes its loss to losses[s]; the barrier after each step lets the next one read the weights
-// B_0 updated. counts is rewritten by block 0 at each step's start: every read of the last step's came
-// before that barrier.
+// phase B updated (and reuse the scratch its rows wrote).
 template <Activation A>
 __global__ void __launch_bounds__(kThreads) persistent_epoch_kernel(const PersistentStep a, const EpochOrder e) {
   cg::grid_group grid = cg::this_grid();

@@ -1,6 +1,6 @@
 // A CPU stand-in for the pieces of CUDA that kernels/cuda/persistent_step.cu uses, so that its kernels run as
 // plain C++ on a machine without a GPU (tests/test_cuda_emulation.py): every CUDA thread is a std::thread,
-// a warp's shuffles meet at a barrier of its 32 threads, __syncthreads_or at one of its block's, and a grid
+// a warp's shuffles meet at a barrier of its 32 threads, __syncthreads at one of its block's, and a grid
 // barrier at one of all. What it checks is the kernels' logic - which thread does which item, what each
 // barrier separates, the arithmetic - not their speed nor the GPU's memory model (every thread here sees
 // every write once the barrier after it is passed; so does CUDA's grid.sync()). Found before the kernel
@@ -23,7 +23,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static          // one block uses the kernels' only shared array (count_targets: block 0)
+#define __shared__ static          // one array for the whole grid: right only where one block uses it
 
 using std::exp;
 using std::log;
@@ -81,6 +81,9 @@ T __shfl_xor_sync(unsigned, T v, int offset) {
   return out;
 }
 
+inline void __syncthreads() { cuda_emu::grid.block[blockIdx.x]->arrive_and_wait(); }
+
+// cross_entropy_rows.cuh's count_targets (the loss op's) compiles with it; the persistent kernels call neither.
 inline int __syncthreads_or(int flag) {
   auto& g = cuda_emu::grid;
   const unsigned first = blockIdx.x * blockDim.x;
@@ -113,8 +116,11 @@ void launch(unsigned blocks, unsigned threads, Kernel kernel, const Args&... arg
       blockIdx = dim3(t / threads);
       threadIdx = dim3(t % threads);
       kernel(args...);
-      // a thread that returns early (a flagged target) leaves every barrier: the others do the same there
+      // leaving, the thread drops out of every barrier it is counted in (a flagged target returns early; the
+      // whole grid does the same there)
       grid.all->arrive_and_drop();
+      grid.block[t / threads]->arrive_and_drop();
+      grid.warp[t / 32]->arrive_and_drop();
     });
   for (auto& th : pool) th.join();
 }
