@@ -9,9 +9,10 @@
 // targets itself), and dx, the gradient a layer hands down, only the row's dz and the weights, which change
 // only after the barrier. So phase A gives each block whole rows, and phase B, after the one barrier, sums
 // over the rows:
-//   A   (a block per row n, row n being x's row rows[n], or n; block barriers between layers)
+//   A   (a block per R rows, row n being x's row rows[n], or n; block barriers between layers; R = 1 where
+//       the grid has a block for every row, else up to 8, each weight then read once for R rows)
 //       F_k   h_{k+1}[n, o] = act(z), z = h_k[n, :] . W_k[o, :] + b_k[o]       a warp per o
-//       CE    dz_{L-1}[n, :] = (softmax(z_n) - onehot(y_n)) / N', row_loss[n]   warp 0
+//       CE    dz_{L-1}[n, :] = (softmax(z_n) - onehot(y_n)) / N', row_loss[n]   a warp per row
 //             (cross_entropy_rows.cuh: the loss op's arithmetic, row for row)
 //       D_k   dz_{k-1}[n, i] = act'(s_k[n, i]) . sum_o dz_k[n, o] W_k[o, i]      a thread per i, k = L-1..1
 //   --- grid barrier ---
@@ -83,45 +84,75 @@ __device__ Count count_rows(const PersistentStep& a, const Batch& b, const Grid&
   return {warp_sum(counted), warp_sum(flagged) != 0};
 }
 
-// Phase A for the block's row n: the forward, its cross-entropy and the gradients handed down, layer by
-// layer; a block barrier after each, which every thread of the block reaches (the loops are the block's).
+// Phase A for the block's rows n0 .. n0 + R - 1 (R <= kRows): the forward, their cross-entropy and the
+// gradients handed down, layer by layer, each weight read once for the R rows (held R sums a thread); a block
+// barrier after each layer, which every thread of the block reaches (the loops are the block's). Each row's
+// sums are the one-row loops', in the same order.
+constexpr int kRows = 8;
+
 template <Activation A>
-__device__ void row_phases(const PersistentStep& a, const Batch& b, int64_t n, int counted, const Grid& g) {
+__device__ void row_phases(const PersistentStep& a, const Batch& b, int64_t n0, int R, int counted, const Grid& g) {
   const int L = a.layers;
-  for (int k = 0; k < L; ++k) {                                   // F_k
+  for (int k = 0; k < L; ++k) {                                   // F_k: a warp per output o
     const int64_t I = a.sizes[k], O = a.sizes[k + 1];
-    const float* x = input_row(a, b, k, n);
+    const float* x[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) x[r] = input_row(a, b, k, n0 + (r < R ? r : 0));
     for (int64_t o = g.warp; o < O; o += g.warps) {
       const float* w = a.weight[k] + o * I;
-      float s = 0.f;
-      for (int64_t i = g.lane; i < I; i += 32) s = fmaf(x[i], w[i], s);
-      s = warp_sum(s) + a.bias[k][o];
-      if (g.lane == 0) {
-        if (k == L - 1) {
-          a.out[k][n * O + o] = s;
-        } else {
-          if (reads_pre(A)) a.pre[k][n * O + o] = s;
-          a.out[k][n * O + o] = activate<A>(s);
+      float s[kRows];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) s[r] = 0.f;
+      for (int64_t i = g.lane; i < I; i += 32) {
+        const float wi = w[i];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+          if (r < R) s[r] = fmaf(x[r][i], wi, s[r]);
+      }
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        if (r >= R) break;
+        const float z = warp_sum(s[r]) + a.bias[k][o];
+        const int64_t at = (n0 + r) * O + o;
+        if (g.lane == 0) {
+          if (k == L - 1) {
+            a.out[k][at] = z;
+          } else {
+            if (reads_pre(A)) a.pre[k][at] = z;
+            a.out[k][at] = activate<A>(z);
+          }
         }
       }
     }
     __syncthreads();
   }
   const int64_t C = a.sizes[L];
-  if (g.warp == 0) {                                              // CE
+  for (int r = g.warp; r < R; r += g.warps) {                     // CE: a warp per row
+    const int64_t n = n0 + r;
     const float loss = cross_entropy_row(a.out[L - 1] + n * C, b.target[n], a.dz[L - 1] + n * C,
                                          1.f / static_cast<float>(counted), C, a.ignore_index);
     if (g.lane == 0) a.row_loss[n] = loss;
   }
   __syncthreads();
-  for (int k = L - 1; k > 0; --k) {                               // D_k
+  for (int k = L - 1; k > 0; --k) {                               // D_k: a thread per input i
     const int64_t I = a.sizes[k], O = a.sizes[k + 1];
-    const float* dz = a.dz[k] + n * O;
     for (int64_t i = threadIdx.x; i < I; i += blockDim.x) {
-      float s = 0.f;
-      for (int64_t o = 0; o < O; ++o) s = fmaf(dz[o], a.weight[k][o * I + i], s);
-      const float saved = reads_pre(A) ? a.pre[k - 1][n * I + i] : a.out[k - 1][n * I + i];
-      a.dz[k - 1][n * I + i] = backprop<A>(s, saved);
+      float s[kRows];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) s[r] = 0.f;
+      for (int64_t o = 0; o < O; ++o) {
+        const float wv = a.weight[k][o * I + i];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+          if (r < R) s[r] = fmaf(a.dz[k][(n0 + r) * O + o], wv, s[r]);
+      }
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        if (r >= R) break;
+        const int64_t at = (n0 + r) * I + i;
+        const float saved = reads_pre(A) ? a.pre[k - 1][at] : a.out[k - 1][at];
+        a.dz[k - 1][at] = backprop<A>(s[r], saved);
+      }
     }
     __syncthreads();
   }
@@ -180,7 +211,11 @@ __device__ bool step_phases(const PersistentStep& a, const Batch& b, cg::grid_gr
     a.counts[1] = c.counted;
   }
   if (c.flagged) return false;
-  for (int64_t n = blockIdx.x; n < b.N; n += gridDim.x) row_phases<A>(a, b, n, c.counted, g);
+  // R rows a block at a time: one where the grid has a block for every row (batch <= blocks), up to kRows
+  // where it has not - each weight then leaves L2 once for R rows instead of once a row.
+  const int R = static_cast<int>(min(static_cast<int64_t>(kRows), (b.N + gridDim.x - 1) / gridDim.x));
+  for (int64_t n0 = static_cast<int64_t>(blockIdx.x) * R; n0 < b.N; n0 += static_cast<int64_t>(gridDim.x) * R)
+    row_phases<A>(a, b, n0, static_cast<int>(min(static_cast<int64_t>(R), b.N - n0)), c.counted, g);
   grid.sync();
   if (blockIdx.x == 0 && g.warp == 0) mean_loss(a, b, c.counted, g);
   gradient_phase(a, b, g);
