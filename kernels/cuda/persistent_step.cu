@@ -16,7 +16,8 @@
 //             (cross_entropy_rows.cuh: the loss op's arithmetic, row for row)
 //       D_k   dz_{k-1}[n, i] = act'(s_k[n, i]) . sum_o dz_k[n, o] W_k[o, i]      a thread per i, k = L-1..1
 //   --- grid barrier ---
-//   B   dW_k[o, i] = sum_n dz_k[n, o] h_k[n, i], db_k[o] = sum_n dz_k[n, o]        a thread per element, every k
+//   B   dW_k[o, i] = sum_n dz_k[n, o] h_k[n, i], db_k[o] = sum_n dz_k[n, o]        a thread per 8 o of one i,
+//                                                                               or per o, every k
 //       and that element's SGD update in the same thread (no phase reads a weight after it); block 0's warp 0
 //       sums row_loss in a fixed order into the loss.
 // A flagged target (neither ignore_index nor in [0, C)) is seen by every warp's count before any write: the
@@ -167,28 +168,49 @@ __device__ void update(const PersistentStep& a, int l, int64_t k, bool is_bias) 
   sgd_element(p, grad, buf, k, s, a.h.maximize, a.h.weight_decay != 0, a.h.momentum != 0, false, a.h.nesterov);
 }
 
-// Phase B: every layer's dW and db, a thread per element (layer 0's first, then 1, ...), each updated where
-// it was summed.
+// Phase B: every layer's dW and db, each element updated in the thread that summed it (layer 0's items first,
+// then 1, ...). A dW item is kOuts outputs o0.. of one input i: the thread reads h_l[n, i] once for all of
+// them (the layer's input leaves L2 O / kOuts times, not O times); a db item is one output. Each element's sum
+// runs over n in order, as the one-element loop's.
+constexpr int kOuts = 8;
+
+__device__ int64_t layer_items(const PersistentStep& a, int l) {
+  return (a.sizes[l + 1] + kOuts - 1) / kOuts * a.sizes[l] + a.sizes[l + 1];
+}
+
 __device__ void gradient_phase(const PersistentStep& a, const Batch& b, const Grid& g) {
   int64_t total = 0;
-  for (int l = 0; l < a.layers; ++l) total += (a.sizes[l] + 1) * a.sizes[l + 1];
+  for (int l = 0; l < a.layers; ++l) total += layer_items(a, l);
   for (int64_t t = g.thread; t < total; t += g.threads) {
     int64_t r = t;
     int l = 0;
-    while (r >= (a.sizes[l] + 1) * a.sizes[l + 1]) r -= (a.sizes[l] + 1) * a.sizes[l + 1], ++l;
-    const int64_t I = a.sizes[l], O = a.sizes[l + 1];
+    while (r >= layer_items(a, l)) r -= layer_items(a, l), ++l;
+    const int64_t I = a.sizes[l], O = a.sizes[l + 1], weight_items = (O + kOuts - 1) / kOuts * I;
     const float* dz = a.dz[l];
-    float s = 0.f;
-    if (r < O * I) {                                              // dW_l[o, i]
-      const int64_t o = r / I, i = r % I;
-      for (int64_t n = 0; n < b.N; ++n) s = fmaf(dz[n * O + o], input_row(a, b, l, n)[i], s);
-      a.dweight[l][r] = s;
-      update(a, l, r, false);
+    if (r < weight_items) {                                       // dW_l[o0 + j, i], j < m
+      const int64_t o0 = r / I * kOuts, i = r % I, m = min(static_cast<int64_t>(kOuts), O - o0);
+      float s[kOuts];
+#pragma unroll
+      for (int j = 0; j < kOuts; ++j) s[j] = 0.f;
+      for (int64_t n = 0; n < b.N; ++n) {
+        const float h = input_row(a, b, l, n)[i];
+#pragma unroll
+        for (int j = 0; j < kOuts; ++j)
+          if (j < m) s[j] = fmaf(dz[n * O + o0 + j], h, s[j]);
+      }
+#pragma unroll
+      for (int j = 0; j < kOuts; ++j) {
+        if (j >= m) break;
+        const int64_t at = (o0 + j) * I + i;
+        a.dweight[l][at] = s[j];
+        update(a, l, at, false);
+      }
     } else {                                                      // db_l[o]
-      r -= O * I;
-      for (int64_t n = 0; n < b.N; ++n) s += dz[n * O + r];
-      a.dbias[l][r] = s;
-      update(a, l, r, true);
+      const int64_t o = r - weight_items;
+      float s = 0.f;
+      for (int64_t n = 0; n < b.N; ++n) s += dz[n * O + o];
+      a.dbias[l][o] = s;
+      update(a, l, o, true);
     }
   }
 }
