@@ -6,7 +6,9 @@ CUDA graph), per batch size, in turns.
 
 The one-kernel step is captured in a CUDA graph as well, so that all three are one replay each and the
 difference is what runs inside it. Each round times 50 steps of each with CUDA events; the medians of 15
-rounds, then the kernels one step of each launches (torch.profiler). SimpleNet, ReLU, SGD lr 0.01,
+rounds, then the kernels one step of each launches (torch.profiler); then a fused engine with cuda_step
+'auto' (its check of the one-kernel step against the layered one and its race of the two graphs) prints
+what it chose. SimpleNet, ReLU, SGD lr 0.01,
 momentum 0.9, float32, one resident random batch.
 """
 import statistics
@@ -85,6 +87,12 @@ def main(batch_sizes: list[int]) -> None:
         print(f"{batch:>6} {med['graphed-reference']:>15.1f} us {med['fused']:>11.1f} us {med['one kernel']:>8.1f} us "
               f"{med['fused'] / med['one kernel']:>9.2f}x {med['graphed-reference'] / med['one kernel']:>11.2f}x  "
               f"{counts}", flush=True)
+        auto = build_engine("fused", lr=0.01, momentum=0.9, device="cuda", seed=0)
+        auto.cuda_step = "auto"                      # the engine's own check and race at its first capture
+        for _ in range(5):
+            auto.step(x, y)
+        for choice in auto.step_choices.values():
+            print(f"{'':>6} fused with cuda_step 'auto': {choice}", flush=True)
 
 
 if __name__ == "__main__":

@@ -482,3 +482,31 @@ def test_the_fused_cuda_engine_runs_its_epoch_as_one_kernel_where_asked():
     a.cuda_epoch = "graphs"
     with pytest.raises(ValueError, match="cuda_epoch: expected one of"):
         a.train_epoch(x, y, order, 64)
+
+
+@needs_gpu
+@pytest.mark.parametrize("mode", ["kernel", "auto"])
+def test_the_fused_cuda_engine_captures_the_one_kernel_step_where_asked(mode):
+    """FusedEngine.cuda_step: 'kernel' replays a graph of one mlp_sgd_step_ launch after the warm-up, 'auto' checks
+    it against the layered graph and races the two at the first capture (step_choices says what it found). Either
+    way the engine trains as the layered one within float32 noise, 8 steps of a batch of 64 and a ragged 37."""
+    from minitorch_clf.engines import build_engine
+
+    eng, layered = (build_engine("fused", lr=0.05, momentum=0.9, device="cuda", seed=5) for _ in range(2))
+    eng.cuda_step = mode
+    g = torch.Generator().manual_seed(2)
+    for n in [64] * 8 + [37] * 5:
+        x, y = torch.randn(n, 784, generator=g).cuda(), torch.randint(0, 10, (n,), generator=g).cuda()
+        torch.testing.assert_close(eng.step(x, y), layered.step(x, y), rtol=1e-4, atol=1e-5)
+    for p, q in zip(eng.model.parameters(), layered.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-5)
+    assert len(eng.graphs) == 2
+    if mode == "auto":
+        assert [c["agree"] for c in eng.step_choices.values()] == [True, True]
+        assert all(c["chose"] in ("graph", "kernel") and c["kernel_s"] > 0 for c in eng.step_choices.values())
+    eng.cuda_step = "graphs"
+    eng.graphs.clear()
+    eng.seen.clear()
+    with pytest.raises(ValueError, match="cuda_step: expected one of"):
+        for _ in range(4):
+            eng.step(x, y)

@@ -249,3 +249,59 @@ def test_graphed_reference_is_refused_on_a_cpu_in_one_line():
     with pytest.raises(ValueError, match="^engine: graphed-reference captures the seed's step as a CUDA graph "
                                          "and runs on a GPU \\(device cuda\\), not on cpu$"):
         build_engine("graphed-reference")
+
+
+class _Replay:
+    """A stand-in for a captured CUDA graph: replay() runs `step` on the static batch into the static loss."""
+
+    def __init__(self, step, x, y, loss, delay=0.0):
+        self.step, self.x, self.y, self.loss, self.delay = step, x, y, loss, delay
+
+    def replay(self):
+        import time
+
+        self.loss.copy_(self.step(self.x, self.y))
+        time.sleep(self.delay)
+
+
+def _stand_ins(eng, x, y, kernel_lr=None, delays=(0.0, 0.0)):
+    """(layered, one-kernel) 'graphs' of a CPU fused engine: the layered step, and mlp_sgd_step_ (the CPU op, the
+    same bits), with another lr where kernel_lr is given (a one-kernel step that is wrong)."""
+    def kernel_step(sx, sy):
+        args = list(eng._one_call_args())
+        if kernel_lr is not None:
+            args[4] = kernel_lr
+        return torch.ops.minitorch_clf.mlp_sgd_step_(sx, sy, *args)
+
+    graphs = (_Replay(eng._eager_step, x.clone(), y.clone(), torch.zeros(()), delays[0]),
+              _Replay(kernel_step, x.reshape(len(x), -1).clone(), y.clone(), torch.zeros(()), delays[1]))
+    return [(g, g.x, g.y, g.loss) for g in graphs]           # the captured tuples: graph, static x, y, loss
+
+
+@pytest.mark.parametrize("delays,chose", [((0.004, 0.0), "kernel"), ((0.0, 0.004), "graph")])
+def test_cuda_step_auto_keeps_the_faster_of_two_agreeing_graphs_and_trains_nothing_while_choosing(delays, chose):
+    """FusedEngine's cuda_step 'auto' (its _choose): both captured steps run once from the same state and agree,
+    then race in turns; the faster one is kept, and every parameter and momentum buffer is as before choosing.
+    Stand-ins for the two CUDA graphs run the CPU steps here (tests/test_cuda.py has the real ones)."""
+    eng = build_engine("fused", lr=0.05, momentum=0.9, seed=1)
+    x, y = batch(32, seed=3)
+    eng.step(x, y)                                        # the momentum buffers
+    before = eng._state()
+    layered, kernel = _stand_ins(eng, x, y, delays=delays)
+    got = eng._choose(("k",), layered, kernel, x, y)
+    assert got is (kernel if chose == "kernel" else layered)
+    record = eng.step_choices[("k",)]
+    assert record["agree"] and record["chose"] == chose and record["graph_s"] > 0 and record["kernel_s"] > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, eng._state()))
+
+
+def test_cuda_step_auto_refuses_a_one_kernel_step_that_disagrees(recwarn):
+    eng = build_engine("fused", lr=0.05, momentum=0.9, seed=1)
+    x, y = batch(32, seed=3)
+    eng.step(x, y)
+    before = eng._state()
+    layered, kernel = _stand_ins(eng, x, y, kernel_lr=0.06, delays=(0.004, 0.0))   # faster, and wrong
+    assert eng._choose(("k",), layered, kernel, x, y) is layered
+    assert eng.step_choices[("k",)] == {"batch_shape": "k", "agree": False, "chose": "graph"}
+    assert any("the one-kernel CUDA step disagrees with the layered step" in str(w.message) for w in recwarn)
+    assert all(torch.equal(a, b) for a, b in zip(before, eng._state()))

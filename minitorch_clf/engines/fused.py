@@ -23,6 +23,9 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
     loss. A replay copies the epoch's order in and trains ~940 steps with one launch from the host.
     With `cuda_epoch = "kernel"` it is instead one launch of `mlp_sgd_epoch_`: one cooperative kernel
     runs every step's phases, the rows read through the order in place (not measured on a GPU yet).
+  * `cuda_step` picks what the step's graph holds: the layered kernels ("graph", the default), one
+    launch of the one-kernel step ("kernel"), or whichever of the two is faster on this GPU and batch
+    shape, after checking that they agree ("auto": CUDA_STEPS says how; not yet run on a GPU).
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
 Adam/AdamW compute their bias corrections on the host from the step count, so they always run
@@ -39,6 +42,7 @@ float32 (not measured on a GPU yet); the one-kernel step and epoch are float32 o
 from __future__ import annotations
 
 import contextlib
+import statistics
 import warnings
 
 import torch
@@ -48,6 +52,7 @@ from ..ops import tune
 from ..data import batches
 from .. import optim as ours
 from ..errors import expect_one_of
+from ..tools.timing import Timer
 from .base import Engine, check_targets
 
 GRAPH_WARMUP = 3
@@ -55,6 +60,13 @@ GRAPH_WARMUP = 3
 # CUDA graph; "kernel", one launch of mlp_sgd_epoch_ (kernels/cuda/persistent_step.cu: every step of the epoch
 # in one cooperative kernel). "graph" stays the default until a GPU has measured the kernel (issue 27).
 CUDA_EPOCHS = ("graph", "kernel")
+# How the whole step runs on a GPU once captured (FusedEngine.cuda_step): "graph", the layered step's kernels as
+# one CUDA graph; "kernel", a graph of one mlp_sgd_step_ launch (persistent_step.cu); "auto", both captured at
+# the first capture of a batch shape, the kernel's step checked against the layered one from the same state
+# (as the CPU tuner checks a plan before use), then both timed in turns and the faster kept - the state put
+# back after each (step_choices records the outcome). "graph" stays the default until a GPU has run "auto".
+CUDA_STEPS = ("graph", "kernel", "auto")
+CHOICE_ROUNDS, CHOICE_REPLAYS = 5, 20
 
 
 class FusedEngine(Engine):
@@ -74,6 +86,8 @@ class FusedEngine(Engine):
         self.epoch_graph: tuple | None = None      # (key, graph, static order, losses, x, y): the last epoch captured
         self.tuned: set[int] = set()               # batch sizes whose GEMM plans are in force (CPU)
         self.cuda_epoch = "graph"                  # a GPU's train_epoch: one of CUDA_EPOCHS
+        self.cuda_step = "graph"                   # a GPU's captured step: one of CUDA_STEPS
+        self.step_choices: dict[tuple, dict] = {}  # cuda_step "auto": per captured key, what was measured, chosen
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self._tune(x.shape[0])
@@ -129,9 +143,14 @@ class FusedEngine(Engine):
             captured = self._capture(x, y)
             if captured is None:
                 return self._eager_step(x, y)
+            expect_one_of("cuda_step", self.cuda_step, CUDA_STEPS)
+            if self.cuda_step != "graph" and self.config.precision == "float32":
+                kernel = self._capture_kernel(x, y)
+                if kernel is not None:
+                    captured = kernel if self.cuda_step == "kernel" else self._choose(key, captured, kernel, x, y)
             self.graphs[key] = captured
         graph, static_x, static_y, static_loss = captured
-        static_x.copy_(x)
+        static_x.copy_(x.reshape(static_x.shape))  # the one-kernel graph's x is (N, features)
         static_y.copy_(y)
         graph.replay()
         return static_loss.clone()             # the static buffer is overwritten by the next replay
@@ -140,6 +159,76 @@ class FusedEngine(Engine):
         static_x, static_y = x.clone(), y.clone()
         captured = self._captured(lambda: self._eager_step(static_x, static_y))
         return None if captured is None else (captured[0], static_x, static_y, captured[1])
+
+    def _capture_kernel(self, x: torch.Tensor, y: torch.Tensor):
+        """The one-kernel step (mlp_sgd_step_ on CUDA) captured as a graph over its own static x, y: the
+        layered graph's tuple; None (with a warning) where it cannot be captured. Its warm-up launch runs on
+        a snapshot that is put back: it trains nothing."""
+        static_x, static_y = x.reshape(x.shape[0], -1).clone(), y.clone()
+        state = self._state()
+        try:
+            with torch._C._AutoDispatchBelowAutograd():
+                torch.ops.minitorch_clf.mlp_sgd_step_(static_x, static_y, *self._one_call_args())
+                torch.cuda.synchronize(self.device)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    loss = torch.ops.minitorch_clf.mlp_sgd_step_(static_x, static_y, *self._one_call_args())
+        except RuntimeError as e:
+            warnings.warn(f"fused engine: the one-kernel CUDA step could not be captured, keeping the layered graph ({e})")
+            return None
+        finally:
+            self._restore(state)
+        return graph, static_x, static_y, loss
+
+    def _state(self) -> list[torch.Tensor]:
+        """Copies of what a step changes: the parameters and the momentum buffers."""
+        group = self.optimizer.param_groups[0]
+        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
+        return [t.detach().clone() for t in [*self.weights, *self.biases, *bufs]]
+
+    def _restore(self, state: list[torch.Tensor]) -> None:
+        group = self.optimizer.param_groups[0]
+        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
+        with torch.no_grad():
+            for t, saved in zip([*self.weights, *self.biases, *bufs], state):
+                t.copy_(saved)
+
+    def _choose(self, key, layered, kernel, x, y):
+        """cuda_step "auto": the one-kernel graph where it agrees with the layered one and is faster, else the
+        layered graph. Agreement: one step of each from the same state on this batch, losses and every
+        parameter within float32 noise (other orders of summation); then CHOICE_ROUNDS rounds of
+        CHOICE_REPLAYS replays of each, in turns, the medians compared. The state is put back after every
+        replay it does not keep: choosing trains nothing."""
+        state = self._state()
+        after = {}
+        for name, (graph, static_x, static_y, loss) in (("graph", layered), ("kernel", kernel)):
+            static_x.copy_(x.reshape(static_x.shape))
+            static_y.copy_(y)
+            graph.replay()
+            after[name] = (loss.clone(), self._state())
+            self._restore(state)
+        (la, pa), (lb, pb) = after["graph"], after["kernel"]
+        agree = torch.allclose(lb, la, rtol=1e-4, atol=1e-5) and all(
+            torch.allclose(q, p, rtol=1e-3, atol=1e-5) for p, q in zip(pa, pb))
+        record = {"batch_shape": key[0], "agree": agree}
+        if not agree:
+            warnings.warn(f"fused engine: the one-kernel CUDA step disagrees with the layered step at batch shape "
+                          f"{key[0]} (loss {lb.item():.6g} vs {la.item():.6g}); keeping the layered graph")
+            self.step_choices[key] = {**record, "chose": "graph"}
+            return layered
+        times = {"graph": [], "kernel": []}
+        for r in range(CHOICE_ROUNDS):
+            for name in ("graph", "kernel") if r % 2 == 0 else ("kernel", "graph"):
+                graph = (layered if name == "graph" else kernel)[0]
+                with Timer(self.device) as t:
+                    for _ in range(CHOICE_REPLAYS):
+                        graph.replay()
+                times[name].append(t.seconds / CHOICE_REPLAYS)
+                self._restore(state)
+        median = {name: statistics.median(ts) for name, ts in times.items()}
+        chose = min(median, key=median.get)
+        self.step_choices[key] = {**record, "graph_s": median["graph"], "kernel_s": median["kernel"], "chose": chose}
+        return kernel if chose == "kernel" else layered
 
     def _captured(self, work):
         """(graph, what work() returned while captured), or None (with a warning) where capture fails."""
