@@ -122,9 +122,12 @@ class FusedEngine(Engine):
     def _one_call_args(self) -> tuple:
         """What mlp_sgd_step_ and mlp_sgd_epoch_ take after their data: the parameters, the momentum
         buffers (none without momentum), the activation and the optimizer's scalars."""
+        return (self.weights, self.biases, self._buffers(), self.act, *self._hyper())
+
+    def _buffers(self) -> list[torch.Tensor]:
+        """The momentum buffers, in the parameters' order (none without momentum)."""
         group = self.optimizer.param_groups[0]
-        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
-        return (self.weights, self.biases, bufs, self.act, *self._hyper())
+        return [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
 
     # -- GPU: CUDA graphs -----------------------------------------------------------------------
     def _hyper(self) -> tuple:
@@ -182,15 +185,11 @@ class FusedEngine(Engine):
 
     def _state(self) -> list[torch.Tensor]:
         """Copies of what a step changes: the parameters and the momentum buffers."""
-        group = self.optimizer.param_groups[0]
-        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
-        return [t.detach().clone() for t in [*self.weights, *self.biases, *bufs]]
+        return [t.detach().clone() for t in [*self.weights, *self.biases, *self._buffers()]]
 
     def _restore(self, state: list[torch.Tensor]) -> None:
-        group = self.optimizer.param_groups[0]
-        bufs = [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
         with torch.no_grad():
-            for t, saved in zip([*self.weights, *self.biases, *bufs], state):
+            for t, saved in zip([*self.weights, *self.biases, *self._buffers()], state):
                 t.copy_(saved)
 
     def _choose(self, key, layered, kernel, x, y):
