@@ -33,12 +33,12 @@ def emulator(tmp_path_factory):
     return exe
 
 
-def _problem(seed, n, momentum):
+def _problem(seed, n, momentum, sizes=SIZES):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, SIZES[0], generator=g)
-    y = torch.randint(0, SIZES[-1], (n,), generator=g)
-    weights = [torch.randn(o, i, generator=g) / i ** 0.5 for i, o in zip(SIZES, SIZES[1:])]
-    biases = [0.1 * torch.randn(o, generator=g) for o in SIZES[1:]]
+    x = torch.randn(n, sizes[0], generator=g)
+    y = torch.randint(0, sizes[-1], (n,), generator=g)
+    weights = [torch.randn(o, i, generator=g) / i ** 0.5 for i, o in zip(sizes, sizes[1:])]
+    biases = [0.1 * torch.randn(o, generator=g) for o in sizes[1:]]
     bufs = [0.01 * torch.randn(p.shape, generator=g) for w, b in zip(weights, biases) for p in (w, b)] if momentum else []
     return x, y, weights, biases, bufs
 
@@ -49,9 +49,10 @@ def _run(emulator, folder: Path, mode, x, y, order, batch, drop_last, weights, b
     lr, momentum, dampening, weight_decay, nesterov, maximize = hyper
     blocks, threads = grid
     k = len(order) if order is not None else len(y)
+    sizes = [x.shape[1]] + [w.shape[0] for w in weights]
     (folder / "meta.txt").write_text(f"{mode} {L} {len(y)} {k} {batch} {int(drop_last)} {act} {lr} {momentum} "
                                      f"{dampening} {weight_decay} {int(nesterov)} {int(maximize)} {blocks} {threads}\n"
-                                     + " ".join(map(str, SIZES)) + "\n")
+                                     + " ".join(map(str, sizes)) + "\n")
     x.numpy().tofile(folder / "x.bin")
     y.numpy().tofile(folder / "target.bin")
     if order is not None:
@@ -89,14 +90,16 @@ CASES = [
 
 
 @needs_gxx
-@pytest.mark.parametrize("act,n,batch,drop_last,hyper,grid", CASES)
+@pytest.mark.parametrize("act,n,batch,drop_last,hyper,grid,sizes", [(*case, SIZES) for case in CASES] + [
+    ("relu", 100, 64, False, (0.05, 0.9, 0.0, 0.0, False, False), (2, 64), (784, 128, 64, 10))])   # SimpleNet's
 def test_the_epoch_kernel_emulated_on_the_cpu_trains_as_the_cpu_epoch_op(emulator, tmp_path, act, n, batch, drop_last,
-                                                                         hyper, grid):
+                                                                         hyper, grid, sizes):
     """The epoch kernel (every step's phases in one launch, x's rows read through a permutation, a ragged last
     batch or none, one target ignored) against mlp_sgd_epoch_ on the CPU from the same state: every loss,
-    parameter and momentum buffer within float32 noise, while the parameters moved by far more."""
+    parameter and momentum buffer within float32 noise, while the parameters moved by far more. Tiny layers,
+    and SimpleNet's own (784-128-64-10, batches of 64 and 36)."""
     ops.load()
-    x, y, weights, biases, bufs = _problem(n, n, hyper[1])
+    x, y, weights, biases, bufs = _problem(n, n, hyper[1], sizes)
     if batch > 1:
         y[2] = -100
     order = torch.randperm(n, generator=torch.Generator().manual_seed(1))
