@@ -54,7 +54,7 @@ namespace cuda_emu {
 struct Grid {              // the launch in progress
   unsigned blocks = 0, threads = 0;
   std::unique_ptr<std::barrier<>> all;                      // grid.sync()
-  std::vector<std::unique_ptr<std::barrier<>>> block;       // __syncthreads_or, per block
+  std::vector<std::unique_ptr<std::barrier<>>> block;       // __syncthreads(_or), per block
   std::vector<std::unique_ptr<std::barrier<>>> warp;        // shuffles, per warp of the grid
   std::vector<uint64_t> lanes;                              // a shuffle's values, 32 per warp
   std::vector<int> flags;                                   // __syncthreads_or's, one per thread
