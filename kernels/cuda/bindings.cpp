@@ -37,6 +37,12 @@ std::string set_cuda_precision(c10::string_view name) {
   return kPrecisionNames[static_cast<int>(g_precision.exchange(static_cast<cuda::Precision>(i)))];
 }
 
+// cuBLASLt's workspace for one matmul (freed to the caching allocator after the launch is queued).
+constexpr size_t kWorkspaceBytes = 4 << 20;
+at::Tensor lt_workspace(const at::TensorOptions& options) {
+  return at::empty({static_cast<int64_t>(kWorkspaceBytes)}, options.dtype(at::kByte));
+}
+
 // A product's operand as it reads it in precision p: rounded to bf16 (to nearest even: ATen's conversion,
 // functional.round_to's bits), else as it is; contiguous.
 at::Tensor operand(const at::Tensor& t, cuda::Precision p) {
@@ -54,10 +60,9 @@ at::Tensor low_precision_product(const at::Tensor& a, bool ta, const at::Tensor&
   if (M == 0 || N == 0) return out;
   if (K == 0) return out.zero_();
   const at::Tensor ao = operand(a, p), bo = operand(b, p);
-  const size_t workspace_bytes = 4 << 20;
-  at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, a.options().dtype(at::kByte));
+  at::Tensor workspace = lt_workspace(a.options());
   if (cuda::cublaslt_matmul(out.data_ptr<float>(), ao.data_ptr(), ta, bo.data_ptr(), tb, M, N, K, p, nullptr, false,
-                            workspace.data_ptr(), workspace_bytes, at::cuda::getCurrentCUDABlasLtHandle(),
+                            workspace.data_ptr(), kWorkspaceBytes, at::cuda::getCurrentCUDABlasLtHandle(),
                             at::cuda::getCurrentCUDAStream(), what))
     return out;
   TORCH_CHECK(p == cuda::Precision::kBf16, what, ": cuBLASLt has no TF32 algorithm for (", M, ", ", K, ") x (", K,
@@ -107,13 +112,12 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_v2(const at::Tensor& x, const 
   if (N == 0 || O == 0 || I == 0) return linear_forward_v1(x, weight, bias, act);   // cuBLASLt needs sizes >= 1
   const bool in_epilogue = act == Activation::kIdentity || act == Activation::kRelu;
   at::Tensor z = reads_pre(act) ? pre : out;                            // where the matmul writes
-  const size_t workspace_bytes = 4 << 20;
-  at::Tensor workspace = at::empty({static_cast<int64_t>(workspace_bytes)}, x.options().dtype(at::kByte));
+  at::Tensor workspace = lt_workspace(x.options());
   cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   const cuda::Precision p = precision_of(x);
   const at::Tensor xo = operand(xc, p), wo = operand(wc, p);
   if (!cuda::cublaslt_matmul(z.data_ptr<float>(), xo.data_ptr(), false, wo.data_ptr(), true, N, O, I, p,
-                             bc.data_ptr<float>(), act == Activation::kRelu, workspace.data_ptr(), workspace_bytes,
+                             bc.data_ptr<float>(), act == Activation::kRelu, workspace.data_ptr(), kWorkspaceBytes,
                              at::cuda::getCurrentCUDABlasLtHandle(), stream, "linear_forward v2")) {
     return linear_forward_v1(x, weight, bias, act);                    // no algorithm for this shape
   }

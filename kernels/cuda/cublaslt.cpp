@@ -104,11 +104,4 @@ bool cublaslt_matmul(float* c, const void* a, bool trans_a, const void* b, bool 
   return true;
 }
 
-bool cublaslt_linear(float* out, const float* x, const float* w, const float* bias, int64_t N, int64_t I, int64_t O,
-                     bool relu, void* workspace, size_t workspace_bytes, cublasLtHandle_t handle,
-                     cudaStream_t stream) {
-  return cublaslt_matmul(out, x, false, w, true, N, O, I, Precision::kFloat32, bias, relu, workspace, workspace_bytes,
-                         handle, stream, "linear_forward v2");
-}
-
 }  // namespace minitorch_clf::cuda

@@ -1,5 +1,5 @@
-// The fused ops' products on cuBLASLt: linear forward v2 (one matmul with its bias (+ ReLU) epilogue) and
-// the general product the backward runs where the products are not float32. float32 with float32
+// The fused ops' products on cuBLASLt, one matmul with any transposes and an optional bias (+ ReLU)
+// epilogue: linear forward v2, and the backward's products where they are not float32. float32 with float32
 // accumulation by default (no TF32, as torch's default); TF32 or bf16 tensor cores where a precision says
 // so (issue 29: the products' inputs in the format, float32 sums and outputs). Its own file: the
 // descriptors are owned objects, destroyed on every way out, and every cuBLASLt status is checked.
@@ -25,11 +25,5 @@ enum class Precision { kFloat32, kTf32, kBf16 };
 bool cublaslt_matmul(float* c, const void* a, bool trans_a, const void* b, bool trans_b, int64_t M, int64_t N, int64_t K,
                      Precision precision, const float* bias, bool relu, void* workspace, size_t workspace_bytes,
                      cublasLtHandle_t handle, cudaStream_t stream, const char* what);
-
-// out (N, O) = x (N, I) · W (O, I)ᵀ + bias (O,), then max(., 0) where relu; float32, all row-major and
-// contiguous: cublaslt_matmul's forward.
-bool cublaslt_linear(float* out, const float* x, const float* w, const float* bias, int64_t N, int64_t I, int64_t O,
-                     bool relu, void* workspace, size_t workspace_bytes, cublasLtHandle_t handle,
-                     cudaStream_t stream);
 
 }  // namespace minitorch_clf::cuda

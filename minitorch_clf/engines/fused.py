@@ -216,8 +216,8 @@ class FusedEngine(Engine):
             self.step_choices[key] = {**record, "chose": "graph"}
             return layered
         times = {"graph": [], "kernel": []}
-        for r in range(CHOICE_ROUNDS):
-            for name in ("graph", "kernel") if r % 2 == 0 else ("kernel", "graph"):
+        for turn in tune.shuffled_rounds(list(times), CHOICE_ROUNDS):
+            for name in turn:
                 graph = (layered if name == "graph" else kernel)[0]
                 with Timer(self.device) as t:
                     for _ in range(CHOICE_REPLAYS):
