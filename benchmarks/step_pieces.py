@@ -16,6 +16,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from minitorch_clf import ops
 from minitorch_clf.ops import tune
+from minitorch_clf.tools.profiling import quiet_kineto
 
 SIZES = (784, 128, 64, 10)
 
@@ -27,6 +28,7 @@ def pieces(batch_size: int) -> dict[str, float]:
     for _ in range(20):
         step()
     n = max(20, 12_800 // batch_size)
+    quiet_kineto()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(n):
             step()

@@ -19,6 +19,15 @@ def test_profile_trace_has_the_four_phases(tmp_path, capsys, engine):
     assert list(out.glob("*.pt.trace.json")), "no tensorboard trace"
 
 
+def test_profile_prints_no_log_lines_of_the_profiler_library(tmp_path, capfd, monkeypatch):
+    # kineto's own lines (USDT markers; "gpuGetDeviceCount failed" on a CUDA build without a GPU) are
+    # written to the process's stderr, not through Python: capfd reads the file descriptor
+    monkeypatch.delenv("KINETO_LOG_LEVEL", raising=False)
+    assert main(["profile", "--engine", "manual", "--steps", "1", "--out", str(tmp_path / "prof")]) == 0
+    err = capfd.readouterr().err
+    assert "USDT" not in err and "gpuGetDeviceCount" not in err and "ERROR" not in err, err
+
+
 def test_profile_bad_engine(capsys):
     assert main(["profile", "--engine", "nope"]) == 2
     assert "engine" in capsys.readouterr().err

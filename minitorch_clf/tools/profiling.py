@@ -9,6 +9,7 @@ ui.perfetto.dev; the top-15 operators are printed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,15 @@ from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trac
 from ..engines import PHASES, build_engine
 
 WAIT, WARMUP = 1, 2
+
+
+def quiet_kineto() -> None:
+    """Keep the profiler library's own log lines out of a command's output. Kineto (torch.profiler's
+    tracer) writes to stderr at every start and stop - USDT markers and, on a CUDA build of torch on a
+    machine without a GPU, "ERROR: ... gpuGetDeviceCount failed with code 35", which reports nothing wrong
+    with the run. KINETO_LOG_LEVEL=6 silences them (5 still lets the USDT lines through, torch 2.14); it is
+    read each time a profiler starts, and a level the user set is kept."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 
 def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", batch_size: int = 64,
@@ -36,6 +46,7 @@ def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", b
         engine.step(x, y)
     cuda = engine.device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    quiet_kineto()
     with profile(activities=activities, schedule=schedule(wait=WAIT, warmup=WARMUP, active=steps, repeat=1),
                  on_trace_ready=tensorboard_trace_handler(str(out))) as prof:
         for _ in range(WAIT + WARMUP + steps):
@@ -68,6 +79,7 @@ def phase_times(engine, x: torch.Tensor, y: torch.Tensor, steps: int = 20) -> di
         for _ in range(3):
             engine.step(x, y)
         cuda = engine.device.type == "cuda"
+        quiet_kineto()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(steps):
                 engine.step(x, y)
