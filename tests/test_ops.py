@@ -294,8 +294,9 @@ def test_wheel_ships_kernel_sources(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(root)], check=True, capture_output=True, timeout=600)
+    built_wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                                  "-w", str(tmp_path), str(root)], capture_output=True, text=True, timeout=600)
+    assert built_wheel.returncode == 0, built_wheel.stdout[-2000:] + built_wheel.stderr[-2000:]
     (wheel,) = tmp_path.glob("minitorch_clf-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     kernels = ops.kernel_dir()
