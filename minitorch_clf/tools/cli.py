@@ -301,6 +301,8 @@ def _cmd_profile(args) -> int:
                             optimizer=args.optimizer)
     print(result["table"])
     print(f"phases labelled: {', '.join(result['phases']) or 'none'}")
+    for line in result["hta"] or []:
+        print(line)
     print(f"chrome/perfetto trace: {result['trace']}")
     print(f"tensorboard: tensorboard --logdir {args.out}   (pip install -e '.[profile]' for the plugin)")
     return 0

@@ -4,7 +4,8 @@ Every engine labels its phases - forward, loss, backward, optimizer - with recor
 traces of different engines line up. The profiler runs a wait / warm-up / active schedule; traces go
 through `tensorboard_trace_handler(out)` (open with `tensorboard --logdir out`, with the
 torch-tb-profiler plugin of the `profile` extra) and to `out/trace.json` for chrome://tracing or
-ui.perfetto.dev; the top-15 operators are printed.
+ui.perfetto.dev; the top-15 operators are printed. On CUDA, with the `profile` extra installed,
+Holistic Trace Analysis summarises the GPU's time over the steps (hta_summary.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
 
 from ..engines import PHASES, build_engine
+from . import hta_summary
 
 WAIT, WARMUP = 1, 2
 
@@ -32,7 +34,8 @@ def quiet_kineto() -> None:
 
 def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", batch_size: int = 64,
                    optimizer: str = "sgd", log=print) -> dict:
-    """Profile `steps` active steps; returns {"trace": path, "table": str, "phases": labels seen}."""
+    """Profile `steps` active steps; returns {"trace": path, "table": str, "phases": labels seen, "hta": HTA's
+    summary lines on CUDA (one line saying why where HTA is absent or fails), None on the CPU}."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device)
@@ -61,7 +64,15 @@ def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", b
     sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     table = prof.key_averages().table(sort_by=sort, row_limit=15)
     names = {event.get("name") for event in json.loads(trace.read_text()).get("traceEvents", [])}
-    return {"trace": trace, "table": table, "phases": [p for p in PHASES if p in names]}
+    return {"trace": trace, "table": table, "phases": [p for p in PHASES if p in names],
+            "hta": _hta_lines(trace) if cuda else None}
+
+
+def _hta_lines(trace: Path) -> list[str]:
+    try:
+        return hta_summary.lines(hta_summary.summarize(trace))
+    except hta_summary.HtaUnavailable as e:
+        return [f"HTA summary: {e}"]
 
 
 def phase_times(engine, x: torch.Tensor, y: torch.Tensor, steps: int = 20) -> dict[str, float]:
