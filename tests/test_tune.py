@@ -231,6 +231,17 @@ def test_search_never_keeps_plans_slower_than_the_derived_ones(monkeypatch):
     assert result.seconds == result.derived_seconds == 1.0
 
 
+def test_search_keeps_the_derived_plans_unless_the_winners_beat_them_by_the_margin(monkeypatch):
+    """The last race has the bar of every race: winners ahead of the derived plans by less than MARGIN
+    leave the derived plans (a drift of the machine would otherwise be cached as a gain)."""
+    races = iter([{"best": 2.0, "trial": 1.0}] + [{"best": 1.0, "trial": 2.0}] * 500)
+    monkeypatch.setattr(tune, "medians", lambda calls, *a, **k: (
+        {"tuned": 1.0 - tune.MARGIN / 2, "derived": 1.0} if "tuned" in calls else next(races)))
+    result = tune.search(5, SMALL)
+    assert all(plan == derived for _, _, plan, derived in result.products)
+    assert result.seconds == result.derived_seconds == 1.0
+
+
 def test_search_keeps_what_wins_the_step(monkeypatch):
     """A candidate that makes the step faster by more than MARGIN replaces the best plan, one that makes
     it faster by less does not (the first race: the biggest product's first alternative)."""
