@@ -8,8 +8,8 @@
 # OUT_DIR/steps.json, OUT_DIR/epoch.json and OUT_DIR/ops.json (graphed-reference beside the engines), a
 # grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py), the epoch as one
 # graph and as one kernel (benchmarks/gpu_epoch.py, OUT_DIR/gpu_epoch.json); then data-parallel training with 2 ranks sharing the GPU
-# (gloo) against one process, train --inspect on the GPU engines, and the products in bf16 and TF32
-# (check and bench --precision). A failing step is reported and the rest still run; the exit status says
+# (gloo) against one process, train --inspect on the GPU engines, the products in bf16 and TF32
+# (check and bench --precision), and `profile` of the graphed seed and fused (OUT_DIR/profile-*). A failing step is reported and the rest still run; the exit status says
 # whether any failed. About 4 minutes on an H200 (the precision steps, graphed-reference, the barriers,
 # the one-kernel step and epoch added since, not yet run there: the new GPU code runs under `timeout`, so
 # that a hang costs minutes, not the session).
@@ -30,7 +30,8 @@ step nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --for
 step "$PY" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
 step "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 step $CLI build --cuda
-step timeout 420 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py
+step timeout 420 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_kernels.py tests/test_cuda.py tests/test_machine.py \
+     "tests/test_profile.py::test_profile_on_cuda_prints_htas_summary_or_why_not"
 # what a barrier inside one kernel costs (issue 27's persistent step chooses between them): a grid barrier
 # over one and two blocks per SM, a cluster barrier of 2 to 16 blocks
 step timeout 120 "$PY" - <<'PY'
@@ -67,6 +68,12 @@ done
 step $CLI bench --device cuda --engines reference,graphed-reference,manual,fused --precision float32,tf32,bf16 --batch-sizes 1024,16384 --repeats 5
 
 step $CLI bench --device cuda --ops --batch-sizes 64,1024,8192 --repeats 10 --json "$OUT/ops.json"
+# the GPU's time per step under the profiler: the kernels of each step and, where holistictraceanalysis is
+# installed (the profile extra; the device image has none), HTA's idle / launch / compute breakdown
+for engine in graphed-reference fused; do
+  step timeout 120 $CLI profile --device cuda --engine $engine --batch-size 64 --steps 10 --out "$OUT/profile-$engine"
+done
+step timeout 120 $CLI profile --device cuda --engine fused --whole-step --batch-size 64 --steps 10 --out "$OUT/profile-fused-whole"
 # the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
 for act in gelu tanh; do
   step $CLI bench --device cuda --engines reference,fused --batch-sizes 64,1024 --repeats 5 --activation $act

@@ -29,6 +29,21 @@ def test_profile_prints_no_log_lines_of_the_profiler_library(tmp_path, capfd, mo
     assert "USDT" not in err and "gpuGetDeviceCount" not in err and "ERROR" not in err, err
 
 
+def test_profile_whole_step_records_the_fused_step_as_one_call(tmp_path, capsys):
+    out = tmp_path / "prof"
+    assert main(["profile", "--engine", "fused", "--whole-step", "--steps", "2", "--out", str(out)]) == 0
+    assert "phases labelled: none" in capsys.readouterr().out
+    names = {e.get("name") for e in json.loads((out / "trace.json").read_text())["traceEvents"]}
+    assert "minitorch_clf::mlp_sgd_step_" in names and not set(PHASES) & names
+
+
+@pytest.mark.parametrize("argv", [["--engine", "manual"], ["--engine", "fused", "--optimizer", "adam"]])
+def test_profile_whole_step_of_an_engine_without_one_is_one_line(tmp_path, capsys, argv):
+    assert main(["profile", *argv, "--whole-step", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "whole-step" in err
+
+
 def test_profile_bad_engine(capsys):
     assert main(["profile", "--engine", "nope"]) == 2
     assert "engine" in capsys.readouterr().err

@@ -298,7 +298,7 @@ def _cmd_profile(args) -> int:
 
     prepare_out(args.out)                          # a one-line error if the folder cannot be written
     result = profile_engine(args.engine, args.out, steps=args.steps, device=device, batch_size=args.batch_size,
-                            optimizer=args.optimizer)
+                            optimizer=args.optimizer, whole_step=args.whole_step)
     print(result["table"])
     print(f"phases labelled: {', '.join(result['phases']) or 'none'}")
     for line in result["hta"] or []:
@@ -375,6 +375,8 @@ def _run(argv) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", default="sgd")
     p.add_argument("--out", type=_folder, default=Path("runs/profile"))
+    p.add_argument("--whole-step", action="store_true",
+                   help="fused: keep its step in one call (CPU) / one graph replay (CUDA), as it trains; no phase labels")
     args = parser.parse_args(argv)
     commands = {"train": cmd_train, "evaluate": _cmd_evaluate, "check": _cmd_check, "bench": cmd_bench,
                 "build": _cmd_build, "profile": _cmd_profile, "report": _cmd_report,

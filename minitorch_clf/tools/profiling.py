@@ -18,6 +18,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
 
 from ..engines import PHASES, build_engine
+from ..errors import UsageError
 from . import hta_summary
 
 WAIT, WARMUP = 1, 2
@@ -33,15 +34,22 @@ def quiet_kineto() -> None:
 
 
 def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", batch_size: int = 64,
-                   optimizer: str = "sgd", log=print) -> dict:
+                   optimizer: str = "sgd", log=print, whole_step: bool = False) -> dict:
     """Profile `steps` active steps; returns {"trace": path, "table": str, "phases": labels seen, "hta": HTA's
-    summary lines on CUDA (one line saying why where HTA is absent or fails), None on the CPU}."""
+    summary lines on CUDA (one line saying why where HTA is absent or fails), None on the CPU}.
+    The fused engine runs its step phase by phase, unless `whole_step`: then as it trains, one C++ call
+    on the CPU, one graph replay on a GPU (no phases to label there); UsageError for an engine (or
+    optimizer) that has no such step."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device)
-    if getattr(engine, "whole_step", False):
+    if whole_step and not getattr(engine, "whole_step", False):
+        raise UsageError(f"whole-step: the {engine_name} engine with {optimizer} has no step in one call "
+                         "(the fused engine with sgd has)")
+    if getattr(engine, "whole_step", False) and not whole_step:
         engine.whole_step = False       # one C++ call / one graph replay has no phases to label
-        log("fused engine: whole-step execution switched off for the profile, so the phases stay visible")
+        log("fused engine: whole-step execution switched off for the profile, so the phases stay visible "
+            "(--whole-step keeps it)")
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, 1, 28, 28, generator=g).to(engine.device)
     y = torch.randint(0, 10, (batch_size,), generator=g).to(engine.device)
