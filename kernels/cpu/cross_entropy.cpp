@@ -21,8 +21,19 @@
 #include "gemm/gemm.h"
 #include "../common/validate.h"
 
+// transpose16 (16 x 16 floats in registers), compiled for AVX-512 as the GEMM's kernels are
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,fma")
+#include "gemm/gemm_avx512_common.h"
+#pragma GCC pop_options
+
 namespace minitorch_clf {
 namespace {
+
+// Groups of sixteen rows per thread: more than 1,024 rows before a second thread joins. On the 2-core Xeon
+// (2026-12-05, the op called from Python, RESULTS.md fifth session) one thread took 17.1-17.6 us at 1,024
+// rows and 29.7-30.8 at 2,048, two threads 14.1-19.1 and 22.5-24.3 us.
+constexpr int64_t kGroupsPerThread = 64;
 
 // exp of 16 floats: x = n ln2 + r with n = round(x / ln2) and |r| <= ln2 / 2 (ln2 split in a high
 // part exact in float and a low correction, so r keeps its bits); exp(r) = 1 + r + r^2 P(r) with P the
@@ -30,7 +41,7 @@ namespace {
 // Relative error under 2e-7 over [-87, 88]; x below -87.3 gives 0 (as expf underflows), -inf gives 0.
 // NaN stays NaN: vmaxps/vminps return their second operand when either is NaN, so x goes second in
 // the clamps (with x first, a NaN became -87.3 and its row a finite loss).
-__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
+__attribute__((target("avx512f,avx512vl,fma"))) inline __m512 exp16(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(-87.3f), x);
   x = _mm512_min_ps(_mm512_set1_ps(88.3f), x);
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -47,20 +58,63 @@ __attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// One row of C <= 16 float logits in one masked register: returns the row's loss (in double, as the
-// scalar path keeps it) and writes dlogits. The lanes past C hold -inf, whose exp is 0. A NaN logit
-// reaches every lane through z - m (m may or may not be NaN: the max tree drops NaNs in some orders).
-__attribute__((target("avx512f"))) double cross_entropy_row16(const float* z, float* dz, int64_t C, int64_t y,
-                                                             float inv_n) {
-  const __mmask16 live = static_cast<__mmask16>((1u << C) - 1u);
-  const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), live, z);
-  const float m = _mm512_reduce_max_ps(v);
-  const __m512 e = _mm512_maskz_mov_ps(live, exp16(_mm512_sub_ps(v, _mm512_set1_ps(m))));
-  const float s = _mm512_reduce_add_ps(e);
-  __m512 d = _mm512_mul_ps(e, _mm512_set1_ps(inv_n / s));
-  d = _mm512_mask_sub_ps(d, static_cast<__mmask16>(1u << y), d, _mm512_set1_ps(inv_n));
-  _mm512_mask_storeu_ps(dz, live, d);
-  return double(m) + std::log(double(s)) - double(z[y]);
+// Sixteen rows of C <= 16 float logits at once, a class to a register. The rows are loaded (C lanes each,
+// -inf past C) and transposed in registers, so that lane i of r[c] is class c of row n0 + i; then the max,
+// the exps, their sum and the gradient are lane-wise operations over C registers. One row per register
+// was a chain of two reductions across lanes, an exp and a log, about 200 cycles a row with little to
+// overlap (batch 1024: 21 us on 2 threads, RESULTS.md 2026-12-05 fifth session); here sixteen rows'
+// chains run side by side.
+// The same bits as that one-row kernel: the sum adds the classes in the order in which
+// _mm512_reduce_add_ps adds the lanes of one row's register (lane i + 8 to lane i, then + 4, then
+// (0 + 2) + (1 + 3)), the gradient is e * (inv_n / s) less inv_n at the target, and each row's loss is
+// double(m) + log(double(s)) - double(z_y). Rows whose target is ignore_index get a zero gradient and a
+// zero loss. `rows` <= 16 rows are read and written (the batch's last group); y holds their targets.
+// A NaN logit reaches its row's every class through s (see exp16); m may or may not be NaN.
+__attribute__((target("avx512f,avx512vl,fma"))) void cross_entropy_rows16(const float* z, float* dz, int64_t rows, int64_t C,
+                                                            const int64_t* y, int64_t ignore_index, float inv_n,
+                                                            double* row_loss) {
+  const __mmask16 classes = static_cast<__mmask16>((1u << C) - 1u), live = static_cast<__mmask16>((1u << rows) - 1u);
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = i < rows ? _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), classes, z + i * C) : _mm512_setzero_ps();
+  gemm::transpose16(r);                                          // r[c] lane i: row i's logit of class c
+  // the targets as 32-bit lanes, and the rows that count (targets compared in 64 bits: ignore_index may not fit 32)
+  const __m512i y_lo = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(live), y);
+  const __m512i y_hi = _mm512_maskz_loadu_epi64(static_cast<__mmask8>(live >> 8), y + 8);
+  const __m512i ignore = _mm512_set1_epi64(ignore_index);
+  const __mmask16 counted = live & static_cast<__mmask16>(~(_mm512_cmpeq_epi64_mask(y_lo, ignore) |
+                                                           (_mm512_cmpeq_epi64_mask(y_hi, ignore) << 8)));
+  const __m512i target = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(y_lo)),
+                                            _mm512_cvtepi64_epi32(y_hi), 1);
+  __m512 m = r[0];
+  for (int64_t c = 1; c < C; ++c) m = _mm512_max_ps(m, r[c]);
+  __m512 e[16], zy = _mm512_setzero_ps();
+  for (int c = 0; c < 16; ++c) {
+    if (c >= C) {
+      e[c] = _mm512_setzero_ps();
+      continue;
+    }
+    e[c] = exp16(_mm512_sub_ps(r[c], m));
+    zy = _mm512_mask_mov_ps(zy, _mm512_cmpeq_epi32_mask(target, _mm512_set1_epi32(c)), r[c]);
+  }
+  __m512 t[8];
+  for (int c = 0; c < 8; ++c) t[c] = _mm512_add_ps(e[c + 8], e[c]);
+  for (int c = 0; c < 4; ++c) t[c] = _mm512_add_ps(t[c + 4], t[c]);
+  const __m512 s = _mm512_add_ps(_mm512_add_ps(t[2], t[0]), _mm512_add_ps(t[3], t[1]));
+  const __m512 scale = _mm512_div_ps(_mm512_set1_ps(inv_n), s), n = _mm512_set1_ps(inv_n);
+  for (int64_t c = 0; c < C; ++c) {
+    const __m512 d = _mm512_mul_ps(e[c], scale);
+    r[c] = _mm512_maskz_mov_ps(counted, _mm512_mask_sub_ps(d, _mm512_cmpeq_epi32_mask(target, _mm512_set1_epi32(int(c))), d, n));
+  }
+  for (int64_t c = C; c < 16; ++c) r[c] = _mm512_setzero_ps();
+  gemm::transpose16(r);                                          // back: r[i] lane c, row i's gradient
+  for (int i = 0; i < rows; ++i) _mm512_mask_storeu_ps(dz + i * C, classes, r[i]);
+  alignas(64) float ms[16], ss[16], zs[16];
+  _mm512_store_ps(ms, m);
+  _mm512_store_ps(ss, s);
+  _mm512_store_ps(zs, zy);
+  for (int i = 0; i < rows; ++i)
+    row_loss[i] = (counted >> i) & 1 ? double(ms[i]) + std::log(double(ss[i])) - double(zs[i]) : 0.0;
 }
 
 }  // namespace
@@ -88,22 +142,19 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
     scalar_t* dp = dlogits.data_ptr<scalar_t>();
     std::vector<acc_t> row_loss(static_cast<size_t>(N));
     const acc_t inv_n = acc_t(1) / acc_t(counted);                  // inf when every row is ignored: unused
-    // float32 rows of at most 16 classes in one AVX-512 register each, where the GEMM's ISA is AVX-512
-    // (set_isa / MINITORCH_CLF_ISA switch both); otherwise the scalar loop below, in acc_t (double).
-    // Rows are cut in chunks of 256 for the threads: a row is a chain of dependent reductions and a
-    // log, and batch 1024 in one chunk left the second core idle (RESULTS.md, 2026-11-27 late).
+    // float32 rows of at most 16 classes sixteen at a time in AVX-512 registers, where the GEMM's ISA is
+    // AVX-512 (set_isa / MINITORCH_CLF_ISA switch both); otherwise the scalar loop below, in acc_t (double).
     const bool wide = std::is_same<scalar_t, float>::value && C <= 16 && gemm::default_isa() == gemm::Isa::kAvx512;
     if (wide) {
       const float* zf = reinterpret_cast<const float*>(zp);
       float* df = reinterpret_cast<float*>(dp);
-      at::parallel_for(0, N, 256, [&](int64_t begin, int64_t end) {
-        for (int64_t n = begin; n < end; ++n) {
-          if (y[n] == ignore_index) {
-            std::fill(df + n * C, df + (n + 1) * C, 0.0f);
-            row_loss[n] = 0;
-          } else {
-            row_loss[n] = static_cast<acc_t>(cross_entropy_row16(zf + n * C, df + n * C, C, y[n], float(inv_n)));
-          }
+      double* losses = row_loss.data();                                   // acc_t of float: double
+      const int64_t groups = (N + 15) / 16;
+      at::parallel_for(0, groups, kGroupsPerThread, [&](int64_t begin, int64_t end) {
+        for (int64_t g = begin; g < end; ++g) {
+          const int64_t n = 16 * g;
+          cross_entropy_rows16(zf + n * C, df + n * C, std::min<int64_t>(16, N - n), C, y + n, ignore_index,
+                               float(inv_n), losses + n);
         }
       });
     } else {
