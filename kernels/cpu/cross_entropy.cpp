@@ -30,10 +30,10 @@
 namespace minitorch_clf {
 namespace {
 
-// Groups of sixteen rows per thread: more than 1,024 rows before a second thread joins. On the 2-core Xeon
-// (2026-12-05, the op called from Python, RESULTS.md fifth session) one thread took 17.1-17.6 us at 1,024
-// rows and 29.7-30.8 at 2,048, two threads 14.1-19.1 and 22.5-24.3 us.
-constexpr int64_t kGroupsPerThread = 64;
+// Groups of sixteen rows per thread: a second thread from 1,024 rows on. On the 2-core Xeon (2026-12-05,
+// the op called from Python, 1 and 2 threads in turns in one process, medians of 15 rounds, three runs;
+// RESULTS.md fifth session): 1,024 rows one thread 20.2-27.3 us, two 17.9-22.1; 2,048 rows 34.1-50.3, 29.9-36.8.
+constexpr int64_t kGroupsPerThread = 32;
 
 // exp of 16 floats: x = n ln2 + r with n = round(x / ln2) and |r| <= ln2 / 2 (ln2 split in a high
 // part exact in float and a low correction, so r keeps its bits); exp(r) = 1 + r + r^2 P(r) with P the
