@@ -124,9 +124,16 @@ def test_hta_absent_or_failing_is_one_line(tmp_path, monkeypatch):
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
+    cpu_only = tmp_path / "cpu.json"
+    cpu_only.write_text(json.dumps({"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 1, "dur": 2}]}))
+    odd = tmp_path / "odd.json"                   # a kernel whose start is not a number: HTA's child fails
+    odd.write_text(json.dumps({"traceEvents": [
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 1, "dur": 1, "args": {"correlation": 1}},
+        {"ph": "X", "cat": "kernel", "name": "k", "ts": "late", "dur": 2, "args": {"correlation": 1, "stream": 7}}]}))
     if hta_summary.installed():
-        lines = profiling._hta_lines(bad)
-        assert len(lines) == 1 and lines[0].startswith("HTA summary: HTA could not analyse") and str(bad) in lines[0]
+        for trace, says in ((bad, "could not read"), (cpu_only, "holds no GPU kernel"), (odd, "HTA could not analyse")):
+            lines = profiling._hta_lines(trace)
+            assert len(lines) == 1 and lines[0].startswith("HTA summary: ") and says in lines[0] and str(trace) in lines[0]
     monkeypatch.setattr(hta_summary, "installed", lambda: False)
     lines = profiling._hta_lines(_gpu_trace(tmp_path / "t.json"))
     assert lines == ["HTA summary: holistictraceanalysis is not installed (pip install -e '.[profile]' adds it)"]

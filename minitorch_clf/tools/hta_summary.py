@@ -62,6 +62,12 @@ def summarize(trace: Path) -> dict:
     not installed or fails on it."""
     if not installed():
         raise HtaUnavailable("holistictraceanalysis is not installed (pip install -e '.[profile]' adds it)")
+    try:
+        kernels, steps = kernel_count(json.loads(Path(trace).read_text()))
+    except (OSError, ValueError) as e:
+        raise HtaUnavailable(f"could not read {trace}: {e}") from None
+    if not kernels:
+        raise HtaUnavailable(f"{trace} holds no GPU kernel in the steps HTA reads")
     with tempfile.TemporaryDirectory(prefix="hta-") as tmp:
         folder = Path(tmp) / "trace"
         folder.mkdir()
@@ -72,7 +78,7 @@ def summarize(trace: Path) -> dict:
             lines = (run.stderr or run.stdout).strip().splitlines()
             raise HtaUnavailable(f"HTA could not analyse {trace}: {lines[-1] if lines else f'exit {run.returncode}'}")
         summary = json.loads(out.read_text())
-    summary["kernels"], summary["steps"] = kernel_count(json.loads(Path(trace).read_text()))
+    summary["kernels"], summary["steps"] = kernels, steps
     return summary
 
 
