@@ -9,10 +9,11 @@
 # grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py), the epoch as one
 # graph and as one kernel (benchmarks/gpu_epoch.py, OUT_DIR/gpu_epoch.json); then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, the products in bf16 and TF32
-# (check and bench --precision), and `profile` of the graphed seed and fused (OUT_DIR/profile-*). A failing step is reported and the rest still run; the exit status says
-# whether any failed. About 4 minutes on an H200 (the precision steps, graphed-reference, the barriers,
-# the one-kernel step and epoch added since, not yet run there: the new GPU code runs under `timeout`, so
-# that a hang costs minutes, not the session).
+# (check and bench --precision), and `profile` of the graphed seed and fused (OUT_DIR/profile-*). A
+# failing step is reported and the rest still run; the exit status says whether any failed. About 4
+# minutes on an H200 (the precision steps, graphed-reference, the barriers, the one-kernel step and epoch
+# and the profiles added since, not yet run there: the new GPU code runs under `timeout`, so that a hang
+# costs minutes, not the session).
 set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_check.sh OUT_DIR}
 mkdir -p "$OUT"

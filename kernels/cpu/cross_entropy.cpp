@@ -30,7 +30,7 @@
 namespace minitorch_clf {
 namespace {
 
-// Groups of sixteen rows per thread: a second thread from 1,024 rows on. On the 2-core Xeon (2026-12-05,
+// Groups of sixteen rows per thread: a second thread above 512 rows. On the 2-core Xeon (2026-12-05,
 // the op called from Python, 1 and 2 threads in turns in one process, medians of 15 rounds, three runs;
 // RESULTS.md fifth session): 1,024 rows one thread 20.2-27.3 us, two 17.9-22.1; 2,048 rows 34.1-50.3, 29.9-36.8.
 constexpr int64_t kGroupsPerThread = 32;
@@ -61,9 +61,9 @@ __attribute__((target("avx512f,avx512vl,fma"))) inline __m512 exp16(__m512 x) {
 // Sixteen rows of C <= 16 float logits at once, a class to a register. The rows are loaded (C lanes each,
 // -inf past C) and transposed in registers, so that lane i of r[c] is class c of row n0 + i; then the max,
 // the exps, their sum and the gradient are lane-wise operations over C registers. One row per register
-// was a chain of two reductions across lanes, an exp and a log, about 200 cycles a row with little to
-// overlap (batch 1024: 21 us on 2 threads, RESULTS.md 2026-12-05 fifth session); here sixteen rows'
-// chains run side by side.
+// was a chain of two reductions across lanes, an exp and a log for each row; here sixteen rows' chains run
+// side by side (1,024 rows of 10 classes on one thread of the 2-core Xeon: 23-35 us one row at a time,
+// 10-16 us sixteen at a time; RESULTS.md 2026-12-05 fifth session).
 // The same bits as that one-row kernel: the sum adds the classes in the order in which
 // _mm512_reduce_add_ps adds the lanes of one row's register (lane i + 8 to lane i, then + 4, then
 // (0 + 2) + (1 + 3)), the gradient is e * (inv_n / s) less inv_n at the target, and each row's loss is
