@@ -1,4 +1,6 @@
-"""`minitorch-clf profile`: the trace is written, parses as JSON, and holds the four phase labels."""
+"""`minitorch-clf profile`: the trace is written, parses as JSON, and holds the four phase labels (or the one
+call, with --whole-step); bad arguments are one line; on CUDA, Holistic Trace Analysis's summary, checked here
+on a trace whose answers are known, and its failures one line each."""
 import json
 
 import pytest
