@@ -57,13 +57,24 @@ def kernel_count(trace: dict) -> tuple[int, int]:
     return sum(1 for e in kernels if e.get("args", {}).get("correlation") in launched), len(starts) - 1
 
 
+def busiest_stream(trace: dict) -> int:
+    """The stream whose kernels ran longest in a Chrome trace (the one the idle breakdown is shown for)."""
+    busy: dict[int, float] = {}
+    for e in trace.get("traceEvents", []):
+        if e.get("cat") == "kernel":
+            stream = int(e.get("args", {}).get("stream", -1))
+            busy[stream] = busy.get(stream, 0.0) + float(e.get("dur", 0.0))
+    return max(busy, key=busy.get)
+
+
 def summarize(trace: Path) -> dict:
     """HTA's breakdowns of one trace file (module docstring), as a dict; HtaUnavailable where HTA is
     not installed or fails on it."""
     if not installed():
         raise HtaUnavailable("holistictraceanalysis is not installed (pip install -e '.[profile]' adds it)")
     try:
-        kernels, steps = kernel_count(json.loads(Path(trace).read_text()))
+        events = json.loads(Path(trace).read_text())
+        kernels, steps = kernel_count(events)
     except (OSError, ValueError) as e:
         raise HtaUnavailable(f"could not read {trace}: {e}") from None
     if not kernels:
@@ -78,6 +89,9 @@ def summarize(trace: Path) -> dict:
             lines = (run.stderr or run.stdout).strip().splitlines()
             raise HtaUnavailable(f"HTA could not analyse {trace}: {lines[-1] if lines else f'exit {run.returncode}'}")
         summary = json.loads(out.read_text())
+    stream = busiest_stream(events)
+    idle = summary.pop("idle_by_stream").get(str(stream), {})
+    summary["idle"] = {"stream": stream, **{c: idle.get(c, 0.0) for c in ("host_wait", "kernel_wait", "other")}}
     summary["kernels"], summary["steps"] = kernels, steps
     return summary
 
@@ -104,25 +118,22 @@ def lines(summary: dict) -> list[str]:
 
 
 def _analyse(folder: str) -> dict:
-    """In the child: HTA's three breakdowns of the one trace in `folder`, in microseconds."""
+    """In the child: HTA's three breakdowns of the one trace in `folder`, in microseconds (the idle time
+    per stream and category; the parent picks the stream)."""
     from hta.trace_analysis import TraceAnalysis
 
     analysis = TraceAnalysis(trace_dir=folder)
     t = analysis.get_temporal_breakdown(visualize=False).iloc[0]
     idle = analysis.get_idle_time_breakdown(visualize=False, consecutive_kernel_delay=KERNEL_WAIT_US)[0]
-    busy: dict[int, float] = {}                      # GPU time per stream, from the trace itself
-    for e in json.loads(next(Path(folder).iterdir()).read_text()).get("traceEvents", []):
-        if e.get("cat") == "kernel":
-            stream = int(e.get("args", {}).get("stream", -1))
-            busy[stream] = busy.get(stream, 0.0) + float(e.get("dur", 0.0))
-    stream = max(busy, key=busy.get)
-    categories = idle[idle["stream"] == stream].set_index("idle_category")["idle_time"]
+    by_stream: dict[str, dict[str, float]] = {}
+    for _, r in idle.iterrows():
+        by_stream.setdefault(str(int(r["stream"])), {})[str(r["idle_category"])] = float(r["idle_time"])
     _, kernels = analysis.get_gpu_kernel_breakdown(visualize=False, num_kernels=TOP_KERNELS)
     kernels = kernels[kernels["name"] != "others"].sort_values("sum (us)", ascending=False).head(TOP_KERNELS)
     return {"version": importlib.metadata.version("holistictraceanalysis"),
             "span_us": float(t["kernel_time(us)"]), "compute_us": float(t["compute_time(us)"]),
             "non_compute_us": float(t["non_compute_time(us)"]), "idle_us": float(t["idle_time(us)"]),
-            "idle": {"stream": stream, **{c: float(categories.get(c, 0.0)) for c in ("host_wait", "kernel_wait", "other")}},
+            "idle_by_stream": by_stream,
             "top": [{"name": str(r["name"]), "sum_us": float(r["sum (us)"]), "mean_us": float(r["mean (us)"]),
                      "count": round(float(r["sum (us)"]) / float(r["mean (us)"])) if float(r["mean (us)"]) else 0}
                     for _, r in kernels.iterrows()]}
