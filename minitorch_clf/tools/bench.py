@@ -1,6 +1,8 @@
 """Side-by-side benchmark driver behind `minitorch-clf bench`.
 
-Step mode: every engine trains on one resident random batch; after warm-up (which is where
+Step mode: every engine trains on one resident random batch, at a learning rate (STEP_LR) that keeps
+the weights where they start, so that no engine's step drifts into a memorised batch's saturated
+softmax, which training does not reach; after warm-up (which is where
 torch.compile compiles, timed and reported as `first_steps_s`, never inside a step time) the engines
 take turns, `repeats` rounds of `iters` steps each, so drift on the machine hits them all alike.
 A round's time / iters is one sample; we report the median and the interquartile range of the
@@ -70,14 +72,25 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(xs), q[2]
 
 
-def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None, activation: str = "relu"):
-    """The benchmark's engine: lr 0.01, momentum 0.9, seed 0; compile_mode for the compiled engines.
+# Step mode's learning rate. Its ~800 steps per engine all train on one batch: at lr 0.01 Adam memorises it
+# within a hundred steps (loss 1e-7), the softmax saturates, and its probabilities become subnormal floats,
+# which on Intel cost a microcode assist per FMA: the fused Adam step ran 4x slower, the seed's 1.7x, and
+# jax (whose XLA flushes subnormals to zero) not at all (benchmarks/RESULTS.md, 2026-12-05, sixth session).
+# Training meets no such step. At this rate the weights stay where they start, the step computes what the
+# first steps of training compute, and its cost, which the rate does not enter, is what is timed.
+STEP_LR = 1e-6
+
+
+def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None, activation: str = "relu",
+           lr: float = 0.01):
+    """The benchmark's engine: lr 0.01 (step mode: STEP_LR), momentum 0.9, seed 0; compile_mode for the
+    compiled engines.
     `fused@aten` / `fused@own` is the fused engine with that float32 GEMM in its CPU ops; `manual:bf16`
     the engine with that precision of its products (functional.round_to)."""
     name, _, precision = name.partition(":")
     name = name.partition("@")[0]
     kw = {"compile_mode": compile_mode} if compile_mode and name in COMPILED else {}
-    return build_engine(name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device, seed=0,
+    return build_engine(name, optimizer=optimizer, lr=lr, momentum=0.9, device=device, seed=0,
                         activation=activation, precision=precision or None, **kw)
 
 
@@ -120,7 +133,7 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         y = torch.randint(0, 10, (bs,), generator=g).to(device)
         built = {}
         for name in engines:
-            eng = _build(name, device, optimizer, compile_mode, activation)
+            eng = _build(name, device, optimizer, compile_mode, activation, lr=STEP_LR)
             with _gemm_for(name), Timer(device) as t:
                 for _ in range(warmup):
                     eng.step(x, y)
