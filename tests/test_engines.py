@@ -182,6 +182,23 @@ def test_fused_cpu_epoch_is_one_call_and_the_same_bits(kw):
         assert torch.equal(p, q)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_fused_cpu_adam_epoch_is_the_loop_of_its_one_call_steps(optimizer):
+    """With Adam / AdamW the fused CPU engine's step is one call of mlp_adam_step_ and train_epoch the loop of
+    those calls: the same losses and weights as the layered steps."""
+    from minitorch_clf import data as D
+
+    loader = D.TensorLoader(D.synthetic_mnist(200), 32, seed=5)
+    layered, whole = (build_engine("fused", optimizer=optimizer, lr=1e-3, seed=7) for _ in range(2))
+    layered.whole_step = False
+    assert whole.whole_step
+    for epoch in range(2):
+        expected = torch.stack([layered.step(x, y) for x, y in loader.epoch(epoch)])
+        assert torch.equal(whole.train_epoch(loader.x, loader.y, loader.order(epoch), 32), expected)
+    for p, q in zip(layered.model.parameters(), whole.model.parameters()):
+        assert torch.equal(p, q)
+
+
 def test_fused_cpu_epoch_refuses_a_bad_target_before_training():
     eng = build_engine("fused")
     before = [p.clone() for p in eng.model.parameters()]

@@ -154,7 +154,8 @@ def _optimizer_args():
 @pytest.mark.parametrize("name,act", [("linear_forward", "relu"), ("linear_forward", "gelu"), ("linear_backward", "relu"),
                                       ("linear_backward", "gelu_tanh"), ("cross_entropy_forward_backward", None),
                                       ("sgd_update_", None), ("adam_update_", None), ("mlp_sgd_step_", "relu"),
-                                      ("mlp_sgd_step_", "gelu"), ("mlp_sgd_epoch_", "relu")])
+                                      ("mlp_sgd_step_", "gelu"), ("mlp_adam_step_", "relu"),
+                                      ("mlp_adam_step_", "tanh"), ("mlp_sgd_epoch_", "relu")])
 def test_opcheck(name, act):
     x, w, b = rand(6, 5, seed=1).requires_grad_(), rand(4, 5, seed=2).requires_grad_(), rand(4, seed=3).requires_grad_()
     _, saved = ops.linear_forward(x.detach(), w.detach(), b.detach(), act or "relu")
@@ -166,6 +167,11 @@ def test_opcheck(name, act):
                           [rand(4, seed=9), rand(3, seed=10)], [rand(4, 5, seed=11), rand(4, seed=12),
                                                                  rand(3, 4, seed=13), rand(3, seed=14)],
                           act, 0.1, 0.9, 0.0, 0.01, True, False),
+        "mlp_adam_step_": (rand(6, 5, seed=6), torch.tensor([0, 1, 2, 0, 1, 2]), [rand(4, 5, seed=7), rand(3, 4, seed=8)],
+                           [rand(4, seed=9), rand(3, seed=10)], [torch.tensor(float(t)) for t in (0, 1, 2, 3)],
+                           *[[rand(*shape, seed=11 + 4 * k + i).abs() for i, shape in enumerate(((4, 5), (4,), (3, 4), (3,)))]
+                             for k in range(3)],
+                           act, 1e-3, 0.9, 0.999, 1e-8, 0.01, True, True, False),
         "mlp_sgd_epoch_": (rand(9, 5, seed=6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2]), torch.tensor([3, 1, 4, 0, 8, 5, 2]),
                            3, False, [rand(4, 5, seed=7), rand(3, 4, seed=8)], [rand(4, seed=9), rand(3, seed=10)],
                            [rand(4, 5, seed=11), rand(4, seed=12), rand(3, 4, seed=13), rand(3, seed=14)],
@@ -187,6 +193,12 @@ def test_whole_step_op_equals_the_layered_fused_step(kw, gemm):
     hyper = {k: v for k, v in kw.items() if k not in ("momentum", "activation")}
     layered, whole = (build_engine("fused", lr=0.05, momentum=kw["momentum"], seed=4,
                                    activation=kw.get("activation", "relu")) for _ in range(2))
+    same_steps(layered, whole, hyper)
+
+
+def same_steps(layered, whole, hyper: dict) -> None:
+    """Six steps of the layer-by-layer engine and of the whole-step one, with `hyper` in their optimizer:
+    the same losses and parameters, bit for bit."""
     layered.whole_step = False
     for eng in (layered, whole):
         eng.optimizer.param_groups[0].update(hyper)
@@ -196,6 +208,46 @@ def test_whole_step_op_equals_the_layered_fused_step(kw, gemm):
         assert torch.equal(whole.step(x, y), layered.step(x, y)), step
     for p, q in zip(whole.model.parameters(), layered.model.parameters()):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("optimizer,kw", [("adam", {}), ("adamw", dict(weight_decay=0.01)),
+                                          ("adam", dict(weight_decay=0.01, amsgrad=True)),
+                                          ("adam", dict(maximize=True, betas=(0.8, 0.9))),
+                                          ("adam", dict(activation="gelu")), ("adamw", dict(activation="tanh")),
+                                          ("adam", dict(precision="bf16"))])
+def test_adam_one_call_step_equals_the_layered_fused_step(optimizer, kw, gemm):
+    """mlp_adam_step_ (the fused engine's CPU step with Adam / AdamW) runs the layered step's kernels and
+    adam_update_'s update, and computes each step's bias corrections as optim/adam.py does on the host:
+    the same bits in the loss, the parameters and every state tensor, step counts included, from the very
+    first step (the state starts as zeros either way)."""
+    from minitorch_clf.engines import build_engine
+
+    hyper = {k: v for k, v in kw.items() if k not in ("activation", "precision")}
+    layered, whole = (build_engine("fused", optimizer=optimizer, lr=0.01, seed=4, activation=kw.get("activation"),
+                                   precision=kw.get("precision")) for _ in range(2))
+    assert whole.whole_step
+    same_steps(layered, whole, hyper)
+    a, b = whole.optimizer.state_dict()["state"], layered.optimizer.state_dict()["state"]
+    assert a.keys() == b.keys() and all(a[i].keys() == b[i].keys() for i in a)
+    assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
+    assert a[0]["step"].item() == 6
+
+
+def test_adam_one_call_step_with_a_bad_target_changes_nothing():
+    """A target out of range stops mlp_adam_step_ in its cross-entropy, before the update: the parameters,
+    the moments and the step counts are as they were."""
+    from minitorch_clf.engines import build_engine
+
+    eng = build_engine("fused", optimizer="adam", lr=0.01, seed=0)
+    x = torch.randn(8, 784)
+    eng.step(x, torch.randint(0, 10, (8,)))
+    before = [t.clone() for t in eng.model.parameters()], eng.optimizer.state_dict()["state"]
+    before = before[0], {i: {k: v.clone() for k, v in st.items()} for i, st in before[1].items()}
+    with pytest.raises(Exception, match="target"):
+        eng.step(x, torch.tensor([0, 1, 2, 3, 4, 5, 6, 10]))
+    assert all(torch.equal(p, q) for p, q in zip(eng.model.parameters(), before[0]))
+    after = eng.optimizer.state_dict()["state"]
+    assert all(torch.equal(after[i][k], before[1][i][k]) for i in after for k in after[i])
 
 
 def test_fullgraph_compile_has_no_graph_breaks():
@@ -228,6 +280,15 @@ def test_fullgraph_compile_has_no_graph_breaks():
                               "relu", 0.1, 0.0, 0.0, 0.0, False, False), ["x", "(N, 4)", "[4, 3]"]),
     (lambda: OP.mlp_sgd_step_(rand(4, 5), torch.tensor([0, 1, 2, 0]), [rand(3, 5)], [rand(3)], [rand(3, 5), rand(4)],
                               "tanh", 0.1, 0.9, 0.0, 0.0, False, False), ["momentum_buffers[1]", "[3]", "[4]"]),
+    (lambda: OP.mlp_adam_step_(rand(4, 5), torch.tensor([0, 1, 2, 0]), [rand(3, 5)], [rand(3)], [torch.tensor(0.)],
+                               [rand(3, 5), rand(3)], [rand(3, 5), rand(3)], [], "relu", 0.1, 0.9, 0.99, 1e-8, 0.0,
+                               False, False, False), ["steps", "2", "1"]),
+    (lambda: OP.mlp_adam_step_(rand(4, 5), torch.tensor([0, 1, 2, 0]), [rand(3, 5)], [rand(3)],
+                               [torch.zeros(2), torch.tensor(0.)], [rand(3, 5), rand(3)], [rand(3, 5), rand(3)], [],
+                               "relu", 0.1, 0.9, 0.99, 1e-8, 0.0, False, False, False), ["steps", "scalar", "[2]"]),
+    (lambda: OP.mlp_adam_step_(rand(4, 5), torch.tensor([0, 1, 2, 0]), [rand(3, 5)], [rand(3)],
+                               [torch.tensor(0.)] * 2, [rand(3, 5), rand(3)], [rand(3, 5), rand(4)], [], "relu", 0.1,
+                               0.9, 0.99, 1e-8, 0.0, False, False, False), ["exp_avg_sqs[1]", "[3]", "[4]"]),
     (lambda: OP.own_mm(rand(4, 5).float(), rand(6, 2).float()), ["a, b", "[4, 5]", "[6, 2]"]),
     (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1, 3, 2])), ["target", "3", "[0, 3)"]),
     (lambda: ops.cross_entropy_forward_backward(rand(4, 3), torch.tensor([0, 1, -1, 2])), ["target", "-1"]),

@@ -39,7 +39,15 @@ def test_profile_whole_step_records_the_fused_step_as_one_call(tmp_path, capsys)
     assert "minitorch_clf::mlp_sgd_step_" in names and not set(PHASES) & names
 
 
-@pytest.mark.parametrize("argv", [["--engine", "manual"], ["--engine", "fused", "--optimizer", "adam"]])
+def test_profile_whole_step_records_the_fused_adam_step_as_one_call(tmp_path, capsys):
+    out = tmp_path / "prof"
+    assert main(["profile", "--engine", "fused", "--optimizer", "adam", "--whole-step", "--steps", "2", "--out",
+                 str(out)]) == 0
+    names = {e.get("name") for e in json.loads((out / "trace.json").read_text())["traceEvents"]}
+    assert "minitorch_clf::mlp_adam_step_" in names and "step: adam update" in names and not set(PHASES) & names
+
+
+@pytest.mark.parametrize("argv", [["--engine", "manual"], ["--engine", "reference", "--optimizer", "adam"]])
 def test_profile_whole_step_of_an_engine_without_one_is_one_line(tmp_path, capsys, argv):
     assert main(["profile", *argv, "--whole-step", "--out", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err

@@ -47,6 +47,13 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("mlp_sgd_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases,"
         " Tensor(c!)[] momentum_buffers, str activation, float lr, float momentum, float dampening, float weight_decay,"
         " bool nesterov, bool maximize) -> Tensor");
+  // The same step with Adam's / AdamW's update (adam_update_'s; the CPU only) on existing state (the first
+  // step makes it). steps: each parameter's step count (a CPU scalar, torch.optim.Adam's `step` state), read
+  // for the bias corrections and advanced by one.
+  m.def("mlp_adam_step_(Tensor x, Tensor target, Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor(c!)[] steps,"
+        " Tensor(d!)[] exp_avgs, Tensor(e!)[] exp_avg_sqs, Tensor(f!)[] max_exp_avg_sqs, str activation, float lr,"
+        " float beta1, float beta2, float eps, float weight_decay, bool decoupled, bool amsgrad, bool maximize)"
+        " -> Tensor");
   // An epoch of mlp_sgd_step_ in one call: step k trains on the rows order[k B : (k + 1) B] of x (n, ...)
   // and target (n,) (a last short batch dropped where drop_last); order (k,) int64. The CPU gathers each
   // batch; CUDA runs every step in one cooperative kernel that reads x's rows through order. Returns the

@@ -123,16 +123,24 @@ inline void check_sgd_update(at::TensorList params, at::TensorList grads, at::Te
   if (momentum != 0) check_lists("momentum_buffers", params, bufs);
 }
 
-inline void check_adam_update(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
-                              at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, bool amsgrad,
-                              at::ArrayRef<double> step_sizes, at::ArrayRef<double> bias_correction2_sqrts) {
-  check_lists("grads", params, grads);
+// Adam's state and step sizes, one of each per parameter (the whole-step op checks them before it makes the
+// gradients).
+inline void check_adam_state(at::TensorList params, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                             at::TensorList max_exp_avg_sqs, bool amsgrad, at::ArrayRef<double> step_sizes,
+                             at::ArrayRef<double> bias_correction2_sqrts) {
   check_lists("exp_avgs", params, exp_avgs);
   check_lists("exp_avg_sqs", params, exp_avg_sqs);
   if (amsgrad) check_lists("max_exp_avg_sqs", params, max_exp_avg_sqs);
   TORCH_CHECK(step_sizes.size() == params.size() && bias_correction2_sqrts.size() == params.size(),
               "step_sizes, bias_correction2_sqrts: expected ", params.size(), " values each, got ",
               step_sizes.size(), " and ", bias_correction2_sqrts.size());
+}
+
+inline void check_adam_update(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                              at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, bool amsgrad,
+                              at::ArrayRef<double> step_sizes, at::ArrayRef<double> bias_correction2_sqrts) {
+  check_lists("grads", params, grads);
+  check_adam_state(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes, bias_correction2_sqrts);
 }
 
 }  // namespace minitorch_clf

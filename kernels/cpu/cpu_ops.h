@@ -46,5 +46,9 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
 
 void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step);
+void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                     at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
+                     at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,
+                     double weight_decay, bool decoupled, bool amsgrad, bool maximize);
 
 }  // namespace minitorch_clf

@@ -1,11 +1,11 @@
-// A whole SGD training step of an MLP in one call: forward (linear + bias + activation epilogues), softmax
-// cross-entropy, backward and the SGD update, composed from this folder's kernels in C++. The
+// A whole SGD or Adam training step of an MLP in one call: forward (linear + bias + activation epilogues),
+// softmax cross-entropy, backward and the optimizer's update, composed from this folder's kernels in C++. The
 // arithmetic is the layer-by-layer fused step's, kernel for kernel, so the results are the same
 // bits; what goes away is the Python between the ~10 op calls of a step (several hundred us on a
 // 2-core CPU at batch 64, more than the GEMMs).
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
-// "step: sgd update"; linear.cpp's "backward: ..." inside the backward ones), so a trace of the one call
-// still shows where its time goes; with no profiler running a scope costs one check.
+// "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
+// trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
 #include <ATen/record_function.h>
@@ -14,7 +14,9 @@
 #include <string>
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "../common/validate.h"
@@ -23,14 +25,12 @@
 namespace minitorch_clf {
 namespace {
 
-at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
-                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
-                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
-                            bool maximize) {
-  const Activation act = parse_activation(activation);
-  const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
+// The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
+// forward, the cross-entropy and the backward that every optimizer's step below shares.
+std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& x, const at::Tensor& target,
+                                                              at::TensorList weights, at::TensorList biases,
+                                                              Activation act) {
   const size_t L = weights.size();
-  if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
   // bf16 products on AMX: layer k's input, read by its forward (as A) and its dW (as B), is rounded and
@@ -68,9 +68,51 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
     grads[2 * k + 1] = dbias;
     dh = dx;
   }
+  return {loss, grads};
+}
+
+at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
+                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                            bool maximize) {
+  const Activation act = parse_activation(activation);
+  const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
+  if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act);
   RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
   sgd_update_cpu(params, grads, momentum != 0 ? momentum_buffers : at::TensorList(), lr, momentum, dampening,
                  weight_decay, nesterov, maximize, /*first_step=*/false);
+  return loss;
+}
+
+// The same step with Adam's or AdamW's update (adam_update_'s). Step t = steps[i] + 1 of parameter i has the
+// bias corrections optim/adam.py computes on the host, in the same double operations (Python's ** is C's
+// pow, so (1 - beta2^t)^0.5 is pow(., 0.5) here, not sqrt): lr / (1 - beta1^t) and (1 - beta2^t)^0.5.
+// The counts advance once the update is done (a bad target stops the step before anything changes).
+at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                             at::TensorList biases, at::TensorList steps, at::TensorList exp_avgs,
+                             at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, c10::string_view activation,
+                             double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                             bool amsgrad, bool maximize) {
+  const Activation act = parse_activation(activation);
+  const std::vector<at::Tensor> params = step_params(weights, biases);
+  TORCH_CHECK(steps.size() == params.size(), "steps: expected ", params.size(), " step counts (one per param), got ",
+              steps.size());
+  std::vector<double> step_sizes, bias_correction2_sqrts;
+  for (const at::Tensor& s : steps) {
+    TORCH_CHECK(s.numel() == 1 && s.device().is_cpu() && at::isFloatingType(s.scalar_type()),
+                "steps: expected a floating-point CPU scalar per param (optim.Adam's `step`), got ", s.scalar_type(),
+                " ", s.sizes(), " on ", s.device());
+    const double t = s.item<double>() + 1;
+    step_sizes.push_back(lr / (1 - std::pow(beta1, t)));
+    bias_correction2_sqrts.push_back(std::pow(1 - std::pow(beta2, t), 0.5));
+  }
+  check_adam_state(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes, bias_correction2_sqrts);
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act);
+  RECORD_FUNCTION("step: adam update", c10::ArrayRef<const c10::IValue>{});
+  adam_update_cpu(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, lr,
+                  beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize);
+  for (const at::Tensor& s : steps) s.add_(1);
   return loss;
 }
 
@@ -113,6 +155,7 @@ at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, cons
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("mlp_sgd_step_", &mlp_sgd_step_cpu);
+  m.impl("mlp_adam_step_", &mlp_adam_step_cpu);
   m.impl("mlp_sgd_epoch_", &mlp_sgd_epoch_cpu);
 }
 

@@ -11,9 +11,9 @@ state_dict keys, initial weights and checkpoints are the other engines'.
 
 With SGD, once a step has made the momentum buffers, the whole step runs as one unit
 (`whole_step`, on by default; `minitorch-clf profile` turns it off to see the phases):
-  * on the CPU, one call of `mlp_sgd_step_`, the same kernels composed in C++: the Python between
-    ~10 op calls costs more than the GEMMs at batch 64. It leaves `.grad` as the last layered step
-    wrote it. `train_epoch` on the CPU runs the whole epoch as one call of `mlp_sgd_epoch_`: each
+  * on the CPU, one call of `mlp_sgd_step_` (Adam and AdamW: `mlp_adam_step_`, from the first step), the
+    same kernels composed in C++: the Python between ~10 op calls costs more than the GEMMs at batch 64.
+    It leaves `.grad` as the last layered step wrote it. `train_epoch` on the CPU runs the whole epoch as one call of `mlp_sgd_epoch_`: each
     step's gather and step in C++, no Python between the steps.
   * on a GPU, a CUDA graph: after `GRAPH_WARMUP` eager steps of a batch shape the step is captured
     for that shape and replayed - the batch is copied into the graph's inputs, one replay runs every
@@ -28,8 +28,10 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
     shape, after checking that they agree ("auto": CUDA_STEPS says how; not yet run on a GPU).
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
-Adam/AdamW compute their bias corrections on the host from the step count, so they always run
-layer by layer. Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
+Adam/AdamW compute their bias corrections from the step count, which the optimizer keeps on the host: on the
+CPU their whole step is one call of `mlp_adam_step_` all the same (it reads and advances the counts;
+`train_epoch` is then the loop of those calls), on a GPU they run layer by layer.
+Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
 epilogue, or the pass after an ATen product), on every path.
 With `MLPConfig.precision` 'bf16' (on the CPU) every product of the step reads its operands rounded to
 bf16 and sums in float32 (the GEMM's bf16 kernel - AMX tiles, vdpbf16ps, or rounded copies on the float32
@@ -51,6 +53,7 @@ from .. import ops
 from ..ops import tune
 from ..data import batches
 from .. import optim as ours
+from ..optim import adam
 from ..errors import expect_one_of
 from ..tools.timing import Timer
 from .base import Engine, check_targets
@@ -80,7 +83,8 @@ class FusedEngine(Engine):
         self.linears = [m for m in self.model.children() if hasattr(m, "weight")]
         self.weights = [layer.weight for layer in self.linears]
         self.biases = [layer.bias for layer in self.linears]
-        self.whole_step = whole_step and type(self.optimizer) is ours.SGD and len(self.optimizer.param_groups) == 1
+        self.whole_step = whole_step and len(self.optimizer.param_groups) == 1 and (
+            type(self.optimizer) is ours.SGD or (self.device.type == "cpu" and self._adam_in_one_call()))
         self.graphs: dict[tuple, tuple] = {}      # (batch shape, hyper) -> (graph, static x, static y, static loss)
         self.seen: dict[tuple, int] = {}          # eager steps taken per batch shape
         self.epoch_graph: tuple | None = None      # (key, graph, static order, losses, x, y): the last epoch captured
@@ -114,10 +118,30 @@ class FusedEngine(Engine):
             self.tuned.add(batch_size)
 
     def _one_call_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if type(self.optimizer) is not ours.SGD:
+            return self._one_call_adam_step(x, y)
         if not self._momentum_ready():         # the first step makes the buffers
             return self._eager_step(x, y)
         with torch._C._AutoDispatchBelowAutograd():
             return torch.ops.minitorch_clf.mlp_sgd_step_(x.reshape(x.shape[0], -1), y, *self._one_call_args())
+
+    def _adam_in_one_call(self) -> bool:
+        """Adam or AdamW updating through adam_update_ (fused, neither capturable nor differentiable): on the
+        CPU its step is one call of mlp_adam_step_."""
+        group = self.optimizer.param_groups[0]
+        return (type(self.optimizer) in (ours.Adam, ours.AdamW) and bool(group["fused"])
+                and not (group["capturable"] or group["differentiable"]))
+
+    def _one_call_adam_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One call of mlp_adam_step_: the layered step's kernels and adam_update_'s update, on the state the
+        optimizer keeps (made here at the first step, zeros, as its own step would); the op advances the step
+        counts and computes their bias corrections as the optimizer does."""
+        group = self.optimizer.param_groups[0]
+        states = [self.optimizer._state(p, group) for p in group["params"]]
+        with torch._C._AutoDispatchBelowAutograd():
+            return torch.ops.minitorch_clf.mlp_adam_step_(
+                x.reshape(x.shape[0], -1), y, self.weights, self.biases, [st["step"] for st in states],
+                *adam.fused_state(states, group), self.act, *adam.fused_hyper(group))
 
     def _one_call_args(self) -> tuple:
         """What mlp_sgd_step_ and mlp_sgd_epoch_ take after their data: the parameters, the momentum
@@ -265,10 +289,10 @@ class FusedEngine(Engine):
     def _one_call_epoch(self, x, y, order, batch_size, drop_last):
         """The epoch as one call of mlp_sgd_epoch_ (on the CPU the same kernels, gathers and steps as the
         loop of `step`, without the Python around each step; on a GPU the one-kernel step's phases for
-        every batch in one launch); the loop where the step is not one call (Adam, profiling, data
-        parallel). The first step of a fresh SGD with momentum makes the buffers."""
+        every batch in one launch); the loop where the step is not one SGD call (Adam's one-call steps,
+        profiling, data parallel). The first step of a fresh SGD with momentum makes the buffers."""
         self.check_order(order, len(y), batch_size)
-        if not self.whole_step:
+        if not (self.whole_step and type(self.optimizer) is ours.SGD):
             return super().train_epoch(x, y, order, batch_size, drop_last)
         self.check_batch(x, y)
         self._check_all_targets(y)             # a bad one would stop the call part-way, steps taken

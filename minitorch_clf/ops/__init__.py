@@ -23,9 +23,9 @@ from ..functional import ACTIVATIONS, BACKWARD_READS_INPUT
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_", "mlp_sgd_step_", "mlp_sgd_epoch_", "own_mm", "own_mm_plan", "mlp_products")
+       "adam_update_", "mlp_sgd_step_", "mlp_adam_step_", "mlp_sgd_epoch_", "own_mm", "own_mm_plan", "mlp_products")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CUDA_OPS = tuple(op for op in OPS if op not in ("own_mm", "own_mm_plan", "mlp_products"))  # CPU-only
+CUDA_OPS = tuple(op for op in OPS if op not in ("own_mm", "own_mm_plan", "mlp_products", "mlp_adam_step_"))  # CPU-only
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
 # The CUDA versions of linear_forward that linear_forward_v runs (kernels/cuda/bindings.cpp), with their
@@ -201,6 +201,14 @@ def _mlp_sgd_step_fake(x, target, weights, biases, momentum_buffers, activation,
     return x.new_empty(())
 
 
+def _mlp_adam_step_fake(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr,
+                        beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize):
+    _one_device("x, target, weights, biases, exp_avgs, exp_avg_sqs, max_exp_avg_sqs", x, target, weights, biases,
+                exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+    torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
+    return x.new_empty(())
+
+
 def _mlp_sgd_epoch_fake(x, target, order, batch_size, drop_last, weights, biases, momentum_buffers, activation, lr,
                         momentum, dampening, weight_decay, nesterov, maximize):
     _one_device("x, target, order, weights, biases, momentum_buffers", x, target, order, weights, biases,
@@ -355,7 +363,7 @@ def gemm(name: str):
 FAKES = {"linear_forward": _linear_forward_fake, "linear_forward_v": _linear_forward_fake,
          "linear_backward": _linear_backward_fake, "cross_entropy_forward_backward": _cross_entropy_fake,
          "sgd_update_": _sgd_update_fake, "adam_update_": _adam_update_fake, "mlp_sgd_step_": _mlp_sgd_step_fake,
-         "mlp_sgd_epoch_": _mlp_sgd_epoch_fake,
+         "mlp_adam_step_": _mlp_adam_step_fake, "mlp_sgd_epoch_": _mlp_sgd_epoch_fake,
          "own_mm": _own_mm_fake, "own_mm_plan": _own_mm_plan_fake, "mlp_products": _mlp_products_fake}
 AUTOGRAD = {"linear_forward": (_linear_grad, _linear_setup), "cross_entropy_forward_backward": (_ce_grad, _ce_setup)}
 

@@ -157,19 +157,28 @@ def _adam_foreach(params, grads, states, group) -> None:
 
 
 def _adam_fused(params, grads, states, group) -> None:
-    """The same update in one call of the custom op `adam_update_` (kernels/cpu/optimizer.cpp). A Tensor
-    lr or betas are read as numbers first: the kernel computes in double, as torch's fused kernel does."""
-    lr, (beta1, beta2) = scalar(group["lr"]), map(scalar, group["betas"])
+    """The same update in one call of the custom op `adam_update_` (kernels/cpu/optimizer.cpp)."""
+    lr, beta1, beta2, *rest = fused_hyper(group)
     for st in states:
         st["step"] += 1
     ts = [st["step"].item() for st in states]
-    contiguous_update(
-        torch.ops.minitorch_clf.adam_update_,
-        (params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
-         [st["max_exp_avg_sq"] for st in states] if group["amsgrad"] else []),
-        [lr / (1 - beta1**t) for t in ts], [(1 - beta2**t) ** 0.5 for t in ts],
-        lr, beta1, beta2, group["eps"], group["weight_decay"], group["decoupled_weight_decay"], group["amsgrad"],
-        group["maximize"])
+    contiguous_update(torch.ops.minitorch_clf.adam_update_, (params, grads, *fused_state(states, group)),
+                      [lr / (1 - beta1**t) for t in ts], [(1 - beta2**t) ** 0.5 for t in ts], lr, beta1, beta2, *rest)
+
+
+def fused_state(states, group) -> tuple[list, list, list]:
+    """The fused ops' state lists (exp_avgs, exp_avg_sqs, max_exp_avg_sqs: empty without amsgrad), in the
+    parameters' order."""
+    return ([st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+            [st["max_exp_avg_sq"] for st in states] if group["amsgrad"] else [])
+
+
+def fused_hyper(group) -> tuple:
+    """The fused ops' scalars: lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize. A Tensor lr
+    or betas are read as numbers: the kernels compute in double, as torch's fused kernel does."""
+    lr, (beta1, beta2) = scalar(group["lr"]), map(scalar, group["betas"])
+    return (lr, beta1, beta2, group["eps"], group["weight_decay"], group["decoupled_weight_decay"], group["amsgrad"],
+            group["maximize"])
 
 
 def _adam_tensors(params, grads, states, group) -> None:

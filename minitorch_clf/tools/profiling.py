@@ -44,8 +44,8 @@ def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", b
     out.mkdir(parents=True, exist_ok=True)
     engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, momentum=0.9, device=device)
     if whole_step and not getattr(engine, "whole_step", False):
-        raise UsageError(f"whole-step: the {engine_name} engine with {optimizer} has no step in one call "
-                         "(the fused engine with sgd has)")
+        raise UsageError(f"whole-step: the {engine_name} engine with {optimizer} on {engine.device.type} has no "
+                         "step in one call (the fused engine has: with sgd, and on the CPU with adam or adamw)")
     if getattr(engine, "whole_step", False) and not whole_step:
         engine.whole_step = False       # one C++ call / one graph replay has no phases to label
         log("fused engine: whole-step execution switched off for the profile, so the phases stay visible "
