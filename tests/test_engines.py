@@ -183,24 +183,32 @@ def test_fused_cpu_epoch_is_one_call_and_the_same_bits(kw):
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])
-def test_fused_cpu_adam_epoch_is_the_loop_of_its_one_call_steps(optimizer):
-    """With Adam / AdamW the fused CPU engine's step is one call of mlp_adam_step_ and train_epoch the loop of
-    those calls: the same losses and weights as the layered steps."""
+def test_fused_cpu_adam_epoch_is_one_call_and_the_same_bits(optimizer):
+    """With Adam / AdamW the fused CPU engine's train_epoch is one call of mlp_adam_epoch_ (from the first
+    epoch: Adam's state starts as zeros): the same losses, weights and state as the layered steps."""
+    from torch.profiler import ProfilerActivity, profile
+
     from minitorch_clf import data as D
 
     loader = D.TensorLoader(D.synthetic_mnist(200), 32, seed=5)
     layered, whole = (build_engine("fused", optimizer=optimizer, lr=1e-3, seed=7) for _ in range(2))
     layered.whole_step = False
-    assert whole.whole_step
     for epoch in range(2):
         expected = torch.stack([layered.step(x, y) for x, y in loader.epoch(epoch)])
-        assert torch.equal(whole.train_epoch(loader.x, loader.y, loader.order(epoch), 32), expected)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            losses = whole.train_epoch(loader.x, loader.y, loader.order(epoch), 32)
+        assert torch.equal(losses, expected)
+        calls = {e.key: e.count for e in prof.key_averages()}
+        assert calls.get("minitorch_clf::mlp_adam_epoch_") == 1 and "minitorch_clf::mlp_adam_step_" not in calls
     for p, q in zip(layered.model.parameters(), whole.model.parameters()):
         assert torch.equal(p, q)
+    a, b = whole.optimizer.state_dict()["state"], layered.optimizer.state_dict()["state"]
+    assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
 
 
-def test_fused_cpu_epoch_refuses_a_bad_target_before_training():
-    eng = build_engine("fused")
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_fused_cpu_epoch_refuses_a_bad_target_before_training(optimizer):
+    eng = build_engine("fused", optimizer=optimizer)
     before = [p.clone() for p in eng.model.parameters()]
     y = torch.randint(0, 10, (40,))
     y[33] = 10

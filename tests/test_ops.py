@@ -155,7 +155,8 @@ def _optimizer_args():
                                       ("linear_backward", "gelu_tanh"), ("cross_entropy_forward_backward", None),
                                       ("sgd_update_", None), ("adam_update_", None), ("mlp_sgd_step_", "relu"),
                                       ("mlp_sgd_step_", "gelu"), ("mlp_adam_step_", "relu"),
-                                      ("mlp_adam_step_", "tanh"), ("mlp_sgd_epoch_", "relu")])
+                                      ("mlp_adam_step_", "tanh"), ("mlp_sgd_epoch_", "relu"),
+                                      ("mlp_adam_epoch_", "relu")])
 def test_opcheck(name, act):
     x, w, b = rand(6, 5, seed=1).requires_grad_(), rand(4, 5, seed=2).requires_grad_(), rand(4, seed=3).requires_grad_()
     _, saved = ops.linear_forward(x.detach(), w.detach(), b.detach(), act or "relu")
@@ -176,6 +177,12 @@ def test_opcheck(name, act):
                            3, False, [rand(4, 5, seed=7), rand(3, 4, seed=8)], [rand(4, seed=9), rand(3, seed=10)],
                            [rand(4, 5, seed=11), rand(4, seed=12), rand(3, 4, seed=13), rand(3, seed=14)],
                            act, 0.1, 0.9, 0.0, 0.01, True, False),
+        "mlp_adam_epoch_": (rand(9, 5, seed=6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2]), torch.tensor([3, 1, 4, 0, 8, 5, 2]),
+                            3, False, [rand(4, 5, seed=7), rand(3, 4, seed=8)], [rand(4, seed=9), rand(3, seed=10)],
+                            [torch.tensor(float(t)) for t in (0, 1, 2, 3)],
+                            *[[rand(*shape, seed=11 + 4 * k + i).abs() for i, shape in enumerate(((4, 5), (4,), (3, 4), (3,)))]
+                              for k in range(3)],
+                            act, 1e-3, 0.9, 0.999, 1e-8, 0.01, False, True, False),
         **_optimizer_args(),
     }[name]
     torch.library.opcheck(getattr(OP, name).default, args)

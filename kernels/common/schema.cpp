@@ -61,6 +61,11 @@ TORCH_LIBRARY(minitorch_clf, m) {
   m.def("mlp_sgd_epoch_(Tensor x, Tensor target, Tensor order, int batch_size, bool drop_last,"
         " Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor(c!)[] momentum_buffers, str activation, float lr,"
         " float momentum, float dampening, float weight_decay, bool nesterov, bool maximize) -> Tensor");
+  // The same epoch with mlp_adam_step_'s steps (the CPU only).
+  m.def("mlp_adam_epoch_(Tensor x, Tensor target, Tensor order, int batch_size, bool drop_last,"
+        " Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor(c!)[] steps, Tensor(d!)[] exp_avgs,"
+        " Tensor(e!)[] exp_avg_sqs, Tensor(f!)[] max_exp_avg_sqs, str activation, float lr, float beta1,"
+        " float beta2, float eps, float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> Tensor");
   // Process-wide settings and probes of the GEMM (gemm/): which float32 GEMM the fused CPU ops use
   // ('auto', 'aten', 'own'; returns the previous), and the measured float32 FMA peak of `threads` cores.
   m.def("set_gemm(str name) -> str");

@@ -116,14 +116,13 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
   return loss;
 }
 
-// An epoch of mlp_sgd_step_ in one call: step k gathers the rows order[k B : (k + 1) B] of x and
-// target (index_select, as the Python loop over TensorLoader's batches does) and trains on them;
-// order may hold fewer indices than x has rows (the rest of an epoch). What
-// goes away is the Python around each step (its checks, the gathers' dispatch, the op call).
-at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order,
-                             int64_t batch_size, bool drop_last, at::TensorList weights, at::TensorList biases,
-                             at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
-                             double dampening, double weight_decay, bool nesterov, bool maximize) {
+// An epoch of steps in one call: step k gathers the rows order[k B : (k + 1) B] of x and target (index_select,
+// as the Python loop over TensorLoader's batches does) and trains on them with step(xb, yb) -> loss; order
+// may hold fewer indices than x has rows (the rest of an epoch). What goes away is the Python around each
+// step (its checks, the gathers' dispatch, the op call).
+template <typename Step>
+at::Tensor epoch_of(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order, int64_t batch_size,
+                    bool drop_last, const Step& step) {
   TORCH_CHECK(batch_size >= 1, "batch_size: expected a positive int, got ", batch_size);
   TORCH_CHECK(x.dim() >= 2, "x: expected (n, ...) rows, got shape ", x.sizes());
   TORCH_CHECK(target.dim() == 1 && target.size(0) == x.size(0), "target: expected shape (", x.size(0), ",), got ",
@@ -145,10 +144,31 @@ at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, cons
     }
     at::index_select_out(xb, rows, 0, idx);
     at::index_select_out(yb, target, 0, idx);
-    losses.push_back(mlp_sgd_step_cpu(xb, yb, weights, biases, momentum_buffers, activation, lr, momentum,
-                                      dampening, weight_decay, nesterov, maximize));
+    losses.push_back(step(xb, yb));
   }
   return losses.empty() ? at::empty({0}, x.options()) : at::stack(losses);
+}
+
+at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order,
+                             int64_t batch_size, bool drop_last, at::TensorList weights, at::TensorList biases,
+                             at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
+                             double dampening, double weight_decay, bool nesterov, bool maximize) {
+  return epoch_of(x, target, order, batch_size, drop_last, [&](const at::Tensor& xb, const at::Tensor& yb) {
+    return mlp_sgd_step_cpu(xb, yb, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
+                            weight_decay, nesterov, maximize);
+  });
+}
+
+at::Tensor mlp_adam_epoch_cpu(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order,
+                              int64_t batch_size, bool drop_last, at::TensorList weights, at::TensorList biases,
+                              at::TensorList steps, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                              at::TensorList max_exp_avg_sqs, c10::string_view activation, double lr, double beta1,
+                              double beta2, double eps, double weight_decay, bool decoupled, bool amsgrad,
+                              bool maximize) {
+  return epoch_of(x, target, order, batch_size, drop_last, [&](const at::Tensor& xb, const at::Tensor& yb) {
+    return mlp_adam_step_cpu(xb, yb, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr,
+                             beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize);
+  });
 }
 
 }  // namespace
@@ -157,6 +177,7 @@ TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("mlp_sgd_step_", &mlp_sgd_step_cpu);
   m.impl("mlp_adam_step_", &mlp_adam_step_cpu);
   m.impl("mlp_sgd_epoch_", &mlp_sgd_epoch_cpu);
+  m.impl("mlp_adam_epoch_", &mlp_adam_epoch_cpu);
 }
 
 }  // namespace minitorch_clf

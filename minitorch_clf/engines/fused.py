@@ -13,8 +13,9 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
 (`whole_step`, on by default; `minitorch-clf profile` turns it off to see the phases):
   * on the CPU, one call of `mlp_sgd_step_` (Adam and AdamW: `mlp_adam_step_`, from the first step), the
     same kernels composed in C++: the Python between ~10 op calls costs more than the GEMMs at batch 64.
-    It leaves `.grad` as the last layered step wrote it. `train_epoch` on the CPU runs the whole epoch as one call of `mlp_sgd_epoch_`: each
-    step's gather and step in C++, no Python between the steps.
+    It leaves `.grad` as the last layered step wrote it. `train_epoch` on the CPU runs the whole epoch as
+    one call of `mlp_sgd_epoch_` (`mlp_adam_epoch_`): each step's gather and step in C++, no Python between
+    the steps.
   * on a GPU, a CUDA graph: after `GRAPH_WARMUP` eager steps of a batch shape the step is captured
     for that shape and replayed - the batch is copied into the graph's inputs, one replay runs every
     kernel. A failed capture falls back to eager steps with a warning.
@@ -29,8 +30,8 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
 A graph holds the hyper-parameters it was captured with: graphs are keyed by them, so a changed
 learning rate captures anew.
 Adam/AdamW compute their bias corrections from the step count, which the optimizer keeps on the host: on the
-CPU their whole step is one call of `mlp_adam_step_` all the same (it reads and advances the counts;
-`train_epoch` is then the loop of those calls), on a GPU they run layer by layer.
+CPU their whole step and epoch are one call all the same (the op reads and advances the counts), on a GPU
+they run layer by layer.
 Every activation of kernels/common/activation.h runs inside the ops (the GEMM's
 epilogue, or the pass after an ATen product), on every path.
 With `MLPConfig.precision` 'bf16' (on the CPU) every product of the step reads its operands rounded to
@@ -134,14 +135,18 @@ class FusedEngine(Engine):
 
     def _one_call_adam_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One call of mlp_adam_step_: the layered step's kernels and adam_update_'s update, on the state the
-        optimizer keeps (made here at the first step, zeros, as its own step would); the op advances the step
-        counts and computes their bias corrections as the optimizer does."""
+        optimizer keeps; the op advances the step counts and computes their bias corrections as the
+        optimizer does."""
+        with torch._C._AutoDispatchBelowAutograd():
+            return torch.ops.minitorch_clf.mlp_adam_step_(x.reshape(x.shape[0], -1), y, *self._adam_args())
+
+    def _adam_args(self) -> tuple:
+        """What mlp_adam_step_ and mlp_adam_epoch_ take after their data: the parameters, Adam's state (made
+        here before the first step, zeros, as the optimizer's own step would), the activation and scalars."""
         group = self.optimizer.param_groups[0]
         states = [self.optimizer._state(p, group) for p in group["params"]]
-        with torch._C._AutoDispatchBelowAutograd():
-            return torch.ops.minitorch_clf.mlp_adam_step_(
-                x.reshape(x.shape[0], -1), y, self.weights, self.biases, [st["step"] for st in states],
-                *adam.fused_state(states, group), self.act, *adam.fused_hyper(group))
+        return (self.weights, self.biases, [st["step"] for st in states], *adam.fused_state(states, group), self.act,
+                *adam.fused_hyper(group))
 
     def _one_call_args(self) -> tuple:
         """What mlp_sgd_step_ and mlp_sgd_epoch_ take after their data: the parameters, the momentum
@@ -287,16 +292,19 @@ class FusedEngine(Engine):
         return losses.clone()                  # the static buffer is overwritten by the next replay
 
     def _one_call_epoch(self, x, y, order, batch_size, drop_last):
-        """The epoch as one call of mlp_sgd_epoch_ (on the CPU the same kernels, gathers and steps as the
-        loop of `step`, without the Python around each step; on a GPU the one-kernel step's phases for
-        every batch in one launch); the loop where the step is not one SGD call (Adam's one-call steps,
-        profiling, data parallel). The first step of a fresh SGD with momentum makes the buffers."""
+        """The epoch as one call of mlp_sgd_epoch_ or, with Adam on the CPU, mlp_adam_epoch_ (on the CPU the
+        same kernels, gathers and steps as the loop of `step`, without the Python around each step; on a GPU
+        the one-kernel step's phases for every batch in one launch); the loop where the step is not one call
+        (profiling, data parallel). The first step of a fresh SGD with momentum makes the buffers."""
         self.check_order(order, len(y), batch_size)
-        if not (self.whole_step and type(self.optimizer) is ours.SGD):
+        if not self.whole_step:
             return super().train_epoch(x, y, order, batch_size, drop_last)
         self.check_batch(x, y)
         self._check_all_targets(y)             # a bad one would stop the call part-way, steps taken
         self._tune(batch_size)
+        if type(self.optimizer) is not ours.SGD:
+            with torch._C._AutoDispatchBelowAutograd():
+                return torch.ops.minitorch_clf.mlp_adam_epoch_(x, y, order, batch_size, drop_last, *self._adam_args())
         first = []
         if not self._momentum_ready():
             idx = order[:batch_size]

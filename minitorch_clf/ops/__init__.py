@@ -23,9 +23,12 @@ from ..functional import ACTIVATIONS, BACKWARD_READS_INPUT
 
 LIB = "minitorch_clf"
 OPS = ("linear_forward", "linear_forward_v", "linear_backward", "cross_entropy_forward_backward", "sgd_update_",
-       "adam_update_", "mlp_sgd_step_", "mlp_adam_step_", "mlp_sgd_epoch_", "own_mm", "own_mm_plan", "mlp_products")
+       "adam_update_", "mlp_sgd_step_", "mlp_adam_step_", "mlp_sgd_epoch_", "mlp_adam_epoch_", "own_mm", "own_mm_plan",
+       "mlp_products")
 CPU_OPS = tuple(op for op in OPS if op != "linear_forward_v")     # linear_forward_v picks a CUDA version
-CUDA_OPS = tuple(op for op in OPS if op not in ("own_mm", "own_mm_plan", "mlp_products", "mlp_adam_step_"))  # CPU-only
+# no CUDA kernel: the CPU GEMM's ops, and Adam's whole step and epoch (on a GPU Adam runs layer by layer)
+CPU_ONLY = ("own_mm", "own_mm_plan", "mlp_products", "mlp_adam_step_", "mlp_adam_epoch_")
+CUDA_OPS = tuple(op for op in OPS if op not in CPU_ONLY)
 GEMMS = ("auto", "aten", "own")                                   # MINITORCH_CLF_GEMM, set_gemm
 ISAS = ("auto", "avx512", "avx2", "scalar")                      # MINITORCH_CLF_ISA, set_isa
 # The CUDA versions of linear_forward that linear_forward_v runs (kernels/cuda/bindings.cpp), with their
@@ -218,6 +221,15 @@ def _mlp_sgd_epoch_fake(x, target, order, batch_size, drop_last, weights, biases
     return x.new_empty(n // batch_size if drop_last else -(-n // batch_size))
 
 
+def _mlp_adam_epoch_fake(x, target, order, batch_size, drop_last, weights, biases, steps, exp_avgs, exp_avg_sqs,
+                         max_exp_avg_sqs, activation, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize):
+    _one_device("x, target, order, weights, biases, exp_avgs, exp_avg_sqs, max_exp_avg_sqs", x, target, order, weights,
+                biases, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+    torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
+    n = order.shape[0]
+    return x.new_empty(n // batch_size if drop_last else -(-n // batch_size))
+
+
 # ----------------------------------------------------------------------------------------------
 # the GEMM of kernels/cpu/gemm/ (its plans and their tuner: tune.py)
 
@@ -364,6 +376,7 @@ FAKES = {"linear_forward": _linear_forward_fake, "linear_forward_v": _linear_for
          "linear_backward": _linear_backward_fake, "cross_entropy_forward_backward": _cross_entropy_fake,
          "sgd_update_": _sgd_update_fake, "adam_update_": _adam_update_fake, "mlp_sgd_step_": _mlp_sgd_step_fake,
          "mlp_adam_step_": _mlp_adam_step_fake, "mlp_sgd_epoch_": _mlp_sgd_epoch_fake,
+         "mlp_adam_epoch_": _mlp_adam_epoch_fake,
          "own_mm": _own_mm_fake, "own_mm_plan": _own_mm_plan_fake, "mlp_products": _mlp_products_fake}
 AUTOGRAD = {"linear_forward": (_linear_grad, _linear_setup), "cross_entropy_forward_backward": (_ce_grad, _ce_setup)}
 
