@@ -217,6 +217,11 @@ def _mlp_sgd_epoch_fake(x, target, order, batch_size, drop_last, weights, biases
     _one_device("x, target, order, weights, biases, momentum_buffers", x, target, order, weights, biases,
                 momentum_buffers)
     torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
+    return _epoch_losses(x, order, batch_size, drop_last)
+
+
+def _epoch_losses(x, order, batch_size, drop_last):
+    """An epoch op's losses: one per step."""
     n = order.shape[0]
     return x.new_empty(n // batch_size if drop_last else -(-n // batch_size))
 
@@ -226,8 +231,7 @@ def _mlp_adam_epoch_fake(x, target, order, batch_size, drop_last, weights, biase
     _one_device("x, target, order, weights, biases, exp_avgs, exp_avg_sqs, max_exp_avg_sqs", x, target, order, weights,
                 biases, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
     torch._check(len(weights) == len(biases) and len(weights) > 0, lambda: "weights, biases: one of each per layer")
-    n = order.shape[0]
-    return x.new_empty(n // batch_size if drop_last else -(-n // batch_size))
+    return _epoch_losses(x, order, batch_size, drop_last)
 
 
 # ----------------------------------------------------------------------------------------------

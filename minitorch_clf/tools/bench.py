@@ -1,8 +1,8 @@
 """Side-by-side benchmark driver behind `minitorch-clf bench`.
 
 Step mode: every engine trains on one resident random batch, at a learning rate (STEP_LR) that keeps
-the weights where they start, so that no engine's step drifts into a memorised batch's saturated
-softmax, which training does not reach; after warm-up (which is where
+the weights where they start, so that no engine's step drifts into the saturated softmax of a memorised
+batch; after warm-up (which is where
 torch.compile compiles, timed and reported as `first_steps_s`, never inside a step time) the engines
 take turns, `repeats` rounds of `iters` steps each, so drift on the machine hits them all alike.
 A round's time / iters is one sample; we report the median and the interquartile range of the
@@ -76,8 +76,9 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
 # within a hundred steps (loss 1e-7), the softmax saturates, and its probabilities become subnormal floats,
 # which on Intel cost a microcode assist per FMA: the fused Adam step ran 4x slower, the seed's 1.7x, and
 # jax (whose XLA flushes subnormals to zero) not at all (benchmarks/RESULTS.md, 2026-12-05, sixth session).
-# Training meets no such step. At this rate the weights stay where they start, the step computes what the
-# first steps of training compute, and its cost, which the rate does not enter, is what is timed.
+# Training on a data set does not spend its steps on one memorised batch. At this rate the weights stay where
+# they start, the step computes what the first steps of training compute, and its cost, which the rate does
+# not enter, is what is timed.
 STEP_LR = 1e-6
 
 
