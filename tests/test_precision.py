@@ -281,9 +281,10 @@ def test_fused_bf16_step_follows_manual_bf16(kernel):
 
 
 def test_the_bf16_step_pairs_an_input_larger_than_l2_once_with_the_bits_of_packing_it_per_product():
-    """On AMX the one-call step rounds and pairs a layer's input once for its forward and its dW where the
-    input exceeds L2 (gemm.h's Bf16Pairs, pairs_pay); the layered ops pack it in each product. Same sums, same
-    order: the losses and every parameter equal bit for bit, at a batch past L2 that no tile divides."""
+    """On AMX the one-call step's forward pairs a layer's input as B for its dW, where the input exceeds L2
+    (gemm.h's Bf16Pairs, pairs_pay); the layered ops pack it in each product. Same sums, same order: the
+    losses and every parameter equal bit for bit, at an odd batch past L2 that no tile divides (the pairs of
+    the last row with a zero row). Swapping the two rows of each pair makes it fail."""
     from minitorch_clf import ops
 
     if "amx" not in _bf16_kernels():

@@ -22,17 +22,17 @@ at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t
                        const at::TensorOptions& options, gemm::Isa isa = gemm::Isa::kAuto);
 
 // (out (N, O) = act(x Wᵀ + b), pre (N, O) = x Wᵀ + b where reads_pre(act), else an empty tensor)
-// x_pairs: x rounded and paired ahead for bf16 products on AMX (gemm.h's Bf16Pairs; the whole-step
-// kernel makes them once for a layer's forward and dW), or nullptr.
+// x_pairs: where the product, on AMX, pairs x for the dW product of the same x (gemm.h's Bf16Pairs; the
+// whole-step kernel passes them to a layer's forward and then its backward), or nullptr.
 std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
                                                       const at::Tensor& bias, Activation act,
-                                                      const gemm::Bf16Pairs* x_pairs = nullptr);
+                                                      gemm::Bf16Pairs* x_pairs = nullptr);
 
 // (dx (N, I) or an empty tensor, dweight, dbias) from dout (N, O) and saved (N, O): the forward's
 // output, or its pre-activation where reads_pre(act).
 // through_act, through: dx comes back through the activation of the layer below, dx · act'(through)
 // (through = that layer's saved, shaped as x), fused into the dx product's epilogue (the whole-step
-// kernel uses it; the op does not); x_pairs as for the forward.
+// kernel uses it; the op does not); x_pairs: the ones the forward of x was given, or nullptr.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& saved,
                                                                    Activation act, bool need_dx,

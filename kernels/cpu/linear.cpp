@@ -143,7 +143,7 @@ void with_epilogue_activation(Activation act, F&& f) {
 
 std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
                                                       const at::Tensor& bias, Activation act,
-                                                      const gemm::Bf16Pairs* x_pairs) {
+                                                      gemm::Bf16Pairs* x_pairs) {
   check_linear(x, weight, bias);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor b = bias.contiguous();
@@ -154,7 +154,8 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
     ep.bias = b.data_ptr<float>();
     ep.act = fused ? act : Activation::kIdentity;
     const gemm::View wt{weight.data_ptr<float>(), weight.stride(1), weight.stride(0)};   // Wᵀ (I, O)
-    z = own_product(x_pairs ? x_pairs->as_a() : as_view(x), wt, N, O, I, ep, x.options());
+    const gemm::View a = x_pairs ? x_pairs->as_a(x.data_ptr<float>(), N, I, x.stride(0)) : as_view(x);
+    z = own_product(a, wt, N, O, I, ep, x.options());
   } else {
     z = at::mm(x, weight.t());                                     // (N, I)·(I, O) = (N, O), contiguous
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_forward_cpu", [&] {

@@ -33,8 +33,8 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   const size_t L = weights.size();
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
-  // bf16 products on AMX: layer k's input, read by its forward (as A) and its dW (as B), is rounded and
-  // paired once for both where that pays (gemm.h's pairs_pay; the same bits as pairing it in each
+  // bf16 products on AMX: layer k's input, read by its forward (as A) and its dW (as B), is paired as B by
+  // its forward where that pays (gemm.h's Bf16Pairs and pairs_pay; the same bits as pairing it in each
   // product). The buffers stay with the thread between steps.
   thread_local std::vector<gemm::Bf16Pairs> pairs;
   if (pairs.size() < L) pairs.resize(L);
@@ -45,8 +45,6 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   };
   for (size_t k = 0; k < L; ++k) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " forward", c10::ArrayRef<const c10::IValue>{});
-    if (gemm::Bf16Pairs* p = pairs_of(k))
-      p->pair(acts[k].data_ptr<float>(), acts[k].size(0), acts[k].size(1), acts[k].stride(0));
     auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity, pairs_of(k));
     acts.push_back(out);
     saved.push_back(reads_pre(act) && k + 1 < L ? pre : out);

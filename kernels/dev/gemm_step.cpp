@@ -12,7 +12,7 @@
 //
 // Every operand starts on a 64-byte line, as torch's allocator places it: from std::vector's 16-byte
 // alignment half of the 64-byte AVX-512 loads straddle two lines (RESULTS.md, "The measurements behind the
-// code's comments"). On AMX each layer's input is also paired once for its two products (Bf16Pairs), as
+// code's comments"). On AMX each layer's input is also paired by its forward for its dW (Bf16Pairs), as
 // the fused step does, and checked for the same bits. Exit status 1 if a product fails its check, 2 for
 // bad arguments (or a bf16 kernel this CPU lacks).
 #include <omp.h>
@@ -57,8 +57,8 @@ void round_bf16(const float* in, float* out, size_t n) {
   }
 }
 
-// AMX: each layer's input x rounded and paired once (gemm.h's Bf16Pairs) for its forward (products[k]) and
-// its dW (products[3 + k]), as the fused step does where x exceeds L2: both products must give the bits of
+// AMX: each layer's input x paired as B by its forward (products[k]; gemm.h's Bf16Pairs) for its dW
+// (products[3 + k]), as the fused step does where x exceeds L2: both products must give the bits of
 // packing x per call. Then the two timed with the pairing against packed per call (x hot in cache here,
 // where the step reads it from L3). Returns the number of products that differ.
 int check_pairs(const std::vector<Product>& products, float* c, float* expected, int calls) {
@@ -67,9 +67,8 @@ int check_pairs(const std::vector<Product>& products, float* c, float* expected,
     const Product& y = products[k];
     const Product& dw = products[3 + k];
     Bf16Pairs pairs;
-    pairs.pair(y.a.data, y.M, y.K, y.a.rs);
     sgemm(y.M, y.N, y.K, y.a, y.b, expected, y.N);
-    sgemm(y.M, y.N, y.K, pairs.as_a(), y.b, c, y.N);
+    sgemm(y.M, y.N, y.K, pairs.as_a(y.a.data, y.M, y.K, y.a.rs), y.b, c, y.N);
     bool same = std::memcmp(c, expected, sizeof(float) * y.M * y.N) == 0;
     sgemm(dw.M, dw.N, dw.K, dw.a, dw.b, expected, dw.N);
     sgemm(dw.M, dw.N, dw.K, dw.a, pairs.as_b(), c, dw.N);
@@ -83,8 +82,7 @@ int check_pairs(const std::vector<Product>& products, float* c, float* expected,
     }) / calls;
     const double once = dev::best_seconds([&] {
       for (int i = 0; i < calls; ++i) {
-        pairs.pair(y.a.data, y.M, y.K, y.a.rs);
-        sgemm(y.M, y.N, y.K, pairs.as_a(), y.b, c, y.N);
+        sgemm(y.M, y.N, y.K, pairs.as_a(y.a.data, y.M, y.K, y.a.rs), y.b, c, y.N);
         sgemm(dw.M, dw.N, dw.K, dw.a, pairs.as_b(), c, dw.N);
       }
     }) / calls;

@@ -21,17 +21,20 @@
 
 namespace minitorch_clf::gemm {
 
+class Bf16Pairs;
+
 // Element (i, j) of a matrix at data[i * rs + j * cs].
-// pairs: optional, read by the bf16 products on AMX only (every other kernel reads data): the operand
-// rounded to bf16 and paired along the product's k ahead of the call (Bf16Pairs below). As A (k along its
-// columns) pair (i, q) = (a[i][2q], a[i][2q + 1]) at pairs[i * pairs_ld + q]; as B (k along its rows)
-// pair (q, j) = (b[2q][j], b[2q + 1][j]) in panels of 32 columns, at pairs[j / 32 * pairs_ld + 32 q + j % 32]
-// (the AMX kernel's packed panels, of the whole K).
+// pairs: optional, read by the bf16 products on AMX only (every other kernel reads data): the operand as B
+// rounded to bf16 and paired along the product's k (its rows) ahead of the call, pair (q, j) = (b[2q][j],
+// b[2q + 1][j]) in panels of 32 columns at pairs[j / 32 * pairs_ld + 32 q + j % 32] (the AMX kernel's packed
+// panels, of the whole K).
+// fill: optional, on A: where the AMX kernel, packing this operand as A, also writes its pairs as B (Bf16Pairs).
 struct View {
   const float* data;
   int64_t rs, cs;
   const uint32_t* pairs = nullptr;
   int64_t pairs_ld = 0;
+  Bf16Pairs* fill = nullptr;
 };
 
 struct Epilogue {
@@ -134,25 +137,33 @@ bool cpu_runs(Bf16Kernel k);                   // kAuto and kFma: any CPU
 Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous setting
 Bf16Kernel bf16_kernel();                      // what runs now: the one set where the CPU runs it, else kAuto's
 
-// A matrix that two bf16 products read, rounded and paired once for the AMX kernel. A layer's input
-// x (N, I) is A of its forward x·Wᵀ (k along x's rows) and B of its dW = dzᵀ·x (k along its columns);
-// the AMX kernel packs both pairings from the float32 x on every call, reading x twice a step, and
-// the fused step's x at batch 1024 (3.2 MB) comes from L3. pair() reads x once and writes both, zero-
-// padded to whole tiles (rows to 32 and pairs to 16 as A; columns to 32 and pairs to 16 as B), and the
-// products load their tiles from them without packing (gemm_amx.cpp). The same sums in the same order
-// as packing them per call: the same bits. (B's pairs as rows of the whole matrix, tiles loaded 3,200
-// bytes apart, made fc1's dW slower than packing it per call: hence the panels.)
+// A layer's input, read by two bf16 products, rounded and paired once. x (N, I) is A of its forward x·Wᵀ
+// (k along x's rows) and B of its dW = dzᵀ·x (k along its columns); the AMX kernel packs each pairing
+// from the float32 x on every call, reading x twice a step, and the fused step's x at batch 1024 (3.2 MB)
+// comes from L3. Given as_a(), the forward's AMX kernel, which packs x's rows two at a time, writes
+// their pairs as B too, zero-padded to whole tiles (columns to 32, pairs to 16), in the panels of the
+// packed kernel; the dW then loads its tiles from them (as_b) without packing, and x is read once. The
+// same sums in the same order as packing per call: the same bits. (B's pairs as rows of the whole matrix,
+// tiles loaded 3,200 bytes apart, made fc1's dW slower than packing it per call: hence the panels.)
 class Bf16Pairs {
  public:
-  // x (rows, cols) with row stride ld, contiguous along its rows; needs cpu_runs(Bf16Kernel::kAmx).
-  void pair(const float* x, int64_t rows, int64_t cols, int64_t ld);
-  View as_a() const { return {x_, ld_, 1, by_row_.data(), row_ld_}; }        // x as A: k = cols
-  View as_b() const { return {x_, ld_, 1, by_column_.data(), column_ld_}; }  // x as B: k = rows
+  // x (rows, cols) with row stride ld, contiguous along its rows, as A of a product: sgemm pairs it as B
+  // on the way where the product runs on AMX.
+  View as_a(const float* x, int64_t rows, int64_t cols, int64_t ld);
+  // x as B: its pairs once a product of as_a() ran on AMX, else x itself (packed per call: the same bits).
+  View as_b() const;
+
+  // For the AMX kernel: where pair (q, j) goes (View::pairs' layout), and that all of them are written.
+  uint32_t* out() { return pairs_.data(); }
+  int64_t out_ld() const { return pairs_ld_; }
+  int64_t padded_cols() const { return padded_cols_; }
+  void mark_filled() { filled_ = true; }
 
  private:
   const float* x_ = nullptr;
-  int64_t ld_ = 0, row_ld_ = 0, column_ld_ = 0;
-  std::vector<uint32_t> by_row_, by_column_;   // kept between calls: a fresh 1.6 MB faults page by page
+  int64_t ld_ = 0, pairs_ld_ = 0, padded_cols_ = 0;
+  bool filled_ = false;
+  std::vector<uint32_t> pairs_;   // kept between calls: a fresh 1.6 MB faults page by page
 };
 // Whether pairing a (rows, cols) matrix ahead pays: sgemm(kAuto) reads View::pairs now (bf16 products on
 // AMX) and the matrix is larger than L2, so that its second packing would read it from L3 again. Measured

@@ -17,16 +17,15 @@
 // 4 tdpbf16ps (32 768 multiply-adds). After the last K block the sums go through a 4 KiB float32
 // scratch to store_tile, the AVX-512 kernels' epilogue (bias, activation, backprop through the layer
 // below); between K blocks a whole block stays in the tiles (block32).
-// An operand paired ahead (View::pairs, Bf16Pairs::pair below) is not packed: its tiles load straight
-// from the pairs, A's rows pairs_ld apart, B's from its panels (pairs_ld apart) as from the packed ones.
+// B paired ahead (View::pairs) is not packed: its tiles load straight from its panels (pairs_ld apart) as
+// from the packed ones. A with View::fill (Bf16Pairs) is packed two rows at a time, and the pairs across
+// the two rows, x as B, go to the fill's panels on the way.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
-
-#include <omp.h>
 
 #include "gemm_kernels.h"
 
@@ -60,12 +59,35 @@ struct alignas(64) TileConfig {
 
 // A, rows [i0, i0 + rows) x k [k0, k1), as rows of kq pairs (kq a multiple of 16) lda apart:
 // out[r * lda + q]. The rows up to a multiple of 32 and the pairs past k1 are zero.
+// fill (A contiguous along k, i0 even): A's pairs as B as well, rows 2q and 2q + 1 -> pair row q of the
+// fill's panels, for the columns k0 .. k0 + 2 kq below the fill's padded width (zero past A's).
 void pack_a_rows(const View& a, int64_t i0, int64_t rows, int64_t k0, int64_t k1, int64_t kq, int64_t lda,
-                 uint32_t* out) {
+                 uint32_t* out, Bf16Pairs* fill) {
   const int64_t kn = k1 - k0, padded = (rows + kBlockC - 1) / kBlockC * kBlockC;
   const float* src = a.data + i0 * a.rs + k0 * a.cs;
   std::memset(out + rows * lda, 0, sizeof(uint32_t) * (padded - rows) * lda);
-  if (a.cs == 1) {                       // rows contiguous along k: 32 floats -> 16 pairs, in order
+  if (fill) {                            // two rows at a time: 32 floats of each -> 16 pairs along k of
+    const int64_t fill_ld = fill->out_ld(), width = fill->padded_cols();   // each, 32 across the two
+    for (int64_t r = 0; r < rows; r += 2) {
+      const bool has1 = r + 1 < rows;
+      const float* r0 = src + r * a.rs;
+      const float* r1 = r0 + a.rs;
+      uint32_t* b = fill->out() + (i0 + r) / 2 * kPairNR;
+      for (int64_t k = 0; k < 2 * kq; k += 32) {
+        const __mmask16 m0 = lanes16(kn - k), m1 = lanes16(kn - k - 16);
+        const __m512 lo0 = _mm512_maskz_loadu_ps(m0, r0 + k), hi0 = _mm512_maskz_loadu_ps(m1, r0 + k + 16);
+        const __m512 lo1 = has1 ? _mm512_maskz_loadu_ps(m0, r1 + k) : _mm512_setzero_ps();
+        const __m512 hi1 = has1 ? _mm512_maskz_loadu_ps(m1, r1 + k + 16) : _mm512_setzero_ps();
+        _mm512_storeu_ps(out + r * lda + k / 2, (__m512)_mm512_cvtne2ps_pbh(hi0, lo0));
+        if (has1) _mm512_storeu_ps(out + (r + 1) * lda + k / 2, (__m512)_mm512_cvtne2ps_pbh(hi1, lo1));
+        if (k0 + k < width) {
+          uint32_t* panel = b + (k0 + k) / kPairNR * fill_ld;
+          _mm512_storeu_si512(panel, pairs16(lo0, lo1));
+          _mm512_storeu_si512(panel + 16, pairs16(hi0, hi1));
+        }
+      }
+    }
+  } else if (a.cs == 1) {                // rows contiguous along k: 32 floats -> 16 pairs, in order
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t k = 0; k < 2 * kq; k += 32)
         _mm512_storeu_ps(out + r * lda + k / 2, line_pairs(src + r * a.rs + k, kn - k));
@@ -152,9 +174,13 @@ void block32(const Problem& p, const uint32_t* a, int64_t lda, const uint32_t* b
 
 }  // namespace
 
-// The GotoBLAS loop of outer_block_bf16 with AMX tiles: per K block, the share's B panels once; per
-// block of rows (half of L2), its rows packed; then, per group of 32 rows (held in L1), every 32 x 32
-// block of C along the panels. An operand with pairs (View::pairs) skips its packing.
+// The GotoBLAS loop of outer_block_bf16 with AMX tiles: per K block, the share's B panels once; then per
+// group of 32 rows, its rows packed (into L1) and every 32 x 32 block of C along the panels. Packing each
+// group just before its blocks, rather than a block of rows half the size of L2 ahead, made the bf16 step
+// about 3% faster at batch 1024 on the 2-core Xeon, level at 256 and 512 (RESULTS.md, 2026-12-05, seventh
+// session).
+// B with pairs (View::pairs) skips its packing; A with a fill is paired as B by the share that holds C's
+// first columns, which packs every row of its share once.
 void outer_block_amx(const Problem& p, const Block& blk) {
   static const TileConfig config;
   _tile_loadconfig(&config);             // per thread, per call: other code (oneDNN) may have configured the tiles
@@ -164,13 +190,11 @@ void outer_block_amx(const Problem& p, const Block& blk) {
   const int64_t k_block = ((p.K + blocks - 1) / blocks + 2 * kTile - 1) / (2 * kTile) * (2 * kTile);
   // A's rows kq_max + 16 pairs apart: a power-of-two stride would put a tile's 16 rows in 2 sets of L1.
   const int64_t kq_max = k_block / 2, lda_max = kq_max + kTile;
-  const bool a_paired = p.a.pairs != nullptr, b_paired = p.b.pairs != nullptr;
-  const int64_t row_block = a_paired ? blk.i1 - blk.i0           // nothing to pack: one block
-                                     : std::max<int64_t>(kBlockC, caches().l2 / 2 / (lda_max * 4) / kBlockC * kBlockC);
+  const bool b_paired = p.b.pairs != nullptr;
+  Bf16Pairs* fill = blk.j0 == 0 ? p.a.fill : nullptr;
   thread_local std::vector<uint32_t> apack, bpack;
   const int64_t panels = (blk.j1 - blk.j0 + kPairNR - 1) / kPairNR;
-  const int64_t rows_max = std::min(row_block, blk.i1 - blk.i0);
-  if (!a_paired) apack.resize(static_cast<size_t>((rows_max + kBlockC - 1) / kBlockC * kBlockC * lda_max));
+  apack.resize(static_cast<size_t>(kBlockC * lda_max));
   if (!b_paired) bpack.resize(static_cast<size_t>(panels * kq_max * kPairNR));
   for (int64_t k0 = 0; k0 < p.K; k0 += k_block) {
     const int64_t k1 = std::min(p.K, k0 + k_block), kp = (k1 - k0 + 1) / 2, kq = (kp + kTile - 1) / kTile * kTile;
@@ -185,62 +209,50 @@ void outer_block_amx(const Problem& p, const Block& blk) {
       pack_b(p.b, j, std::min(kPairNR, blk.j1 - j), k0, k1, out);
       std::memset(out + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
     }
-    const int64_t lda = a_paired ? p.a.pairs_ld : kq + kTile;
-    for (int64_t ib = blk.i0; ib < blk.i1; ib += row_block) {
-      const int64_t ie = std::min(blk.i1, ib + row_block);
-      // Row ib of A's pairs in this K block.
-      const uint32_t* a = a_paired ? p.a.pairs + ib * lda + k0 / 2 : apack.data();
-      if (!a_paired) pack_a_rows(p.a, ib, ie - ib, k0, k1, kq, lda, apack.data());
-      for (int64_t i = ib; i < ie; i += kBlockC) {
-        for (int64_t t = 0; t < panels; ++t) {
-          const int64_t j = blk.j0 + t * kPairNR, cols = std::min(kPairNR, blk.j1 - j);
-          block32(p, a + (i - ib) * lda, lda, panel(t), kq, i, j, std::min(kBlockC, ie - i), cols, first, last);
-        }
+    const int64_t lda = kq + kTile;
+    for (int64_t i = blk.i0; i < blk.i1; i += kBlockC) {
+      const int64_t rows = std::min(kBlockC, blk.i1 - i);
+      pack_a_rows(p.a, i, rows, k0, k1, kq, lda, apack.data(), fill);
+      for (int64_t t = 0; t < panels; ++t) {
+        const int64_t j = blk.j0 + t * kPairNR, cols = std::min(kPairNR, blk.j1 - j);
+        block32(p, apack.data(), lda, panel(t), kq, i, j, rows, cols, first, last);
       }
     }
   }
   _tile_release();
 }
 
-void Bf16Pairs::pair(const float* x, int64_t rows, int64_t cols, int64_t ld) {
-  x_ = x, ld_ = ld;
-  // As A: rows to a multiple of 32 (a block32 reads two 16-row tiles), pairs to a multiple of 16, and 16
-  // more as outer_block_amx's lda. As B: columns to 32 (whole panels), pairs to a multiple of 16 (a tile's rows).
-  const int64_t row_pairs = ((cols + 1) / 2 + kTile - 1) / kTile * kTile, padded_rows = (rows + kBlockC - 1) / kBlockC * kBlockC;
-  const int64_t column_pairs = ((rows + 1) / 2 + kTile - 1) / kTile * kTile, padded_cols = (cols + kBlockC - 1) / kBlockC * kBlockC;
-  row_ld_ = row_pairs + kTile, column_ld_ = column_pairs * kPairNR;
-  by_row_.resize(static_cast<size_t>(padded_rows * row_ld_));
-  by_column_.resize(static_cast<size_t>(padded_cols / kPairNR * column_ld_));
-  uint32_t* by_row = by_row_.data();
-  uint32_t* by_column = by_column_.data();
-  const int64_t row_ld = row_ld_, column_ld = column_ld_;
-  const int T = rows * cols >= (1 << 16) && !omp_in_parallel() ? omp_get_max_threads() : 1;
-  // Rows 2q and 2q + 1 at once (column_pairs <= padded_rows / 2): their 32 floats at a time give 16 pairs of
-  // each row (as A) and 32 pairs across the two (as B). Rows past the end read as zero.
+int64_t pairs_b_ld(int64_t K) { return ((K + 1) / 2 + kTile - 1) / kTile * kTile * kPairNR; }
+
+void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T) {
+  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K), kp = (K + 1) / 2;
 #pragma omp parallel for num_threads(T) schedule(static)
-  for (int64_t q = 0; q < padded_rows / 2; ++q) {
-    const float* r0 = x + 2 * q * ld;
-    const float* r1 = r0 + ld;
-    const bool has0 = 2 * q < rows, has1 = 2 * q + 1 < rows;
-    uint32_t* a0 = by_row + 2 * q * row_ld;
-    uint32_t* a1 = a0 + row_ld;
-    uint32_t* b = q < column_pairs ? by_column + q * kPairNR : nullptr;   // panel c / 32 at b + c / 32 * column_ld
-    for (int64_t c = 0; c < padded_cols; c += kBlockC) {
-      const __mmask16 m0 = lanes16(cols - c), m1 = lanes16(cols - c - 16);
-      const __m512 lo0 = has0 ? _mm512_maskz_loadu_ps(m0, r0 + c) : _mm512_setzero_ps();
-      const __m512 hi0 = has0 ? _mm512_maskz_loadu_ps(m1, r0 + c + 16) : _mm512_setzero_ps();
-      const __m512 lo1 = has1 ? _mm512_maskz_loadu_ps(m0, r1 + c) : _mm512_setzero_ps();
-      const __m512 hi1 = has1 ? _mm512_maskz_loadu_ps(m1, r1 + c + 16) : _mm512_setzero_ps();
-      _mm512_storeu_ps(a0 + c / 2, (__m512)_mm512_cvtne2ps_pbh(hi0, lo0));
-      _mm512_storeu_ps(a1 + c / 2, (__m512)_mm512_cvtne2ps_pbh(hi1, lo1));
-      if (b) {
-        _mm512_storeu_si512(b + c / kPairNR * column_ld, pairs16(lo0, lo1));
-        _mm512_storeu_si512(b + c / kPairNR * column_ld + 16, pairs16(hi0, hi1));
-      }
-    }
-    std::memset(a0 + padded_cols / 2, 0, sizeof(uint32_t) * (row_ld - padded_cols / 2));
-    std::memset(a1 + padded_cols / 2, 0, sizeof(uint32_t) * (row_ld - padded_cols / 2));
+  for (int64_t t = 0; t < panels; ++t) {
+    uint32_t* panel = out + t * ld;
+    pack_b(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, panel);
+    std::memset(panel + kp * kPairNR, 0, sizeof(uint32_t) * (ld - kp * kPairNR));
   }
+}
+
+View Bf16Pairs::as_a(const float* x, int64_t rows, int64_t cols, int64_t ld) {
+  x_ = x, ld_ = ld, filled_ = false;
+  // Columns to 32 (whole panels), pairs to a multiple of 16 (a tile's rows); the pairs past the rows are
+  // zero, and the packing writes the columns past cols as zero.
+  const int64_t row_pairs = (rows + 1) / 2, tile_pairs = (row_pairs + kTile - 1) / kTile * kTile;
+  padded_cols_ = (cols + kBlockC - 1) / kBlockC * kBlockC, pairs_ld_ = tile_pairs * kPairNR;
+  pairs_.resize(static_cast<size_t>(padded_cols_ / kPairNR * pairs_ld_));
+  for (int64_t panel = 0; panel < padded_cols_ / kPairNR; ++panel)
+    std::memset(pairs_.data() + panel * pairs_ld_ + row_pairs * kPairNR, 0,
+                sizeof(uint32_t) * (tile_pairs - row_pairs) * kPairNR);
+  View v{x, ld, 1};
+  v.fill = this;
+  return v;
+}
+
+View Bf16Pairs::as_b() const {
+  View v{x_, ld_, 1};
+  if (filled_) v.pairs = pairs_.data(), v.pairs_ld = pairs_ld_;
+  return v;
 }
 
 }  // namespace minitorch_clf::gemm

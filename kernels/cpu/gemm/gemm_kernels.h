@@ -49,6 +49,10 @@ void dot_block_avx512(const Problem& p, const Block& blk);
 void outer_block_bf16(const Problem& p, const Block& blk);
 // The same sums on AMX tiles, 32 x 32 blocks of C (gemm_amx.cpp): any strides.
 void outer_block_amx(const Problem& p, const Block& blk);
+// B (K, N) rounded and paired in View::pairs' layout (panels of 32 columns, whole K, pairs_b_ld(K) apart),
+// by T threads, each its own panels; out holds pairs_b_ld(K) * ceil(N / 32) values.
+int64_t pairs_b_ld(int64_t K);
+void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T);
 // Dot-product kernel: needs A's rows and Bᵀ's rows contiguous (a.cs == 1, b.rs == 1).
 void dot_block_avx2(const Problem& p, const Block& blk);
 // Plain loops: any strides, no instruction set beyond the baseline.
