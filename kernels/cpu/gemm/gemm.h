@@ -169,7 +169,8 @@ class Bf16Pairs {
 // AMX) and the matrix is larger than L2, so that its second packing would read it from L3 again. Measured
 // on the 2-core Xeon (2026-12-05, the bf16 step, rounds in turns with and without pairs; RESULTS.md): x
 // (N, 784) at batch 1024 and 2048 paired 1.03-1.13x faster; at 64 0.88x and 256 0.95x (it fits L2, its
-// second read is cheap, and the pairing is one more pass and parallel region), 512 even.
+// second read is cheap), 512 even. With the pairs written by the forward (seventh session), pairing x at
+// 256 and 512 (a smaller L2 named by MINITORCH_CLF_CACHE_KB) was still 2-4% slower.
 bool pairs_pay(int64_t rows, int64_t cols);
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
