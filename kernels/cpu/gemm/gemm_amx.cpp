@@ -177,8 +177,8 @@ void block32(const Problem& p, const uint32_t* a, int64_t lda, const uint32_t* b
 // The GotoBLAS loop of outer_block_bf16 with AMX tiles: per K block, the share's B panels once; then per
 // group of 32 rows, its rows packed (into L1) and every 32 x 32 block of C along the panels. Packing each
 // group just before its blocks, rather than a block of rows half the size of L2 ahead, made the bf16 step
-// about 3% faster at batch 1024 on the 2-core Xeon, level at 256 and 512 (RESULTS.md, 2026-12-05, seventh
-// session).
+// about 3% faster at batch 1024 on the 2-core Xeon (10 rounds in turns), and it is no slower than before
+// at 64-512 (RESULTS.md, 2026-12-05, seventh session).
 // B with pairs (View::pairs) skips its packing; A with a fill is paired as B by the share that holds C's
 // first columns, which packs every row of its share once.
 void outer_block_amx(const Problem& p, const Block& blk) {
