@@ -117,6 +117,13 @@ void pack_a_rows(const View& a, int64_t i0, int64_t rows, int64_t k0, int64_t k1
   }
 }
 
+// B's panel of columns [j, j + cols) x k [k0, k1) (pack_b), its pairs past k1 zero up to kq (whole tiles).
+void pack_b_tiles(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, int64_t kq, uint32_t* out) {
+  const int64_t kp = (k1 - k0 + 1) / 2;
+  pack_b(b, j, cols, k0, k1, out);
+  std::memset(out + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
+}
+
 // C[i.., j..] (+)= the 32 x 32 block of A's rows at `a` (lda pairs apart) times the B panel at `b`, over
 // kq pairs; `rows` and `cols` say how much of the block is C. A whole block between K blocks never
 // leaves the tiles for the vector registers: the tiles start from C's partial sums (tileloadd) and go
@@ -205,9 +212,7 @@ void outer_block_amx(const Problem& p, const Block& blk) {
     };
     for (int64_t t = 0; t < panels && !b_paired; ++t) {
       const int64_t j = blk.j0 + t * kPairNR;
-      uint32_t* out = bpack.data() + t * kq * kPairNR;
-      pack_b(p.b, j, std::min(kPairNR, blk.j1 - j), k0, k1, out);
-      std::memset(out + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
+      pack_b_tiles(p.b, j, std::min(kPairNR, blk.j1 - j), k0, k1, kq, bpack.data() + t * kq * kPairNR);
     }
     const int64_t lda = kq + kTile;
     for (int64_t i = blk.i0; i < blk.i1; i += kBlockC) {
@@ -225,13 +230,10 @@ void outer_block_amx(const Problem& p, const Block& blk) {
 int64_t pairs_b_ld(int64_t K) { return ((K + 1) / 2 + kTile - 1) / kTile * kTile * kPairNR; }
 
 void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T) {
-  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K), kp = (K + 1) / 2;
+  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K);
 #pragma omp parallel for num_threads(T) schedule(static)
-  for (int64_t t = 0; t < panels; ++t) {
-    uint32_t* panel = out + t * ld;
-    pack_b(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, panel);
-    std::memset(panel + kp * kPairNR, 0, sizeof(uint32_t) * (ld - kp * kPairNR));
-  }
+  for (int64_t t = 0; t < panels; ++t)
+    pack_b_tiles(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, ld / kPairNR, out + t * ld);
 }
 
 View Bf16Pairs::as_a(const float* x, int64_t rows, int64_t cols, int64_t ld) {
