@@ -26,7 +26,8 @@ cached plans that had won the last race by 2%; five later `bench --gemm` runs pu
 
 The cache is one JSON file per CPU (its model, family/model/stepping, instruction sets and caches),
 thread count and build of the GEMM's sources, in `cache_path()` (MINITORCH_CLF_TUNE_DIR moves it); it records each product's plan with
-the search's timings. A damaged file, or one made for another CPU, thread count or build, is ignored
+the search's timings (and STEP_LR, the rate of the step its races timed). A damaged file, or one made
+for another CPU, thread count, build or timed step, is ignored
 with one warning line and written over by the next search. Before a plan is installed it runs once
 on random operands of its shape and is checked against the scalar kernel (within the error bound of
 a float32 sum of K products, for both): a plan that disagrees refuses the whole cache with a warning.
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -55,6 +57,22 @@ from . import _lib
 from .build import build_root, kernel_dir
 
 ENV = "MINITORCH_CLF_TUNE"
+# The learning rate of every step that is timed on one batch, over and over: the tuner's races and `bench
+# --gemm`'s step here, `bench`'s step mode (tools/bench.py, ~800 steps per engine). Training on one batch
+# memorises it, and the timed step drifts into arithmetic that training on a data set never runs:
+#   - at lr 0.01 Adam memorised a batch of 64 within a hundred steps (loss 1e-7), the softmax saturated
+#     and its probabilities became subnormal floats. On Intel each FMA that meets a subnormal takes a
+#     microcode assist: the fused Adam step ran 4x slower, the seed's 1.7x, jax's (XLA flushes subnormals
+#     to zero) not at all (benchmarks/RESULTS.md, 2026-12-05, sixth session);
+#   - at 1e-6 batches of 1 to 16 were still memorised, more slowly: from about step 750 on, ReLU units of
+#     fc1 and fc2 went dark, their gradients became exact zeros, and their momentum decayed, 0.9 per step,
+#     into the subnormals, where it stays (0.9 x k ulp rounds back to k ulp for k <= 4). The SGD update at
+#     batch 1 then took 61-64 us instead of 11 (benchmarks/RESULTS.md, 2026-12-06).
+# At 1e-12, p - lr x b rounds back to p for all but the tiniest weights (after 3,000 steps of SimpleNet at
+# batch 1, 4 of its 109,184 weights had moved; at 16 and 64, one): the weights stay where they start, the
+# timed step is the first step of training, and it costs what any step costs (the rate does not enter
+# the work).
+STEP_LR = 1e-12
 FORMAT = 1
 MARGIN = 0.015               # a candidate replaces the best plan only when the step is faster by more
 LAYOUTS = ("rows", "columns", "strided")          # gemm::Layout's order
@@ -220,16 +238,18 @@ def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
     return out
 
 
-def sgd_step(acts, weights):
+def sgd_step(acts, weights) -> functools.partial:
     """step(): one SGD step with momentum of the MLP whose layers `weights` holds (ReLU between them),
-    on the batch acts[0] with random targets, by mlp_sgd_step_ (the fused engine's CPU step). The
-    learning rate is tiny: thousands of timed steps leave the weights (copies) where they were."""
+    on the batch acts[0] with random targets, by mlp_sgd_step_ (the fused engine's CPU step). At STEP_LR
+    thousands of timed steps leave the weights (copies) where they were. step.args holds the step's
+    tensors: x, y, the weights, the biases and the momentum buffers."""
     weights = [w.clone() for w in weights]
     biases = [torch.zeros(w.shape[0]) for w in weights]
     bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
     x = acts[0]
     y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
-    return lambda: _lib().mlp_sgd_step_(x, y, weights, biases, bufs, "relu", 1e-6, 0.9, 0.0, 0.0, False, False)
+    return functools.partial(_lib().mlp_sgd_step_, x, y, weights, biases, bufs, "relu", STEP_LR, 0.9, 0.0, 0.0,
+                             False, False)
 
 
 @dataclasses.dataclass
@@ -326,8 +346,9 @@ def mode() -> str:
 
 
 def identity() -> dict:
-    """What a cache is valid for: the CPU, its instruction sets and caches, the thread count and the
-    GEMM's sources."""
+    """What a cache is valid for: the CPU, its instruction sets and caches, the thread count, the
+    GEMM's sources, and the learning rate of the step its races timed (plans raced at another rate, where
+    the step met subnormal floats, are not reused)."""
     info = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -341,7 +362,7 @@ def identity() -> dict:
     sources = sorted((kernel_dir() / "cpu" / "gemm").glob("*"))
     digest = hashlib.sha1(b"".join(p.name.encode() + p.read_bytes() for p in sources if p.is_file())).hexdigest()
     return {"cpu": info, "isas": list(_lib().cpu_isas()), "L1d": blocking[0], "L2": blocking[1],
-            "threads": torch.get_num_threads(), "gemm_sources": digest[:16]}
+            "threads": torch.get_num_threads(), "gemm_sources": digest[:16], "step_lr": STEP_LR}
 
 
 def cache_path(ident: dict | None = None) -> Path:
@@ -374,7 +395,7 @@ def _read(path: Path, ident: dict) -> dict[str, dict]:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"expected a JSON object of format {FORMAT}")
         if data.get("identity") != ident:
-            _warn(f"ignoring the GEMM tuning cache {path}: it was made for another CPU, thread count or build")
+            _warn(f"ignoring the GEMM tuning cache {path}: it was made for another CPU, thread count, build or timed step")
             return {}
         entries = {}
         for e in data["plans"]:

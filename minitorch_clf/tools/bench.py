@@ -43,7 +43,7 @@ from .machine import bf16_peak_isa
 from .profiling import phase_times
 from .schema import SCHEMA
 from .timing import Timer, matmul_rate, synchronize
-from ..ops.tune import shuffled_rounds
+from ..ops.tune import STEP_LR, shuffled_rounds
 
 
 @dataclass
@@ -70,16 +70,6 @@ class Record:
 def _quartiles(xs: list[float]) -> tuple[float, float, float]:
     q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
     return q[0], statistics.median(xs), q[2]
-
-
-# Step mode's learning rate. Its ~800 steps per engine all train on one batch: at lr 0.01 Adam memorises it
-# within a hundred steps (loss 1e-7), the softmax saturates, and its probabilities become subnormal floats,
-# which on Intel cost a microcode assist per FMA: the fused Adam step ran 4x slower, the seed's 1.7x, and
-# jax (whose XLA flushes subnormals to zero) not at all (benchmarks/RESULTS.md, 2026-12-05, sixth session).
-# Training on a data set does not spend its steps on one memorised batch. At this rate the weights stay where
-# they start, the step computes what the first steps of training compute, and its cost, which the rate does
-# not enter, is what is timed.
-STEP_LR = 1e-6
 
 
 def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | None, activation: str = "relu",
@@ -134,6 +124,8 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         y = torch.randint(0, 10, (bs,), generator=g).to(device)
         built = {}
         for name in engines:
+            # one batch, ~800 steps: at STEP_LR (ops/tune.py says why) no engine memorises it, and each step
+            # is the first step of training
             eng = _build(name, device, optimizer, compile_mode, activation, lr=STEP_LR)
             with _gemm_for(name), Timer(device) as t:
                 for _ in range(warmup):
