@@ -48,6 +48,16 @@ def every_choice(shape):
     return sorted(seen, key=str)
 
 
+def test_a_one_thread_plan_is_raced_on_more_threads_cut_either_way():
+    """From one thread the search tries two cut by columns and by rows: at batch 1 to 4 fc1's dW wins cut
+    by rows, as the SGD update reads it (a one-thread plan's cut was no choice made)."""
+    shape = tune.Shape(128, 784, 1, "columns", "rows")                       # fc1's dW at batch 1
+    one = dataclasses.replace(tune.derived_plan(shape), threads=1, split="columns")
+    assert {(p.threads, p.split) for p in tune._choices(shape, one, 2)} >= {(2, "columns"), (2, "rows")}
+    two = dataclasses.replace(one, threads=2)
+    assert {(p.threads, p.split) for p in tune._choices(shape, two, 2)} >= {(1, "columns"), (2, "rows")}
+
+
 @pytest.mark.parametrize("batch", [1, 7, 64, 65])
 def test_every_plan_the_search_tries_computes_the_product(batch):
     for name, shape in tune.step_shapes(batch, (784, 128, 64, 10)) + [("strided", tune.Shape(33, 50, 70, "strided", "columns"))]:

@@ -223,7 +223,7 @@ def _isas() -> list[str]:
 
 
 def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
-    """The plans that differ from `plan` in one choice."""
+    """The plans that differ from `plan` in one choice (a thread count, with either cut, counts as one)."""
     out = [dataclasses.replace(plan, isa=isa) for isa in _isas() if isa != plan.isa]
     if shape.a == "rows" and shape.b == "columns":
         out.append(dataclasses.replace(plan, kernel="dot" if plan.kernel == "outer" else "outer"))
@@ -232,8 +232,14 @@ def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
         for k in sorted({plan.k_block // 2, plan.k_block * 2, whole}):
             if 16 <= k <= whole and k != plan.k_block:
                 out.append(dataclasses.replace(plan, k_block=k))
-    out += [dataclasses.replace(plan, threads=t) for t in range(1, threads + 1) if t != plan.threads]
+    # Another thread count; from one thread, with either cut: a one-thread plan's cut is no choice made,
+    # and the cut the product's consumer needs may be the other (the SGD update reads each thread's rows of
+    # a dW: at batch 1 to 4, fc1's dW cut by rows made the step 20% faster, RESULTS.md, 2026-12-06).
+    splits = SPLITS if plan.threads == 1 else (plan.split,)
+    out += [dataclasses.replace(plan, threads=t, split=split) for t in range(2, threads + 1) for split in splits
+            if (t, split) != (plan.threads, plan.split)]
     if plan.threads > 1:
+        out.append(dataclasses.replace(plan, threads=1))
         out.append(dataclasses.replace(plan, split="rows" if plan.split == "columns" else "columns"))
     return out
 
