@@ -48,6 +48,28 @@ def every_choice(shape):
     return sorted(seen, key=str)
 
 
+@pytest.mark.parametrize("batch,name,threads,split", [
+    (1, "fc1 y = x·Wᵀ", 2, "columns"),    # flops for one thread, but W (B) is larger than L1: each its rows
+    (1, "fc1 dW = dzᵀ·x", 2, "rows"),     # C (dW) larger than L1 and than B: each its rows, as the update
+    (1, "fc2 y = x·Wᵀ", 1, "columns"),    # everything within L1: one thread, no region
+    (64, "fc1 y = x·Wᵀ", 2, "columns"),
+    (64, "fc1 dW = dzᵀ·x", 2, "rows"),
+    (1024, "fc1 y = x·Wᵀ", 2, "rows"),    # C (h) larger than L1 and than B (Wᵀ)
+    (1024, "fc1 dW = dzᵀ·x", 2, "columns"),   # B (x) larger than C
+])
+def test_the_derived_plans_cut_the_largest_array_between_the_cores(batch, name, threads, split):
+    """gemm.cpp's derived_plan on two threads: a product with an array larger than L1 runs on both, and
+    C is cut by rows where it is larger than L1 and than B (the derived step at batch 1 and 4 ran 2.7x
+    faster than with the flops rule alone, RESULTS.md, 2026-12-06)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        plan = tune.derived_plan(dict(tune.step_shapes(batch, (784, 128, 64, 10)))[name])
+    finally:
+        torch.set_num_threads(before)
+    assert (plan.threads, plan.split) == (threads, split)
+
+
 def test_a_one_thread_plan_is_raced_on_more_threads_cut_either_way():
     """From one thread the search tries two cut by columns and by rows: at batch 1 to 4 fc1's dW wins cut
     by rows, as the SGD update reads it (a one-thread plan's cut was no choice made)."""

@@ -16,12 +16,22 @@
 // and two loads feed 16 FMAs, no horizontal sums) wins for fc1's x·Wᵀ too once A has kDot512MaxM rows
 // to spread the packing of Wᵀ over (Wᵀ is packed by 16 x 16 transposes in registers); with AVX2 the dot
 // kernel stayed ahead at every batch (RESULTS.md, 2026-11-27 evening and 2026-11-27 late).
-// Threads: C is cut into one rectangle per thread, along N first (kColumnsFirst: each thread then reads
-// its own part of B; a tuned plan may cut M first), along M as well when N has fewer panels than there are threads. The AVX-512 shares are
+// Threads: C is cut into one rectangle per thread, along N (kColumnsFirst) or along M (kRowsFirst), along
+// the other as well when the first has fewer tiles than there are threads. The AVX-512 shares are
 // cut in 16-column vectors rather than whole 32-column panels: a share's last panel may be 16 wide and
 // runs the 8 x 16 tile, so N = 784 splits 400 / 384 columns instead of 416 / 368. A product below
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
 // small product, and one thread runs without a region at all (RESULTS.md, as above).
+// Where the cores' caches meet (derived_plan): what comes after a product reads C by rows, each thread
+// its own (the bias gradients, the SGD update of a dW, the next product's rows of A). So the derived
+// plan cuts C by rows where C is larger than L1 and than B (then the largest array a thread can own is
+// its rows of C), and by columns otherwise (each thread its own part of B: for x·Wᵀ, the rows of W
+// its share of the update writes). And a product with an operand or C larger than L1 runs on every
+// thread whatever its flops, so that what it reads and writes stays cut between the cores as the passes
+// around it cut it. At batch 1, fc1's forward and dW on one thread, while the update cut W in two, made
+// the derived step 2.8x slower; with these two rules it was also 4-11% faster at batch 16 and level to
+// 7% faster at 64 to 1024 (RESULTS.md, 2026-12-06). (Cutting by rows wherever B < A + C was slower at batch 256: fc1's forward then had both
+// cores read all of W, which the update writes next.)
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count or the split; it does depend
 // on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's).
@@ -324,8 +334,12 @@ void block_scalar(const Problem& p, const Block& blk) {
 Plan derived_plan(const Shape& s, Isa isa) {
   if (isa == Isa::kAuto) isa = default_isa();
   const double flops = 2.0 * s.M * s.N * s.K;
-  const int threads = static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, omp_get_max_threads()));
-  Plan plan{isa, Kernel::kOuter, 0, threads, Split::kColumnsFirst};
+  const double a = 4.0 * s.M * s.K, b = 4.0 * s.K * s.N, c = 4.0 * s.M * s.N;     // bytes
+  const int most = omp_get_max_threads();
+  const int threads = std::max(a, std::max(b, c)) > caches().l1d
+                          ? most
+                          : static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, most));
+  Plan plan{isa, Kernel::kOuter, 0, threads, c > caches().l1d && c > b ? Split::kRowsFirst : Split::kColumnsFirst};
   if (isa == Isa::kScalar) return plan;
   const bool wide = isa == Isa::kAvx512;
   if (s.a == Layout::kRows && s.b == Layout::kColumns && s.K >= kDotMinK && (!wide || s.M < kDot512MaxM)) {

@@ -1,0 +1,20 @@
+"""The timed step on the derived plans (MINITORCH_CLF_TUNE=0) at each batch: medians of 9 rounds."""
+import os, statistics, sys, time, torch
+os.environ["MINITORCH_CLF_TUNE"] = "0"
+from minitorch_clf import ops
+from minitorch_clf.ops import tune
+ops.load()
+if len(sys.argv) > 2: torch.ops.minitorch_clf.set_isa(sys.argv[2])
+out = []
+for B in map(int, sys.argv[1].split(",")):
+    _, (acts, weights, _) = tune.step_products(B, (784, 128, 64, 10))
+    step = tune.sgd_step(acts, weights)
+    n = max(20, int(200000 / (B + 16)))
+    for _ in range(n // 4): step()
+    s = []
+    for r in range(9):
+        t0 = time.perf_counter()
+        for _ in range(n): step()
+        s.append((time.perf_counter() - t0) / n * 1e6)
+    out.append(f"{B}:{statistics.median(s):.1f}")
+print(" ".join(out))
