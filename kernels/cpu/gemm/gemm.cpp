@@ -30,8 +30,8 @@
 // thread whatever its flops, so that what it reads and writes stays cut between the cores as the passes
 // around it cut it. At batch 1, fc1's forward and dW on one thread, while the update cut W in two, made
 // the derived step 2.8x slower; with these two rules it was also 4-11% faster at batch 16 and level to
-// 7% faster at 64 to 1024 (RESULTS.md, 2026-12-06). (Cutting by rows wherever B < A + C was slower at batch 256: fc1's forward then had both
-// cores read all of W, which the update writes next.)
+// 7% faster at 64 to 1024 (RESULTS.md, 2026-12-06). (Cutting by rows wherever B < A + C was slower at
+// batch 256: fc1's forward then had both cores read all of W, which the update writes next.)
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count or the split; it does depend
 // on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's).
