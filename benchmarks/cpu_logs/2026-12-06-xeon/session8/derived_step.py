@@ -1,4 +1,5 @@
-"""The timed step on the derived plans (MINITORCH_CLF_TUNE=0) at each batch: medians of 9 rounds."""
+"""The timed step on the derived plans (MINITORCH_CLF_TUNE=0) at each batch: medians of 9 rounds.
+python derived_step.py BATCHES [ISA]; SIZES=784,512,256,10 picks another MLP (default SimpleNet's)."""
 import os, statistics, sys, time, torch
 os.environ["MINITORCH_CLF_TUNE"] = "0"
 from minitorch_clf import ops
@@ -6,8 +7,9 @@ from minitorch_clf.ops import tune
 ops.load()
 if len(sys.argv) > 2: torch.ops.minitorch_clf.set_isa(sys.argv[2])
 out = []
+SIZES = tuple(int(v) for v in os.environ.get("SIZES", "784,128,64,10").split(","))
 for B in map(int, sys.argv[1].split(",")):
-    _, (acts, weights, _) = tune.step_products(B, (784, 128, 64, 10))
+    _, (acts, weights, _) = tune.step_products(B, SIZES)
     step = tune.sgd_step(acts, weights)
     n = max(20, int(200000 / (B + 16)))
     for _ in range(n // 4): step()
