@@ -48,24 +48,30 @@ def every_choice(shape):
     return sorted(seen, key=str)
 
 
-@pytest.mark.parametrize("batch,name,threads,split", [
-    (1, "fc1 y = x·Wᵀ", 2, "columns"),    # flops for one thread, but W (B) is larger than L1: each its rows
-    (1, "fc1 dW = dzᵀ·x", 2, "rows"),     # C (dW) larger than L1 and than B: each its rows, as the update
-    (1, "fc3 y = x·Wᵀ", 1, "columns"),    # everything within L1: one thread, no region
-    (64, "fc1 y = x·Wᵀ", 2, "columns"),
-    (64, "fc1 dW = dzᵀ·x", 2, "rows"),
-    (1024, "fc1 y = x·Wᵀ", 2, "rows"),    # C (h) larger than L1 and than B (Wᵀ)
-    (1024, "fc1 dW = dzᵀ·x", 2, "columns"),   # B (x) larger than C
+SIMPLENET, NARROW = (784, 128, 64, 10), (784, 32, 10)
+
+
+@pytest.mark.parametrize("sizes,batch,name,threads,split", [
+    (SIMPLENET, 1, "fc1 y = x·Wᵀ", 2, "columns"),    # flops for one thread; W (B) over one grain: each its rows
+    (SIMPLENET, 1, "fc1 dW = dzᵀ·x", 2, "rows"),     # C (dW) larger than L1 and than B: each its rows, as the update
+    (SIMPLENET, 1, "fc3 y = x·Wᵀ", 1, "columns"),    # everything small: one thread, no region
+    (SIMPLENET, 64, "fc1 y = x·Wᵀ", 2, "columns"),
+    (SIMPLENET, 64, "fc1 dW = dzᵀ·x", 2, "rows"),
+    (SIMPLENET, 256, "fc3 y = x·Wᵀ", 1, "columns"),  # A (h2, 64 KB) over L1, but its passes run on one thread
+    (SIMPLENET, 1024, "fc1 y = x·Wᵀ", 2, "rows"),    # C (h) larger than L1 and than B (Wᵀ)
+    (SIMPLENET, 1024, "fc1 dW = dzᵀ·x", 2, "columns"),   # B (x) larger than C
+    (NARROW, 1, "fc1 y = x·Wᵀ", 1, "columns"),       # W (100 KB) over L1, within one grain: one thread
 ])
-def test_the_derived_plans_cut_the_largest_array_between_the_cores(batch, name, threads, split):
-    """gemm.cpp's derived_plan on two threads: a product with an array larger than L1 runs on both, and
-    C is cut by rows where it is larger than L1 and than B (the derived step at batch 1 and 4 ran 2.4-3.1x
-    faster than with the flops rule alone, RESULTS.md, 2026-12-06). The cases hold for any L1 of 4 KB to
-    200 KB."""
+def test_the_derived_plans_cut_the_largest_array_as_the_passes_do(sizes, batch, name, threads, split):
+    """gemm.cpp's derived_plan on two threads: a product runs on at least as many threads as the element
+    passes run its largest array on (one per kElementsPerThread = 32768 elements), and C is cut by rows
+    where it is larger than L1 and than B. The derived step at batch 1 and 4 ran 2.4-3.1x faster than with
+    the flops rule alone; a rule of "an array larger than L1" made a 784-32-10 MLP's step at batch 1 3x
+    slower (RESULTS.md, 2026-12-06). The cases hold for any L1 of 16 KB to 200 KB."""
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        plan = tune.derived_plan(dict(tune.step_shapes(batch, (784, 128, 64, 10)))[name])
+        plan = tune.derived_plan(dict(tune.step_shapes(batch, sizes))[name])
     finally:
         torch.set_num_threads(before)
     assert (plan.threads, plan.split) == (threads, split)

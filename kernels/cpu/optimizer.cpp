@@ -20,8 +20,6 @@
 namespace minitorch_clf {
 namespace {
 
-constexpr int64_t kGrain = 32768;
-
 // Elements [begin, end) of one parameter; the flags are std::bool_constant values. Called through
 // on_isa (on_isa.h), which compiles them for the GEMM's instruction set.
 template <typename T, typename... Flags>
@@ -48,7 +46,7 @@ void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
       scalar_t* b = momentum != 0 ? bufs[i].data_ptr<scalar_t>() : nullptr;
       const auto s = sgd_scalars<scalar_t>(lr, momentum, dampening, weight_decay);
       with_flags([&](auto... flags) {
-        at::parallel_for(0, params[i].numel(), kGrain, [=](int64_t begin, int64_t end) {
+        at::parallel_for(0, params[i].numel(), gemm::kElementsPerThread, [=](int64_t begin, int64_t end) {
           on_isa([&] { sgd_range(p, g, b, begin, end, s, flags...); });
         });
       }, maximize, weight_decay != 0, momentum != 0, first_step, nesterov);
@@ -72,7 +70,7 @@ void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList
       const auto s = adam_scalars<scalar_t>(lr, beta1, beta2, eps, weight_decay, step_sizes[i],
                                             bias_correction2_sqrts[i]);
       with_flags([&](auto... flags) {
-        at::parallel_for(0, params[i].numel(), kGrain, [=](int64_t begin, int64_t end) {
+        at::parallel_for(0, params[i].numel(), gemm::kElementsPerThread, [=](int64_t begin, int64_t end) {
           on_isa([&] { adam_range(p, g, m, v, vmax, begin, end, s, flags...); });
         });
       }, maximize, weight_decay != 0, decoupled, amsgrad, 1 - beta1 < 0.5);

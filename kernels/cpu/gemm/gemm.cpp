@@ -22,16 +22,21 @@
 // runs the 8 x 16 tile, so N = 784 splits 400 / 384 columns instead of 416 / 368. A product below
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
 // small product, and one thread runs without a region at all (RESULTS.md, as above).
-// Where the cores' caches meet (derived_plan): what comes after a product reads C by rows, each thread
-// its own (the bias gradients, the SGD update of a dW, the next product's rows of A). So the derived
-// plan cuts C by rows where C is larger than L1 and than B (then the largest array a thread can own is
-// its rows of C), and by columns otherwise (each thread its own part of B: for x·Wᵀ, the rows of W
-// its share of the update writes). And a product with an operand or C larger than L1 runs on every
-// thread whatever its flops, so that what it reads and writes stays cut between the cores as the passes
-// around it cut it. At batch 1, fc1's forward and dW on one thread, while the update cut W in two, made
-// the derived step 2.8x slower; with these two rules it was also 4-11% faster at batch 16 and level to
-// 7% faster at 64 to 1024 (RESULTS.md, 2026-12-06). (Cutting by rows wherever B < A + C was slower at
-// batch 256: fc1's forward then had both cores read all of W, which the update writes next.)
+// Where the cores' caches meet (derived_plan): the element passes around a product (bias and activation,
+// the SGD update of a dW, gemm.h's kElementsPerThread) cut an array of more than one grain between the
+// threads by rows, each thread its own. So the derived plan runs a product on at least as many threads as
+// those passes run its largest array on, whatever its flops, so that what it reads and writes stays cut
+// between the cores as the passes cut it; and it cuts C by rows where C is larger than L1 and than B (then
+// the largest array a thread can own is its rows of C), by columns otherwise (each thread its own part of
+// B: for x·Wᵀ, the rows of W its share of the update writes). At batch 1, fc1's forward and dW on one
+// thread while the update cut W in two made the derived step 2.8x slower; with these rules it was also
+// 4-11% faster at batch 16 and level to 7% faster at 64 to 1024 (RESULTS.md, 2026-12-06). The threads
+// follow the passes' grain, not L1: with "an array larger than L1" a 784-32-10 MLP's fc1 (W 100 KB, which
+// its update runs on one thread) ran on two at batch 1, and its step took 58 us instead of 19, nearly all
+// of it in fc1's forward, whose second core reads its half of W out of the first's cache, where the update
+// has just written it (alone, that read cost 10 us of the 38; the rest is not explained). (Cutting by
+// rows wherever B < A + C was slower at batch 256: fc1's forward then had both cores read all of W, which
+// the update writes next.)
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count or the split; it does depend
 // on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's).
@@ -334,11 +339,12 @@ void block_scalar(const Problem& p, const Block& blk) {
 Plan derived_plan(const Shape& s, Isa isa) {
   if (isa == Isa::kAuto) isa = default_isa();
   const double flops = 2.0 * s.M * s.N * s.K;
-  const double a = 4.0 * s.M * s.K, b = 4.0 * s.K * s.N, c = 4.0 * s.M * s.N;     // bytes
+  const double b = 4.0 * s.K * s.N, c = 4.0 * s.M * s.N;     // bytes
   const int most = omp_get_max_threads();
-  const int threads = std::max(a, std::max(b, c)) > caches().l1d
-                          ? most
-                          : static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, most));
+  const int64_t largest = std::max({s.M * s.K, s.K * s.N, s.M * s.N});   // elements
+  const int by_flops = static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, most));
+  const int by_passes = static_cast<int>(std::clamp<int64_t>(ceil_div(largest, kElementsPerThread), 1, most));
+  const int threads = std::max(by_flops, by_passes);
   Plan plan{isa, Kernel::kOuter, 0, threads, c > caches().l1d && c > b ? Split::kRowsFirst : Split::kColumnsFirst};
   if (isa == Isa::kScalar) return plan;
   const bool wide = isa == Isa::kAvx512;

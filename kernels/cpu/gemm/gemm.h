@@ -80,6 +80,11 @@ struct Blocking {
 Blocking outer_blocking(int64_t mr, int64_t nr, const Caches& c);
 int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c);
 
+// The element passes around the products (bias and activation, the optimizer's update) run an array of n
+// elements on min(threads, ceil(n / kElementsPerThread)) threads, in contiguous ranges (at::parallel_for's
+// grain): below it a parallel region costs more than the pass. derived_plan follows them (gemm.cpp).
+constexpr int64_t kElementsPerThread = 32768;
+
 // How one product runs: the choices sgemm makes for it. derived_plan makes them by rules from the
 // caches and measurements on one CPU (gemm.cpp); a tuned plan is what minitorch_clf/ops/tune.py timed
 // fastest for that product's shape on this CPU, installed with set_tuned_plans.
