@@ -1,8 +1,8 @@
-"""The timed step on the derived plans (MINITORCH_CLF_TUNE=0) at each batch: the median of 9 rounds of
-about 0.2 s each. python derived_step.py BATCHES [ISA]; SIZES=784,32,10 picks another MLP (default
-SimpleNet's)."""
+"""The timed step on the derived plans (MINITORCH_CLF_TUNE=0, the default here; =1: the tuned plans, searched
+first where the cache has none) at each batch: the median of 9 rounds of about 0.2 s each.
+python derived_step.py BATCHES [ISA]; SIZES=784,32,10 picks another MLP (default SimpleNet's)."""
 import os, statistics, sys, time, torch
-os.environ["MINITORCH_CLF_TUNE"] = "0"
+os.environ.setdefault("MINITORCH_CLF_TUNE", "0")
 from minitorch_clf import ops
 from minitorch_clf.ops import tune
 ops.load()
@@ -10,6 +10,7 @@ if len(sys.argv) > 2: torch.ops.minitorch_clf.set_isa(sys.argv[2])
 SIZES = tuple(int(v) for v in os.environ.get("SIZES", "784,128,64,10").split(","))
 out = []
 for B in map(int, sys.argv[1].split(",")):
+    if os.environ["MINITORCH_CLF_TUNE"] != "0": tune.ensure(B, SIZES)
     _, (acts, weights, _) = tune.step_products(B, SIZES)
     step = tune.sgd_step(acts, weights)
     t0 = time.perf_counter()
