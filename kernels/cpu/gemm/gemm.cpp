@@ -23,7 +23,7 @@
 // kMinFlopsPerThread per thread runs on fewer threads: a parallel region costs about as much as a
 // small product, and one thread runs without a region at all (RESULTS.md, as above).
 // Where the cores' caches meet (derived_plan): the element passes around a product (bias and activation,
-// the SGD update of a dW, gemm.h's kElementsPerThread) cut an array of more than one grain between the
+// the SGD update of a dW) cut an array of more than one grain (gemm.h's kElementsPerThread) between the
 // threads by rows, each thread its own. So the derived plan runs a product on at least as many threads as
 // those passes run its largest array on, whatever its flops, so that what it reads and writes stays cut
 // between the cores as the passes cut it; and it cuts C by rows where C is larger than L1 and than B (then
