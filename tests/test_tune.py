@@ -98,9 +98,10 @@ def test_every_plan_the_search_tries_computes_the_product(batch):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("k_block", [8, 24, 200])
-@pytest.mark.parametrize("split", ["columns", "rows"])
-def test_odd_k_blocks_and_both_splits(isa, k_block, split):
-    """K blocks that do not divide K (or exceed it) and both ways of cutting C, with 3 threads."""
+@pytest.mark.parametrize("split", tune.SPLITS)
+def test_odd_k_blocks_and_every_split(isa, k_block, split):
+    """K blocks that do not divide K (or exceed it) and every way of cutting the work, with 3 threads (by k:
+    three ranges of K, 17 of them in 5 or 6)."""
     for m, n, k in [(70, 45, 130), (9, 100, 61), (130, 10, 17)]:
         for layout in [("rows", "rows"), ("columns", "rows"), ("rows", "columns")]:
             shape = tune.Shape(m, n, k, *layout)
@@ -109,13 +110,48 @@ def test_odd_k_blocks_and_both_splits(isa, k_block, split):
             assert_within_bound(torch.ops.minitorch_clf.own_mm_plan(a, b, plan.ints()), a, b)
 
 
-def test_same_bits_for_any_split_and_thread_count():
+def test_same_bits_for_any_cut_of_c_and_thread_count():
     shape = tune.Shape(130, 100, 300, "rows", "columns")
     a, b = shape.operands()
     plan = tune.derived_plan(shape)
     runs = [torch.ops.minitorch_clf.own_mm_plan(a, b, dataclasses.replace(plan, threads=t, split=s).ints())
-            for t in (1, 2, 3) for s in tune.SPLITS]
+            for t in (1, 2, 3) for s in ("columns", "rows")]
     assert all(torch.equal(runs[0], r) for r in runs[1:])
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_cut_along_k_sums_by_the_plan_not_by_the_process(parts):
+    """A plan cut by k sums its `threads` ranges of K apart and adds them in order: other bits than the
+    product in one range (so the cut is real), the same bits whatever threads the process has."""
+    shape = tune.Shape(64, 128, 1000, "columns", "rows")                     # fc2's dW at batch 1000
+    a, b = shape.operands(seed=5)
+    plan = dataclasses.replace(tune.derived_plan(shape), threads=parts, split="k")
+    before = torch.get_num_threads()
+    try:
+        runs = []
+        for t in (1, 2, 3):
+            torch.set_num_threads(t)
+            runs.append(torch.ops.minitorch_clf.own_mm_plan(a, b, plan.ints()))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(runs[0], r) for r in runs[1:])
+    assert_within_bound(runs[0], a, b)
+    whole = torch.ops.minitorch_clf.own_mm_plan(a, b, dataclasses.replace(plan, threads=1, split="columns").ints())
+    assert not torch.equal(runs[0], whole)
+
+
+def test_a_cut_along_k_finishes_with_the_epilogue():
+    """A forward product (bias and ReLU in the epilogue) on a tuned plan cut by k: the epilogue runs once,
+    on the sum of the ranges."""
+    x, w, bias = torch.randn(96, 300), torch.randn(40, 300), torch.randn(40)
+    shape = tune.Shape.of(x, w.t())
+    plan = dataclasses.replace(tune.derived_plan(shape), threads=2, split="k")
+    assert torch.ops.minitorch_clf.set_gemm_plans(shape.ints() + plan.ints()) == 1
+    assert torch.ops.minitorch_clf.gemm_plan(shape.ints()) == plan.ints() + [1]
+    out, _ = ops.linear_forward(x, w, bias, "relu")
+    exact = torch.relu(x.double() @ w.double().t() + bias.double())
+    bound = 300 * 2.0 ** -24 * (x.double().abs() @ w.double().abs().t() + bias.double().abs()) * 2 + 1e-30
+    assert ((out.double() - exact).abs() <= bound).all()
 
 
 def test_a_tuned_plan_is_what_the_gemm_runs_while_no_isa_is_forced():

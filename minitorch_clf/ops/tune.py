@@ -7,8 +7,8 @@ search are: for each product of a model's training step, time candidate plans an
 
 A plan (kernels/cpu/gemm/gemm.h) is what the GEMM decides per product: the instruction set (AVX-512 or
 AVX2: some Intel parts clock lower under AVX-512), the kernel (dot products or outer products), the
-outer kernel's K block (the packed rows of A follow from it and L2), the threads and how C is cut
-between them (columns first or rows first). The derived plan makes those choices by rules from the
+outer kernel's K block (the packed rows of A follow from it and L2), the threads and how the work is cut
+between them (C by columns first or rows first, or K into one range per thread). The derived plan makes those choices by rules from the
 caches and from measurements on one CPU; the search starts there and moves one choice of one product
 at a time (coordinate descent, the big products first). Each race times the whole fused SGD step
 (mlp_sgd_step_), the candidate's plan in its product against the best plans so far, in turns; the
@@ -17,7 +17,9 @@ and a plan's effect on the caches the other products find counts there. (Whether
 from racing each product alone was not seen: the first version raced products alone, in a fixed
 order, and the order itself made 4-8% of difference between identical calls - benchmarks/RESULTS.md,
 2026-12-04; interleaved_samples now shuffles it.) The short
-search makes one pass over the choices, the full one passes until nothing changes (at most three);
+search makes one pass over the choices, the full one passes until nothing changes (at most three) and
+times each sample of its races over at least FULL_SAMPLE_STEPS steps (at batch 1024 a 2 ms sample is one
+step, whose spread hid fc2's dW cut by k, 3% of the step: RESULTS.md, 2026-12-06, ninth session);
 then a longer race of the winners against the derived plans decides, and the derived ones stay
 unless the winners are faster there too, by more than MARGIN as in every race. (That bar does not
 make a drifting machine's result stable: on the 2-core Xeon, 2026-12-05, the short search at batch 64
@@ -74,10 +76,11 @@ ENV = "MINITORCH_CLF_TUNE"
 # the work).
 STEP_LR = 1e-12
 FORMAT = 1
+FULL_SAMPLE_STEPS = 6
 MARGIN = 0.015               # a candidate replaces the best plan only when the step is faster by more
 LAYOUTS = ("rows", "columns", "strided")          # gemm::Layout's order
 KERNELS = ("dot", "outer")                        # gemm::Kernel's
-SPLITS = ("columns", "rows")                      # gemm::Split's: which of C's sizes is cut first
+SPLITS = ("columns", "rows", "k")                 # gemm::Split's: C cut along N or M first, or K cut
 ISA_CODES = {"avx512": 1, "avx2": 2, "scalar": 3}   # gemm::Isa's
 
 
@@ -223,7 +226,7 @@ def _isas() -> list[str]:
 
 
 def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
-    """The plans that differ from `plan` in one choice (a thread count, with either cut, counts as one)."""
+    """The plans that differ from `plan` in one choice (a thread count, with any cut, counts as one)."""
     out = [dataclasses.replace(plan, isa=isa) for isa in _isas() if isa != plan.isa]
     if shape.a == "rows" and shape.b == "columns":
         out.append(dataclasses.replace(plan, kernel="dot" if plan.kernel == "outer" else "outer"))
@@ -232,15 +235,15 @@ def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
         for k in sorted({plan.k_block // 2, plan.k_block * 2, whole}):
             if 16 <= k <= whole and k != plan.k_block:
                 out.append(dataclasses.replace(plan, k_block=k))
-    # Another thread count; from one thread, with either cut: a one-thread plan's cut is no choice made,
-    # and the cut the product's consumer needs may be the other (the SGD update reads each thread's rows of
+    # Another thread count; from one thread, with any cut: a one-thread plan's cut is no choice made,
+    # and the cut the product's consumer needs may be another (the SGD update reads each thread's rows of
     # a dW: at batch 1 to 4, fc1's dW cut by rows made the step 20% faster, RESULTS.md, 2026-12-06).
     splits = SPLITS if plan.threads == 1 else (plan.split,)
     out += [dataclasses.replace(plan, threads=t, split=split) for t in range(2, threads + 1) for split in splits
             if (t, split) != (plan.threads, plan.split)]
     if plan.threads > 1:
         out.append(dataclasses.replace(plan, threads=1))
-        out.append(dataclasses.replace(plan, split="rows" if plan.split == "columns" else "columns"))
+        out += [dataclasses.replace(plan, split=split) for split in SPLITS if split != plan.split]
     return out
 
 
@@ -303,6 +306,11 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
     derived = {shape: derived_plan(shape) for shape in shapes}
     best = dict(derived)
     rounds, target = (9, 2e-3) if full else (5, 2e-3)
+    if full:
+        step()
+        t0 = time.perf_counter()
+        step()
+        target = max(target, FULL_SAMPLE_STEPS * (time.perf_counter() - t0))
     threads = torch.get_num_threads()
     try:
         for _ in range(3 if full else 1):

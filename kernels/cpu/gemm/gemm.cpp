@@ -37,9 +37,17 @@
 // has just written it (alone, that read cost 10 us of the 38; the rest is not explained). (Cutting by
 // rows wherever B < A + C was slower at batch 256: fc1's forward then had both cores read all of W, which
 // the update writes next.)
+// Cut along K (kDepth, a tuned plan's choice; the derived plans never make it): where a product's inputs
+// were written by rows, each core its own (a dW = dzᵀ·h after a forward and a dx cut by rows), cutting C
+// has each core read half of every column of them from the other core's cache. Cut along K, each thread
+// sums its own rows of the batch into its own copy of C, and the copies are added. In the SGD step at
+// batch 1024 on the 2-core Xeon, fc2's dW cut so made the step 3% faster (at 64, 2% slower: RESULTS.md,
+// 2026-12-06, ninth session).
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count or the split; it does depend
-// on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's).
+// on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's). kDepth sums
+// each of its `threads` ranges so and adds them in range order: its result depends on the plan's thread
+// count, never on how many threads the process has (a range per iteration, whoever runs it).
 #include <cpuid.h>
 #include <omp.h>
 #include <sys/syscall.h>
@@ -391,11 +399,48 @@ Plan plan_for(const Shape& s, Isa isa, bool* tuned) {
   return derived_plan(s, isa);
 }
 
+namespace {
+
+// A kDepth plan: K in plan.threads ranges, range t summed into C (t = 0) or into the calling thread's copy t
+// (each on one thread, by the plan's kernel), then C = C + copy 1 + copy 2 ... element by element in that
+// order, and the epilogue. T threads run the ranges and then the sum, by rows of C.
+void depth(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep,
+           const Plan& plan, int T) {
+  const int parts = plan.threads;
+  thread_local std::vector<float> copies;   // parts - 1 copies of C, (M, N) each
+  copies.resize(static_cast<size_t>((parts - 1) * M * N));
+  float* const copy = copies.data();
+  Plan one = plan;
+  one.threads = 1;
+  one.split = Split::kColumnsFirst;
+#pragma omp parallel for num_threads(T) schedule(static)
+  for (int t = 0; t < parts; ++t) {
+    const int64_t k0 = K * t / parts, k1 = K * (t + 1) / parts;
+    const View at{a.data + k0 * a.cs, a.rs, a.cs}, bt{b.data + k0 * b.rs, b.rs, b.cs};
+    if (t == 0) sgemm_planned(M, N, k1 - k0, at, bt, c, ldc, {}, one);
+    else sgemm_planned(M, N, k1 - k0, at, bt, copy + (t - 1) * M * N, N, {}, one);
+  }
+  const bool finishes = ep.bias || ep.act != Activation::kIdentity || ep.through;
+#pragma omp parallel for num_threads(T) schedule(static)
+  for (int64_t i = 0; i < M; ++i) {
+    float* __restrict__ row = c + i * ldc;
+    for (int t = 1; t < parts; ++t) {
+      const float* __restrict__ add = copy + (t - 1) * M * N + i * N;
+      for (int64_t j = 0; j < N; ++j) row[j] = row[j] + add[j];
+    }
+    if (finishes)
+      for (int64_t j = 0; j < N; ++j) row[j] = finish(row[j], ep, i, j);
+  }
+}
+
+}  // namespace
+
 void sgemm_planned(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep,
                    const Plan& plan) {
   if (M <= 0 || N <= 0) return;
   Problem p{M, N, K, a, b, c, ldc, ep};
   const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
+  if (plan.split == Split::kDepth && plan.threads > 1) return depth(M, N, K, a, b, c, ldc, ep, plan, T);
   if (plan.isa == Isa::kScalar || K == 0) return scalar(p, T, plan.split);
   const bool wide = plan.isa == Isa::kAvx512;
   if (plan.kernel == Kernel::kDot) return wide ? dot512(p, T, plan.split) : dot(p, T, plan.split);

@@ -89,7 +89,10 @@ constexpr int64_t kElementsPerThread = 32768;
 // caches and measurements on one CPU (gemm.cpp); a tuned plan is what minitorch_clf/ops/tune.py timed
 // fastest for that product's shape on this CPU, installed with set_tuned_plans.
 enum class Kernel { kDot, kOuter };                // dot: needs a.cs == 1 and b.rs == 1
-enum class Split { kColumnsFirst, kRowsFirst };   // how C is cut between threads (gemm.cpp's share)
+// How the work is cut between threads: C along N first (kColumnsFirst) or along M first (kRowsFirst), each
+// thread its rectangle (gemm.cpp's share); or K (kDepth): `threads` ranges of k, each summed by one thread
+// into its own copy of C, then added in range order (gemm.cpp's depth).
+enum class Split { kColumnsFirst, kRowsFirst, kDepth };
 struct Plan {
   Isa isa;            // kAvx512, kAvx2 or kScalar
   Kernel kernel;

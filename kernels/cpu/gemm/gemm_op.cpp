@@ -73,7 +73,7 @@ std::vector<int64_t> gemm_blocking(c10::string_view isa) {
 // Plans and shapes cross the op boundary as ints (minitorch_clf/ops/tune.py names them):
 //   shape [M, N, K, a layout, b layout]        layout 0 rows, 1 columns, 2 strided (gemm::Layout)
 //   plan  [isa, kernel, k_block, threads, split]  isa as kIsaNames (1..3), kernel 0 dot 1 outer,
-//                                                 split 0 columns first, 1 rows first
+//                                                 split 0 columns first, 1 rows first, 2 depth
 constexpr int64_t kShapeInts = 5, kPlanInts = 5;
 
 gemm::Shape parse_shape(c10::IntArrayRef v) {
@@ -85,8 +85,8 @@ gemm::Shape parse_shape(c10::IntArrayRef v) {
 
 gemm::Plan parse_plan(const gemm::Shape& shape, c10::IntArrayRef v) {
   TORCH_CHECK(v.size() == kPlanInts, "plan: expected [isa, kernel, k_block, threads, split], got ", v.size(), " ints");
-  TORCH_CHECK(v[0] >= 1 && v[0] <= 3 && v[1] >= 0 && v[1] <= 1 && v[4] >= 0 && v[4] <= 1 && v[3] <= 4096,
-              "plan: expected isa 1..3, kernel 0..1, threads <= 4096, split 0..1, got ", v);
+  TORCH_CHECK(v[0] >= 1 && v[0] <= 3 && v[1] >= 0 && v[1] <= 1 && v[4] >= 0 && v[4] <= 2 && v[3] <= 4096,
+              "plan: expected isa 1..3, kernel 0..1, threads <= 4096, split 0..2, got ", v);
   const gemm::Plan plan{static_cast<gemm::Isa>(v[0]), static_cast<gemm::Kernel>(v[1]), v[2], static_cast<int>(v[3]),
                         static_cast<gemm::Split>(v[4])};
   const char* error = gemm::plan_error(shape, plan);
