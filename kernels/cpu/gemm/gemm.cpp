@@ -37,12 +37,14 @@
 // has just written it (alone, that read cost 10 us of the 38; the rest is not explained). (Cutting by
 // rows wherever B < A + C was slower at batch 256: fc1's forward then had both cores read all of W, which
 // the update writes next.)
-// Cut along K (kDepth, a tuned plan's choice; the derived plans never make it): where a product's inputs
-// were written by rows, each core its own (a dW = dzᵀ·h after a forward and a dx cut by rows), cutting C
-// has each core read half of every column of them from the other core's cache. Cut along K, each thread
-// sums its own rows of the batch into its own copy of C, and the copies are added. In the SGD step at
-// batch 1024 on the 2-core Xeon, fc2's dW cut so made the step 3% faster (at 64, 2% slower: RESULTS.md,
-// 2026-12-06, ninth session).
+// Cut along K (kDepth): where a product's inputs were written by rows, each core its own (a dW = dzᵀ·h
+// after a forward and a dx cut by rows), cutting C has each core read half of every column of them from
+// the other core's cache. Cut along K, each thread sums its own rows of the batch into its own copy of C,
+// and the copies are added. In the SGD step at batch 1024 on the 2-core Xeon, fc2's dW cut so made the
+// step 3% faster (at 64, 2% slower). The derived plan cuts K in two where K indexes both operands' stored
+// rows, C fits L1 and A and B are each larger than C (SimpleNet's fc2 dW from batch 256, fc3's from about
+// 1024): the step 2-5% faster at 256 to 2048, and no other MLP tried slower (RESULTS.md, 2026-12-06,
+// ninth session).
 // Determinism: every element of C is summed in k order in the same lane arithmetic whichever
 // rectangle holds it, so the result does not depend on the thread count or the split; it does depend
 // on the kernel, the ISA and the outer kernel's k_block (each K block's sum is added to C's). kDepth sums
@@ -354,7 +356,16 @@ Plan derived_plan(const Shape& s, Isa isa) {
   const int by_passes = static_cast<int>(std::clamp<int64_t>(ceil_div(largest, kElementsPerThread), 1, most));
   const int threads = std::max(by_flops, by_passes);
   Plan plan{isa, Kernel::kOuter, 0, threads, c > caches().l1d && c > b ? Split::kRowsFirst : Split::kColumnsFirst};
-  if (isa == Isa::kScalar) return plan;
+  if (isa == Isa::kScalar) return plan;   // the reference: one order of summation for every layout
+  // K in two ranges where K indexes the stored rows of both operands (A read by columns, B by rows: the
+  // batch in dW = dzᵀ·h), C fits L1 (its copy and the sum cost little), A and B are each larger than C, and
+  // the flops are worth two threads. Two ranges whatever the process's threads: the same bits on any.
+  const double a = 4.0 * s.M * s.K;
+  if (s.a == Layout::kColumns && s.b == Layout::kRows && c <= caches().l1d && a > c && b > c &&
+      flops >= 2 * kMinFlopsPerThread) {
+    plan.threads = 2;
+    plan.split = Split::kDepth;
+  }
   const bool wide = isa == Isa::kAvx512;
   if (s.a == Layout::kRows && s.b == Layout::kColumns && s.K >= kDotMinK && (!wide || s.M < kDot512MaxM)) {
     plan.kernel = Kernel::kDot;
