@@ -8,9 +8,10 @@ search are: for each product of a model's training step, time candidate plans an
 A plan (kernels/cpu/gemm/gemm.h) is what the GEMM decides per product: the instruction set (AVX-512 or
 AVX2: some Intel parts clock lower under AVX-512), the kernel (dot products or outer products), the
 outer kernel's K block (the packed rows of A follow from it and L2), the threads and how the work is cut
-between them (C by columns first or rows first, or K into one range per thread). The derived plan makes those choices by rules from the
-caches and from measurements on one CPU; the search starts there and moves one choice of one product
-at a time (coordinate descent, the big products first). Each race times the whole fused SGD step
+between them (C by columns first or rows first, or K into one range per thread). The derived plan makes
+those choices by rules from the caches and from measurements on one CPU; the search starts there and
+moves one choice of one product at a time (coordinate descent, the big products first). Each race times
+the whole fused SGD step
 (mlp_sgd_step_), the candidate's plan in its product against the best plans so far, in turns; the
 candidate wins only when the step is faster by more than MARGIN: what the engine runs is the step,
 and a plan's effect on the caches the other products find counts there. (Whether that ever differs
@@ -76,7 +77,7 @@ ENV = "MINITORCH_CLF_TUNE"
 # the work).
 STEP_LR = 1e-12
 FORMAT = 1
-FULL_SAMPLE_STEPS = 6
+FULL_SAMPLE_STEPS = 6          # the full search's races: each sample times at least this many steps
 MARGIN = 0.015               # a candidate replaces the best plan only when the step is faster by more
 LAYOUTS = ("rows", "columns", "strided")          # gemm::Layout's order
 KERNELS = ("dot", "outer")                        # gemm::Kernel's
