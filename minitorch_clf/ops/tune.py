@@ -11,9 +11,9 @@ outer kernel's K block (the packed rows of A follow from it and L2), the threads
 between them (C by columns first or rows first, or K into one range per thread). The derived plan makes
 those choices by rules from the caches and from measurements on one CPU; the search starts there and
 moves one choice of one product at a time (coordinate descent, the big products first). Each race times
-the whole fused SGD step
-(mlp_sgd_step_), the candidate's plan in its product against the best plans so far, in turns; the
-candidate wins only when the step is faster by more than MARGIN: what the engine runs is the step,
+the whole fused SGD step (mlp_sgd_step_), the candidate's plan in its product against the best plans so
+far, in turns; the candidate wins only when the step is faster by more than MARGIN: what the engine runs
+is the step,
 and a plan's effect on the caches the other products find counts there. (Whether that ever differs
 from racing each product alone was not seen: the first version raced products alone, in a fixed
 order, and the order itself made 4-8% of difference between identical calls - benchmarks/RESULTS.md,
