@@ -5,27 +5,24 @@ search are: for each product of a model's training step, time candidate plans an
     the fused engine's first CPU step            a short search for the shapes of its batch, cached
     MINITORCH_CLF_TUNE=0                         the derived plans only: no search, no cache read
 
-A plan (kernels/cpu/gemm/gemm.h) is what the GEMM decides per product: the instruction set (AVX-512 or
-AVX2: some Intel parts clock lower under AVX-512), the kernel (dot products or outer products), the
-outer kernel's K block (the packed rows of A follow from it and L2), the threads and how the work is cut
-between them (C by columns first or rows first, or K into one range per thread). The derived plan makes
-those choices by rules from the caches and from measurements on one CPU; the search starts there and
-moves one choice of one product at a time (coordinate descent, the big products first). Each race times
-the whole fused SGD step (mlp_sgd_step_), the candidate's plan in its product against the best plans so
-far, in turns; the candidate wins only when the step is faster by more than MARGIN: what the engine runs
-is the step,
-and a plan's effect on the caches the other products find counts there. (Whether that ever differs
-from racing each product alone was not seen: the first version raced products alone, in a fixed
-order, and the order itself made 4-8% of difference between identical calls - benchmarks/RESULTS.md,
-2026-12-04; interleaved_samples now shuffles it.) The short
-search makes one pass over the choices, the full one passes until nothing changes (at most three) and
-times each sample of its races over at least FULL_SAMPLE_STEPS steps (at batch 1024 a 2 ms sample is one
-step, whose spread hid fc2's dW cut by k, 3% of the step: RESULTS.md, 2026-12-06, ninth session);
-then a longer race of the winners against the derived plans decides, and the derived ones stay
-unless the winners are faster there too, by more than MARGIN as in every race. (That bar does not
-make a drifting machine's result stable: on the 2-core Xeon, 2026-12-05, the short search at batch 64
-cached plans that had won the last race by 2%; five later `bench --gemm` runs put the step on them at
-0.95-1.04x the step on the derived ones.)
+A plan (kernels/cpu/gemm/gemm.h) is what the GEMM decides per product: the instruction set (AVX-512 or AVX2:
+some Intel parts clock lower under AVX-512), the kernel (dot products or outer products), the outer kernel's K
+block (the packed rows of A follow from it and L2), the threads and how the work is cut between them (C by
+columns first or rows first, or K into one range per thread). The derived plan makes those choices by rules
+from the caches and from measurements on one CPU; the search starts there and moves one choice of one product
+at a time (coordinate descent, the big products first). Each race times the whole fused SGD step
+(mlp_sgd_step_), the candidate's plan in its product against the best plans so far, in turns; the candidate
+wins only when the step is faster by more than MARGIN: what the engine runs is the step, and a plan's effect
+on the caches the other products find counts there. (Whether that ever differs from racing each product alone
+was not seen: the first version raced products alone, in a fixed order, and the order itself made 4-8% of
+difference between identical calls - benchmarks/RESULTS.md, 2026-12-04; interleaved_samples now shuffles it.)
+The short search makes one pass over the choices, the full one passes until nothing changes (at most three)
+and times each sample of its races over at least FULL_SAMPLE_STEPS steps (at batch 1024 a 2 ms sample is one
+step, whose spread hid fc2's dW cut by k, 3% of the step: RESULTS.md, 2026-12-06, ninth session); then a
+longer race of the winners against the derived plans decides, and the derived ones stay unless the winners are
+faster there too, by more than MARGIN as in every race. (That bar does not make a drifting machine's result
+stable: on the 2-core Xeon, 2026-12-05, the short search at batch 64 cached plans that had won the last race
+by 2%; five later `bench --gemm` runs put the step on them at 0.95-1.04x the step on the derived ones.)
 
 The cache is one JSON file per CPU (its model, family/model/stepping, instruction sets and caches),
 thread count and build of the GEMM's sources, in `cache_path()` (MINITORCH_CLF_TUNE_DIR moves it); it records each product's plan with
