@@ -185,15 +185,16 @@ def shuffled_rounds(items: list, rounds: int, seed: int = 0):
         yield rng.sample(items, len(items))
 
 
-def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, list[float]]:
+def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3,
+                        min_calls: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each callable in each round, the callables taking turns within a round (drift
-    on the machine hits them alike); a round runs each enough times to last about target_s. Each round
-    takes them in a new order (shuffled_rounds)."""
+    on the machine hits them alike); a round runs each enough times to last about target_s, and at least
+    min_calls times. Each round takes them in a new order (shuffled_rounds)."""
     for f in calls.values():                                       # warm-up, and a first estimate
         f()
     t0 = time.perf_counter()
     next(iter(calls.values()))()
-    iters = max(1, int(target_s / max(time.perf_counter() - t0, 1e-7)))
+    iters = max(min_calls, int(target_s / max(time.perf_counter() - t0, 1e-7)))
     samples = {name: [] for name in calls}
     names = list(calls)
     for turn in shuffled_rounds(names, rounds):
@@ -206,9 +207,9 @@ def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3) -> dic
     return samples
 
 
-def medians(calls: dict, rounds: int, target_s: float = 2e-3) -> dict[str, float]:
+def medians(calls: dict, rounds: int, target_s: float = 2e-3, min_calls: int = 1) -> dict[str, float]:
     """Median seconds per call of each callable, timed in turns (interleaved_samples)."""
-    return {name: statistics.median(s) for name, s in interleaved_samples(calls, rounds, target_s).items()}
+    return {name: statistics.median(s) for name, s in interleaved_samples(calls, rounds, target_s, min_calls).items()}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -303,12 +304,7 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
     step, installed = sgd_step(acts, weights), [None]
     derived = {shape: derived_plan(shape) for shape in shapes}
     best = dict(derived)
-    rounds, target = (9, 2e-3) if full else (5, 2e-3)
-    if full:
-        step()
-        t0 = time.perf_counter()
-        step()
-        target = max(target, FULL_SAMPLE_STEPS * (time.perf_counter() - t0))
+    rounds, target, min_calls = (9, 2e-3, FULL_SAMPLE_STEPS) if full else (5, 2e-3, 1)
     threads = torch.get_num_threads()
     try:
         for _ in range(3 if full else 1):
@@ -317,7 +313,7 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
                 for candidate in _choices(shape, best[shape], threads):
                     trial = {**best, shape: candidate}
                     t = medians({"best": _running(best, step, installed), "trial": _running(trial, step, installed)},
-                                rounds, target)
+                                rounds, target, min_calls)
                     if t["trial"] < (1 - MARGIN) * t["best"]:
                         best, moved = trial, True
             if not moved:
@@ -325,7 +321,7 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
         # The last word is a longer race between the winners and the derived plans: winners that came out
         # ahead by chance in short races do not replace the derived plans.
         t = medians({"tuned": _running(best, step, installed), "derived": _running(derived, step, installed)},
-                    2 * rounds + 1, target)
+                    2 * rounds + 1, target, min_calls)
     finally:
         _reinstall()
     if t["tuned"] >= (1 - MARGIN) * t["derived"]:     # the same bar as every race: ahead by more than MARGIN

@@ -349,7 +349,7 @@ void block_scalar(const Problem& p, const Block& blk) {
 Plan derived_plan(const Shape& s, Isa isa) {
   if (isa == Isa::kAuto) isa = default_isa();
   const double flops = 2.0 * s.M * s.N * s.K;
-  const double b = 4.0 * s.K * s.N, c = 4.0 * s.M * s.N;     // bytes
+  const double a = 4.0 * s.M * s.K, b = 4.0 * s.K * s.N, c = 4.0 * s.M * s.N;     // bytes
   const int most = omp_get_max_threads();
   const int64_t largest = std::max({s.M * s.K, s.K * s.N, s.M * s.N});   // elements
   const int by_flops = static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, most));
@@ -360,7 +360,6 @@ Plan derived_plan(const Shape& s, Isa isa) {
   // K in two ranges where K indexes the stored rows of both operands (A read by columns, B by rows: the
   // batch in dW = dzᵀ·h), C fits L1 (its copy and the sum cost little), A and B are each larger than C, and
   // the flops are worth two threads. Two ranges whatever the process's threads: the same bits on any.
-  const double a = 4.0 * s.M * s.K;
   if (s.a == Layout::kColumns && s.b == Layout::kRows && c <= caches().l1d && a > c && b > c &&
       flops >= 2 * kMinFlopsPerThread) {
     plan.threads = 2;
