@@ -523,12 +523,18 @@ def cached() -> dict:
     return {"path": str(_state["path"]), "plans": list(_state["entries"].values())}
 
 
+def plan_in_force(shape: Shape) -> tuple[Plan, bool]:
+    """The plan a product of this shape runs now, and whether it is a tuned one (else the derived)."""
+    v = _lib().gemm_plan(shape.ints())
+    return Plan.from_ints(v[:5]), bool(v[5])
+
+
 def in_force(batch_size: int, sizes) -> list[dict]:
     """What each product of the step runs now: {'product', 'shape', 'plan', 'tuned'} (bench --json)."""
     out = []
     for name, shape in step_shapes(batch_size, sizes):
-        v = _lib().gemm_plan(shape.ints())
-        out.append({"product": name, "shape": shape.key(), "plan": str(Plan.from_ints(v[:5])), "tuned": bool(v[5])})
+        plan, tuned = plan_in_force(shape)
+        out.append({"product": name, "shape": shape.key(), "plan": str(plan), "tuned": tuned})
     return out
 
 
