@@ -191,19 +191,53 @@ def test_opcheck(name, act):
 @pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.01),
                                 dict(momentum=0.0, maximize=True), dict(momentum=0.5, dampening=0.3)]
                          + [dict(momentum=0.9, activation=a) for a in MF.ACTIVATIONS if a != "relu"])
-def test_whole_step_op_equals_the_layered_fused_step(kw, gemm):
+@pytest.mark.parametrize("batch", [33, 1])
+def test_whole_step_op_equals_the_layered_fused_step(kw, batch, gemm):
     """mlp_sgd_step_ composes the same kernels in C++: the same bits as the engine's layer-by-layer step
     (there the activation's derivative runs in the bias-gradient pass, here in the dx product's epilogue
-    of the layer above: the same one multiplication of the same two numbers)."""
+    of the layer above: the same one multiplication of the same two numbers). At a batch of one the whole
+    step makes no dW: the update computes each dW row from dz and x (sgd_update_outer_cpu), with the value
+    the dW product stores - a ReLU's zeros in x included, where dz · 0 is -0 for a negative dz and the
+    product's sum from zero makes it +0 (the bits are compared, not the values)."""
     from minitorch_clf.engines import build_engine
 
     hyper = {k: v for k, v in kw.items() if k not in ("momentum", "activation")}
     layered, whole = (build_engine("fused", lr=0.05, momentum=kw["momentum"], seed=4,
                                    activation=kw.get("activation", "relu")) for _ in range(2))
-    same_steps(layered, whole, hyper)
+    same_steps(layered, whole, hyper, batch)
 
 
-def same_steps(layered, whole, hyper: dict) -> None:
+def test_a_batch_of_one_updates_with_the_products_zeros():
+    """At a batch of one the update makes dW's rows itself (with gemm.h's GEMM: ATen's makes its dW products);
+    where x holds zeros, dz[i] · 0 is -0 for a negative dz[i], and the dW product (a sum from zero) stores +0.
+    A weight at -0 then stays -0 without momentum (-0 + (-lr)·(+0)) and would turn +0 from a -0 gradient: the
+    whole step must keep the product's zeros."""
+    from minitorch_clf.engines import build_engine
+
+    with ops.gemm("own"):
+        layered, whole = (build_engine("fused", lr=0.05, momentum=0.0, seed=4) for _ in range(2))
+        layered.whole_step = False
+        for eng in (layered, whole):
+            with torch.no_grad():
+                eng.model.fc1.weight[:, :16] = -0.0
+        g = torch.Generator().manual_seed(0)
+        for step in range(3):
+            x, y = torch.randn(1, 784, generator=g), torch.randint(0, 10, (1,), generator=g)
+            x[0, :16] = 0.0
+            assert same_bits(whole.step(x, y), layered.step(x, y)), step
+    assert same_bits(whole.model.fc1.weight, layered.model.fc1.weight)
+    assert torch.signbit(whole.model.fc1.weight[:, :16]).all()       # -0 kept: the test met the case
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal bit for bit: torch.equal's values, and the sign of every zero."""
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.view(-1).view(torch.int32 if a.element_size() == 4
+                                                                                       else torch.int64),
+                                                                      b.view(-1).view(torch.int32 if b.element_size() == 4
+                                                                                      else torch.int64))
+
+
+def same_steps(layered, whole, hyper: dict, batch: int = 33) -> None:
     """Six steps of the layer-by-layer engine and of the whole-step one, with `hyper` in their optimizer:
     the same losses and parameters, bit for bit."""
     layered.whole_step = False
@@ -211,10 +245,10 @@ def same_steps(layered, whole, hyper: dict) -> None:
         eng.optimizer.param_groups[0].update(hyper)
     g = torch.Generator().manual_seed(0)
     for step in range(6):
-        x, y = torch.randn(33, 784, generator=g), torch.randint(0, 10, (33,), generator=g)
-        assert torch.equal(whole.step(x, y), layered.step(x, y)), step
+        x, y = torch.randn(batch, 784, generator=g), torch.randint(0, 10, (batch,), generator=g)
+        assert same_bits(whole.step(x, y), layered.step(x, y)), step
     for p, q in zip(whole.model.parameters(), layered.model.parameters()):
-        assert torch.equal(p, q)
+        assert same_bits(p, q)
 
 
 @pytest.mark.parametrize("optimizer,kw", [("adam", {}), ("adamw", dict(weight_decay=0.01)),
@@ -455,3 +489,20 @@ def test_the_one_call_step_shows_its_pieces_to_the_profiler():
                 "step: fc1 backward": 1, "step: sgd update": 1, "backward: bias gradient": 2,
                 "backward: dW product": 2, "backward: dx product": 1}
     assert {k: seen.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("batch,products", [(1, 0), (2, 2)])
+def test_at_a_batch_of_one_the_sgd_step_makes_no_dw(batch, products):
+    """mlp_sgd_step_ at batch 1: every dW is an outer product, and the update computes it (no "backward: dW
+    product" in the trace); from two rows on each dW is a sum, made by the product as before."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from minitorch_clf.ops import tune
+
+    _, (acts, weights, _) = tune.step_products(batch, (40, 24, 10))
+    step = tune.sgd_step(acts, weights)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    seen = {e.key: e.count for e in prof.key_averages()}
+    assert seen.get("backward: dW product", 0) == products and seen["step: sgd update"] == 1

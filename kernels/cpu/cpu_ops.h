@@ -32,13 +32,15 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
 // output, or its pre-activation where reads_pre(act).
 // through_act, through: dx comes back through the activation of the layer below, dx · act'(through)
 // (through = that layer's saved, shaped as x), fused into the dx product's epilogue (the whole-step
-// kernel uses it; the op does not); x_pairs: the ones the forward of x was given, or nullptr.
+// kernel uses it; the op does not); x_pairs: the ones the forward of x was given, or nullptr; need_dweight:
+// false leaves dweight undefined (the whole step at batch 1 updates W from dz and x: sgd_update_outer_cpu).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& saved,
                                                                    Activation act, bool need_dx,
                                                                    Activation through_act = Activation::kIdentity,
                                                                    const at::Tensor& through = {},
-                                                                   const gemm::Bf16Pairs* x_pairs = nullptr);
+                                                                   const gemm::Bf16Pairs* x_pairs = nullptr,
+                                                                   bool need_dweight = true);
 
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target,
@@ -46,6 +48,13 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
 
 void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step);
+// SGD's update of a weight W (O, I) from a gradient that is one outer product, dW = dzᵀ · x with dz (1, O) and
+// x (1, I) (a batch of one row): each row of dW is made in a buffer, dW[i, j] = dz[i] · x[j] + 0 (the value
+// gemm.h's product stores: one term, summed from zero), and updated from there by sgd_update_'s element
+// function. The same bits as the dW product followed by sgd_update_cpu; dW is never written to memory.
+void sgd_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x, const at::Tensor& buf,
+                          double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                          bool maximize, bool first_step);
 void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                      at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,

@@ -173,7 +173,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
                                                                    const at::Tensor& weight, const at::Tensor& saved,
                                                                    Activation act, bool need_dx,
                                                                    Activation through_act, const at::Tensor& through,
-                                                                   const gemm::Bf16Pairs* x_pairs) {
+                                                                   const gemm::Bf16Pairs* x_pairs,
+                                                                   bool need_dweight) {
   check_linear_backward(dout, x, weight, saved);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor g = dout.contiguous();
@@ -194,7 +195,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
     });
   }
   at::Tensor dweight;
-  {
+  if (need_dweight) {
     RECORD_FUNCTION("backward: dW product", c10::ArrayRef<const c10::IValue>{});
     dweight = use_own_gemm(x, O, I, N)                              // (O, N)·(N, I) = (O, I)
         ? own_product({dz.data_ptr<float>(), 1, O}, x_pairs ? x_pairs->as_b() : as_view(x), O, I, N, {}, x.options())

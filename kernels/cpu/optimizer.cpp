@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../common/adam_update.h"
 #include "../common/sgd_update.h"
@@ -52,6 +53,38 @@ void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
       }, maximize, weight_decay != 0, momentum != 0, first_step, nesterov);
     });
   }
+}
+
+void sgd_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x, const at::Tensor& buf,
+                          double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                          bool maximize, bool first_step) {
+  const int64_t O = weight.size(0), I = weight.size(1);
+  TORCH_CHECK(weight.scalar_type() == at::kFloat && weight.is_contiguous() && dz.numel() == O && x.numel() == I &&
+              dz.is_contiguous() && x.is_contiguous() && dz.scalar_type() == at::kFloat &&
+              x.scalar_type() == at::kFloat && (momentum == 0 || (buf.sizes() == weight.sizes() && buf.is_contiguous())),
+              "sgd_update_outer: expected a contiguous float32 weight (O, I), dz of O and x of I values, and its "
+              "momentum buffer");
+  float* w = weight.data_ptr<float>();
+  float* b = momentum != 0 ? buf.data_ptr<float>() : nullptr;
+  const float* d = dz.data_ptr<float>();
+  const float* xs = x.data_ptr<float>();
+  const auto s = sgd_scalars<float>(lr, momentum, dampening, weight_decay);
+  with_flags([&](auto... flags) {
+    // rows in ranges of about kElementsPerThread elements: the ranges sgd_update_cpu gives each thread
+    at::parallel_for(0, O, std::max<int64_t>(1, gemm::kElementsPerThread / std::max<int64_t>(I, 1)),
+                     [=](int64_t r0, int64_t r1) {
+      thread_local std::vector<float> row;
+      row.resize(static_cast<size_t>(I));
+      float* __restrict__ g = row.data();
+      on_isa([&] {
+        for (int64_t i = r0; i < r1; ++i) {
+          // + 0.0f: the GEMM's sum from zero, so a product of -0 gives +0 there and here
+          for (int64_t j = 0; j < I; ++j) g[j] = d[i] * xs[j] + 0.0f;
+          sgd_range(w + i * I, g, b ? b + i * I : nullptr, 0, I, s, flags...);
+        }
+      });
+    });
+  }, maximize, weight_decay != 0, momentum != 0, first_step, nesterov);
 }
 
 void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,

@@ -2,7 +2,9 @@
 // softmax cross-entropy, backward and the optimizer's update, composed from this folder's kernels in C++. The
 // arithmetic is the layer-by-layer fused step's, kernel for kernel, so the results are the same
 // bits; what goes away is the Python between the ~10 op calls of a step (several hundred us on a
-// 2-core CPU at batch 64, more than the GEMMs).
+// 2-core CPU at batch 64, more than the GEMMs). One piece differs at a batch of one row: there each dW is an
+// outer product, and the SGD step has no dW product; its update makes each row of dW from dz and x itself
+// (sgd_update_outer_cpu), the same values, so again the same bits.
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
 // "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
 // trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
@@ -25,11 +27,26 @@
 namespace minitorch_clf {
 namespace {
 
+// A layer whose dW = dzᵀ · x is one outer product, left to the update (sgd_update_outer_cpu): dz (1, O), x (1, I).
+struct OuterGrad {
+  at::Tensor dz, x;
+};
+
+// Whether layer input x (N, I) of a layer with O outputs makes a dW the update can compute from dz and x with
+// the bits the dW product stores: one row (N = 1, so each element is one product, no sum), float32 products by
+// gemm.h's GEMM (the value sgd_update_outer_cpu reproduces), x's row contiguous.
+bool outer_dweight(const at::Tensor& x, int64_t O) {
+  return x.size(0) == 1 && x.scalar_type() == at::kFloat && x.is_contiguous() &&
+         gemm::default_format() == gemm::Format::kFloat32 && use_own_gemm(x, O, x.size(1), 1);
+}
+
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
-// forward, the cross-entropy and the backward that every optimizer's step below shares.
+// forward, the cross-entropy and the backward that every optimizer's step below shares. With `outer`, a
+// weight whose dW is one outer product (outer_dweight: a batch of one) gets no dW: its grads entry stays
+// undefined and outer[k] holds the dz and x it is made of.
 std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& x, const at::Tensor& target,
                                                               at::TensorList weights, at::TensorList biases,
-                                                              Activation act) {
+                                                              Activation act, std::vector<OuterGrad>* outer = nullptr) {
   const size_t L = weights.size();
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
@@ -59,9 +76,14 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   // epilogue of its dx product (`through`), where the values were still in registers.
   for (size_t k = L; k-- > 0;) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
+    const bool left = outer && outer_dweight(acts[k], weights[k].size(0));
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
                                                     /*need_dx=*/k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
-                                                    pairs_of(k));
+                                                    pairs_of(k), /*need_dweight=*/!left);
+    if (left) {
+      if (outer->size() < L) outer->resize(L);
+      (*outer)[k] = {dh, acts[k]};             // dh is this layer's dz: its activation was applied above
+    }
     grads[2 * k] = dweight;
     grads[2 * k + 1] = dbias;
     dh = dx;
@@ -76,10 +98,26 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   const Activation act = parse_activation(activation);
   const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
-  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act);
+  // At a batch of one, each dW is an outer product and the update computes it row by row (sgd_update_outer_cpu):
+  // dW is never written and read back. At batch 1 on the 2-core Xeon of 2026-12-06 fc1's dW product and its
+  // update moved 2.4 MB a step, the fused pass 1.6 (benchmarks/RESULTS.md, tenth session).
+  std::vector<OuterGrad> outer;
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
   RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
-  sgd_update_cpu(params, grads, momentum != 0 ? momentum_buffers : at::TensorList(), lr, momentum, dampening,
-                 weight_decay, nesterov, maximize, /*first_step=*/false);
+  std::vector<at::Tensor> ps, gs, bs;          // the parameters whose gradient was stored
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    ps.push_back(params[i]);
+    gs.push_back(grads[i]);
+    if (momentum != 0) bs.push_back(momentum_buffers[i]);
+  }
+  sgd_update_cpu(ps, gs, bs, lr, momentum, dampening, weight_decay, nesterov, maximize, /*first_step=*/false);
+  for (size_t k = 0; k < outer.size(); ++k) {
+    if (outer[k].dz.defined()) {
+      sgd_update_outer_cpu(weights[k], outer[k].dz, outer[k].x, momentum != 0 ? momentum_buffers[2 * k] : at::Tensor(),
+                           lr, momentum, dampening, weight_decay, nesterov, maximize, /*first_step=*/false);
+    }
+  }
   return loss;
 }
 
