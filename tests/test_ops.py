@@ -256,21 +256,23 @@ def same_steps(layered, whole, hyper: dict, batch: int = 33) -> None:
                                           ("adam", dict(maximize=True, betas=(0.8, 0.9))),
                                           ("adam", dict(activation="gelu")), ("adamw", dict(activation="tanh")),
                                           ("adam", dict(precision="bf16"))])
-def test_adam_one_call_step_equals_the_layered_fused_step(optimizer, kw, gemm):
+@pytest.mark.parametrize("batch", [33, 1])
+def test_adam_one_call_step_equals_the_layered_fused_step(optimizer, kw, batch, gemm):
     """mlp_adam_step_ (the fused engine's CPU step with Adam / AdamW) runs the layered step's kernels and
     adam_update_'s update, and computes each step's bias corrections as optim/adam.py does on the host:
     the same bits in the loss, the parameters and every state tensor, step counts included, from the very
-    first step (the state starts as zeros either way)."""
+    first step (the state starts as zeros either way). At a batch of one it makes no dW: the update computes
+    each row from dz and x (adam_update_outer_cpu), with the same bits."""
     from minitorch_clf.engines import build_engine
 
     hyper = {k: v for k, v in kw.items() if k not in ("activation", "precision")}
     layered, whole = (build_engine("fused", optimizer=optimizer, lr=0.01, seed=4, activation=kw.get("activation"),
                                    precision=kw.get("precision")) for _ in range(2))
     assert whole.whole_step
-    same_steps(layered, whole, hyper)
+    same_steps(layered, whole, hyper, batch)
     a, b = whole.optimizer.state_dict()["state"], layered.optimizer.state_dict()["state"]
     assert a.keys() == b.keys() and all(a[i].keys() == b[i].keys() for i in a)
-    assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
+    assert all(same_bits(a[i][k], b[i][k]) for i in a for k in a[i])
     assert a[0]["step"].item() == 6
 
 
@@ -506,3 +508,18 @@ def test_at_a_batch_of_one_the_sgd_step_makes_no_dw(batch, products):
         step()
     seen = {e.key: e.count for e in prof.key_averages()}
     assert seen.get("backward: dW product", 0) == products and seen["step: sgd update"] == 1
+
+
+def test_at_a_batch_of_one_the_adam_step_makes_no_dw():
+    """mlp_adam_step_ at batch 1, as mlp_sgd_step_: no dW product in the trace."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from minitorch_clf.engines import build_engine
+
+    eng = build_engine("fused", optimizer="adam", lr=0.01, seed=0)
+    x, y = torch.randn(1, 784), torch.tensor([3])
+    eng.step(x, y)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        eng.step(x, y)
+    seen = {e.key: e.count for e in prof.key_averages()}
+    assert "backward: dW product" not in seen and seen["step: adam update"] == 1

@@ -48,13 +48,19 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
 
 void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step);
-// SGD's update of a weight W (O, I) from a gradient that is one outer product, dW = dzᵀ · x with dz (1, O) and
-// x (1, I) (a batch of one row): each row of dW is made in a buffer, dW[i, j] = dz[i] · x[j] + 0 (the value
-// gemm.h's product stores: one term, summed from zero), and updated from there by sgd_update_'s element
-// function. The same bits as the dW product followed by sgd_update_cpu; dW is never written to memory.
+// SGD's and Adam's update of a float32 weight W (O, I) from a gradient that is one outer product, dW = dzᵀ · x
+// with dz (1, O) and x (1, I) (a batch of one row): each row of dW is made in a buffer, dW[i, j] = dz[i] · x[j]
+// + 0 (the value gemm.h's product stores: one term, summed from zero), and updated from there by sgd_update_'s
+// or adam_update_'s element function. The same bits as the dW product followed by sgd_update_cpu or
+// adam_update_cpu with one parameter; dW is never written to memory. (Adam: its step size and bias correction
+// as adam_update_cpu takes them for this parameter.)
 void sgd_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x, const at::Tensor& buf,
                           double lr, double momentum, double dampening, double weight_decay, bool nesterov,
                           bool maximize, bool first_step);
+void adam_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x,
+                           const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq, const at::Tensor& max_exp_avg_sq,
+                           double step_size, double bias_correction2_sqrt, double lr, double beta1, double beta2,
+                           double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize);
 void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                      at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,

@@ -55,36 +55,73 @@ void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList 
   }
 }
 
+namespace {
+
+// An outer-product gradient dW = dzᵀ · x (dz of O values, x of I; a batch of one) handed to update(i, g) row by
+// row, each row made in a buffer as gemm.h's product stores it: dz[i] · x[j] + 0.0f, one term summed from zero,
+// so a -0 product gives +0 there and here. Rows in ranges of about kElementsPerThread elements: the ranges the
+// element updates give each thread. The update runs inside on_isa, compiled for the GEMM's ISA.
+template <typename Update>
+void outer_rows(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x, const char* name,
+                const Update& update) {
+  const int64_t O = weight.size(0), I = weight.size(1);
+  TORCH_CHECK(weight.scalar_type() == at::kFloat && weight.is_contiguous() && dz.scalar_type() == at::kFloat &&
+              dz.is_contiguous() && dz.numel() == O && x.scalar_type() == at::kFloat && x.is_contiguous() &&
+              x.numel() == I, name, ": expected a contiguous float32 weight (O, I), dz of O and x of I values");
+  const float* d = dz.data_ptr<float>();
+  const float* xs = x.data_ptr<float>();
+  at::parallel_for(0, O, std::max<int64_t>(1, gemm::kElementsPerThread / std::max<int64_t>(I, 1)),
+                   [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(I));
+    float* __restrict__ g = row.data();
+    on_isa([&] {
+      for (int64_t i = r0; i < r1; ++i) {
+        for (int64_t j = 0; j < I; ++j) g[j] = d[i] * xs[j] + 0.0f;
+        update(i, g);
+      }
+    });
+  });
+}
+
+// The optimizer state of `weight` as a float32 pointer: the same shape and contiguous, checked.
+float* state_of(const at::Tensor& weight, const at::Tensor& state, const char* name) {
+  TORCH_CHECK(state.scalar_type() == at::kFloat && state.sizes() == weight.sizes() && state.is_contiguous(), name,
+              ": expected a contiguous float32 tensor of the weight's shape");
+  return state.data_ptr<float>();
+}
+
+}  // namespace
+
 void sgd_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x, const at::Tensor& buf,
                           double lr, double momentum, double dampening, double weight_decay, bool nesterov,
                           bool maximize, bool first_step) {
-  const int64_t O = weight.size(0), I = weight.size(1);
-  TORCH_CHECK(weight.scalar_type() == at::kFloat && weight.is_contiguous() && dz.numel() == O && x.numel() == I &&
-              dz.is_contiguous() && x.is_contiguous() && dz.scalar_type() == at::kFloat &&
-              x.scalar_type() == at::kFloat && (momentum == 0 || (buf.sizes() == weight.sizes() && buf.is_contiguous())),
-              "sgd_update_outer: expected a contiguous float32 weight (O, I), dz of O and x of I values, and its "
-              "momentum buffer");
   float* w = weight.data_ptr<float>();
-  float* b = momentum != 0 ? buf.data_ptr<float>() : nullptr;
-  const float* d = dz.data_ptr<float>();
-  const float* xs = x.data_ptr<float>();
+  float* b = momentum != 0 ? state_of(weight, buf, "momentum_buffers") : nullptr;
+  const int64_t I = weight.size(1);
   const auto s = sgd_scalars<float>(lr, momentum, dampening, weight_decay);
   with_flags([&](auto... flags) {
-    // rows in ranges of about kElementsPerThread elements: the ranges sgd_update_cpu gives each thread
-    at::parallel_for(0, O, std::max<int64_t>(1, gemm::kElementsPerThread / std::max<int64_t>(I, 1)),
-                     [=](int64_t r0, int64_t r1) {
-      thread_local std::vector<float> row;
-      row.resize(static_cast<size_t>(I));
-      float* __restrict__ g = row.data();
-      on_isa([&] {
-        for (int64_t i = r0; i < r1; ++i) {
-          // + 0.0f: the GEMM's sum from zero, so a product of -0 gives +0 there and here
-          for (int64_t j = 0; j < I; ++j) g[j] = d[i] * xs[j] + 0.0f;
-          sgd_range(w + i * I, g, b ? b + i * I : nullptr, 0, I, s, flags...);
-        }
-      });
+    outer_rows(weight, dz, x, "sgd_update_outer", [&](int64_t i, const float* g) {
+      sgd_range(w + i * I, g, b ? b + i * I : nullptr, 0, I, s, flags...);
     });
   }, maximize, weight_decay != 0, momentum != 0, first_step, nesterov);
+}
+
+void adam_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor& x,
+                           const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq, const at::Tensor& max_exp_avg_sq,
+                           double step_size, double bias_correction2_sqrt, double lr, double beta1, double beta2,
+                           double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize) {
+  float* w = weight.data_ptr<float>();
+  float* m = state_of(weight, exp_avg, "exp_avgs");
+  float* v = state_of(weight, exp_avg_sq, "exp_avg_sqs");
+  float* vmax = amsgrad ? state_of(weight, max_exp_avg_sq, "max_exp_avg_sqs") : nullptr;
+  const int64_t I = weight.size(1);
+  const auto s = adam_scalars<float>(lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt);
+  with_flags([&](auto... flags) {
+    outer_rows(weight, dz, x, "adam_update_outer", [&](int64_t i, const float* g) {
+      adam_range(w + i * I, g, m + i * I, v + i * I, vmax ? vmax + i * I : nullptr, 0, I, s, flags...);
+    });
+  }, maximize, weight_decay != 0, decoupled, amsgrad, 1 - beta1 < 0.5);
 }
 
 void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,

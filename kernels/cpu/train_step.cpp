@@ -3,8 +3,8 @@
 // arithmetic is the layer-by-layer fused step's, kernel for kernel, so the results are the same
 // bits; what goes away is the Python between the ~10 op calls of a step (several hundred us on a
 // 2-core CPU at batch 64, more than the GEMMs). One piece differs at a batch of one row: there each dW is an
-// outer product, and the SGD step has no dW product; its update makes each row of dW from dz and x itself
-// (sgd_update_outer_cpu), the same values, so again the same bits.
+// outer product, and the step has no dW product; its update makes each row of dW from dz and x itself
+// (sgd_update_outer_cpu, adam_update_outer_cpu), the same values, so again the same bits.
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
 // "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
 // trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
@@ -144,10 +144,31 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
     bias_correction2_sqrts.push_back(std::pow(1 - std::pow(beta2, t), 0.5));
   }
   check_adam_state(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes, bias_correction2_sqrts);
-  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act);
+  std::vector<OuterGrad> outer;                // at a batch of one: no dW (mlp_sgd_step_cpu says why)
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
   RECORD_FUNCTION("step: adam update", c10::ArrayRef<const c10::IValue>{});
-  adam_update_cpu(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias_correction2_sqrts, lr,
-                  beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize);
+  std::vector<at::Tensor> ps, gs, ms, vs, vmaxs;   // the parameters whose gradient was stored
+  std::vector<double> sizes, corrections;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    ps.push_back(params[i]);
+    gs.push_back(grads[i]);
+    ms.push_back(exp_avgs[i]);
+    vs.push_back(exp_avg_sqs[i]);
+    if (amsgrad) vmaxs.push_back(max_exp_avg_sqs[i]);
+    sizes.push_back(step_sizes[i]);
+    corrections.push_back(bias_correction2_sqrts[i]);
+  }
+  adam_update_cpu(ps, gs, ms, vs, vmaxs, sizes, corrections, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
+                  maximize);
+  for (size_t k = 0; k < outer.size(); ++k) {
+    if (outer[k].dz.defined()) {
+      adam_update_outer_cpu(weights[k], outer[k].dz, outer[k].x, exp_avgs[2 * k], exp_avg_sqs[2 * k],
+                            amsgrad ? max_exp_avg_sqs[2 * k] : at::Tensor(), step_sizes[2 * k],
+                            bias_correction2_sqrts[2 * k], lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
+                            maximize);
+    }
+  }
   for (const at::Tensor& s : steps) s.add_(1);
   return loss;
 }
