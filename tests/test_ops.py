@@ -229,12 +229,22 @@ def test_a_batch_of_one_updates_with_the_products_zeros():
     assert torch.signbit(whole.model.fc1.weight[:, :16]).all()       # -0 kept: the test met the case
 
 
+def test_a_batch_of_one_with_a_bad_weight_changes_nothing():
+    """A weight that is not contiguous takes the dW product at batch 1 too: the update refuses it before any
+    parameter changes (the outer-product update would have run after the biases' update)."""
+    W = [rand(3, 5, dtype=torch.float32, seed=1).T.contiguous().T, rand(2, 3, dtype=torch.float32, seed=2)]
+    B = [torch.zeros(3), torch.zeros(2)]
+    before = [t.clone() for t in W + B]
+    with pytest.raises(RuntimeError, match="contiguous"):
+        OP.mlp_sgd_step_(rand(1, 5, dtype=torch.float32), torch.tensor([1]), W, B, [], "relu", 0.1, 0.0, 0.0, 0.0,
+                         False, False)
+    assert all(same_bits(t, u) for t, u in zip(W + B, before))
+
+
 def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal bit for bit: torch.equal's values, and the sign of every zero."""
-    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.view(-1).view(torch.int32 if a.element_size() == 4
-                                                                                       else torch.int64),
-                                                                      b.view(-1).view(torch.int32 if b.element_size() == 4
-                                                                                      else torch.int64))
+    bits = lambda t: t.reshape(-1).view(torch.int32 if t.element_size() == 4 else torch.int64)
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(bits(a), bits(b))
 
 
 def same_steps(layered, whole, hyper: dict, batch: int = 33) -> None:

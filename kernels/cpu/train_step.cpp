@@ -32,12 +32,13 @@ struct OuterGrad {
   at::Tensor dz, x;
 };
 
-// Whether layer input x (N, I) of a layer with O outputs makes a dW the update can compute from dz and x with
-// the bits the dW product stores: one row (N = 1, so each element is one product, no sum), float32 products by
-// gemm.h's GEMM (the value sgd_update_outer_cpu reproduces), x's row contiguous.
-bool outer_dweight(const at::Tensor& x, int64_t O) {
-  return x.size(0) == 1 && x.scalar_type() == at::kFloat && x.is_contiguous() &&
-         gemm::default_format() == gemm::Format::kFloat32 && use_own_gemm(x, O, x.size(1), 1);
+// Whether a layer's input x (N, I) and weight (O, I) make a dW the update can compute from dz and x with the
+// bits the dW product stores: one row (N = 1, so each element is one product, no sum), float32 products by
+// gemm.h's GEMM (the value sgd_update_outer_cpu reproduces), x's row and the weight contiguous. (Anything else
+// takes the dW product, and the update's checks come before any parameter changes, as they did.)
+bool outer_dweight(const at::Tensor& x, const at::Tensor& weight) {
+  return x.size(0) == 1 && x.scalar_type() == at::kFloat && x.is_contiguous() && weight.is_contiguous() &&
+         gemm::default_format() == gemm::Format::kFloat32 && use_own_gemm(x, weight.size(0), x.size(1), 1);
 }
 
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
@@ -76,7 +77,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   // epilogue of its dx product (`through`), where the values were still in registers.
   for (size_t k = L; k-- > 0;) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
-    const bool left = outer && outer_dweight(acts[k], weights[k].size(0));
+    const bool left = outer && outer_dweight(acts[k], weights[k]);
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
                                                     /*need_dx=*/k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
                                                     pairs_of(k), /*need_dweight=*/!left);
@@ -99,8 +100,8 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
   // At a batch of one, each dW is an outer product and the update computes it row by row (sgd_update_outer_cpu):
-  // dW is never written and read back. At batch 1 on the 2-core Xeon of 2026-12-06 fc1's dW product and its
-  // update moved 2.4 MB a step, the fused pass 1.6 (benchmarks/RESULTS.md, tenth session).
+  // dW is never written and read back (fc1's: 400 KB stored, then read by the update). On the 2-core Xeon of
+  // 2026-12-06 the step at batch 1 took 36-41 us instead of 73-84 (benchmarks/RESULTS.md, tenth session).
   std::vector<OuterGrad> outer;
   const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
   RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
