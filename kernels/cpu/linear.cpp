@@ -48,8 +48,7 @@ void bias_activation_rows(scalar_t* __restrict__ out, const scalar_t* __restrict
 
 template <typename scalar_t, Activation A>
 void bias_activation(scalar_t* out, const scalar_t* bias, int64_t N, int64_t O) {
-  const int64_t grain = std::max<int64_t>(1, gemm::kElementsPerThread / std::max<int64_t>(O, 1));
-  at::parallel_for(0, N, grain, [=](int64_t begin, int64_t end) {
+  at::parallel_for(0, N, gemm::rows_per_grain(O), [=](int64_t begin, int64_t end) {
     on_isa([&] { bias_activation_rows<scalar_t, A>(out, bias, O, begin, end); });
   });
 }
@@ -86,8 +85,7 @@ void activation_bias_grad(const scalar_t* dout, const scalar_t* saved, scalar_t*
   const int64_t blocks = (N + kRowsPerBlock - 1) / kRowsPerBlock;
   std::vector<acc_t> partial(static_cast<size_t>(blocks * O), acc_t(0));
   acc_t* part = partial.data();
-  const int64_t grain = std::max<int64_t>(1, gemm::kElementsPerThread / std::max<int64_t>(O * kRowsPerBlock, 1));
-  at::parallel_for(0, blocks, grain, [=](int64_t b0, int64_t b1) {
+  at::parallel_for(0, blocks, gemm::rows_per_grain(O * kRowsPerBlock), [=](int64_t b0, int64_t b1) {
     on_isa([&] { bias_grad_blocks<scalar_t, acc_t, A>(dout, saved, dz, part, N, O, b0, b1); });
   });
   for (int64_t o = 0; o < O; ++o) {

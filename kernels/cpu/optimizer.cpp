@@ -70,8 +70,7 @@ void outer_rows(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor
               x.numel() == I, name, ": expected a contiguous float32 weight (O, I), dz of O and x of I values");
   const float* d = dz.data_ptr<float>();
   const float* xs = x.data_ptr<float>();
-  at::parallel_for(0, O, std::max<int64_t>(1, gemm::kElementsPerThread / std::max<int64_t>(I, 1)),
-                   [&](int64_t r0, int64_t r1) {
+  at::parallel_for(0, O, gemm::rows_per_grain(I), [&](int64_t r0, int64_t r1) {
     thread_local std::vector<float> row;
     row.resize(static_cast<size_t>(I));
     float* __restrict__ g = row.data();

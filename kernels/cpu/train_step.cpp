@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,16 @@ struct OuterGrad {
 bool outer_dweight(const at::Tensor& x, const at::Tensor& weight) {
   return x.size(0) == 1 && x.scalar_type() == at::kFloat && x.is_contiguous() && weight.is_contiguous() &&
          gemm::default_format() == gemm::Format::kFloat32 && use_own_gemm(x, weight.size(0), x.size(1), 1);
+}
+
+// The entries of xs (one per parameter, step_params' order) whose parameter has a stored gradient: at a batch of
+// one the weights' are left to the outer-product updates.
+template <typename List>
+auto with_grad(const List& xs, const std::vector<at::Tensor>& grads) {
+  std::vector<std::decay_t<decltype(xs[0])>> out;
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (grads[i].defined()) out.push_back(xs[i]);
+  return out;
 }
 
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
@@ -105,14 +116,9 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   std::vector<OuterGrad> outer;
   const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
   RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
-  std::vector<at::Tensor> ps, gs, bs;          // the parameters whose gradient was stored
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (!grads[i].defined()) continue;
-    ps.push_back(params[i]);
-    gs.push_back(grads[i]);
-    if (momentum != 0) bs.push_back(momentum_buffers[i]);
-  }
-  sgd_update_cpu(ps, gs, bs, lr, momentum, dampening, weight_decay, nesterov, maximize, /*first_step=*/false);
+  sgd_update_cpu(with_grad(params, grads), with_grad(grads, grads),
+                 momentum != 0 ? with_grad(momentum_buffers, grads) : std::vector<at::Tensor>(), lr, momentum,
+                 dampening, weight_decay, nesterov, maximize, /*first_step=*/false);
   for (size_t k = 0; k < outer.size(); ++k) {
     if (outer[k].dz.defined()) {
       sgd_update_outer_cpu(weights[k], outer[k].dz, outer[k].x, momentum != 0 ? momentum_buffers[2 * k] : at::Tensor(),
@@ -148,20 +154,11 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
   std::vector<OuterGrad> outer;                // at a batch of one: no dW (mlp_sgd_step_cpu says why)
   const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
   RECORD_FUNCTION("step: adam update", c10::ArrayRef<const c10::IValue>{});
-  std::vector<at::Tensor> ps, gs, ms, vs, vmaxs;   // the parameters whose gradient was stored
-  std::vector<double> sizes, corrections;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (!grads[i].defined()) continue;
-    ps.push_back(params[i]);
-    gs.push_back(grads[i]);
-    ms.push_back(exp_avgs[i]);
-    vs.push_back(exp_avg_sqs[i]);
-    if (amsgrad) vmaxs.push_back(max_exp_avg_sqs[i]);
-    sizes.push_back(step_sizes[i]);
-    corrections.push_back(bias_correction2_sqrts[i]);
-  }
-  adam_update_cpu(ps, gs, ms, vs, vmaxs, sizes, corrections, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
-                  maximize);
+  adam_update_cpu(with_grad(params, grads), with_grad(grads, grads), with_grad(exp_avgs, grads),
+                  with_grad(exp_avg_sqs, grads),
+                  amsgrad ? with_grad(max_exp_avg_sqs, grads) : std::vector<at::Tensor>(),
+                  with_grad(step_sizes, grads), with_grad(bias_correction2_sqrts, grads), lr, beta1, beta2, eps,
+                  weight_decay, decoupled, amsgrad, maximize);
   for (size_t k = 0; k < outer.size(); ++k) {
     if (outer[k].dz.defined()) {
       adam_update_outer_cpu(weights[k], outer[k].dz, outer[k].x, exp_avgs[2 * k], exp_avg_sqs[2 * k],

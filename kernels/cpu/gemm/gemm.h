@@ -13,6 +13,7 @@
 // No torch headers here: gemm.cpp (blocking, threads, scalar kernel) and gemm_avx2.cpp (AVX2/FMA
 // micro-kernels) build with plain C++ and OpenMP.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -84,6 +85,10 @@ int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c);
 // elements on min(threads, ceil(n / kElementsPerThread)) threads, in contiguous ranges (at::parallel_for's
 // grain): below it a parallel region costs more than the pass. derived_plan follows them (gemm.cpp).
 constexpr int64_t kElementsPerThread = 32768;
+// The same grain for a pass over rows of `width` elements each: the rows in one thread's range at least.
+constexpr int64_t rows_per_grain(int64_t width) {
+  return std::max<int64_t>(1, kElementsPerThread / std::max<int64_t>(width, 1));
+}
 
 // How one product runs: the choices sgemm makes for it. derived_plan makes them by rules from the
 // caches and measurements on one CPU (gemm.cpp); a tuned plan is what minitorch_clf/ops/tune.py timed
