@@ -73,6 +73,13 @@ CUDA_STEPS = ("graph", "kernel", "auto")
 CHOICE_ROUNDS, CHOICE_REPLAYS = 5, 20
 
 
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """x as (N, features): itself where it is 2-D already, with no view made per step (this, and one pass over the
+    optimizer's state for the buffers, took 1.5-2 us off the ~12 us of Python around the op at batch 1 on the
+    2-core Xeon: benchmarks/RESULTS.md, eleventh session)."""
+    return x if x.dim() == 2 else x.reshape(x.shape[0], -1)
+
+
 class FusedEngine(Engine):
     name = "fused"
     checks_targets = True           # the cross-entropy kernels refuse a bad target before any update
@@ -121,10 +128,11 @@ class FusedEngine(Engine):
     def _one_call_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if type(self.optimizer) is not ours.SGD:
             return self._one_call_adam_step(x, y)
-        if not self._momentum_ready():         # the first step makes the buffers
+        buffers = self._buffers()
+        if buffers is None:                    # the first step makes them
             return self._eager_step(x, y)
         with torch._C._AutoDispatchBelowAutograd():
-            return torch.ops.minitorch_clf.mlp_sgd_step_(x.reshape(x.shape[0], -1), y, *self._one_call_args())
+            return torch.ops.minitorch_clf.mlp_sgd_step_(_rows(x), y, *self._one_call_args(buffers))
 
     def _adam_in_one_call(self) -> bool:
         """Adam or AdamW updating through adam_update_ (fused, neither capturable nor differentiable): on the
@@ -138,7 +146,7 @@ class FusedEngine(Engine):
         optimizer keeps; the op advances the step counts and computes their bias corrections as the
         optimizer does."""
         with torch._C._AutoDispatchBelowAutograd():
-            return torch.ops.minitorch_clf.mlp_adam_step_(x.reshape(x.shape[0], -1), y, *self._adam_args())
+            return torch.ops.minitorch_clf.mlp_adam_step_(_rows(x), y, *self._adam_args())
 
     def _adam_args(self) -> tuple:
         """What mlp_adam_step_ and mlp_adam_epoch_ take after their data: the parameters, Adam's state (made
@@ -148,15 +156,20 @@ class FusedEngine(Engine):
         return (self.weights, self.biases, [st["step"] for st in states], *adam.fused_state(states, group), self.act,
                 *adam.fused_hyper(group))
 
-    def _one_call_args(self) -> tuple:
+    def _one_call_args(self, buffers: list[torch.Tensor] | None = None) -> tuple:
         """What mlp_sgd_step_ and mlp_sgd_epoch_ take after their data: the parameters, the momentum
-        buffers (none without momentum), the activation and the optimizer's scalars."""
-        return (self.weights, self.biases, self._buffers(), self.act, *self._hyper())
+        buffers (none without momentum; `buffers` where the caller has them), the activation and the
+        optimizer's scalars."""
+        return (self.weights, self.biases, self._buffers() if buffers is None else buffers, self.act, *self._hyper())
 
-    def _buffers(self) -> list[torch.Tensor]:
-        """The momentum buffers, in the parameters' order (none without momentum)."""
+    def _buffers(self) -> list[torch.Tensor] | None:
+        """The momentum buffers, in the parameters' order ([] without momentum); None until the first step
+        has made them all."""
         group = self.optimizer.param_groups[0]
-        return [self.optimizer.state[p]["momentum_buffer"] for p in group["params"]] if group["momentum"] else []
+        if not group["momentum"]:
+            return []
+        buffers = [self.optimizer.state[p].get("momentum_buffer") for p in group["params"]]
+        return None if any(b is None for b in buffers) else buffers
 
     # -- GPU: CUDA graphs -----------------------------------------------------------------------
     def _hyper(self) -> tuple:
@@ -349,9 +362,7 @@ class FusedEngine(Engine):
         check_targets(y, self.config.num_classes)
 
     def _momentum_ready(self) -> bool:
-        group = self.optimizer.param_groups[0]
-        return group["momentum"] == 0 or all(self.optimizer.state[p].get("momentum_buffer") is not None
-                                             for p in group["params"])
+        return self._buffers() is not None
 
     # -- layer by layer ---------------------------------------------------------------------------
     def _eager_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
