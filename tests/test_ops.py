@@ -1,6 +1,7 @@
 """The custom ops (kernels/cpu): opcheck, gradcheck, parity with functional.py, torch.compile, errors."""
 import faulthandler
 import os
+import re
 import signal
 
 import pytest
@@ -186,6 +187,17 @@ def test_opcheck(name, act):
         **_optimizer_args(),
     }[name]
     torch.library.opcheck(getattr(OP, name).default, args)
+
+
+@pytest.mark.parametrize("bad", [9, -1])
+def test_the_epoch_op_refuses_an_order_outside_the_rows_before_any_step(bad):
+    x, y = rand(9, 5, seed=6), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    weights, biases = [rand(4, 5, seed=7), rand(3, 4, seed=8)], [rand(4, seed=9), rand(3, seed=10)]
+    before = [t.clone() for t in weights + biases]
+    with pytest.raises(RuntimeError, match=re.escape(f"order: expected row indices in [0, 9), got {bad}")):
+        OP.mlp_sgd_epoch_(x, y, torch.tensor([3, 1, 4, 0, 8, 5, bad]), 3, False, weights, biases, [], "relu",
+                          0.1, 0.0, 0.0, 0.0, False, False)
+    assert all(torch.equal(a, b) for a, b in zip(before, weights + biases))
 
 
 @pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.01),

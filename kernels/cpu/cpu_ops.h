@@ -42,6 +42,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
                                                                    const gemm::Bf16Pairs* x_pairs = nullptr,
                                                                    bool need_dweight = true);
 
+// The most threads a product of a linear layer runs on (its forward, its dW and, with need_dx, its dx) at batch N,
+// its input (N, I) contiguous as the step's activations are and of x_like's type; 0 where one of them is ATen's
+// (MKL keeps threads of its own). From the plans in force (gemm::plan_for).
+int linear_product_threads(const at::Tensor& x_like, int64_t N, const at::Tensor& weight, bool need_dx);
+
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target,
                                                                       int64_t ignore_index);

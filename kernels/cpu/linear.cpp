@@ -229,6 +229,26 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
   return {dx, dweight, dbias};
 }
 
+int linear_product_threads(const at::Tensor& x_like, int64_t N, const at::Tensor& weight, bool need_dx) {
+  const int64_t I = weight.size(1), O = weight.size(0);
+  const gemm::View x{nullptr, I, 1}, wt{nullptr, weight.stride(1), weight.stride(0)}, w{nullptr, weight.stride(0),
+                                                                                         weight.stride(1)};
+  const gemm::View dz{nullptr, O, 1}, dzt{nullptr, 1, O};             // the products' views, as above
+  struct Product {
+    int64_t M, N, K;
+    gemm::View a, b;
+  };
+  std::vector<Product> products{{N, O, I, x, wt}, {O, I, N, dzt, x}};
+  if (need_dx) products.push_back({N, I, O, dz, w});
+  int most = 1;
+  for (const Product& p : products) {
+    if (!use_own_gemm(x_like, p.M, p.N, p.K)) return 0;
+    const gemm::Shape shape{p.M, p.N, p.K, gemm::layout_of(p.a), gemm::layout_of(p.b)};
+    most = std::max(most, gemm::plan_for(shape, gemm::Isa::kAuto).threads);
+  }
+  return most;
+}
+
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("linear_forward", [](const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                               c10::string_view activation) {

@@ -8,15 +8,24 @@
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
 // "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
 // trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
+// The epoch op runs these steps in a loop and copies each next batch in during a step: on the second thread while
+// the layers after the first run on one (their products' plans one thread: SimpleNet's fc2 and fc3 at small
+// batches), otherwise before them on every thread (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
+// epoch at batch 64 took 8% less time so (benchmarks/RESULTS.md, eleventh session).
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/record_function.h>
+#include <omp.h>
 #include <torch/library.h>
 
 #include <string>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <exception>
+#include <functional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -52,13 +61,65 @@ auto with_grad(const List& xs, const std::vector<at::Tensor>& grads) {
   return out;
 }
 
+// Work to run beside a step (the epoch's gather of the next batch), or none; side(true) may use every thread (it
+// runs alone), side(false) runs on its own thread beside the step's.
+using Side = std::function<void(bool all_threads)>;
+
+// Whether the step's layers after the first run every product on one thread (gemm::plan_for; SimpleNet's fc2 and
+// fc3 up to batch 32 on the derived plans, and at 64 on the tuner's on the 2-core Xeon), in float32, and a second
+// thread is there: then that thread is idle from the end of fc1's forward to the start of fc1's backward.
+bool inner_layers_on_one_thread(const at::Tensor& x, at::TensorList weights) {
+  if (omp_in_parallel() || omp_get_max_threads() < 2 || gemm::default_format() != gemm::Format::kFloat32) return false;
+  for (size_t k = 1; k < weights.size(); ++k)
+    if (linear_product_threads(x, x.size(0), weights[k], /*need_dx=*/true) != 1) return false;
+  return true;
+}
+
+// work() on this thread and, where `beside`, side(false) at the same time on a second one (else side(true) first);
+// an exception of either is thrown here once both are done. Inside the region work()'s passes and products run on
+// its thread alone (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are
+// one thread: the same bits.
+void run_beside(const std::function<void()>& work, const Side& side, bool beside) {
+  if (!side) return work();
+  if (!beside) {
+    {
+      RECORD_FUNCTION("epoch: next batch gathered", c10::ArrayRef<const c10::IValue>{});
+      side(true);
+    }
+    return work();
+  }
+  RECORD_FUNCTION("step: inner layers, next batch gathered beside", c10::ArrayRef<const c10::IValue>{});   // on this thread
+  std::exception_ptr errors[2];
+  bool side_ran = false;
+#pragma omp parallel num_threads(2)
+  {
+    const int t = omp_get_thread_num();
+    try {
+      if (t == 0) {
+        work();
+      } else if (t == 1) {
+        side_ran = true;
+        side(false);
+      }
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  }
+  if (!side_ran) side(true);                   // the region had one thread
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
 // forward, the cross-entropy and the backward that every optimizer's step below shares. With `outer`, a
 // weight whose dW is one outer product (outer_dweight: a batch of one) gets no dW: its grads entry stays
-// undefined and outer[k] holds the dz and x it is made of.
+// undefined and outer[k] holds the dz and x it is made of. `side` runs once the first layer's forward is done: on
+// the second thread during the other layers' forward, the loss and their backward where those run on one thread
+// (inner_layers_on_one_thread), else before them.
 std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& x, const at::Tensor& target,
                                                               at::TensorList weights, at::TensorList biases,
-                                                              Activation act, std::vector<OuterGrad>* outer = nullptr) {
+                                                              Activation act, std::vector<OuterGrad>* outer = nullptr,
+                                                              const Side& side = {}) {
   const size_t L = weights.size();
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
@@ -72,21 +133,17 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     const bool rows = h.dim() == 2 && h.scalar_type() == at::kFloat && h.stride(1) == 1;
     return rows && gemm::pairs_pay(h.size(0), h.size(1)) ? &pairs[k] : nullptr;
   };
-  for (size_t k = 0; k < L; ++k) {
+  const auto forward = [&](size_t k) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " forward", c10::ArrayRef<const c10::IValue>{});
     auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity, pairs_of(k));
     acts.push_back(out);
     saved.push_back(reads_pre(act) && k + 1 < L ? pre : out);
-  }
+  };
   at::Tensor loss, dh;
-  {
-    RECORD_FUNCTION("step: cross-entropy", c10::ArrayRef<const c10::IValue>{});
-    std::tie(loss, dh) = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
-  }
   std::vector<at::Tensor> grads(2 * L);
   // dh reaches layer k already through layer k's activation: layer k + 1 applied act'(saved[k]) in the
   // epilogue of its dx product (`through`), where the values were still in registers.
-  for (size_t k = L; k-- > 0;) {
+  const auto backward = [&](size_t k) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
     const bool left = outer && outer_dweight(acts[k], weights[k]);
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
@@ -99,14 +156,25 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     grads[2 * k] = dweight;
     grads[2 * k + 1] = dbias;
     dh = dx;
-  }
+  };
+  forward(0);
+  const auto inner = [&] {                     // everything between the first layer's forward and its backward
+    for (size_t k = 1; k < L; ++k) forward(k);
+    {
+      RECORD_FUNCTION("step: cross-entropy", c10::ArrayRef<const c10::IValue>{});
+      std::tie(loss, dh) = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
+    }
+    for (size_t k = L; k-- > 1;) backward(k);
+  };
+  run_beside(inner, side, side && inner_layers_on_one_thread(x, weights));
+  backward(0);
   return {loss, grads};
 }
 
-at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
-                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
-                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
-                            bool maximize) {
+// The whole SGD step; `side` as loss_and_grads takes it (the epoch's next gather).
+at::Tensor sgd_step(const at::Tensor& x, const at::Tensor& target, at::TensorList weights, at::TensorList biases,
+                    at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
+                    double dampening, double weight_decay, bool nesterov, bool maximize, const Side& side) {
   const Activation act = parse_activation(activation);
   const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
@@ -114,7 +182,7 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
   // dW is never written and read back (fc1's: 400 KB stored, then read by the update). On the 2-core Xeon of
   // 2026-12-06 the step at batch 1 took 36-41 us instead of 73-84 (benchmarks/RESULTS.md, tenth session).
   std::vector<OuterGrad> outer;
-  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side);
   RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
   sgd_update_cpu(with_grad(params, grads), with_grad(grads, grads),
                  momentum != 0 ? with_grad(momentum_buffers, grads) : std::vector<at::Tensor>(), lr, momentum,
@@ -132,11 +200,10 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
 // bias corrections optim/adam.py computes on the host, in the same double operations (Python's ** is C's
 // pow, so (1 - beta2^t)^0.5 is pow(., 0.5) here, not sqrt): lr / (1 - beta1^t) and (1 - beta2^t)^0.5.
 // The counts advance once the update is done (a bad target stops the step before anything changes).
-at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
-                             at::TensorList biases, at::TensorList steps, at::TensorList exp_avgs,
-                             at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, c10::string_view activation,
-                             double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-                             bool amsgrad, bool maximize) {
+at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, at::TensorList weights, at::TensorList biases,
+                     at::TensorList steps, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
+                     at::TensorList max_exp_avg_sqs, c10::string_view activation, double lr, double beta1, double beta2,
+                     double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize, const Side& side) {
   const Activation act = parse_activation(activation);
   const std::vector<at::Tensor> params = step_params(weights, biases);
   TORCH_CHECK(steps.size() == params.size(), "steps: expected ", params.size(), " step counts (one per param), got ",
@@ -151,8 +218,8 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
     bias_correction2_sqrts.push_back(std::pow(1 - std::pow(beta2, t), 0.5));
   }
   check_adam_state(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes, bias_correction2_sqrts);
-  std::vector<OuterGrad> outer;                // at a batch of one: no dW (mlp_sgd_step_cpu says why)
-  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer);
+  std::vector<OuterGrad> outer;                // at a batch of one: no dW (sgd_step says why)
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side);
   RECORD_FUNCTION("step: adam update", c10::ArrayRef<const c10::IValue>{});
   adam_update_cpu(with_grad(params, grads), with_grad(grads, grads), with_grad(exp_avgs, grads),
                   with_grad(exp_avg_sqs, grads),
@@ -171,10 +238,30 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
   return loss;
 }
 
-// An epoch of steps in one call: step k gathers the rows order[k B : (k + 1) B] of x and target (index_select,
-// as the Python loop over TensorLoader's batches does) and trains on them with step(xb, yb) -> loss; order
-// may hold fewer indices than x has rows (the rest of an epoch). What goes away is the Python around each
-// step (its checks, the gathers' dispatch, the op call).
+// The ops: one step each.
+at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
+                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                            bool maximize) {
+  return sgd_step(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening, weight_decay,
+                  nesterov, maximize, {});
+}
+
+at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                             at::TensorList biases, at::TensorList steps, at::TensorList exp_avgs,
+                             at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, c10::string_view activation,
+                             double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                             bool amsgrad, bool maximize) {
+  return adam_step(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr, beta1,
+                   beta2, eps, weight_decay, decoupled, amsgrad, maximize, {});
+}
+
+// An epoch of steps in one call: step k trains with step(xb, yb, side) -> loss on the rows order[k B : (k + 1) B]
+// of x and target, gathered into xb, yb as the Python loop over TensorLoader's batches gathers them (index_select);
+// order may hold fewer indices than x has rows (the rest of an epoch). What goes away is the Python around each
+// step (its checks, the gathers' dispatch, the op call). Each gather is plain row copies into one of two batch
+// buffers, the next batch's made by the step as its `side` work: on the second thread while the layers after
+// the first run on one (loss_and_grads). Every index is checked before the first step.
 template <typename Step>
 at::Tensor epoch_of(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order, int64_t batch_size,
                     bool drop_last, const Step& step) {
@@ -184,22 +271,53 @@ at::Tensor epoch_of(const at::Tensor& x, const at::Tensor& target, const at::Ten
               target.sizes());
   TORCH_CHECK(order.dim() == 1 && order.scalar_type() == at::kLong, "order: expected int64 row indices (k,), got ",
               order.scalar_type(), " ", order.sizes());
-  const at::Tensor rows = x.reshape({x.size(0), -1});
-  const int64_t n = order.size(0), steps = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
+  const at::Tensor rows = x.reshape({x.size(0), -1}).contiguous(), labels = target.contiguous();
+  const at::Tensor index = order.contiguous();
+  const int64_t n = index.size(0), steps = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
+  if (n > 0) {
+    const auto [lo, hi] = at::aminmax(index);
+    TORCH_CHECK(lo.item<int64_t>() >= 0 && hi.item<int64_t>() < x.size(0), "order: expected row indices in [0, ",
+                x.size(0), "), got ", lo.item<int64_t>() < 0 ? lo.item<int64_t>() : hi.item<int64_t>());
+  }
+  struct Batch {
+    at::Tensor x, y;
+  };
+  const auto batch_of = [&](int64_t size) {
+    return Batch{at::empty({size, rows.size(1)}, rows.options()), at::empty({size}, labels.options())};
+  };
+  // Two buffers for the full batches, taken in turns (step k reads one while the next gather fills the other),
+  // and one for the last batch where it is short: made here, not on the thread that gathers.
+  const int64_t last = steps > 0 ? std::min(n, steps * batch_size) - (steps - 1) * batch_size : 0;
+  Batch full[2] = {batch_of(std::min(batch_size, n)), batch_of(std::min(batch_size, n))};
+  Batch ragged = last != batch_size && steps > 0 ? batch_of(last) : Batch{};
+  const auto buffer = [&](int64_t k) -> Batch& { return k == steps - 1 && ragged.x.defined() ? ragged : full[k % 2]; };
+  const int64_t row_bytes = rows.size(1) * rows.element_size(), label_bytes = labels.element_size();
+  // Batch k's rows copied in, on every thread (index_select's grain) or on this one alone.
+  const auto gather = [&](int64_t k, bool all_threads) {
+    Batch& b = buffer(k);
+    const int64_t* idx = index.data_ptr<int64_t>() + k * batch_size;
+    const auto* x_in = static_cast<const char*>(rows.data_ptr());
+    const auto* y_in = static_cast<const char*>(labels.data_ptr());
+    auto* x_out = static_cast<char*>(b.x.data_ptr());
+    auto* y_out = static_cast<char*>(b.y.data_ptr());
+    const auto copy = [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        std::memcpy(x_out + i * row_bytes, x_in + idx[i] * row_bytes, row_bytes);
+        std::memcpy(y_out + i * label_bytes, y_in + idx[i] * label_bytes, label_bytes);
+      }
+    };
+    if (all_threads) {
+      at::parallel_for(0, b.x.size(0), gemm::rows_per_grain(rows.size(1)), copy);
+    } else {
+      copy(0, b.x.size(0));
+    }
+  };
   std::vector<at::Tensor> losses;
   losses.reserve(static_cast<size_t>(steps));
-  // One batch buffer for every full batch, gathered into in place: no allocation per step.
-  at::Tensor xb = at::empty({std::min(batch_size, n), rows.size(1)}, rows.options());
-  at::Tensor yb = at::empty({std::min(batch_size, n)}, target.options());
+  if (steps > 0) gather(0, true);
   for (int64_t k = 0; k < steps; ++k) {
-    const at::Tensor idx = order.slice(0, k * batch_size, std::min(n, (k + 1) * batch_size));
-    if (idx.size(0) != xb.size(0)) {                     // the last, short batch
-      xb = at::empty({idx.size(0), rows.size(1)}, rows.options());
-      yb = at::empty({idx.size(0)}, target.options());
-    }
-    at::index_select_out(xb, rows, 0, idx);
-    at::index_select_out(yb, target, 0, idx);
-    losses.push_back(step(xb, yb));
+    const Side next = k + 1 < steps ? Side([&gather, k](bool all_threads) { gather(k + 1, all_threads); }) : Side();
+    losses.push_back(step(buffer(k).x, buffer(k).y, next));
   }
   return losses.empty() ? at::empty({0}, x.options()) : at::stack(losses);
 }
@@ -208,10 +326,11 @@ at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, cons
                              int64_t batch_size, bool drop_last, at::TensorList weights, at::TensorList biases,
                              at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
                              double dampening, double weight_decay, bool nesterov, bool maximize) {
-  return epoch_of(x, target, order, batch_size, drop_last, [&](const at::Tensor& xb, const at::Tensor& yb) {
-    return mlp_sgd_step_cpu(xb, yb, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
-                            weight_decay, nesterov, maximize);
-  });
+  return epoch_of(x, target, order, batch_size, drop_last,
+                  [&](const at::Tensor& xb, const at::Tensor& yb, const Side& side) {
+                    return sgd_step(xb, yb, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
+                                    weight_decay, nesterov, maximize, side);
+                  });
 }
 
 at::Tensor mlp_adam_epoch_cpu(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order,
@@ -220,10 +339,12 @@ at::Tensor mlp_adam_epoch_cpu(const at::Tensor& x, const at::Tensor& target, con
                               at::TensorList max_exp_avg_sqs, c10::string_view activation, double lr, double beta1,
                               double beta2, double eps, double weight_decay, bool decoupled, bool amsgrad,
                               bool maximize) {
-  return epoch_of(x, target, order, batch_size, drop_last, [&](const at::Tensor& xb, const at::Tensor& yb) {
-    return mlp_adam_step_cpu(xb, yb, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr,
-                             beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize);
-  });
+  return epoch_of(x, target, order, batch_size, drop_last,
+                  [&](const at::Tensor& xb, const at::Tensor& yb, const Side& side) {
+                    return adam_step(xb, yb, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                                     activation, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize,
+                                     side);
+                  });
 }
 
 }  // namespace

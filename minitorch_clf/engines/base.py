@@ -115,6 +115,9 @@ class Engine:
             raise ValueError(f"order: expected int64 row indices of shape ({n},), got {got}")
         if order.device != self.device:
             raise ValueError(f"order: expected device {self.device}, got {order.device}")
+        if n and not bool(((order >= 0) & (order < n)).all()):
+            bad = order[(order < 0) | (order >= n)][0].item()
+            raise ValueError(f"order: expected row indices in [0, {n}), got {bad}")
 
     def check_batch(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         n_in = self.config.in_features

@@ -15,7 +15,7 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
     same kernels composed in C++: the Python between ~10 op calls costs more than the GEMMs at batch 64.
     It leaves `.grad` as the last layered step wrote it. `train_epoch` on the CPU runs the whole epoch as
     one call of `mlp_sgd_epoch_` (`mlp_adam_epoch_`): each step's gather and step in C++, no Python between
-    the steps.
+    the steps, each next batch copied in on the second thread while the layers after the first run on one.
   * on a GPU, a CUDA graph: after `GRAPH_WARMUP` eager steps of a batch shape the step is captured
     for that shape and replayed - the batch is copied into the graph's inputs, one replay runs every
     kernel. A failed capture falls back to eager steps with a warning.
