@@ -189,7 +189,7 @@ def test_fused_cpu_epoch_is_one_call_and_the_same_bits(kw):
 def test_fused_cpu_epoch_gathers_the_next_batch_beside_the_inner_layers(threads, optimizer):
     """With a second thread, and every product of the layers after the first on one thread (SimpleNet's derived
     plans at batch 32), the epoch op copies batch k + 1 in on the second thread while step k runs fc2, fc3 and the
-    loss; with one thread it copies it in before them. Either way the same bits as the loop of steps."""
+    loss; with one thread it copies it in before step k + 1. Either way the same bits as the loop of steps."""
     from torch.profiler import ProfilerActivity, profile
 
     from minitorch_clf import data as D
@@ -210,9 +210,9 @@ def test_fused_cpu_epoch_gathers_the_next_batch_beside_the_inner_layers(threads,
     for p, q in zip(stepped.model.parameters(), whole.model.parameters()):
         assert torch.equal(p, q)
     calls = {e.key: e.count for e in prof.key_averages()}
-    gathers = len(expected) - 1                                     # every batch but the first, during a step
+    steps = len(expected)
     beside, first = calls.get("step: inner layers, next batch gathered beside", 0), calls.get("epoch: next batch gathered", 0)
-    assert (beside, first) == ((gathers, 0) if threads == 2 else (0, gathers))
+    assert (beside, first) == ((steps - 1, 1) if threads == 2 else (0, steps))    # beside: all but the first
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])

@@ -8,9 +8,9 @@
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
 // "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
 // trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
-// The epoch op runs these steps in a loop and copies each next batch in during a step: on the second thread while
-// the layers after the first run on one (their products' plans one thread: SimpleNet's fc2 and fc3 at small
-// batches), otherwise before them on every thread (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
+// The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
+// layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
+// the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
 // epoch at batch 64 took 8% less time so (benchmarks/RESULTS.md, eleventh session).
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
@@ -61,9 +61,11 @@ auto with_grad(const List& xs, const std::vector<at::Tensor>& grads) {
   return out;
 }
 
-// Work to run beside a step (the epoch's gather of the next batch), or none; side(true) may use every thread (it
-// runs alone), side(false) runs on its own thread beside the step's.
-using Side = std::function<void(bool all_threads)>;
+// Work a step may run on its second thread (the epoch's copy of the next batch, on one thread), and whether it did.
+struct Side {
+  std::function<void()> work;
+  bool done = false;
+};
 
 // Whether the step's layers after the first run every product on one thread (gemm::plan_for; SimpleNet's fc2 and
 // fc3 up to batch 32 on the derived plans, and at 64 on the tuner's on the 2-core Xeon), in float32, and a second
@@ -75,22 +77,15 @@ bool inner_layers_on_one_thread(const at::Tensor& x, at::TensorList weights) {
   return true;
 }
 
-// work() on this thread and, where `beside`, side(false) at the same time on a second one (else side(true) first);
-// an exception of either is thrown here once both are done. Inside the region work()'s passes and products run on
-// its thread alone (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are
-// one thread: the same bits.
-void run_beside(const std::function<void()>& work, const Side& side, bool beside) {
-  if (!side) return work();
-  if (!beside) {
-    {
-      RECORD_FUNCTION("epoch: next batch gathered", c10::ArrayRef<const c10::IValue>{});
-      side(true);
-    }
-    return work();
-  }
+// work() on this thread, and side->work() at the same time on a second one where `beside` (then side->done); an
+// exception of either is thrown here once both are done. Inside the region work()'s passes and products run on its
+// thread alone (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are one
+// thread: the same bits. Without `beside` the side work is left to the caller: run in the middle of a step on
+// every thread, the copy of 256 rows made the epoch at 256 11% slower (it evicted the batch fc1's dW reads next).
+void run_beside(const std::function<void()>& work, Side* side, bool beside) {
+  if (!side || !beside) return work();
   RECORD_FUNCTION("step: inner layers, next batch gathered beside", c10::ArrayRef<const c10::IValue>{});   // on this thread
   std::exception_ptr errors[2];
-  bool side_ran = false;
 #pragma omp parallel num_threads(2)
   {
     const int t = omp_get_thread_num();
@@ -98,14 +93,13 @@ void run_beside(const std::function<void()>& work, const Side& side, bool beside
       if (t == 0) {
         work();
       } else if (t == 1) {
-        side_ran = true;
-        side(false);
+        side->work();
+        side->done = true;
       }
     } catch (...) {
       errors[t] = std::current_exception();
     }
   }
-  if (!side_ran) side(true);                   // the region had one thread
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
 }
@@ -113,13 +107,13 @@ void run_beside(const std::function<void()>& work, const Side& side, bool beside
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
 // forward, the cross-entropy and the backward that every optimizer's step below shares. With `outer`, a
 // weight whose dW is one outer product (outer_dweight: a batch of one) gets no dW: its grads entry stays
-// undefined and outer[k] holds the dz and x it is made of. `side` runs once the first layer's forward is done: on
-// the second thread during the other layers' forward, the loss and their backward where those run on one thread
-// (inner_layers_on_one_thread), else before them.
+// undefined and outer[k] holds the dz and x it is made of. `side` runs on the second thread during the other
+// layers' forward, the loss and their backward where those run on one thread (inner_layers_on_one_thread), and
+// not at all otherwise (side->done says which).
 std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& x, const at::Tensor& target,
                                                               at::TensorList weights, at::TensorList biases,
                                                               Activation act, std::vector<OuterGrad>* outer = nullptr,
-                                                              const Side& side = {}) {
+                                                              Side* side = nullptr) {
   const size_t L = weights.size();
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
@@ -174,7 +168,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
 // The whole SGD step; `side` as loss_and_grads takes it (the epoch's next gather).
 at::Tensor sgd_step(const at::Tensor& x, const at::Tensor& target, at::TensorList weights, at::TensorList biases,
                     at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
-                    double dampening, double weight_decay, bool nesterov, bool maximize, const Side& side) {
+                    double dampening, double weight_decay, bool nesterov, bool maximize, Side* side) {
   const Activation act = parse_activation(activation);
   const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
@@ -203,7 +197,7 @@ at::Tensor sgd_step(const at::Tensor& x, const at::Tensor& target, at::TensorLis
 at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, at::TensorList weights, at::TensorList biases,
                      at::TensorList steps, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
                      at::TensorList max_exp_avg_sqs, c10::string_view activation, double lr, double beta1, double beta2,
-                     double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize, const Side& side) {
+                     double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize, Side* side) {
   const Activation act = parse_activation(activation);
   const std::vector<at::Tensor> params = step_params(weights, biases);
   TORCH_CHECK(steps.size() == params.size(), "steps: expected ", params.size(), " step counts (one per param), got ",
@@ -244,7 +238,7 @@ at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::T
                             double lr, double momentum, double dampening, double weight_decay, bool nesterov,
                             bool maximize) {
   return sgd_step(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening, weight_decay,
-                  nesterov, maximize, {});
+                  nesterov, maximize, nullptr);
 }
 
 at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
@@ -253,15 +247,16 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
                              double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
                              bool amsgrad, bool maximize) {
   return adam_step(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr, beta1,
-                   beta2, eps, weight_decay, decoupled, amsgrad, maximize, {});
+                   beta2, eps, weight_decay, decoupled, amsgrad, maximize, nullptr);
 }
 
 // An epoch of steps in one call: step k trains with step(xb, yb, side) -> loss on the rows order[k B : (k + 1) B]
 // of x and target, gathered into xb, yb as the Python loop over TensorLoader's batches gathers them (index_select);
 // order may hold fewer indices than x has rows (the rest of an epoch). What goes away is the Python around each
 // step (its checks, the gathers' dispatch, the op call). Each gather is plain row copies into one of two batch
-// buffers, the next batch's made by the step as its `side` work: on the second thread while the layers after
-// the first run on one (loss_and_grads). Every index is checked before the first step.
+// buffers: the next batch's by step k as its side work where it can (on its second thread, while the layers after
+// the first run on one: loss_and_grads), else here before step k + 1, on every thread. Every index is checked
+// before the first step.
 template <typename Step>
 at::Tensor epoch_of(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order, int64_t batch_size,
                     bool drop_last, const Step& step) {
@@ -314,10 +309,15 @@ at::Tensor epoch_of(const at::Tensor& x, const at::Tensor& target, const at::Ten
   };
   std::vector<at::Tensor> losses;
   losses.reserve(static_cast<size_t>(steps));
-  if (steps > 0) gather(0, true);
+  bool ready = false;                          // whether batch k was gathered beside step k - 1
   for (int64_t k = 0; k < steps; ++k) {
-    const Side next = k + 1 < steps ? Side([&gather, k](bool all_threads) { gather(k + 1, all_threads); }) : Side();
-    losses.push_back(step(buffer(k).x, buffer(k).y, next));
+    if (!ready) {
+      RECORD_FUNCTION("epoch: next batch gathered", c10::ArrayRef<const c10::IValue>{});
+      gather(k, true);
+    }
+    Side next{[&gather, k] { gather(k + 1, false); }};
+    losses.push_back(step(buffer(k).x, buffer(k).y, k + 1 < steps ? &next : nullptr));
+    ready = next.done;
   }
   return losses.empty() ? at::empty({0}, x.options()) : at::stack(losses);
 }
@@ -327,7 +327,7 @@ at::Tensor mlp_sgd_epoch_cpu(const at::Tensor& x, const at::Tensor& target, cons
                              at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
                              double dampening, double weight_decay, bool nesterov, bool maximize) {
   return epoch_of(x, target, order, batch_size, drop_last,
-                  [&](const at::Tensor& xb, const at::Tensor& yb, const Side& side) {
+                  [&](const at::Tensor& xb, const at::Tensor& yb, Side* side) {
                     return sgd_step(xb, yb, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
                                     weight_decay, nesterov, maximize, side);
                   });
@@ -340,7 +340,7 @@ at::Tensor mlp_adam_epoch_cpu(const at::Tensor& x, const at::Tensor& target, con
                               double beta2, double eps, double weight_decay, bool decoupled, bool amsgrad,
                               bool maximize) {
   return epoch_of(x, target, order, batch_size, drop_last,
-                  [&](const at::Tensor& xb, const at::Tensor& yb, const Side& side) {
+                  [&](const at::Tensor& xb, const at::Tensor& yb, Side* side) {
                     return adam_step(xb, yb, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
                                      activation, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize,
                                      side);
