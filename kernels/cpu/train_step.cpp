@@ -256,7 +256,7 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
 // step (its checks, the gathers' dispatch, the op call). Each gather is plain row copies into one of two batch
 // buffers: the next batch's by step k as its side work where it can (on its second thread, while the layers after
 // the first run on one: loss_and_grads), else here before step k + 1, on every thread. Every index is checked
-// before the first step.
+// before the first step. (x's rows are read as one contiguous array: copied once per call where they are not.)
 template <typename Step>
 at::Tensor epoch_of(const at::Tensor& x, const at::Tensor& target, const at::Tensor& order, int64_t batch_size,
                     bool drop_last, const Step& step) {
