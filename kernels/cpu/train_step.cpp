@@ -11,7 +11,7 @@
 // The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
 // layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
 // the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
-// epoch at batch 64 took 4-10% less time so in most pairs (benchmarks/RESULTS.md, eleventh session).
+// epoch at batch 64 took 8% less time so (the median of 14 pairs) (benchmarks/RESULTS.md, eleventh session).
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
