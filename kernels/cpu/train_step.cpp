@@ -77,13 +77,13 @@ bool inner_layers_on_one_thread(const at::Tensor& x, at::TensorList weights) {
   return true;
 }
 
-// work() on this thread, and side->work() at the same time on a second one where `beside` (then side->done); an
-// exception of either is thrown here once both are done. Inside the region work()'s passes and products run on its
-// thread alone (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are one
-// thread: the same bits. Without `beside` the side work is left to the caller: run in the middle of a step on
+// work() on this thread, and side->work() at the same time on a second one (then side->done); an exception of
+// either is thrown here once both are done. Inside the region work()'s passes and products run on its thread alone
+// (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are one thread: the same
+// bits. With no side (nullptr) just work(): the side work is left to the caller. Run in the middle of a step on
 // every thread, the copy of 256 rows made the epoch at 256 11% slower (it evicted the batch fc1's dW reads next).
-void run_beside(const std::function<void()>& work, Side* side, bool beside) {
-  if (!side || !beside) return work();
+void run_beside(const std::function<void()>& work, Side* side) {
+  if (!side) return work();
   RECORD_FUNCTION("step: inner layers, next batch gathered beside", c10::ArrayRef<const c10::IValue>{});   // on this thread
   std::exception_ptr errors[2];
 #pragma omp parallel num_threads(2)
@@ -160,7 +160,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     }
     for (size_t k = L; k-- > 1;) backward(k);
   };
-  run_beside(inner, side, side && inner_layers_on_one_thread(x, weights));
+  run_beside(inner, side && inner_layers_on_one_thread(x, weights) ? side : nullptr);
   backward(0);
   return {loss, grads};
 }
