@@ -184,35 +184,41 @@ def test_fused_cpu_epoch_is_one_call_and_the_same_bits(kw):
         assert torch.equal(p, q)
 
 
-def _epoch_beside_the_loop(optimizer):
-    """An epoch of the fused engine's epoch op at batch 32, profiled, and the same batches stepped one by one."""
+def _epoch_beside_the_loop(optimizer, batch):
+    """An epoch of the fused engine's epoch op at `batch`, profiled, and the same batches stepped one by one."""
     from torch.profiler import ProfilerActivity, profile
 
     from minitorch_clf import data as D
 
-    loader = D.TensorLoader(D.synthetic_mnist(200), 32, seed=5)
+    loader = D.TensorLoader(D.synthetic_mnist(200), batch, seed=5)
     stepped, whole = (build_engine("fused", optimizer=optimizer, lr=0.05, seed=7) for _ in range(2))
     stepped.step(*next(iter(loader.epoch(0))))                     # both make their state on a step of their own
     whole.step(*next(iter(loader.epoch(0))))
     expected = torch.stack([stepped.step(x, y) for x, y in loader.epoch(1)])
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        losses = whole.train_epoch(loader.x, loader.y, loader.order(1), 32)
+        losses = whole.train_epoch(loader.x, loader.y, loader.order(1), batch)
     return losses, expected, stepped, whole, prof
+
+
+BESIDE = {16: "step: inner layers, next batch gathered beside",
+          32: "step: dW and db of the layers after the first, next batch gathered beside"}
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("threads", [2, 1])
-def test_fused_cpu_epoch_gathers_the_next_batch_beside_the_inner_layers(threads, optimizer):
-    """With a second thread, and every product of the layers after the first on one thread (SimpleNet's derived
-    plans at batch 32), the epoch op copies batch k + 1 in on the second thread while step k runs fc2, fc3 and the
-    loss; with one thread it copies it in before step k + 1. Either way the same bits as the loop of steps."""
+@pytest.mark.parametrize("batch", sorted(BESIDE))
+def test_fused_cpu_epoch_gathers_the_next_batch_beside_the_step(batch, threads, optimizer):
+    """With a second thread the epoch op copies batch k + 1 in on it while step k's first thread runs what runs on
+    one: at batch 16 the layers after the first (every product of theirs on one thread on SimpleNet's derived
+    plans), from 32 rows on their dW and db (the rest of those layers runs cut by rows, on both threads). With one
+    thread it copies it in before step k + 1. Either way the same bits as the loop of steps."""
     from minitorch_clf.ops import tune
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with tune.derived_only():                                   # whatever MINITORCH_CLF_TUNE says
-            losses, expected, stepped, whole, prof = _epoch_beside_the_loop(optimizer)
+            losses, expected, stepped, whole, prof = _epoch_beside_the_loop(optimizer, batch)
     finally:
         torch.set_num_threads(before)
     assert torch.equal(losses, expected)
@@ -220,8 +226,9 @@ def test_fused_cpu_epoch_gathers_the_next_batch_beside_the_inner_layers(threads,
         assert torch.equal(p, q)
     calls = {e.key: e.count for e in prof.key_averages()}
     steps = len(expected)
-    beside, first = calls.get("step: inner layers, next batch gathered beside", 0), calls.get("epoch: next batch gathered", 0)
+    beside, first = sum(calls.get(s, 0) for s in BESIDE.values()), calls.get("epoch: next batch gathered", 0)
     assert (beside, first) == ((steps - 1, 1) if threads == 2 else (0, steps))    # beside: all but the first
+    assert calls.get(BESIDE[batch], 0) == beside
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamw"])

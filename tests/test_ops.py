@@ -218,6 +218,72 @@ def test_whole_step_op_equals_the_layered_fused_step(kw, batch, gemm):
     same_steps(layered, whole, hyper, batch)
 
 
+def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10), target=None):
+    """One mlp_sgd_step_ of an MLP of `sizes` on `threads` threads, profiled: (loss, parameters after, the scopes'
+    counts). Every fourth row's target is ignore_index (-100), so the loss counts some rows only."""
+    from torch.profiler import ProfilerActivity, profile
+
+    W = [rand(o, i, dtype=torch.float32, seed=k) * i ** -0.5 for k, (i, o) in enumerate(zip(sizes, sizes[1:]))]
+    B = [rand(o, dtype=torch.float32, seed=10 + k) * 0.1 for k, o in enumerate(sizes[1:])]
+    bufs = [torch.zeros_like(t) for p in zip(W, B) for t in p]
+    x = rand(batch, sizes[0], dtype=torch.float32, seed=20)
+    y = torch.randint(0, sizes[-1], (batch,), generator=torch.Generator().manual_seed(21)) if target is None else target
+    y[::4] = -100
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with ops.gemm("own"), profile(activities=[ProfilerActivity.CPU]) as prof:
+            loss = OP.mlp_sgd_step_(x, y, W, B, bufs, activation, 0.1, 0.9, 0.0, 0.01, False, False)
+    finally:
+        torch.set_num_threads(before)
+    return loss, W + B + bufs, {e.key: e.count for e in prof.key_averages()}
+
+
+ROWS_SCOPE = "step: layers after the first, rows cut between the threads"
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "identity"])
+@pytest.mark.parametrize("batch", [32, 100, 257])
+def test_the_layers_after_the_first_cut_by_rows_give_the_same_bits(batch, activation):
+    """From 32 rows on, with a second thread, the one-call step runs the layers after the first cut by rows, each
+    thread its rows through the forward, the loss and the dx products (train_step.cpp's layers_by_rows): the same
+    bits as on one thread, where they run layer by layer, and the trace shows which ran."""
+    one, two = _rows_step(batch, activation, 1), _rows_step(batch, activation, 2)
+    assert same_bits(one[0], two[0]) and all(same_bits(a, b) for a, b in zip(one[1], two[1]))
+    assert (one[2].get(ROWS_SCOPE, 0), two[2].get(ROWS_SCOPE, 0)) == (0, 1)
+    assert two[2].get("step: fc2 forward", 0) == 0 and one[2]["step: fc2 forward"] == 1
+
+
+@pytest.mark.parametrize("bad", ["weight", "bias", "target"])
+def test_the_layers_cut_by_rows_check_their_input_before_any_work(bad):
+    """A bad layer after the first, or a bad target, at 40 rows: the message of the layered path (one thread) on
+    two threads too, and no parameter changed."""
+    W = [rand(24, 60, dtype=torch.float32, seed=1), rand(10, 24, dtype=torch.float32, seed=2)]
+    B = [torch.zeros(24), torch.zeros(10)]
+    y = torch.randint(0, 10, (40,), generator=torch.Generator().manual_seed(4))
+    if bad == "weight":
+        W[1] = rand(10, 23, dtype=torch.float32, seed=2)
+    elif bad == "bias":
+        B[1] = torch.zeros(9)
+    else:
+        y[7] = 10
+    before = [t.clone() for t in W + B]
+    messages = []
+    for threads in (1, 2):
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with ops.gemm("own"), pytest.raises(RuntimeError) as error:
+                OP.mlp_sgd_step_(rand(40, 60, dtype=torch.float32, seed=3), y, W, B, [], "relu", 0.1, 0.0, 0.0, 0.0,
+                                 False, False)
+        finally:
+            torch.set_num_threads(torch_threads)
+        messages.append(str(error.value).splitlines()[0])
+        assert all(same_bits(t, u) for t, u in zip(W + B, before))
+    assert messages[0] == messages[1]
+    assert {"weight": "23", "bias": "bias: expected shape (10,)", "target": "class index 10 at position 7"}[bad] in messages[0]
+
+
 def test_a_batch_of_one_updates_with_the_products_zeros():
     """At a batch of one the update makes dW's rows itself (with gemm.h's GEMM: ATen's makes its dW products);
     where x holds zeros, dz[i] · 0 is -0 for a negative dz[i], and the dW product (a sum from zero) stores +0.

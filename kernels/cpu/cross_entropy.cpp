@@ -117,7 +117,58 @@ __attribute__((target("avx512f,avx512vl,fma"))) void cross_entropy_rows16(const 
     row_loss[i] = (counted >> i) & 1 ? double(ms[i]) + std::log(double(ss[i])) - double(zs[i]) : 0.0;
 }
 
+// Rows [begin, end) of one row at a time, in acc_t (double for float32 and float64 logits).
+template <typename scalar_t, typename acc_t>
+void cross_entropy_rows_scalar(const scalar_t* zp, scalar_t* dp, const int64_t* y, int64_t begin, int64_t end,
+                               int64_t C, int64_t ignore_index, acc_t inv_n, acc_t* row_loss) {
+  std::vector<acc_t> e(static_cast<size_t>(C));                      // exp(z_c - m) of one row, computed once
+  for (int64_t n = begin; n < end; ++n) {
+    const scalar_t* row = zp + n * C;
+    scalar_t* drow = dp + n * C;
+    if (y[n] == ignore_index) {
+      std::fill(drow, drow + C, scalar_t(0));
+      row_loss[n] = 0;
+      continue;
+    }
+    acc_t m = row[0];                                                  // a NaN reaches s through z - m
+    for (int64_t c = 1; c < C; ++c) m = std::max<acc_t>(m, row[c]);
+    acc_t s = 0;
+    for (int64_t c = 0; c < C; ++c) s += e[c] = std::exp(acc_t(row[c]) - m);
+    row_loss[n] = m + std::log(s) - acc_t(row[y[n]]);
+    const acc_t scale = inv_n / s;                                     // softmax / N' = exp(z - m) / (s N')
+    for (int64_t c = 0; c < C; ++c) {
+      drow[c] = static_cast<scalar_t>(e[c] * scale - (c == y[n] ? inv_n : acc_t(0)));
+    }
+  }
+}
+
+// float32 rows of at most 16 classes sixteen at a time in AVX-512 registers, where the GEMM's ISA is AVX-512
+// (set_isa / MINITORCH_CLF_ISA switch both); otherwise one row at a time in double. Each row's values do not
+// depend on the rows around it (cross_entropy_rows16 works lane by lane), so any cut of the rows gives the same bits.
+bool cross_entropy_wide(int64_t C) { return C <= 16 && gemm::default_isa() == gemm::Isa::kAvx512; }
+
 }  // namespace
+
+int64_t cross_entropy_counted(const int64_t* y, int64_t N, int64_t C, int64_t ignore_index) {
+  int64_t counted = 0;                       // N': the rows whose target is not ignore_index
+  for (int64_t n = 0; n < N; ++n) {          // every target checked before anything is computed
+    if (y[n] == ignore_index) continue;
+    TORCH_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
+                ") and is not ignore_index (", ignore_index, ")");
+    ++counted;
+  }
+  return counted;
+}
+
+void cross_entropy_rows(const float* z, float* dz, const int64_t* y, int64_t begin, int64_t end, int64_t C,
+                        int64_t ignore_index, int64_t counted, double* row_loss) {
+  const double inv_n = 1.0 / double(counted);                        // inf when every row is ignored: unused
+  if (!cross_entropy_wide(C)) return cross_entropy_rows_scalar<float, double>(z, dz, y, begin, end, C, ignore_index,
+                                                                              inv_n, row_loss);
+  for (int64_t n = begin; n < end; n += 16)
+    cross_entropy_rows16(z + n * C, dz + n * C, std::min<int64_t>(16, end - n), C, y + n, ignore_index, float(inv_n),
+                         row_loss + n);
+}
 
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target,
@@ -127,13 +178,7 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
   at::Tensor z = logits.contiguous();
   at::Tensor t = target.contiguous();
   const int64_t* y = t.data_ptr<int64_t>();
-  int64_t counted = 0;                       // N': the rows whose target is not ignore_index
-  for (int64_t n = 0; n < N; ++n) {          // every target checked before anything is computed
-    if (y[n] == ignore_index) continue;
-    TORCH_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
-                ") and is not ignore_index (", ignore_index, ")");
-    ++counted;
-  }
+  const int64_t counted = cross_entropy_counted(y, N, C, ignore_index);
   at::Tensor dlogits = at::empty_like(z);
   at::Tensor loss = at::empty({}, z.options());
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "cross_entropy_forward_backward_cpu", [&] {
@@ -141,43 +186,20 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
     const scalar_t* zp = z.data_ptr<scalar_t>();
     scalar_t* dp = dlogits.data_ptr<scalar_t>();
     std::vector<acc_t> row_loss(static_cast<size_t>(N));
-    const acc_t inv_n = acc_t(1) / acc_t(counted);                  // inf when every row is ignored: unused
-    // float32 rows of at most 16 classes sixteen at a time in AVX-512 registers, where the GEMM's ISA is
-    // AVX-512 (set_isa / MINITORCH_CLF_ISA switch both); otherwise the scalar loop below, in acc_t (double).
-    const bool wide = std::is_same<scalar_t, float>::value && C <= 16 && gemm::default_isa() == gemm::Isa::kAvx512;
-    if (wide) {
-      const float* zf = reinterpret_cast<const float*>(zp);
-      float* df = reinterpret_cast<float*>(dp);
-      double* losses = row_loss.data();                                   // acc_t of float: double
-      const int64_t groups = (N + 15) / 16;
-      at::parallel_for(0, groups, kGroupsPerThread, [&](int64_t begin, int64_t end) {
-        for (int64_t g = begin; g < end; ++g) {
-          const int64_t n = 16 * g;
-          cross_entropy_rows16(zf + n * C, df + n * C, std::min<int64_t>(16, N - n), C, y + n, ignore_index,
-                               float(inv_n), losses + n);
-        }
-      });
+    if constexpr (std::is_same<scalar_t, float>::value) {             // acc_t of float: double
+      const bool wide = cross_entropy_wide(C);               // groups of sixteen rows, or rows of 8192 logits
+      const int64_t units = wide ? (N + 15) / 16 : N, per = wide ? 16 : 1;
+      at::parallel_for(0, units, wide ? kGroupsPerThread : std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)),
+                       [&](int64_t begin, int64_t end) {
+                         // (both branches compile for both types: the casts are the identity where they run)
+                         cross_entropy_rows(reinterpret_cast<const float*>(zp), reinterpret_cast<float*>(dp), y,
+                                            begin * per, std::min(N, end * per), C, ignore_index, counted,
+                                            reinterpret_cast<double*>(row_loss.data()));
+                       });
     } else {
       at::parallel_for(0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t begin, int64_t end) {
-        std::vector<acc_t> e(static_cast<size_t>(C));                  // exp(z_c - m) of one row, computed once
-        for (int64_t n = begin; n < end; ++n) {
-          const scalar_t* row = zp + n * C;
-          scalar_t* drow = dp + n * C;
-          if (y[n] == ignore_index) {
-            std::fill(drow, drow + C, scalar_t(0));
-            row_loss[n] = 0;
-            continue;
-          }
-          acc_t m = row[0];                                              // a NaN reaches s through z - m
-          for (int64_t c = 1; c < C; ++c) m = std::max<acc_t>(m, row[c]);
-          acc_t s = 0;
-          for (int64_t c = 0; c < C; ++c) s += e[c] = std::exp(acc_t(row[c]) - m);
-          row_loss[n] = m + std::log(s) - acc_t(row[y[n]]);
-          const acc_t scale = inv_n / s;                                 // softmax / N' = exp(z - m) / (s N')
-          for (int64_t c = 0; c < C; ++c) {
-            drow[c] = static_cast<scalar_t>(e[c] * scale - (c == y[n] ? inv_n : acc_t(0)));
-          }
-        }
+        cross_entropy_rows_scalar<scalar_t, acc_t>(zp, dp, y, begin, end, C, ignore_index, acc_t(1) / acc_t(counted),
+                                                   row_loss.data());
       });
     }
     acc_t total = 0;

@@ -8,10 +8,15 @@
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
 // "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
 // trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
-// The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
-// layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
-// the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
-// epoch at batch 64 took 8% less time so (the median of 14 pairs) (benchmarks/RESULTS.md, eleventh session).
+// From 32 rows on (with a second thread, float32 products by gemm.h's GEMM, an activation of its epilogue) the
+// layers after the first run cut by rows (layers_by_rows): each thread takes its rows of the batch through their
+// forward, the loss and their dx products, then their dW and db follow as sums over all rows. On the 2-core Xeon
+// of 2026-12-06 (twelfth session, in turns in one process) the step at batch 64-512 took 3-10% less time so.
+// The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or on the
+// second thread while the step before runs on one what runs on one (epoch_of, run_beside): the dW and db of the
+// layers after the first where those are cut by rows, else those whole layers where their products' plans are
+// one thread (SimpleNet's fc2 and fc3 at 16 rows). At batch 64 that made the epoch 8% faster (the median of 14
+// pairs, eleventh session).
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -82,9 +87,9 @@ bool inner_layers_on_one_thread(const at::Tensor& x, at::TensorList weights) {
 // (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are one thread: the same
 // bits. With no side (nullptr) just work(): the side work is left to the caller. Run in the middle of a step on
 // every thread, the copy of 256 rows made the epoch at 256 11% slower (it evicted the batch fc1's dW reads next).
-void run_beside(const std::function<void()>& work, Side* side) {
+void run_beside(const char* scope, const std::function<void()>& work, Side* side) {
   if (!side) return work();
-  RECORD_FUNCTION("step: inner layers, next batch gathered beside", c10::ArrayRef<const c10::IValue>{});   // on this thread
+  RECORD_FUNCTION(scope, c10::ArrayRef<const c10::IValue>{});   // on this thread
   std::exception_ptr errors[2];
 #pragma omp parallel num_threads(2)
   {
@@ -102,6 +107,108 @@ void run_beside(const std::function<void()>& work, Side* side) {
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
+}
+
+// Rows a thread takes at least in layers_by_rows: below it the split costs more than the second thread brings.
+constexpr int64_t kRowsPerThread = 16;
+
+// Whether the layers after the first run cut by rows (layers_by_rows): a second thread is there, the batch has
+// rows for both, the products are float32 by gemm.h's GEMM (every forward and dx product of those layers) and the
+// activation is one of the GEMM's epilogue.
+bool by_rows(const at::Tensor& h1, at::TensorList weights, Activation act) {
+  const int64_t N = h1.size(0);
+  if (omp_in_parallel() || omp_get_max_threads() < 2 || N < 2 * kRowsPerThread || weights.size() < 2) return false;
+  if (gemm::default_format() != gemm::Format::kFloat32 || !gemm::in_epilogue(act) || h1.scalar_type() != at::kFloat)
+    return false;
+  for (size_t k = 1; k < weights.size(); ++k) {                  // (a bad layer: the layered path names it)
+    if (weights[k].dim() != 2 || weights[k].scalar_type() != at::kFloat) return false;
+    const int64_t I = weights[k].size(1), O = weights[k].size(0);
+    if (!use_own_gemm(h1, N, O, I) || !use_own_gemm(h1, N, I, O)) return false;
+  }
+  return true;
+}
+
+// The layers after the first, cut by rows of the batch: from the first layer's output h_1 (acts[1]) to dz_1, the
+// gradient at that output through its activation. Every piece between them works row by row: row n of
+// z_{k+1} = h_k W_kᵀ + b_k reads row n of h_k only, the loss's row n its logits only, row n of dz_{k-1} =
+// (dz_k W_k) · act'(h_k) row n of dz_k and of h_k only. So each thread takes its own rows through all of them in
+// one parallel region, and the rows of h_2 ... h_L, dz_L ... dz_1 a thread writes are the ones it reads next, in
+// its own core's caches. (Run layer by layer, each product cut its own way between the threads, or all on one.)
+// What sums over rows stays outside: the loss here, dW_k and db_k in the caller.
+// The same bits as layer by layer: each product runs the plan of its whole shape (plan_for with the batch's rows),
+// and a plan sums every element in the same order whatever rows it is given (gemm.h); cross_entropy_rows the same
+// for any cut of the rows, and the loss adds the rows' losses in row order.
+// acts: [x, h_1] in, [x, h_1, ..., h_L] out (h_L the logits); returns the loss and dz[k] (N, O_k), k = 0 .. L - 1.
+std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Tensor>& acts, const at::Tensor& target,
+                                                              at::TensorList weights, at::TensorList biases,
+                                                              Activation act) {
+  RECORD_FUNCTION("step: layers after the first, rows cut between the threads", c10::ArrayRef<const c10::IValue>{});
+  const size_t L = weights.size();
+  const int64_t N = acts[1].size(0);
+  struct Layer {
+    gemm::View wt, w;                          // Wᵀ (I, O) for the forward, W (O, I) for dx
+    gemm::Plan forward, dx;
+    gemm::Epilogue out;
+    int64_t I, O;
+  };
+  std::vector<Layer> layers(L);
+  std::vector<at::Tensor> dz(L), bias(L);
+  for (size_t k = 1; k < L; ++k) {
+    const at::Tensor& W = weights[k];
+    check_linear(acts[k], W, biases[k]);       // every check of the layered path comes before any work
+    Layer& l = layers[k];
+    l.I = W.size(1);
+    l.O = W.size(0);
+    l.wt = {W.data_ptr<float>(), W.stride(1), W.stride(0)};
+    l.w = {W.data_ptr<float>(), W.stride(0), W.stride(1)};
+    const gemm::View rows_in{nullptr, l.I, 1}, rows_out{nullptr, l.O, 1};   // h_k, dz_k: contiguous rows
+    l.forward = gemm::plan_for({N, l.O, l.I, gemm::layout_of(rows_in), gemm::layout_of(l.wt)}, gemm::Isa::kAuto);
+    l.dx = gemm::plan_for({N, l.I, l.O, gemm::layout_of(rows_out), gemm::layout_of(l.w)}, gemm::Isa::kAuto);
+    bias[k] = biases[k].contiguous();
+    l.out.bias = bias[k].data_ptr<float>();
+    l.out.act = k + 1 < L ? act : Activation::kIdentity;
+    acts.push_back(at::empty({N, l.O}, acts[1].options()));
+    dz[k - 1] = at::empty({N, l.I}, acts[1].options());
+  }
+  check_cross_entropy(acts[L], target);
+  const int64_t C = acts[L].size(1);
+  dz[L - 1] = at::empty({N, C}, acts[1].options());
+  const at::Tensor y = target.contiguous();
+  const int64_t counted = cross_entropy_counted(y.data_ptr<int64_t>(), N, C, kIgnoreIndex);
+  std::vector<double> row_loss(static_cast<size_t>(N));
+  const int T = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), N / kRowsPerThread));
+  std::exception_ptr error;
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const auto cut = [&](int i) { return i == nt ? N : (N * i / nt + 4) / 8 * 8; };   // whole 8-row tiles
+    const int64_t r0 = cut(t), rows = cut(t + 1) - r0;
+    const auto at_row = [r0](const at::Tensor& m) { return m.data_ptr<float>() + r0 * m.size(1); };
+    try {
+      for (size_t k = 1; k < L; ++k) {                 // h_{k+1} = act(h_k W_kᵀ + b_k), its rows
+        const Layer& l = layers[k];
+        gemm::sgemm_planned(rows, l.O, l.I, {at_row(acts[k]), l.I, 1}, l.wt, at_row(acts[k + 1]), l.O, l.out,
+                            l.forward);
+      }
+      cross_entropy_rows(acts[L].data_ptr<float>(), dz[L - 1].data_ptr<float>(), y.data_ptr<int64_t>(), r0,
+                         r0 + rows, C, kIgnoreIndex, counted, row_loss.data());
+      for (size_t k = L; k-- > 1;) {                   // dz_{k-1} = (dz_k W_k) · act'(h_k), its rows
+        const Layer& l = layers[k];
+        gemm::Epilogue through;
+        through.through_act = act;
+        through.through = at_row(acts[k]);
+        through.through_ld = l.I;
+        gemm::sgemm_planned(rows, l.I, l.O, {at_row(dz[k]), l.O, 1}, l.w, at_row(dz[k - 1]), l.I, through, l.dx);
+      }
+    } catch (...) {
+#pragma omp critical
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  double total = 0;
+  for (double r : row_loss) total += r;        // in row order, as cross_entropy_forward_backward_cpu adds them
+  return {at::full({}, static_cast<float>(total / double(counted)), acts[1].options()), dz};
 }
 
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
@@ -152,6 +259,23 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     dh = dx;
   };
   forward(0);
+  if (by_rows(acts[1], weights, act)) {
+    std::vector<at::Tensor> dz;
+    std::tie(loss, dz) = layers_by_rows(acts, target, weights, biases, act);
+    const auto sums = [&] {                    // the sums over rows: each layer's dW and db
+      for (size_t k = L; k-- > 1;) {
+        RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
+        auto [dx, dweight, dbias] = linear_backward_cpu(dz[k], acts[k], weights[k], acts[k + 1], Activation::kIdentity,
+                                                        /*need_dx=*/false);
+        grads[2 * k] = dweight;
+        grads[2 * k + 1] = dbias;
+      }
+    };
+    run_beside("step: dW and db of the layers after the first, next batch gathered beside", sums, side);
+    dh = dz[0];
+    backward(0);
+    return {loss, grads};
+  }
   const auto inner = [&] {                     // everything between the first layer's forward and its backward
     for (size_t k = 1; k < L; ++k) forward(k);
     {
@@ -160,7 +284,8 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     }
     for (size_t k = L; k-- > 1;) backward(k);
   };
-  run_beside(inner, side && inner_layers_on_one_thread(x, weights) ? side : nullptr);
+  run_beside("step: inner layers, next batch gathered beside", inner,
+             side && inner_layers_on_one_thread(x, weights) ? side : nullptr);
   backward(0);
   return {loss, grads};
 }
