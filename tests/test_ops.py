@@ -203,11 +203,12 @@ def test_the_epoch_op_refuses_an_order_outside_the_rows_before_any_step(bad):
 @pytest.mark.parametrize("kw", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.01),
                                 dict(momentum=0.0, maximize=True), dict(momentum=0.5, dampening=0.3)]
                          + [dict(momentum=0.9, activation=a) for a in MF.ACTIVATIONS if a != "relu"])
-@pytest.mark.parametrize("batch", [33, 1])
+@pytest.mark.parametrize("batch", [33, 130, 1])
 def test_whole_step_op_equals_the_layered_fused_step(kw, batch, gemm):
     """mlp_sgd_step_ composes the same kernels in C++: the same bits as the engine's layer-by-layer step
     (there the activation's derivative runs in the bias-gradient pass, here in the dx product's epilogue
-    of the layer above: the same one multiplication of the same two numbers). At a batch of one the whole
+    of the layer above: the same one multiplication of the same two numbers). At 130 rows the layers after the
+    first run cut by rows where they can (test_the_layers_after_the_first_cut_by_rows_give_the_same_bits). At a batch of one the whole
     step makes no dW: the update computes each dW row from dz and x (sgd_update_outer_cpu), with the value
     the dW product stores (the sign of zero: test_a_batch_of_one_updates_with_the_products_zeros)."""
     from minitorch_clf.engines import build_engine
@@ -243,9 +244,9 @@ ROWS_SCOPE = "step: layers after the first, rows cut between the threads"
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "identity"])
-@pytest.mark.parametrize("batch", [32, 100, 257])
+@pytest.mark.parametrize("batch", [128, 200, 257])
 def test_the_layers_after_the_first_cut_by_rows_give_the_same_bits(batch, activation):
-    """From 32 rows on, with a second thread, the one-call step runs the layers after the first cut by rows, each
+    """From 128 rows on, with a second thread, the one-call step runs the layers after the first cut by rows, each
     thread its rows through the forward, the loss and the dx products (train_step.cpp's layers_by_rows): the same
     bits as on one thread, where they run layer by layer, and the trace shows which ran."""
     one, two = _rows_step(batch, activation, 1), _rows_step(batch, activation, 2)
@@ -256,11 +257,11 @@ def test_the_layers_after_the_first_cut_by_rows_give_the_same_bits(batch, activa
 
 @pytest.mark.parametrize("bad", ["weight", "bias", "target"])
 def test_the_layers_cut_by_rows_check_their_input_before_any_work(bad):
-    """A bad layer after the first, or a bad target, at 40 rows: the message of the layered path (one thread) on
+    """A bad layer after the first, or a bad target, at 130 rows: the message of the layered path (one thread) on
     two threads too, and no parameter changed."""
     W = [rand(24, 60, dtype=torch.float32, seed=1), rand(10, 24, dtype=torch.float32, seed=2)]
     B = [torch.zeros(24), torch.zeros(10)]
-    y = torch.randint(0, 10, (40,), generator=torch.Generator().manual_seed(4))
+    y = torch.randint(0, 10, (130,), generator=torch.Generator().manual_seed(4))
     if bad == "weight":
         W[1] = rand(10, 23, dtype=torch.float32, seed=2)
     elif bad == "bias":
@@ -274,7 +275,7 @@ def test_the_layers_cut_by_rows_check_their_input_before_any_work(bad):
         torch.set_num_threads(threads)
         try:
             with ops.gemm("own"), pytest.raises(RuntimeError) as error:
-                OP.mlp_sgd_step_(rand(40, 60, dtype=torch.float32, seed=3), y, W, B, [], "relu", 0.1, 0.0, 0.0, 0.0,
+                OP.mlp_sgd_step_(rand(130, 60, dtype=torch.float32, seed=3), y, W, B, [], "relu", 0.1, 0.0, 0.0, 0.0,
                                  False, False)
         finally:
             torch.set_num_threads(torch_threads)

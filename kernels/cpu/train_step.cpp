@@ -8,15 +8,13 @@
 // Its pieces are torch.profiler scopes ("step: fc1 forward", "step: cross-entropy", "step: fc3 backward",
 // "step: sgd update" or "step: adam update"; linear.cpp's "backward: ..." inside the backward ones), so a
 // trace of the one call still shows where its time goes; with no profiler running a scope costs one check.
-// From 32 rows on (with a second thread, float32 products by gemm.h's GEMM, an activation of its epilogue) the
+// From 128 rows on (with a second thread, float32 products by gemm.h's GEMM, an activation of its epilogue) the
 // layers after the first run cut by rows (layers_by_rows): each thread takes its rows of the batch through their
-// forward, the loss and their dx products, then their dW and db follow as sums over all rows. On the 2-core Xeon
-// of 2026-12-06 (twelfth session, in turns in one process) the step at batch 64-512 took 3-10% less time so.
-// The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or on the
-// second thread while the step before runs on one what runs on one (epoch_of, run_beside): the dW and db of the
-// layers after the first where those are cut by rows, else those whole layers where their products' plans are
-// one thread (SimpleNet's fc2 and fc3 at 16 rows). At batch 64 that made the epoch 8% faster (the median of 14
-// pairs, eleventh session).
+// forward, the loss and their dx products, then their dW and db follow as sums over all rows, as before.
+// The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
+// layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
+// the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
+// epoch at batch 64 took 8% less time so (the median of 14 pairs) (benchmarks/RESULTS.md, eleventh session).
 //   L layers: weights[k] (O_k, I_k), biases[k] (O_k,); x (N, I_0); target (N,)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -87,9 +85,9 @@ bool inner_layers_on_one_thread(const at::Tensor& x, at::TensorList weights) {
 // (at::parallel_for and gemm.cpp open no region inside one), as they do where their plans are one thread: the same
 // bits. With no side (nullptr) just work(): the side work is left to the caller. Run in the middle of a step on
 // every thread, the copy of 256 rows made the epoch at 256 11% slower (it evicted the batch fc1's dW reads next).
-void run_beside(const char* scope, const std::function<void()>& work, Side* side) {
+void run_beside(const std::function<void()>& work, Side* side) {
   if (!side) return work();
-  RECORD_FUNCTION(scope, c10::ArrayRef<const c10::IValue>{});   // on this thread
+  RECORD_FUNCTION("step: inner layers, next batch gathered beside", c10::ArrayRef<const c10::IValue>{});   // on this thread
   std::exception_ptr errors[2];
 #pragma omp parallel num_threads(2)
   {
@@ -109,8 +107,12 @@ void run_beside(const char* scope, const std::function<void()>& work, Side* side
     if (e) std::rethrow_exception(e);
 }
 
-// Rows a thread takes at least in layers_by_rows: below it the split costs more than the second thread brings.
-constexpr int64_t kRowsPerThread = 16;
+// Rows a thread takes at least in layers_by_rows. On the 2-core Xeon (2026-12-06, twelfth session; SimpleNet, the
+// same plans, shuffled turns in one process and four pairs of processes alternating between builds), cut by rows
+// against layer by layer: with 16 rows a thread (batch 32) the step 9% slower; with 32 (batch 64) the step level
+// in one process and 0-17% slower in the pairs (median 4%), the epoch 2-6% faster in four comparisons of five;
+// with 64 (batch 128) the step 3-12% and the epoch 3-17% faster; level at 256 and 1024.
+constexpr int64_t kRowsPerThread = 64;
 
 // Whether the layers after the first run cut by rows (layers_by_rows): a second thread is there, the batch has
 // rows for both, the products are float32 by gemm.h's GEMM (every forward and dx product of those layers) and the
@@ -262,16 +264,13 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   if (by_rows(acts[1], weights, act)) {
     std::vector<at::Tensor> dz;
     std::tie(loss, dz) = layers_by_rows(acts, target, weights, biases, act);
-    const auto sums = [&] {                    // the sums over rows: each layer's dW and db
-      for (size_t k = L; k-- > 1;) {
-        RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
-        auto [dx, dweight, dbias] = linear_backward_cpu(dz[k], acts[k], weights[k], acts[k + 1], Activation::kIdentity,
-                                                        /*need_dx=*/false);
-        grads[2 * k] = dweight;
-        grads[2 * k + 1] = dbias;
-      }
-    };
-    run_beside("step: dW and db of the layers after the first, next batch gathered beside", sums, side);
+    for (size_t k = L; k-- > 1;) {             // the sums over rows: each layer's dW and db
+      RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
+      auto [dx, dweight, dbias] = linear_backward_cpu(dz[k], acts[k], weights[k], acts[k + 1], Activation::kIdentity,
+                                                      /*need_dx=*/false);
+      grads[2 * k] = dweight;
+      grads[2 * k + 1] = dbias;
+    }
     dh = dz[0];
     backward(0);
     return {loss, grads};
@@ -284,8 +283,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     }
     for (size_t k = L; k-- > 1;) backward(k);
   };
-  run_beside("step: inner layers, next batch gathered beside", inner,
-             side && inner_layers_on_one_thread(x, weights) ? side : nullptr);
+  run_beside(inner, side && inner_layers_on_one_thread(x, weights) ? side : nullptr);
   backward(0);
   return {loss, grads};
 }
