@@ -28,8 +28,10 @@ def quiet_kineto() -> None:
     """Keep the profiler library's own log lines out of a command's output. Kineto (torch.profiler's
     tracer) writes to stderr at every start and stop - USDT markers and, on a CUDA build of torch on a
     machine without a GPU, "ERROR: ... gpuGetDeviceCount failed with code 35", which reports nothing wrong
-    with the run. KINETO_LOG_LEVEL=6 silences them (5 still lets the USDT lines through, torch 2.14); it is
-    read each time a profiler starts, and a level the user set is kept."""
+    with the run. KINETO_LOG_LEVEL=6 silences them (5 still lets the USDT lines through, torch 2.14); a level
+    the user set is kept. Kineto reads it once, when the first profiler of the process starts (torch 2.14:
+    set later, the USDT lines still came), so this is called before any profiler of a command starts; in a
+    process that has run a profiler already it changes nothing."""
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")
 
 
