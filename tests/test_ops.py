@@ -208,9 +208,9 @@ def test_whole_step_op_equals_the_layered_fused_step(kw, batch, gemm):
     """mlp_sgd_step_ composes the same kernels in C++: the same bits as the engine's layer-by-layer step
     (there the activation's derivative runs in the bias-gradient pass, here in the dx product's epilogue
     of the layer above: the same one multiplication of the same two numbers). At 130 rows the layers after the
-    first run cut by rows where they can (test_the_layers_after_the_first_cut_by_rows_give_the_same_bits). At a batch of one the whole
-    step makes no dW: the update computes each dW row from dz and x (sgd_update_outer_cpu), with the value
-    the dW product stores (the sign of zero: test_a_batch_of_one_updates_with_the_products_zeros)."""
+    first run cut by rows where they can (test_the_layers_after_the_first_cut_by_rows_give_the_same_bits). At a
+    batch of one the whole step makes no dW: the update computes each dW row from dz and x (sgd_update_outer_cpu),
+    with the value the dW product stores (the sign of zero: test_a_batch_of_one_updates_with_the_products_zeros)."""
     from minitorch_clf.engines import build_engine
 
     hyper = {k: v for k, v in kw.items() if k not in ("momentum", "activation")}
@@ -219,7 +219,7 @@ def test_whole_step_op_equals_the_layered_fused_step(kw, batch, gemm):
     same_steps(layered, whole, hyper, batch)
 
 
-def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10), target=None):
+def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10)):
     """One mlp_sgd_step_ of an MLP of `sizes` on `threads` threads, profiled: (loss, parameters after, the scopes'
     counts). Every fourth row's target is ignore_index (-100), so the loss counts some rows only."""
     from torch.profiler import ProfilerActivity, profile
@@ -228,7 +228,7 @@ def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10)
     B = [rand(o, dtype=torch.float32, seed=10 + k) * 0.1 for k, o in enumerate(sizes[1:])]
     bufs = [torch.zeros_like(t) for p in zip(W, B) for t in p]
     x = rand(batch, sizes[0], dtype=torch.float32, seed=20)
-    y = torch.randint(0, sizes[-1], (batch,), generator=torch.Generator().manual_seed(21)) if target is None else target
+    y = torch.randint(0, sizes[-1], (batch,), generator=torch.Generator().manual_seed(21))
     y[::4] = -100
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -282,7 +282,8 @@ def test_the_layers_cut_by_rows_check_their_input_before_any_work(bad):
         messages.append(str(error.value).splitlines()[0])
         assert all(same_bits(t, u) for t, u in zip(W + B, before))
     assert messages[0] == messages[1]
-    assert {"weight": "23", "bias": "bias: expected shape (10,)", "target": "class index 10 at position 7"}[bad] in messages[0]
+    expected = {"weight": "23", "bias": "bias: expected shape (10,)", "target": "class index 10 at position 7"}
+    assert expected[bad] in messages[0]
 
 
 def test_a_batch_of_one_updates_with_the_products_zeros():
