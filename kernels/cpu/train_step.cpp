@@ -161,8 +161,8 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
     Layer& l = layers[k];
     l.I = W.size(1);
     l.O = W.size(0);
-    l.wt = {W.data_ptr<float>(), W.stride(1), W.stride(0)};
-    l.w = {W.data_ptr<float>(), W.stride(0), W.stride(1)};
+    l.wt = as_view(W.t());
+    l.w = as_view(W);
     const gemm::View rows_in{nullptr, l.I, 1}, rows_out{nullptr, l.O, 1};   // h_k, dz_k: contiguous rows
     l.forward = gemm::plan_for({N, l.O, l.I, gemm::layout_of(rows_in), gemm::layout_of(l.wt)}, gemm::Isa::kAuto);
     l.dx = gemm::plan_for({N, l.I, l.O, gemm::layout_of(rows_out), gemm::layout_of(l.w)}, gemm::Isa::kAuto);
@@ -246,11 +246,12 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   std::vector<at::Tensor> grads(2 * L);
   // dh reaches layer k already through layer k's activation: layer k + 1 applied act'(saved[k]) in the
   // epilogue of its dx product (`through`), where the values were still in registers.
-  const auto backward = [&](size_t k) {
+  // need_dx false: layer k's dW and db only (its dx came from layers_by_rows).
+  const auto backward = [&](size_t k, bool need_dx) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
     const bool left = outer && outer_dweight(acts[k], weights[k]);
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
-                                                    /*need_dx=*/k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
+                                                    need_dx && k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
                                                     pairs_of(k), /*need_dweight=*/!left);
     if (left) {
       if (outer->size() < L) outer->resize(L);
@@ -264,15 +265,13 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   if (by_rows(acts[1], weights, act)) {
     std::vector<at::Tensor> dz;
     std::tie(loss, dz) = layers_by_rows(acts, target, weights, biases, act);
+    saved = acts;                              // an activation of the epilogue: act' reads each layer's output
     for (size_t k = L; k-- > 1;) {             // the sums over rows: each layer's dW and db
-      RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
-      auto [dx, dweight, dbias] = linear_backward_cpu(dz[k], acts[k], weights[k], acts[k + 1], Activation::kIdentity,
-                                                      /*need_dx=*/false);
-      grads[2 * k] = dweight;
-      grads[2 * k + 1] = dbias;
+      dh = dz[k];
+      backward(k, /*need_dx=*/false);
     }
     dh = dz[0];
-    backward(0);
+    backward(0, /*need_dx=*/true);
     return {loss, grads};
   }
   const auto inner = [&] {                     // everything between the first layer's forward and its backward
@@ -281,10 +280,10 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
       RECORD_FUNCTION("step: cross-entropy", c10::ArrayRef<const c10::IValue>{});
       std::tie(loss, dh) = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
     }
-    for (size_t k = L; k-- > 1;) backward(k);
+    for (size_t k = L; k-- > 1;) backward(k, /*need_dx=*/true);
   };
   run_beside(inner, side && inner_layers_on_one_thread(x, weights) ? side : nullptr);
-  backward(0);
+  backward(0, /*need_dx=*/true);
   return {loss, grads};
 }
 
