@@ -308,15 +308,17 @@ def test_a_batch_of_one_updates_with_the_products_zeros():
     assert torch.signbit(whole.model.fc1.weight[:, :16]).all()       # -0 kept: the test met the case
 
 
-def test_a_batch_of_one_with_a_bad_weight_changes_nothing():
-    """A weight that is not contiguous takes the dW product at batch 1 too: the update refuses it before any
-    parameter changes (the outer-product update would have run after the biases' update)."""
+@pytest.mark.parametrize("batch", [1, 33])
+def test_a_step_with_a_weight_not_contiguous_changes_nothing(batch, gemm):
+    """A weight that is not contiguous: the step refuses it before any parameter changes. At a batch of one it
+    takes the dW product (the outer-product update would have run after the biases' update); from two rows on the
+    other weights' updates run inside their dW products, before the pass that would have refused it."""
     W = [rand(3, 5, dtype=torch.float32, seed=1).T.contiguous().T, rand(2, 3, dtype=torch.float32, seed=2)]
     B = [torch.zeros(3), torch.zeros(2)]
     before = [t.clone() for t in W + B]
-    with pytest.raises(RuntimeError, match="contiguous"):
-        OP.mlp_sgd_step_(rand(1, 5, dtype=torch.float32), torch.tensor([1]), W, B, [], "relu", 0.1, 0.0, 0.0, 0.0,
-                         False, False)
+    x, y = rand(batch, 5, dtype=torch.float32), torch.arange(batch) % 2
+    with pytest.raises(RuntimeError, match=re.escape("params[0]: expected contiguous tensors")):
+        OP.mlp_sgd_step_(x, y, W, B, [], "relu", 0.1, 0.0, 0.0, 0.0, False, False)
     assert all(same_bits(t, u) for t, u in zip(W + B, before))
 
 
@@ -364,6 +366,32 @@ def test_adam_one_call_step_equals_the_layered_fused_step(optimizer, kw, batch, 
     assert a.keys() == b.keys() and all(a[i].keys() == b[i].keys() for i in a)
     assert all(same_bits(a[i][k], b[i][k]) for i in a for k in a[i])
     assert a[0]["step"].item() == 6
+
+
+@pytest.mark.parametrize("optimizer,kw", [("sgd", dict(momentum=0.9, weight_decay=0.01)), ("sgd", dict(momentum=0.0)),
+                                          ("adam", dict(amsgrad=True)), ("adamw", dict(weight_decay=0.01))])
+@pytest.mark.parametrize("batch", [33, 130])
+def test_the_updates_made_in_the_dw_products_give_the_pass_bits_on_every_kernel(optimizer, kw, batch):
+    """The one-call step updates each weight inside its dW product, block by block as the product finishes them
+    (gemm.h's Done, train_step.cpp). Each kernel hands its blocks over its own way (the outer kernel its panels, the
+    K-split plan of fc2's dW at 130 rows its rows, the others each thread's share): on every ISA this CPU runs and
+    with every bf16 kernel, the same bits as the layered step, whose update is a pass of its own; and the trace
+    shows every weight updated in its product."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from minitorch_clf.engines import build_engine
+
+    ops.load()
+    kernels = [(i, "float32", None) for i in ops.cpu_isas()] + [("auto", "bf16", k) for k in ops.bf16_kernels()]
+    for isa, precision, bf16 in kernels:
+        with ops.gemm("own"), ops.isa(isa), ops.bf16_kernel(bf16 or ops.bf16_kernels()[0]):
+            layered, whole = (build_engine("fused", optimizer=optimizer, lr=0.01, seed=4, precision=precision)
+                              for _ in range(2))
+            same_steps(layered, whole, kw, batch)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                whole.step(torch.randn(batch, 784), torch.randint(0, 10, (batch,)))
+        seen = {e.key: e.count for e in prof.key_averages()}
+        assert seen.get("backward: dW product, W updated in it") == 3, (isa, precision, bf16, seen)
 
 
 def test_adam_one_call_step_with_a_bad_target_changes_nothing():
@@ -573,14 +601,16 @@ def test_the_one_call_step_shows_its_pieces_to_the_profiler():
 
     _, (acts, weights, _) = tune.step_products(16, (40, 24, 10))
     step = tune.sgd_step(acts, weights)
-    step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-    seen = {e.key: e.count for e in prof.key_averages()}
-    expected = {"step: fc1 forward": 1, "step: fc2 forward": 1, "step: cross-entropy": 1, "step: fc2 backward": 1,
-                "step: fc1 backward": 1, "step: sgd update": 1, "backward: bias gradient": 2,
-                "backward: dW product": 2, "backward: dx product": 1}
-    assert {k: seen.get(k) for k in expected} == expected
+    for gemm, dw in (("own", "backward: dW product, W updated in it"), ("aten", "backward: dW product")):
+        with ops.gemm(gemm):
+            step()
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                step()
+        seen = {e.key: e.count for e in prof.key_averages()}
+        expected = {"step: fc1 forward": 1, "step: fc2 forward": 1, "step: cross-entropy": 1, "step: fc2 backward": 1,
+                    "step: fc1 backward": 1, "step: sgd update": 1, "backward: bias gradient": 2, dw: 2,
+                    "backward: dx product": 1}
+        assert {k: seen.get(k) for k in expected} == expected, gemm
 
 
 @pytest.mark.parametrize("batch,products", [(1, 0), (2, 2)])
@@ -598,7 +628,7 @@ def test_at_a_batch_of_one_the_sgd_step_makes_no_dw(batch, products):
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             step()
     seen = {e.key: e.count for e in prof.key_averages()}
-    assert seen.get("backward: dW product", 0) == products and seen["step: sgd update"] == 1
+    assert seen.get("backward: dW product, W updated in it", 0) == products and seen["step: sgd update"] == 1
 
 
 def test_at_a_batch_of_one_the_adam_step_makes_no_dw():
@@ -614,4 +644,4 @@ def test_at_a_batch_of_one_the_adam_step_makes_no_dw():
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             eng.step(x, y)
     seen = {e.key: e.count for e in prof.key_averages()}
-    assert "backward: dW product" not in seen and seen["step: adam update"] == 1
+    assert not any(k.startswith("backward: dW product") for k in seen) and seen["step: adam update"] == 1

@@ -5,6 +5,8 @@
 
 #include <tuple>
 
+#include "../common/adam_update.h"
+#include "../common/sgd_update.h"
 #include "gemm/gemm.h"
 
 namespace minitorch_clf {
@@ -33,14 +35,17 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
 // through_act, through: dx comes back through the activation of the layer below, dx · act'(through)
 // (through = that layer's saved, shaped as x), fused into the dx product's epilogue (the whole-step
 // kernel uses it; the op does not); x_pairs: the ones the forward of x was given, or nullptr; need_dweight:
-// false leaves dweight undefined (the whole step at batch 1 updates W from dz and x: sgd_update_outer_cpu).
+// false leaves dweight undefined (the whole step at batch 1 updates W from dz and x: sgd_update_outer_cpu);
+// dweight_done: handed each finished block of dW (gemm.h's Done: the whole step's BlockUpdate), only where gemm.h's
+// GEMM makes dW (use_own_gemm); then the dx product, which reads W, runs before the dW product.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& saved,
                                                                    Activation act, bool need_dx,
                                                                    Activation through_act = Activation::kIdentity,
                                                                    const at::Tensor& through = {},
                                                                    const gemm::Bf16Pairs* x_pairs = nullptr,
-                                                                   bool need_dweight = true);
+                                                                   bool need_dweight = true,
+                                                                   gemm::Done dweight_done = {});
 
 // The most threads a product of a linear layer runs on (its forward, its dW and, with need_dx, its dx) at batch N,
 // its input (N, I) contiguous as the step's activations are and of x_like's type; 0 where one of them is ATen's
@@ -73,6 +78,30 @@ void adam_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const
                            const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq, const at::Tensor& max_exp_avg_sq,
                            double step_size, double bias_correction2_sqrt, double lr, double beta1, double beta2,
                            double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize);
+// The optimizer's update of a float32 weight W (O, I) made inside its dW product: the product hands each block of
+// dW it finishes to done() (gemm.h's Done, on the thread that stored it, while the block is in that core's cache),
+// and the block's elements are updated there by sgd_update_'s or adam_update_'s element function from it. Every
+// element once, by the function and the scalars sgd_update_cpu or adam_update_cpu would apply to it: the same bits
+// as the product followed by the update, without the update's pass over dW. The object must stay where it is
+// (done() points at it) until the product returns. (Adam: its step size and bias correction as adam_update_cpu
+// takes them for this parameter.)
+struct BlockUpdate {
+  float* p = nullptr;
+  float* buf = nullptr;                        // SGD's momentum buffer (or none), Adam's exp_avg
+  float* v = nullptr;                          // Adam: exp_avg_sq, max_exp_avg_sq (AMSGrad) or none
+  float* vmax = nullptr;
+  int64_t ld = 0;                              // W's row stride
+  SgdScalars<float> sgd{};
+  AdamScalars<float> adam{};
+  void (*fn)(void*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) = nullptr;   // the flags' instance
+  gemm::Done done() { return {fn, this}; }
+};
+BlockUpdate sgd_block_update(const at::Tensor& weight, const at::Tensor& buf, double lr, double momentum,
+                             double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step);
+BlockUpdate adam_block_update(const at::Tensor& weight, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
+                              const at::Tensor& max_exp_avg_sq, double step_size, double bias_correction2_sqrt,
+                              double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                              bool amsgrad, bool maximize);
 void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                      at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,

@@ -172,7 +172,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
                                                                    Activation act, bool need_dx,
                                                                    Activation through_act, const at::Tensor& through,
                                                                    const gemm::Bf16Pairs* x_pairs,
-                                                                   bool need_dweight) {
+                                                                   bool need_dweight, gemm::Done dweight_done) {
   check_linear_backward(dout, x, weight, saved);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor g = dout.contiguous();
@@ -193,39 +193,51 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
     });
   }
   at::Tensor dweight;
-  if (need_dweight) {
-    RECORD_FUNCTION("backward: dW product", c10::ArrayRef<const c10::IValue>{});
-    dweight = use_own_gemm(x, O, I, N)                              // (O, N)·(N, I) = (O, I)
-        ? own_product({dz.data_ptr<float>(), 1, O}, x_pairs ? x_pairs->as_b() : as_view(x), O, I, N, {}, x.options())
+  const bool own_dweight = use_own_gemm(x, O, I, N);              // (O, N)·(N, I) = (O, I)
+  TORCH_CHECK(!dweight_done.fn || (need_dweight && own_dweight),
+              "linear_backward_cpu: dweight_done needs the dW product of gemm.h's GEMM");
+  const auto dweight_product = [&] {
+    RECORD_FUNCTION(dweight_done.fn ? "backward: dW product, W updated in it" : "backward: dW product",
+                    c10::ArrayRef<const c10::IValue>{});
+    gemm::Epilogue ep;
+    ep.done = dweight_done;
+    dweight = own_dweight
+        ? own_product({dz.data_ptr<float>(), 1, O}, x_pairs ? x_pairs->as_b() : as_view(x), O, I, N, ep, x.options())
         : at::mm(dz.t(), x);
-  }
+  };
+  // Where dweight_done updates W, W's last reader goes first: the dx product reads W.
+  if (need_dweight && !(dweight_done.fn && need_dx)) dweight_product();
   if (!need_dx) return {at::empty({0}, x.options()), dweight, dbias};
-  RECORD_FUNCTION("backward: dx product", c10::ArrayRef<const c10::IValue>{});
   const bool backprop_dx = through_act != Activation::kIdentity;
   at::Tensor t = backprop_dx ? through.contiguous() : through;
   TORCH_CHECK(!backprop_dx || t.sizes() == x.sizes(), "through: expected the shape of x ", x.sizes(), ", got ",
               t.sizes());
   const bool fused = gemm::in_epilogue(through_act);
   at::Tensor dx;
-  if (use_own_gemm(x, N, I, O)) {                                  // (N, O)·(O, I) = (N, I)
-    gemm::Epilogue ep;
-    if (backprop_dx && fused) {
-      ep.through_act = through_act;
-      ep.through = t.data_ptr<float>();
-      ep.through_ld = I;
-    }
-    dx = own_product(as_view(dz), as_view(weight), N, I, O, ep, x.options());
-  } else {
-    dx = at::mm(dz, weight);
-    if (backprop_dx && fused) {
-      AT_DISPATCH_FLOATING_TYPES(dx.scalar_type(), "linear_backward_cpu", [&] {
-        with_epilogue_activation(through_act, [&](auto A) {
-          backprop_in_place<scalar_t, decltype(A)::value>(dx.data_ptr<scalar_t>(), t.data_ptr<scalar_t>(), dx.numel());
+  {
+    RECORD_FUNCTION("backward: dx product", c10::ArrayRef<const c10::IValue>{});
+    if (use_own_gemm(x, N, I, O)) {                                // (N, O)·(O, I) = (N, I)
+      gemm::Epilogue ep;
+      if (backprop_dx && fused) {
+        ep.through_act = through_act;
+        ep.through = t.data_ptr<float>();
+        ep.through_ld = I;
+      }
+      dx = own_product(as_view(dz), as_view(weight), N, I, O, ep, x.options());
+    } else {
+      dx = at::mm(dz, weight);
+      if (backprop_dx && fused) {
+        AT_DISPATCH_FLOATING_TYPES(dx.scalar_type(), "linear_backward_cpu", [&] {
+          with_epilogue_activation(through_act, [&](auto A) {
+            backprop_in_place<scalar_t, decltype(A)::value>(dx.data_ptr<scalar_t>(), t.data_ptr<scalar_t>(),
+                                                            dx.numel());
+          });
         });
-      });
+      }
     }
+    if (backprop_dx && !fused) dx = aten_backprop(through_act, dx, t);
   }
-  if (backprop_dx && !fused) dx = aten_backprop(through_act, dx, t);
+  if (dweight_done.fn && need_dx) dweight_product();
   return {dx, dweight, dbias};
 }
 

@@ -123,6 +123,62 @@ void adam_update_outer_cpu(const at::Tensor& weight, const at::Tensor& dz, const
   }, maximize, weight_decay != 0, decoupled, amsgrad, 1 - beta1 < 0.5);
 }
 
+namespace {
+
+// BlockUpdate::done's function for SGD and for Adam: the element update of every element of the block, row by row,
+// with the gradient read from the block of C that the dW product has just stored.
+template <typename... Flags>
+void sgd_block(void* ctx, const float* grad, int64_t ldg, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const BlockUpdate& u = *static_cast<const BlockUpdate*>(ctx);
+  const SgdScalars<float> s = u.sgd;
+  on_isa([&] {
+    for (int64_t i = i0; i < i1; ++i)
+      sgd_range(u.p + i * u.ld, grad + i * ldg, u.buf ? u.buf + i * u.ld : nullptr, j0, j1, s, Flags{}...);
+  });
+}
+
+template <typename... Flags>
+void adam_block(void* ctx, const float* grad, int64_t ldg, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const BlockUpdate& u = *static_cast<const BlockUpdate*>(ctx);
+  const AdamScalars<float> s = u.adam;
+  on_isa([&] {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i * u.ld;
+      adam_range(u.p + r, grad + i * ldg, u.buf + r, u.v + r, u.vmax ? u.vmax + r : nullptr, j0, j1, s, Flags{}...);
+    }
+  });
+}
+
+}  // namespace
+
+BlockUpdate sgd_block_update(const at::Tensor& weight, const at::Tensor& buf, double lr, double momentum,
+                             double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step) {
+  BlockUpdate u;
+  u.p = weight.data_ptr<float>();
+  u.buf = momentum != 0 ? state_of(weight, buf, "momentum_buffers") : nullptr;
+  u.ld = weight.size(1);
+  u.sgd = sgd_scalars<float>(lr, momentum, dampening, weight_decay);
+  with_flags([&](auto... flags) { u.fn = &sgd_block<decltype(flags)...>; }, maximize, weight_decay != 0,
+             momentum != 0, first_step, nesterov);
+  return u;
+}
+
+BlockUpdate adam_block_update(const at::Tensor& weight, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq,
+                              const at::Tensor& max_exp_avg_sq, double step_size, double bias_correction2_sqrt,
+                              double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                              bool amsgrad, bool maximize) {
+  BlockUpdate u;
+  u.p = weight.data_ptr<float>();
+  u.buf = state_of(weight, exp_avg, "exp_avgs");
+  u.v = state_of(weight, exp_avg_sq, "exp_avg_sqs");
+  u.vmax = amsgrad ? state_of(weight, max_exp_avg_sq, "max_exp_avg_sqs") : nullptr;
+  u.ld = weight.size(1);
+  u.adam = adam_scalars<float>(lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt);
+  with_flags([&](auto... flags) { u.fn = &adam_block<decltype(flags)...>; }, maximize, weight_decay != 0, decoupled,
+             amsgrad, 1 - beta1 < 0.5);
+  return u;
+}
+
 void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                      at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,

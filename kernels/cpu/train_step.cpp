@@ -11,6 +11,12 @@
 // From 128 rows on (with a second thread, float32 products by gemm.h's GEMM, an activation of its epilogue) the
 // layers after the first run cut by rows (layers_by_rows): each thread takes its rows of the batch through their
 // forward, the loss and their dx products, then their dW and db follow as sums over all rows, as before.
+// Each weight's update runs inside its dW product (BlockUpdate, cpu_ops.h): the product hands over each block of dW
+// it finishes, and the update reads it there, while it is in that core's cache, instead of in a pass over dW after
+// the backward; the biases' update stays a pass. A layer's dx product, which reads W, runs before its dW product.
+// On the 2-core Xeon of 2026-12-06 (SGD with momentum and Adam, shuffled turns in one process) the epoch took 4-9%
+// less time at batch 64 to 256 and about 1% less at 384, 512 and 2048, the step 0-4% less; at 1024 both took 0-3%
+// more (benchmarks/RESULTS.md, thirteenth session).
 // The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
 // layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
 // the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
@@ -218,11 +224,13 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
 // weight whose dW is one outer product (outer_dweight: a batch of one) gets no dW: its grads entry stays
 // undefined and outer[k] holds the dz and x it is made of. `side` runs on the second thread during the other
 // layers' forward, the loss and their backward where those run on one thread (inner_layers_on_one_thread), and
-// not at all otherwise (side->done says which).
+// not at all otherwise (side->done says which). `updates`, one per weight: where updates[k] has a function and
+// gemm.h's GEMM makes W_k's dW, the update rides on that product (BlockUpdate) and W_k's grads entry stays undefined.
 std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& x, const at::Tensor& target,
                                                               at::TensorList weights, at::TensorList biases,
                                                               Activation act, std::vector<OuterGrad>* outer = nullptr,
-                                                              Side* side = nullptr) {
+                                                              Side* side = nullptr,
+                                                              std::vector<BlockUpdate>* updates = nullptr) {
   const size_t L = weights.size();
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
@@ -250,14 +258,17 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   const auto backward = [&](size_t k, bool need_dx) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
     const bool left = outer && outer_dweight(acts[k], weights[k]);
+    const bool rides = updates && (*updates)[k].fn && !left &&
+                       use_own_gemm(acts[k], weights[k].size(0), weights[k].size(1), acts[k].size(0));
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
                                                     need_dx && k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
-                                                    pairs_of(k), /*need_dweight=*/!left);
+                                                    pairs_of(k), /*need_dweight=*/!left,
+                                                    rides ? (*updates)[k].done() : gemm::Done{});
     if (left) {
       if (outer->size() < L) outer->resize(L);
       (*outer)[k] = {dh, acts[k]};             // dh is this layer's dz: its activation was applied above
     }
-    grads[2 * k] = dweight;
+    if (!rides) grads[2 * k] = dweight;     // (riding: W_k is updated already)
     grads[2 * k + 1] = dbias;
     dh = dx;
   };
@@ -287,18 +298,32 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   return {loss, grads};
 }
 
+// Whether a weight's update may ride on its dW product (BlockUpdate): a float32 matrix, contiguous, as that
+// product's output is. (Where gemm.h's GEMM makes no dW product, loss_and_grads leaves the update to the pass.)
+bool rides_ok(const at::Tensor& weight) {
+  return weight.scalar_type() == at::kFloat && weight.dim() == 2 && weight.is_contiguous();
+}
+
 // The whole SGD step; `side` as loss_and_grads takes it (the epoch's next gather).
 at::Tensor sgd_step(const at::Tensor& x, const at::Tensor& target, at::TensorList weights, at::TensorList biases,
                     at::TensorList momentum_buffers, c10::string_view activation, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, Side* side) {
   const Activation act = parse_activation(activation);
   const std::vector<at::Tensor> params = step_params(weights, biases);   // w0, b0, w1, b1, ...
+  check_params(params);
   if (momentum != 0) check_lists("momentum_buffers", params, momentum_buffers);
   // At a batch of one, each dW is an outer product and the update computes it row by row (sgd_update_outer_cpu):
   // dW is never written and read back (fc1's: 400 KB stored, then read by the update). On the 2-core Xeon of
   // 2026-12-06 the step at batch 1 took 36-41 us instead of 73-84 (benchmarks/RESULTS.md, tenth session).
   std::vector<OuterGrad> outer;
-  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side);
+  // Each weight's update made in its dW product (BlockUpdate). Every parameter and buffer is checked above, before
+  // the first of them changes: a bad one stops the step before any update.
+  std::vector<BlockUpdate> updates(weights.size());
+  for (size_t k = 0; k < weights.size(); ++k)
+    if (rides_ok(weights[k]))
+      updates[k] = sgd_block_update(weights[k], momentum != 0 ? momentum_buffers[2 * k] : at::Tensor(), lr, momentum,
+                                    dampening, weight_decay, nesterov, maximize, /*first_step=*/false);
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side, &updates);
   RECORD_FUNCTION("step: sgd update", c10::ArrayRef<const c10::IValue>{});
   sgd_update_cpu(with_grad(params, grads), with_grad(grads, grads),
                  momentum != 0 ? with_grad(momentum_buffers, grads) : std::vector<at::Tensor>(), lr, momentum,
@@ -335,7 +360,14 @@ at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, at::TensorLi
   }
   check_adam_state(params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, amsgrad, step_sizes, bias_correction2_sqrts);
   std::vector<OuterGrad> outer;                // at a batch of one: no dW (sgd_step says why)
-  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side);
+  std::vector<BlockUpdate> updates(weights.size());   // as in sgd_step
+  for (size_t k = 0; k < weights.size(); ++k)
+    if (rides_ok(weights[k]))
+      updates[k] = adam_block_update(weights[k], exp_avgs[2 * k], exp_avg_sqs[2 * k],
+                                     amsgrad ? max_exp_avg_sqs[2 * k] : at::Tensor(), step_sizes[2 * k],
+                                     bias_correction2_sqrts[2 * k], lr, beta1, beta2, eps, weight_decay, decoupled,
+                                     amsgrad, maximize);
+  const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side, &updates);
   RECORD_FUNCTION("step: adam update", c10::ArrayRef<const c10::IValue>{});
   adam_update_cpu(with_grad(params, grads), with_grad(grads, grads), with_grad(exp_avgs, grads),
                   with_grad(exp_avg_sqs, grads),

@@ -115,18 +115,21 @@ void outer512(const Problem& p, int T, Split split) {
 void dot(const Problem& p, int T, Split split) {
   share(p, T, split, kDotMR, kDotNR, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     dot_block_avx2(p, {i0, i1, j0, j1});
+    p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
   });
 }
 
 void dot512(const Problem& p, int T, Split split) {
   share(p, T, split, 4, 4, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     dot_block_avx512(p, {i0, i1, j0, j1});
+    p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
   });
 }
 
 void bf16(const Problem& p, int T, Split split) {
   share(p, T, split, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     outer_block_bf16(p, {i0, i1, j0, j1});
+    p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
   });
 }
 
@@ -147,12 +150,14 @@ void amx(const Problem& p, int T, Split split) {
   }
   share(q, T, split, 32, 32, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     outer_block_amx(q, {i0, i1, j0, j1});
+    p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
   });
 }
 
 void scalar(const Problem& p, int T, Split split) {
   share(p, T, split, 1, 1, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     block_scalar(p, {i0, i1, j0, j1});
+    p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
   });
 }
 
@@ -440,6 +445,7 @@ void depth(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
     }
     if (finishes)
       for (int64_t j = 0; j < N; ++j) row[j] = finish(row[j], ep, i, j);
+    ep.done(c, ldc, i, i + 1, 0, N);
   }
 }
 

@@ -38,12 +38,28 @@ struct View {
   Bf16Pairs* fill = nullptr;
 };
 
+// A block of C that is finished: rows [i0, i1), columns [j0, j1), each element stored with the rest of the
+// epilogue applied. Handed to Epilogue::done, where set, on the thread that stored it and right after: the
+// outer kernel hands over each panel of a row block (at most a row block x 32 columns, still in that core's
+// L1), the K-split plans each row, the other kernels each thread's share. The blocks cover C once, none
+// overlapping. The whole SGD or Adam step updates W there from dW (train_step.cpp), so dW is read while
+// in cache, not in a pass of its own.
+// fn gets C itself (element (i, j) at c[i * ldc + j]).
+struct Done {
+  void (*fn)(void* ctx, const float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
+  void* ctx = nullptr;
+  void operator()(const float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
+    if (fn) fn(ctx, c, ldc, i0, i1, j0, j1);
+  }
+};
+
 struct Epilogue {
   const float* bias = nullptr;                    // (N,), added to every row
   Activation act = Activation::kIdentity;         // c = act(c), one of in_epilogue's
   Activation through_act = Activation::kIdentity; // c = c · through_act'(through[i, j]), one of in_epilogue's
   const float* through = nullptr;                 // (M, N), row stride through_ld
   int64_t through_ld = 0;
+  Done done;                                      // each finished block of C, as above
 };
 
 // The activations the epilogue applies (sgemm refuses the others).

@@ -93,6 +93,7 @@ void outer_block(const Problem& p, const Block& blk) {
           o.b = bpack.data(), o.ldb = NR;
         }
         Kernel::panel(p, o, kn, ib, ie, j, cols, first, last);
+        if (last) p.ep.done(p.c, p.ldc, ib, ie, j, j + cols);
       }
     }
   }
