@@ -9,8 +9,9 @@ MINITORCH_CLF_TUNE=0); --precision bf16 runs them in bf16 (ops.precision), on th
 names first. The profiler adds about a microsecond per scope (a dozen per step), so the pieces are for
 proportions; `minitorch-clf bench --gemm` times the step and its products without it. "outside the
 products" is the cross-entropy, the bias gradients and the SGD update; the forward scopes hold each
-product with its bias and activation epilogue, and each weight's update is made inside its dW product
-("dW product, W updated in it": train_step.cpp), so "step: sgd update" is the biases' alone.
+product with its bias and activation epilogue. A weight's update made inside its dW product (train_step.cpp
+says where) shows there ("dW product, W updated in it"), and "step: sgd update" holds the rest, the biases'
+always.
 """
 import argparse
 import collections

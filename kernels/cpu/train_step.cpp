@@ -11,12 +11,13 @@
 // From 128 rows on (with a second thread, float32 products by gemm.h's GEMM, an activation of its epilogue) the
 // layers after the first run cut by rows (layers_by_rows): each thread takes its rows of the batch through their
 // forward, the loss and their dx products, then their dW and db follow as sums over all rows, as before.
-// Each weight's update runs inside its dW product (BlockUpdate, cpu_ops.h): the product hands over each block of dW
-// it finishes, and the update reads it there, while it is in that core's cache, instead of in a pass over dW after
-// the backward; the biases' update stays a pass. A layer's dx product, which reads W, runs before its dW product.
-// On the 2-core Xeon of 2026-12-06 (SGD with momentum and Adam, shuffled turns in one process) the epoch took 4-9%
-// less time at batch 64 to 256 and about 1% less at 384, 512 and 2048, the step 0-4% less; at 1024 both took 0-3%
-// more (benchmarks/RESULTS.md, thirteenth session).
+// A weight's update runs inside its dW product (BlockUpdate, cpu_ops.h) where that product writes W between the
+// threads as the update's pass would (rides_on_dweight): the product hands over each block of dW it finishes, and
+// the update reads it there, while it is in that core's cache, instead of in a pass over dW after the backward; the
+// other updates (the biases' among them) stay a pass. A layer's dx product, which reads W, runs before its dW
+// product. On the 2-core Xeon of 2026-12-06 (SGD with momentum, shuffled turns in one process, the tuned plans) the
+// epoch took 5-14% less time at batch 64 and 256, the step 1% less; at 128 and 1024 both level (at 1024 no update
+// rides on these plans) (benchmarks/RESULTS.md, thirteenth session).
 // The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
 // layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
 // the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
@@ -134,6 +135,22 @@ bool by_rows(const at::Tensor& h1, at::TensorList weights, Activation act) {
     if (!use_own_gemm(h1, N, O, I) || !use_own_gemm(h1, N, I, O)) return false;
   }
   return true;
+}
+
+// Whether a weight's update may ride on its dW product (BlockUpdate): gemm.h's GEMM makes that product, and it writes
+// W between the threads as the update's pass would (at::parallel_for over W's elements: one band of rows a thread,
+// on as many threads as W has grains of kElementsPerThread), so that the next forward reads W where it always has.
+// Cut otherwise the update moves W's lines to other cores: on the 2-core Xeon (2026-12-06, the derived plans), fc1's
+// dW cut by columns at batch 256 made the step 9% slower with the update in it (benchmarks/RESULTS.md, thirteenth
+// session).
+bool rides_on_dweight(const at::Tensor& x, const at::Tensor& weight) {
+  const int64_t N = x.size(0), O = weight.size(0), I = weight.size(1);
+  if (!use_own_gemm(x, O, I, N)) return false;
+  const gemm::View dzt{nullptr, 1, O};                            // the dW product's views (linear.cpp)
+  const gemm::Cut cut = gemm::cut_of({O, I, N, gemm::layout_of(dzt), gemm::layout_of(as_view(x))});
+  const int64_t pass = std::min<int64_t>(at::get_num_threads(),
+                                         (weight.numel() + gemm::kElementsPerThread - 1) / gemm::kElementsPerThread);
+  return cut.rows && cut.threads == pass;
 }
 
 // The layers after the first, cut by rows of the batch: from the first layer's output h_1 (acts[1]) to dz_1, the
@@ -258,8 +275,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   const auto backward = [&](size_t k, bool need_dx) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " backward", c10::ArrayRef<const c10::IValue>{});
     const bool left = outer && outer_dweight(acts[k], weights[k]);
-    const bool rides = updates && (*updates)[k].fn && !left &&
-                       use_own_gemm(acts[k], weights[k].size(0), weights[k].size(1), acts[k].size(0));
+    const bool rides = updates && (*updates)[k].fn && !left && rides_on_dweight(acts[k], weights[k]);
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
                                                     need_dx && k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
                                                     pairs_of(k), /*need_dweight=*/!left,

@@ -414,6 +414,14 @@ Plan plan_for(const Shape& s, Isa isa, bool* tuned) {
   return derived_plan(s, isa);
 }
 
+Cut cut_of(const Shape& s) {
+  const Plan plan = plan_for(s, Isa::kAuto);
+  const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
+  if (T == 1) return {1, true};
+  if (default_format() == Format::kBf16) return {T, s.M > s.N};   // sgemm's cut for its bf16 kernels
+  return {T, plan.split != Split::kColumnsFirst};
+}
+
 namespace {
 
 // A kDepth plan: K in plan.threads ranges, range t summed into C (t = 0) or into the calling thread's copy t

@@ -145,6 +145,16 @@ bool set_tuned_plans_on(bool on);   // returns the previous setting
 // set for the shape (and they are on); the derived plan otherwise. *tuned says which.
 Plan plan_for(const Shape& s, Isa isa, bool* tuned = nullptr);
 
+// How sgemm(kAuto) shares C (M, N) out between threads for a shape now (the plan and format in force; one thread
+// inside a parallel region): the threads it runs on, and whether each writes a band of whole rows (a rows-first cut,
+// the K-split plans' sum, or one thread) rather than of columns. The whole step lets a weight's update ride on its
+// dW product only where that product writes W as the update's pass would (train_step.cpp).
+struct Cut {
+  int threads;
+  bool rows;
+};
+Cut cut_of(const Shape& s);
+
 // The format the products read their operands in: float32, or bfloat16 (each operand rounded to the
 // nearest bf16, the sums float32: functional.round_to's semantics) on AVX512-BF16 (gemm_bf16.cpp) or
 // AMX tiles (gemm_amx.cpp).
