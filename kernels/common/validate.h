@@ -117,9 +117,8 @@ inline void check_lists(const char* name, at::TensorList params, at::TensorList 
   }
 }
 
-// The lists of an SGD / Adam update: one tensor per parameter in each, and one step size each.
 // The parameters an update writes: dense and contiguous. The whole step checks them before its first update
-// (train_step.cpp: the weights' updates run inside the dW products, before the pass over the rest).
+// (train_step.cpp: a weight's update may run inside its dW product, before the pass over the rest).
 inline void check_params(at::TensorList params) {
   for (size_t i = 0; i < params.size(); ++i) {
     check_dense("params", params[i]);
@@ -127,6 +126,7 @@ inline void check_params(at::TensorList params) {
   }
 }
 
+// The lists of an SGD / Adam update: one tensor per parameter in each, and one step size each.
 inline void check_sgd_update(at::TensorList params, at::TensorList grads, at::TensorList bufs, double momentum) {
   check_lists("grads", params, grads);
   if (momentum != 0) check_lists("momentum_buffers", params, bufs);

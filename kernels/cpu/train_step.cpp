@@ -314,9 +314,9 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   return {loss, grads};
 }
 
-// Whether a weight's update may ride on its dW product (BlockUpdate): a float32 matrix, contiguous, as that
-// product's output is. (Where gemm.h's GEMM makes no dW product, loss_and_grads leaves the update to the pass.)
-bool rides_ok(const at::Tensor& weight) {
+// Whether a BlockUpdate can update the weight: a float32 matrix, contiguous, as its dW product's output is. (Whether
+// the update then rides on that product, loss_and_grads decides: rides_on_dweight.)
+bool block_updatable(const at::Tensor& weight) {
   return weight.scalar_type() == at::kFloat && weight.dim() == 2 && weight.is_contiguous();
 }
 
@@ -332,11 +332,11 @@ at::Tensor sgd_step(const at::Tensor& x, const at::Tensor& target, at::TensorLis
   // dW is never written and read back (fc1's: 400 KB stored, then read by the update). On the 2-core Xeon of
   // 2026-12-06 the step at batch 1 took 36-41 us instead of 73-84 (benchmarks/RESULTS.md, tenth session).
   std::vector<OuterGrad> outer;
-  // Each weight's update made in its dW product (BlockUpdate). Every parameter and buffer is checked above, before
-  // the first of them changes: a bad one stops the step before any update.
+  // Each weight's update, ready to ride on its dW product (BlockUpdate; loss_and_grads decides where). Every parameter
+  // and buffer is checked above, before the first of them changes: a bad one stops the step before any update.
   std::vector<BlockUpdate> updates(weights.size());
   for (size_t k = 0; k < weights.size(); ++k)
-    if (rides_ok(weights[k]))
+    if (block_updatable(weights[k]))
       updates[k] = sgd_block_update(weights[k], momentum != 0 ? momentum_buffers[2 * k] : at::Tensor(), lr, momentum,
                                     dampening, weight_decay, nesterov, maximize, /*first_step=*/false);
   const auto [loss, grads] = loss_and_grads(x, target, weights, biases, act, &outer, side, &updates);
@@ -378,7 +378,7 @@ at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, at::TensorLi
   std::vector<OuterGrad> outer;                // at a batch of one: no dW (sgd_step says why)
   std::vector<BlockUpdate> updates(weights.size());   // as in sgd_step
   for (size_t k = 0; k < weights.size(); ++k)
-    if (rides_ok(weights[k]))
+    if (block_updatable(weights[k]))
       updates[k] = adam_block_update(weights[k], exp_avgs[2 * k], exp_avg_sqs[2 * k],
                                      amsgrad ? max_exp_avg_sqs[2 * k] : at::Tensor(), step_sizes[2 * k],
                                      bias_correction2_sqrts[2 * k], lr, beta1, beta2, eps, weight_decay, decoupled,
