@@ -17,7 +17,8 @@
 // other updates (the biases' among them) stay a pass. A layer's dx product, which reads W, runs before its dW
 // product. On the 2-core Xeon of 2026-12-06 (SGD with momentum, shuffled turns in one process, the tuned plans) the
 // epoch took 5-14% less time at batch 64 and 256, the step 1% less; at 128 and 1024 both level (at 1024 no update
-// rides on these plans) (benchmarks/RESULTS.md, thirteenth session).
+// rides on these plans); with Adam the epoch at 64 5% less, the rest level (benchmarks/RESULTS.md, thirteenth
+// session).
 // The epoch op runs these steps in a loop and copies each batch in before its step on every thread, or, where the
 // layers after the first run on one thread (their products' plans: SimpleNet's fc2 and fc3 at small batches), on
 // the second thread while the step before runs them (epoch_of, run_beside). On the 2-core Xeon of 2026-12-06 the
