@@ -1,7 +1,8 @@
 """A switch of the build under test (an environment variable read at each call, `VAR=1`: off) timed in shuffled turns
 in one process, one cache of tuned plans: fc1's two products alone (ops.own_mm from Python), the one-call SGD step
 and the epoch op over rows drawn from 60,000. Medians over the rounds, us.
-    python switch_in_turns.py VAR BATCHES [ROUNDS]"""
+    python switch_in_turns.py VAR BATCHES [ROUNDS]
+With SWITCH_ON_WHEN_SET=1 the other way round: VAR=1 is "on" (a switch that turns a change on)."""
 import os, random, statistics, sys, time, torch
 from minitorch_clf import ops
 from minitorch_clf.ops import tune
@@ -13,7 +14,7 @@ var = sys.argv[1]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 12
 g = torch.Generator().manual_seed(0)
 X = torch.rand(60000, 784, generator=g); Y = torch.randint(0, 10, (60000,), generator=g)
-modes = {"off": {var: "1"}, "on": {}}
+modes = {"off": {var: "1"}, "on": {}} if not os.environ.get("SWITCH_ON_WHEN_SET") else {"off": {}, "on": {var: "1"}}
 rng = random.Random(1)
 med = statistics.median
 print(f"{var}: {torch.get_num_threads()} threads, {rounds} rounds", flush=True)
