@@ -149,9 +149,7 @@ bool rides_on_dweight(const at::Tensor& x, const at::Tensor& weight) {
   if (!use_own_gemm(x, O, I, N)) return false;
   const gemm::View dzt{nullptr, 1, O};                            // the dW product's views (linear.cpp)
   const gemm::Cut cut = gemm::cut_of({O, I, N, gemm::layout_of(dzt), gemm::layout_of(as_view(x))});
-  const int64_t pass = std::min<int64_t>(at::get_num_threads(),
-                                         (weight.numel() + gemm::kElementsPerThread - 1) / gemm::kElementsPerThread);
-  return cut.rows && cut.threads == pass;
+  return cut.rows && cut.threads == gemm::pass_threads(weight.numel(), at::get_num_threads());
 }
 
 // The layers after the first, cut by rows of the batch: from the first layer's output h_1 (acts[1]) to dz_1, the

@@ -358,7 +358,7 @@ Plan derived_plan(const Shape& s, Isa isa) {
   const int most = omp_get_max_threads();
   const int64_t largest = std::max({s.M * s.K, s.K * s.N, s.M * s.N});   // elements
   const int by_flops = static_cast<int>(std::clamp<double>(flops / kMinFlopsPerThread, 1.0, most));
-  const int by_passes = static_cast<int>(std::clamp<int64_t>(ceil_div(largest, kElementsPerThread), 1, most));
+  const int by_passes = pass_threads(largest, most);
   const int threads = std::max(by_flops, by_passes);
   Plan plan{isa, Kernel::kOuter, 0, threads, c > caches().l1d && c > b ? Split::kRowsFirst : Split::kColumnsFirst};
   if (isa == Isa::kScalar) return plan;   // the reference: one order of summation for every layout

@@ -101,6 +101,11 @@ int64_t dot_row_block(int64_t mr, int64_t k, const Caches& c);
 // elements on min(threads, ceil(n / kElementsPerThread)) threads, in contiguous ranges (at::parallel_for's
 // grain): below it a parallel region costs more than the pass. derived_plan follows them (gemm.cpp).
 constexpr int64_t kElementsPerThread = 32768;
+// The threads such a pass runs an array of n elements on, of `most`: min(most, ceil(n / kElementsPerThread)), at
+// least one. (derived_plan sizes a product's threads by it; the whole step asks it where an update rides.)
+constexpr int pass_threads(int64_t n, int most) {
+  return static_cast<int>(std::clamp<int64_t>((n + kElementsPerThread - 1) / kElementsPerThread, 1, most));
+}
 // The same grain for a pass over rows of `width` elements each: the rows in one thread's range at least.
 constexpr int64_t rows_per_grain(int64_t width) {
   return std::max<int64_t>(1, kElementsPerThread / std::max<int64_t>(width, 1));
