@@ -140,15 +140,21 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, floa
 // C[i:i+MR, j:j+16] (+)= A[i:i+MR, k-block] · B[k-block, j:j+16]. A element (r, k) at a[r*a_rs + k*a_cs]
 // and B row k at b + k*ldb: the operands in place, or their packed copies (a_rs 1, a_cs 6, ldb 16).
 // kFull = all 16 columns exist (else m0, m1 mask B's loads and C's stores). first: C is written, else
-// added to. last: the epilogue runs.
-template <int MR, bool kFull>
+// added to. last: the epilogue runs. kFetch: each k also asks for that k-row of the next panel in L2 (b_next:
+// the panel's last tile, B read in place; gemm_outer_block.h).
+template <int MR, bool kFull, bool kFetch = false>
 void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
-                int64_t kn, int64_t i, int64_t j, bool first, bool last, __m256i m0, __m256i m1) {
+                int64_t kn, int64_t i, int64_t j, bool first, bool last, __m256i m0, __m256i m1,
+                const float* b_next = nullptr) {
   // Every loop over r is unrolled: an array indexed by a run-time r would live in memory, not registers.
   __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
+    if constexpr (kFetch) {
+      _mm_prefetch(reinterpret_cast<const char*>(b_next), _MM_HINT_T1);
+      b_next += ldb;
+    }
     const __m256 b0 = load8<kFull>(b, m0), b1 = load8<kFull>(b + 8, m1);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
@@ -174,14 +180,19 @@ void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, co
   }
 }
 
-// Rows [i0, i1) of one 16-column panel.
+// Rows [i0, i1) of one 16-column panel; its last whole tile fetches the next panel where there is one.
 template <bool kFull>
 void outer_panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
                  bool last, __m256i m0, __m256i m1) {
   int64_t i = i0;
   const float* a = o.a;
-  for (; i + kOuterMR <= i1; i += kOuterMR, a += o.tile_step)
-    outer_tile<kOuterMR, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+  for (; i + kOuterMR <= i1; i += kOuterMR, a += o.tile_step) {
+    if (o.b_next && i + 2 * kOuterMR > i1) {
+      outer_tile<kOuterMR, kFull, true>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1, o.b_next);
+    } else {
+      outer_tile<kOuterMR, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+    }
+  }
 #define MINITORCH_CLF_EDGE(R) outer_tile<R, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1)
   switch (i1 - i) {
     case 5: MINITORCH_CLF_EDGE(5); break;

@@ -12,6 +12,13 @@
 // (fc1's dW = dzᵀ·x, rows of 784 floats: 49 lines). A power-of-two stride (N = 1024: 4096 bytes)
 // piles the rows into a few sets, and there packing wins (RESULTS.md, 2026-11-27 late).
 //
+// B read in place (x's rows in fc1's dW) is not in L1 when a panel's first tile reads it: its k-rows lie a row
+// stride apart, farther than the L1 stride prefetcher follows (2 KB on Intel's cores), and at batch 1024 x is
+// larger than L2. So the panel's last tile asks for the next panel's k-rows in L2 while it computes
+// (Operands::b_next): on the 2-core Xeon of 2026-12-06, in one process with it switched off in turns, fc1's dW at
+// 1024 took 4-5% less time (AVX-512 and AVX2, tuned and derived plans), at 256 1-5% less, at 64 the same
+// (benchmarks/RESULTS.md, fourteenth session).
+//
 // The K block comes from the plan (gemm.h: derived from the caches, or tuned), the rows of a packed A
 // block from it and L2 (Problem::k_block, row_block).
 // Kernel provides: kMR, kNR (the register tile), kPackAMinCols, kPackBMinRows, and pack_b,
@@ -30,6 +37,7 @@ struct Operands {
   int64_t a_rs, a_cs, tile_step;    // tile_step: from one MR-row tile's A to the next
   const float* b;                   // B[k0, j]
   int64_t ldb;
+  const float* b_next = nullptr;    // B read in place: the share's next panel, B[k0, j + NR] (nullptr: none)
 };
 
 // A block of A, rows [i0, i1) x k in [k0, k1), as panels of MR rows, k-major (plain loads and stores:
@@ -86,6 +94,7 @@ void outer_block(const Problem& p, const Block& blk) {
         const int64_t j = blk.j0 + t * NR, cols = std::min(NR, blk.j1 - j);
         if (b_in_place) {
           o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
+          o.b_next = t + 1 < panels ? o.b + NR : nullptr;
         } else if (b_block) {
           o.b = bpack.data() + t * kn * NR, o.ldb = NR;
         } else {
