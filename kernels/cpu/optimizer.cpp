@@ -16,6 +16,7 @@
 #include "../common/validate.h"
 #include "cpu_ops.h"
 #include "flags.h"
+#include "gemm/line_vector.h"
 #include "on_isa.h"
 
 namespace minitorch_clf {
@@ -71,7 +72,7 @@ void outer_rows(const at::Tensor& weight, const at::Tensor& dz, const at::Tensor
   const float* d = dz.data_ptr<float>();
   const float* xs = x.data_ptr<float>();
   at::parallel_for(0, O, gemm::rows_per_grain(I), [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<float> row;
+    thread_local gemm::LineVector<float> row;
     row.resize(static_cast<size_t>(I));
     float* __restrict__ g = row.data();
     on_isa([&] {

@@ -142,7 +142,7 @@ void bf16(const Problem& p, int T, Split split) {
 // 64 (RESULTS.md, 2026-12-05, seventh session). The same sums in the same order: the same bits.
 void amx(const Problem& p, int T, Split split) {
   Problem q = p;
-  thread_local std::vector<uint32_t> b_pairs;
+  thread_local LineVector<uint32_t> b_pairs;
   if (T > 1 && split == Split::kRowsFirst && ceil_div(p.M, 32) >= T && !p.b.pairs && p.K * p.N * 4 > caches().l1d) {
     b_pairs.resize(static_cast<size_t>(pairs_b_ld(p.K) * ceil_div(p.N, 32)));
     pair_b(p.b, p.K, p.N, b_pairs.data(), T);
@@ -315,7 +315,7 @@ View rounded_copy(const View& v, int64_t rows, int64_t cols, float* out) {
 // bf16 products on the float32 kernels: both operands rounded into copies first (the calling thread's
 // buffers, kept between calls: fresh ones cost a page fault per 4 KiB, more than the rounding).
 void bf16_on_fma(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep) {
-  thread_local std::vector<float> ra, rb;
+  thread_local LineVector<float> ra, rb;
   ra.resize(static_cast<size_t>(M * K));
   rb.resize(static_cast<size_t>(K * N));
   const View ar = rounded_copy(a, M, K, ra.data()), br = rounded_copy(b, K, N, rb.data());
@@ -430,7 +430,7 @@ namespace {
 void depth(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ldc, const Epilogue& ep,
            const Plan& plan, int T) {
   const int parts = plan.threads;
-  thread_local std::vector<float> copies;   // parts - 1 copies of C, (M, N) each
+  thread_local LineVector<float> copies;   // parts - 1 copies of C, (M, N) each
   copies.resize(static_cast<size_t>((parts - 1) * M * N));
   float* const copy = copies.data();
   Plan one = plan;

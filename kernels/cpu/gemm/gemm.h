@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../../common/activation.h"
+#include "line_vector.h"
 
 namespace minitorch_clf::gemm {
 
@@ -207,7 +208,7 @@ class Bf16Pairs {
   const float* x_ = nullptr;
   int64_t ld_ = 0, pairs_ld_ = 0, padded_cols_ = 0;
   bool filled_ = false;
-  std::vector<uint32_t> pairs_;   // kept between calls: a fresh 1.6 MB faults page by page
+  LineVector<uint32_t> pairs_;    // kept between calls: a fresh 1.6 MB faults page by page
 };
 // Whether pairing a (rows, cols) matrix ahead pays: sgemm(kAuto) reads View::pairs now (bf16 products on
 // AMX) and the matrix is larger than L2, so that its second packing would read it from L3 again. Measured

@@ -199,7 +199,7 @@ void outer_block_amx(const Problem& p, const Block& blk) {
   const int64_t kq_max = k_block / 2, lda_max = kq_max + kTile;
   const bool b_paired = p.b.pairs != nullptr;
   Bf16Pairs* fill = blk.j0 == 0 ? p.a.fill : nullptr;
-  thread_local std::vector<uint32_t> apack, bpack;
+  thread_local LineVector<uint32_t> apack, bpack;
   const int64_t panels = (blk.j1 - blk.j0 + kPairNR - 1) / kPairNR;
   apack.resize(static_cast<size_t>(kBlockC * lda_max));
   if (!b_paired) bpack.resize(static_cast<size_t>(panels * kq_max * kPairNR));

@@ -103,7 +103,7 @@ void panel(const Problem& p, const uint32_t* a, const uint32_t* b, int64_t kp, i
 // B panels once; per block of rows (half of L2), its A block; then every tile.
 void outer_block_bf16(const Problem& p, const Block& blk) {
   const int64_t row_block = std::max<int64_t>(MR, caches().l2 / 2 / (kBlockK * 2) / MR * MR);
-  thread_local std::vector<uint32_t> apack, bpack;
+  thread_local LineVector<uint32_t> apack, bpack;
   const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR, kp_max = kBlockK / 2;
   const int64_t rows_max = std::min(row_block, blk.i1 - blk.i0);
   apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kp_max));

@@ -64,7 +64,7 @@ template <class Kernel>
 void outer_block(const Problem& p, const Block& blk) {
   constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
   const int64_t k_block = p.k_block, block_rows = p.row_block;
-  thread_local std::vector<float> apack, bpack;
+  thread_local LineVector<float> apack, bpack;
   const int64_t rows_max = std::min(block_rows, blk.i1 - blk.i0);
   const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
   const bool pack_a_on = blk.j1 - blk.j0 >= Kernel::kPackAMinCols;
