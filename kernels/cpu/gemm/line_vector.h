@@ -1,8 +1,8 @@
 // A std::vector whose storage starts on a 64-byte cache line: the GEMM's packing buffers and the pairs of
 // Bf16Pairs. operator new aligns to 16 bytes only, and glibc puts a large block 16 bytes past a page
 // boundary, so a packed row (an AMX tile row of 64 bytes, or 32 floats of a B panel) began 16 bytes into
-// a line and each 64-byte load of it read two lines. An AMX tile loop alone in L1 ran 2.5x slower so
-// placed; on the 2-core Xeon (2026-12-06, fifteenth session, benchmarks/RESULTS.md) aligning the buffers
+// a line and each 64-byte load of it read two lines. An AMX tile loop alone in L1 ran 2.2-2.6x slower
+// so placed; on the 2-core Xeon (2026-12-06, fifteenth session, benchmarks/RESULTS.md) aligning the buffers
 // made the AMX kernel's fc1 products about 1.5x faster and fc1's float32 forward 5-7% faster.
 #pragma once
 #include <cstddef>
