@@ -280,18 +280,20 @@ def test_fused_bf16_step_follows_manual_bf16(kernel):
         _fused_bf16_step_follows_manual_bf16()
 
 
-def test_the_bf16_step_pairs_an_input_larger_than_l2_once_with_the_bits_of_packing_it_per_product():
-    """On AMX the one-call step's forward pairs a layer's input as B for its dW, where the input exceeds L2
-    (gemm.h's Bf16Pairs, pairs_pay); the layered ops pack it in each product. Same sums, same order: the
-    losses and every parameter equal bit for bit, at an odd batch past L2 that no tile divides (the pairs of
-    the last row with a zero row). Swapping the two rows of each pair makes it fail."""
+@pytest.mark.parametrize("where", ["the rows' bound", "past L2"])
+def test_the_bf16_step_pairs_a_layers_input_once_with_the_bits_of_packing_it_per_product(where):
+    """On AMX the one-call step's forward pairs a layer's input as B for its dW where that pays (gemm.h's
+    Bf16Pairs, pairs_pay: at least kPairsMinRows rows and more than 64 KiB); the layered ops pack it in each
+    product. Same sums, same order: the losses and every parameter equal bit for bit, at odd batches that no
+    tile divides (the pairs of the last row with a zero row) - just past the rows' bound (x and fc2's input
+    paired) and past L2. Swapping the two rows of each pair makes it fail."""
     from minitorch_clf import ops
 
     if "amx" not in _bf16_kernels():
         pytest.skip("this CPU has no AMX-BF16: its bf16 products pair nothing ahead")
     l2 = ops.gemm_blocking()["L2"]
-    batch = l2 // (784 * 4) + 37                     # x (batch, 784) float32 is larger than L2
-    assert batch * 784 * 4 > l2 and batch % 32 and batch % 2
+    batch = 257 if where == "the rows' bound" else l2 // (784 * 4) + 37      # past L2: x (batch, 784) float32
+    assert batch % 32 and batch % 2 and (where != "past L2" or batch * 784 * 4 > l2)
     torch.manual_seed(3)
     x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
     with ops.bf16_kernel("amx"):

@@ -58,9 +58,9 @@ void round_bf16(const float* in, float* out, size_t n) {
 }
 
 // AMX: each layer's input x paired as B by its forward (products[k]; gemm.h's Bf16Pairs) for its dW
-// (products[3 + k]), as the fused step does where x exceeds L2: both products must give the bits of
-// packing x per call. Then the two timed with the pairing against packed per call (x hot in cache here,
-// where the step reads it from L3). Returns the number of products that differ.
+// (products[3 + k]), as the fused step does where that pays (gemm.h's pairs_pay): both products must give
+// the bits of packing x per call. Then the two timed with the pairing against packed per call (x hot in
+// cache here, where the step reads it from L2 or L3). Returns the number of products that differ.
 int check_pairs(const std::vector<Product>& products, float* c, float* expected, int calls) {
   int failed = 0;
   for (int k = 0; k < 3; ++k) {

@@ -329,7 +329,8 @@ Format default_format() { return g_format.load(std::memory_order_relaxed); }
 Format set_default_format(Format f) { return g_format.exchange(f, std::memory_order_relaxed); }
 
 bool pairs_pay(int64_t rows, int64_t cols) {
-  return default_format() == Format::kBf16 && bf16_kernel() == Bf16Kernel::kAmx && rows * cols * 4 > caches().l2;
+  return default_format() == Format::kBf16 && bf16_kernel() == Bf16Kernel::kAmx && rows >= kPairsMinRows &&
+         rows * cols * 4 > kPairsMinBytes;
 }
 
 Isa widest_isa() { return cpu_has_avx512f() ? Isa::kAvx512 : cpu_has_avx2_fma() ? Isa::kAvx2 : Isa::kScalar; }

@@ -211,11 +211,13 @@ class Bf16Pairs {
   LineVector<uint32_t> pairs_;    // kept between calls: a fresh 1.6 MB faults page by page
 };
 // Whether pairing a (rows, cols) matrix ahead pays: sgemm(kAuto) reads View::pairs now (bf16 products on
-// AMX) and the matrix is larger than L2, so that its second packing would read it from L3 again. Measured
-// on the 2-core Xeon (2026-12-05, the bf16 step, rounds in turns with and without pairs; RESULTS.md): x
-// (N, 784) at batch 1024 and 2048 paired 1.03-1.13x faster; at 64 0.88x and 256 0.95x (it fits L2, its
-// second read is cheap), 512 even. With the pairs written by the forward (seventh session), pairing x at
-// 256 and 512 (a smaller L2 named by MINITORCH_CLF_CACHE_KB) was still 2-4% slower.
+// AMX), and the matrix has at least kPairsMinRows rows and more than kPairsMinBytes as float32. Until the
+// fifteenth session (2026-12-06) the rule was "larger than L2": measured with the pairs 16 bytes off their
+// cache line, pairing x at 64-512 rows had been 2-12% slower (RESULTS.md, 2026-12-05). With the pairs on a
+// line (line_vector.h), on the 2-core Xeon, in turns in one process over three runs, pairing every input
+// past 64 KiB made the bf16 step 5-9% faster and the epoch op 4-9% at 256 and 512 rows, both 1-5% at 1024
+// (there the hidden layers' inputs too); at 64 and 128 the differences stayed within the method's +-5%.
+constexpr int64_t kPairsMinRows = 256, kPairsMinBytes = int64_t{64} << 10;
 bool pairs_pay(int64_t rows, int64_t cols);
 
 // C (M, N) row-major with row stride ldc; every element is written (C is not read).
