@@ -213,10 +213,10 @@ class Bf16Pairs {
 // Whether pairing a (rows, cols) matrix ahead pays: sgemm(kAuto) reads View::pairs now (bf16 products on
 // AMX), and the matrix has at least kPairsMinRows rows and more than kPairsMinBytes as float32. Until the
 // fifteenth session (2026-12-06) the rule was "larger than L2": measured with the pairs 16 bytes off their
-// cache line, pairing x at 64-512 rows had been level or 2-12% slower (RESULTS.md, 2026-12-05). With the pairs on a
-// line (line_vector.h), on the 2-core Xeon, in turns in one process over three runs, pairing every input
-// past 64 KiB made the bf16 epoch op 4-9% faster at 256 and 512 rows and the step 4-9% in all but one of
-// those comparisons, both 1-5% at 1024 (there the hidden layers' inputs too); at 64 and 128 the
+// cache line, pairing x at 64-512 rows had been level or 2-12% slower (RESULTS.md, 2026-12-05). With the
+// pairs on a line (line_vector.h), on the 2-core Xeon, in turns in one process over three runs, pairing
+// every input past 64 KiB made the bf16 epoch op 4-9% faster at 256 and 512 rows and the step 4-9% in all
+// but one of those comparisons, both 1-5% at 1024 (there the hidden layers' inputs too); at 64 and 128 the
 // differences stayed within the method's +-5%.
 constexpr int64_t kPairsMinRows = 256, kPairsMinBytes = int64_t{64} << 10;
 bool pairs_pay(int64_t rows, int64_t cols);
