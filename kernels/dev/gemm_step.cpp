@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,14 +31,6 @@
 using namespace minitorch_clf::gemm;
 
 namespace {
-
-struct Aligned {             // n floats on a 64-byte boundary, owned
-  explicit Aligned(size_t n) : p(static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64))) {}
-  Aligned(const Aligned&) = delete;
-  Aligned& operator=(const Aligned&) = delete;
-  ~Aligned() { std::free(p); }
-  float* p;
-};
 
 struct Product {
   std::string name;
@@ -122,11 +113,11 @@ int main(int argc, char** argv) {
   const long in[] = {784, 128, 64}, out[] = {128, 64, 10};
   std::mt19937 gen(7);
   std::uniform_real_distribution<float> uniform(-1, 1);
-  std::vector<std::unique_ptr<Aligned>> store;
+  std::vector<LineVector<float>> store;     // each operand on a 64-byte line (line_vector.h)
   auto filled = [&](size_t n) {
-    store.push_back(std::make_unique<Aligned>(n));
-    for (size_t i = 0; i < n; ++i) store.back()->p[i] = uniform(gen);
-    return store.back()->p;
+    store.emplace_back(n);
+    for (float& v : store.back()) v = uniform(gen);
+    return store.back().data();
   };
   std::vector<Product> products;
   std::vector<float*> x, w, dz;        // layer k: input (B, I), weight (O, I), output gradient (B, O)
@@ -143,7 +134,7 @@ int main(int argc, char** argv) {
     products.push_back({"fc" + std::to_string(k + 1) + " dx = dz W", batch, in[k], out[k], {dz[k], out[k], 1}, {w[k], in[k], 1}});
 
   const size_t largest = static_cast<size_t>(std::max(batch, 128L)) * 784;     // fc1's dW, or a y/dx
-  Aligned c(largest), r(largest), ra(largest), rb(largest);
+  LineVector<float> c(largest), r(largest), ra(largest), rb(largest);
   const int calls = batch >= 512 ? 100 : 1000;     // per timed round
   std::printf("batch %ld, isa %s, %d threads%s%s\n", batch, isa_name.c_str(), omp_get_max_threads(),
               bf16 ? ", bf16 products on " : "", bf16_name.c_str());
@@ -154,25 +145,25 @@ int main(int argc, char** argv) {
   double flops_all = 0;
   int failed = 0;
   for (const Product& p : products) {
-    sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
+    sgemm(p.M, p.N, p.K, p.a, p.b, c.data(), p.N, {}, isa);
     // bf16: the scalar kernel on the rounded operands (each a dense (rows, cols) copy in its own strides)
     View a = p.a, b = p.b;
     if (bf16) {
       const size_t na = static_cast<size_t>((p.M - 1) * p.a.rs + (p.K - 1) * p.a.cs + 1);
       const size_t nb = static_cast<size_t>((p.K - 1) * p.b.rs + (p.N - 1) * p.b.cs + 1);
-      round_bf16(p.a.data, ra.p, na);
-      round_bf16(p.b.data, rb.p, nb);
-      a = {ra.p, p.a.rs, p.a.cs}, b = {rb.p, p.b.rs, p.b.cs};
+      round_bf16(p.a.data, ra.data(), na);
+      round_bf16(p.b.data, rb.data(), nb);
+      a = {ra.data(), p.a.rs, p.a.cs}, b = {rb.data(), p.b.rs, p.b.cs};
     }
-    sgemm(p.M, p.N, p.K, a, b, r.p, p.N, {}, Isa::kScalar);
-    const double err = dev::worst_error(p.M, p.N, p.K, a, b, c.p, r.p);
+    sgemm(p.M, p.N, p.K, a, b, r.data(), p.N, {}, Isa::kScalar);
+    const double err = dev::worst_error(p.M, p.N, p.K, a, b, c.data(), r.data());
     if (!(err < 1.0)) {
       std::printf("%-16s FAILED its check (error %.2f of the bound)\n", p.name.c_str(), err);
       ++failed;
       continue;
     }
     const double s = dev::best_seconds([&] {
-      for (int i = 0; i < calls; ++i) sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
+      for (int i = 0; i < calls; ++i) sgemm(p.M, p.N, p.K, p.a, p.b, c.data(), p.N, {}, isa);
     }) / calls;
     const double flops = 2.0 * p.M * p.N * p.K;
     flops_all += flops;
@@ -182,9 +173,9 @@ int main(int argc, char** argv) {
   if (failed) return 1;
   const double s = dev::best_seconds([&] {
     for (int i = 0; i < calls; ++i)
-      for (const Product& p : products) sgemm(p.M, p.N, p.K, p.a, p.b, c.p, p.N, {}, isa);
+      for (const Product& p : products) sgemm(p.M, p.N, p.K, p.a, p.b, c.data(), p.N, {}, isa);
   }) / calls;
   std::printf("all eight back to back %9.2f us %7.1f GFLOP/s\n", s * 1e6, flops_all / s / 1e9);
-  if (bf16 && kernel == Bf16Kernel::kAmx) failed = check_pairs(products, c.p, r.p, calls);
+  if (bf16 && kernel == Bf16Kernel::kAmx) failed = check_pairs(products, c.data(), r.data(), calls);
   return failed ? 1 : 0;
 }
