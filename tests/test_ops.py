@@ -620,6 +620,35 @@ def test_the_one_call_step_shows_its_pieces_to_the_profiler():
         assert {k: seen.get(k) for k in expected} == expected, gemm
 
 
+@pytest.mark.parametrize("batch,threads", [(16, 2), (130, 2), (130, 1)])   # layer by layer; cut by rows; one thread
+def test_the_one_call_step_makes_no_tensor_but_its_loss(batch, threads):
+    """From its second step on, mlp_sgd_step_ takes its activations, gradients and products' outputs from the step
+    before (train_step.cpp's StepTensors): the allocator sees it make one tensor, the loss it returns, where it
+    made about twenty. A loss returned before stays as it was, and the steps give the bits of fresh tensors (the
+    parity tests above run steps of several shapes in one process)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    sizes = (60, 48, 24, 10)
+    W = [rand(o, i, dtype=torch.float32, seed=k) * i ** -0.5 for k, (i, o) in enumerate(zip(sizes, sizes[1:]))]
+    B = [torch.zeros(o) for o in sizes[1:]]
+    bufs = [torch.zeros_like(t) for p in zip(W, B) for t in p]
+    x = rand(batch, sizes[0], dtype=torch.float32, seed=20)
+    y = torch.randint(0, sizes[-1], (batch,), generator=torch.Generator().manual_seed(21))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with ops.gemm("own"):
+            first = OP.mlp_sgd_step_(x, y, W, B, bufs, "relu", 0.1, 0.9, 0.0, 0.0, False, False)
+            kept = first.clone()
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                second = OP.mlp_sgd_step_(x, y, W, B, bufs, "relu", 0.1, 0.9, 0.0, 0.0, False, False)
+    finally:
+        torch.set_num_threads(before)
+    made = [e.self_cpu_memory_usage for e in prof.events() if e.self_cpu_memory_usage > 0]   # each allocation's bytes
+    assert made == [second.element_size()], made
+    assert same_bits(first, kept) and first.data_ptr() != second.data_ptr()
+
+
 @pytest.mark.parametrize("batch,products", [(1, 0), (2, 2)])
 def test_at_a_batch_of_one_the_sgd_step_makes_no_dw(batch, products):
     """mlp_sgd_step_ at batch 1: every dW is an outer product, and the update computes it (no "backward: dW

@@ -19,16 +19,33 @@ namespace minitorch_clf {
 enum class GemmBackend { kAuto, kAten, kOwn };
 bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K);
 gemm::View as_view(const at::Tensor& t);   // a 2-D float32 tensor as the GEMM's strided view
-// A new (M, N) float32 tensor = a (M, K) · b (K, N) with the epilogue, by gemm.h's GEMM.
+
+// Where the functions below get the tensors they make: new ones from at::empty (source nullptr: the ops), or a
+// whole step's own (train_step.cpp's StepTensors), which keeps them for the next step of the same shapes. A step
+// makes about twenty (activations, gradients, the products' outputs) and returns none of them but its loss. Inside
+// the step at batch 64 on the 2-core Xeon of 2026-12-06, the cross-entropy's two at::empty took 2.4 us and its
+// kernel 1.4 us (benchmarks/RESULTS.md, sixteenth session).
+class TensorSource {
+ public:
+  virtual ~TensorSource() = default;
+  virtual at::Tensor empty(at::IntArrayRef sizes, const at::TensorOptions& options) = 0;
+};
+inline at::Tensor empty_from(TensorSource* source, at::IntArrayRef sizes, const at::TensorOptions& options) {
+  return source ? source->empty(sizes, options) : at::empty(sizes, options);
+}
+
+// An (M, N) float32 tensor = a (M, K) · b (K, N) with the epilogue, by gemm.h's GEMM.
 at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
-                       const at::TensorOptions& options, gemm::Isa isa = gemm::Isa::kAuto);
+                       const at::TensorOptions& options, gemm::Isa isa = gemm::Isa::kAuto,
+                       TensorSource* source = nullptr);
 
 // (out (N, O) = act(x Wᵀ + b), pre (N, O) = x Wᵀ + b where reads_pre(act), else an empty tensor)
 // x_pairs: where the product, on AMX, pairs x for the dW product of the same x (gemm.h's Bf16Pairs; the
-// whole-step kernel passes them to a layer's forward and then its backward), or nullptr.
+// whole-step kernel passes them to a layer's forward and then its backward), or nullptr. source: as above.
 std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
                                                       const at::Tensor& bias, Activation act,
-                                                      gemm::Bf16Pairs* x_pairs = nullptr);
+                                                      gemm::Bf16Pairs* x_pairs = nullptr,
+                                                      TensorSource* source = nullptr);
 
 // (dx (N, I) or an empty tensor, dweight, dbias) from dout (N, O) and saved (N, O): the forward's
 // output, or its pre-activation where reads_pre(act).
@@ -37,7 +54,7 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
 // kernel uses it; the op does not); x_pairs: the ones the forward of x was given, or nullptr; need_dweight:
 // false leaves dweight undefined (the whole step at batch 1 updates W from dz and x: sgd_update_outer_cpu);
 // dweight_done: handed each finished block of dW (gemm.h's Done: the whole step's BlockUpdate), only where gemm.h's
-// GEMM makes dW (use_own_gemm); then the dx product, which reads W, runs before the dW product.
+// GEMM makes dW (use_own_gemm); then the dx product, which reads W, runs before the dW product. source: as above.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Tensor& dout, const at::Tensor& x,
                                                                    const at::Tensor& weight, const at::Tensor& saved,
                                                                    Activation act, bool need_dx,
@@ -45,7 +62,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
                                                                    const at::Tensor& through = {},
                                                                    const gemm::Bf16Pairs* x_pairs = nullptr,
                                                                    bool need_dweight = true,
-                                                                   gemm::Done dweight_done = {});
+                                                                   gemm::Done dweight_done = {},
+                                                                   TensorSource* source = nullptr);
 
 // The most threads a product of a linear layer runs on (its forward, its dW and, with need_dx, its dx) at batch N,
 // its input (N, I) contiguous as the step's activations are and of x_like's type; 0 where one of them is ATen's
@@ -59,9 +77,11 @@ int linear_product_threads(const at::Tensor& x_like, int64_t N, const at::Tensor
 int64_t cross_entropy_counted(const int64_t* y, int64_t N, int64_t C, int64_t ignore_index);
 void cross_entropy_rows(const float* z, float* dz, const int64_t* y, int64_t begin, int64_t end, int64_t C,
                         int64_t ignore_index, int64_t counted, double* row_loss);
+// (loss, dlogits): dlogits from source (as above), the loss always a new tensor (the step returns it).
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target,
-                                                                      int64_t ignore_index);
+                                                                      int64_t ignore_index,
+                                                                      TensorSource* source = nullptr);
 
 void sgd_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList bufs, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step);

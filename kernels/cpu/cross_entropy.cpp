@@ -172,14 +172,14 @@ void cross_entropy_rows(const float* z, float* dz, const int64_t* y, int64_t beg
 
 std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::Tensor& logits,
                                                                       const at::Tensor& target,
-                                                                      int64_t ignore_index) {
+                                                                      int64_t ignore_index, TensorSource* source) {
   check_cross_entropy(logits, target);
   const int64_t N = logits.size(0), C = logits.size(1);
   at::Tensor z = logits.contiguous();
   at::Tensor t = target.contiguous();
   const int64_t* y = t.data_ptr<int64_t>();
   const int64_t counted = cross_entropy_counted(y, N, C, ignore_index);
-  at::Tensor dlogits = at::empty_like(z);
+  at::Tensor dlogits = empty_from(source, z.sizes(), z.options());
   at::Tensor loss = at::empty({}, z.options());
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "cross_entropy_forward_backward_cpu", [&] {
     using acc_t = at::acc_type<scalar_t, false>;
@@ -204,13 +204,15 @@ std::tuple<at::Tensor, at::Tensor> cross_entropy_forward_backward_cpu(const at::
     }
     acc_t total = 0;
     for (int64_t n = 0; n < N; ++n) total += row_loss[n];      // in order: deterministic
-    loss.fill_(static_cast<scalar_t>(total / acc_t(counted)));  // 0 / 0 = NaN when every row is ignored
+    *loss.data_ptr<scalar_t>() = static_cast<scalar_t>(total / acc_t(counted));   // 0 / 0 = NaN: every row ignored
   });
   return {loss, dlogits};
 }
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
-  m.impl("cross_entropy_forward_backward", &cross_entropy_forward_backward_cpu);
+  m.impl("cross_entropy_forward_backward", [](const at::Tensor& logits, const at::Tensor& target, int64_t ignore_index) {
+    return cross_entropy_forward_backward_cpu(logits, target, ignore_index);
+  });
 }
 
 }  // namespace minitorch_clf

@@ -141,7 +141,7 @@ void with_epilogue_activation(Activation act, F&& f) {
 
 std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
                                                       const at::Tensor& bias, Activation act,
-                                                      gemm::Bf16Pairs* x_pairs) {
+                                                      gemm::Bf16Pairs* x_pairs, TensorSource* source) {
   check_linear(x, weight, bias);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor b = bias.contiguous();
@@ -153,7 +153,7 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
     ep.act = fused ? act : Activation::kIdentity;
     const gemm::View wt{weight.data_ptr<float>(), weight.stride(1), weight.stride(0)};   // Wᵀ (I, O)
     const gemm::View a = x_pairs ? x_pairs->as_a(x.data_ptr<float>(), N, I, x.stride(0)) : as_view(x);
-    z = own_product(a, wt, N, O, I, ep, x.options());
+    z = own_product(a, wt, N, O, I, ep, x.options(), gemm::Isa::kAuto, source);
   } else {
     z = at::mm(x, weight.t());                                     // (N, I)·(I, O) = (N, O), contiguous
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_forward_cpu", [&] {
@@ -162,7 +162,7 @@ std::tuple<at::Tensor, at::Tensor> linear_forward_cpu(const at::Tensor& x, const
       });
     });
   }
-  const at::Tensor none = at::empty({0, 0}, x.options());
+  const at::Tensor none = empty_from(source, {0, 0}, x.options());
   if (fused) return {z, none};
   return {aten_activate(act, z), reads_pre(act) ? z : none};
 }
@@ -172,7 +172,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
                                                                    Activation act, bool need_dx,
                                                                    Activation through_act, const at::Tensor& through,
                                                                    const gemm::Bf16Pairs* x_pairs,
-                                                                   bool need_dweight, gemm::Done dweight_done) {
+                                                                   bool need_dweight, gemm::Done dweight_done,
+                                                                   TensorSource* source) {
   check_linear_backward(dout, x, weight, saved);
   const int64_t N = x.size(0), I = x.size(1), O = weight.size(0);
   at::Tensor g = dout.contiguous();
@@ -181,8 +182,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
     g = aten_backprop(act, g, s).contiguous();
     act = Activation::kIdentity;
   }
-  at::Tensor dz = act == Activation::kIdentity ? g : at::empty_like(g);   // (N, O)
-  at::Tensor dbias = at::empty({O}, weight.options());
+  at::Tensor dz = act == Activation::kIdentity ? g : empty_from(source, g.sizes(), g.options());   // (N, O)
+  at::Tensor dbias = empty_from(source, {O}, weight.options());
   {
     RECORD_FUNCTION("backward: bias gradient", c10::ArrayRef<const c10::IValue>{});   // profiler scopes
     AT_DISPATCH_FLOATING_TYPES(dout.scalar_type(), "linear_backward_cpu", [&] {
@@ -202,12 +203,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
     gemm::Epilogue ep;
     ep.done = dweight_done;
     dweight = own_dweight
-        ? own_product({dz.data_ptr<float>(), 1, O}, x_pairs ? x_pairs->as_b() : as_view(x), O, I, N, ep, x.options())
+        ? own_product({dz.data_ptr<float>(), 1, O}, x_pairs ? x_pairs->as_b() : as_view(x), O, I, N, ep, x.options(),
+                      gemm::Isa::kAuto, source)
         : at::mm(dz.t(), x);
   };
   // Where dweight_done updates W, W's last reader goes first: the dx product reads W.
   if (need_dweight && !(dweight_done.fn && need_dx)) dweight_product();
-  if (!need_dx) return {at::empty({0}, x.options()), dweight, dbias};
+  if (!need_dx) return {empty_from(source, {0}, x.options()), dweight, dbias};
   const bool backprop_dx = through_act != Activation::kIdentity;
   at::Tensor t = backprop_dx ? through.contiguous() : through;
   TORCH_CHECK(!backprop_dx || t.sizes() == x.sizes(), "through: expected the shape of x ", x.sizes(), ", got ",
@@ -223,7 +225,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
         ep.through = t.data_ptr<float>();
         ep.through_ld = I;
       }
-      dx = own_product(as_view(dz), as_view(weight), N, I, O, ep, x.options());
+      dx = own_product(as_view(dz), as_view(weight), N, I, O, ep, x.options(), gemm::Isa::kAuto, source);
     } else {
       dx = at::mm(dz, weight);
       if (backprop_dx && fused) {

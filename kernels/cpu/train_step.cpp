@@ -72,6 +72,32 @@ auto with_grad(const List& xs, const std::vector<at::Tensor>& grads) {
   return out;
 }
 
+// A step's own tensors (cpu_ops.h's TensorSource), kept for the next step: the n-th tensor a step asks for is the
+// n-th of the step before where its shape and options match and nothing else holds it (its storage neither), else
+// a new one takes its place. The steps of a run ask in the same order for the same shapes, so from the second
+// step on a step makes no tensor but its loss. The tensors stay with the thread, as the GEMM's packing buffers do:
+// a step's activations, gradients and products' outputs (at batch 64 about 0.5 MB, most of it fc1's dW).
+// On the 2-core Xeon of 2026-12-06 (SimpleNet, SGD with momentum, the builds before and after in alternating
+// processes on the same plans; benchmarks/RESULTS.md, sixteenth session) the step took 0.80x the time at batch 1
+// and 0.82x at 8, at 64 0.93x in ten pairs (1.00x in five others), 0.96-0.99x at 256 and 1024; the epoch op
+// 0.85x, 0.86x, 0.90-0.93x and 0.95x at 1, 8, 64 and 256.
+class StepTensors final : public TensorSource {
+ public:
+  void restart() { next_ = 0; }
+  at::Tensor empty(at::IntArrayRef sizes, const at::TensorOptions& options) override {
+    if (next_ == kept_.size()) kept_.emplace_back();
+    at::Tensor& t = kept_[next_++];
+    const bool fits = t.defined() && t.use_count() == 1 && t.storage().use_count() == 1 && t.sizes() == sizes &&
+                      t.dtype() == options.dtype() && t.device() == options.device();
+    if (!fits) t = at::empty(sizes, options);
+    return t;
+  }
+
+ private:
+  std::vector<at::Tensor> kept_;
+  size_t next_ = 0;
+};
+
 // Work a step may run on its second thread (the epoch's copy of the next batch, on one thread), and whether it did.
 struct Side {
   std::function<void()> work;
@@ -165,7 +191,7 @@ bool rides_on_dweight(const at::Tensor& x, const at::Tensor& weight) {
 // acts: [x, h_1] in, [x, h_1, ..., h_L] out (h_L the logits); returns the loss and dz[k] (N, O_k), k = 0 .. L - 1.
 std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Tensor>& acts, const at::Tensor& target,
                                                               at::TensorList weights, at::TensorList biases,
-                                                              Activation act) {
+                                                              Activation act, TensorSource* source) {
   RECORD_FUNCTION("step: layers after the first, rows cut between the threads", c10::ArrayRef<const c10::IValue>{});
   const size_t L = weights.size();
   const int64_t N = acts[1].size(0);
@@ -191,12 +217,12 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
     bias[k] = biases[k].contiguous();
     l.out.bias = bias[k].data_ptr<float>();
     l.out.act = k + 1 < L ? act : Activation::kIdentity;
-    acts.push_back(at::empty({N, l.O}, acts[1].options()));
-    dz[k - 1] = at::empty({N, l.I}, acts[1].options());
+    acts.push_back(source->empty({N, l.O}, acts[1].options()));
+    dz[k - 1] = source->empty({N, l.I}, acts[1].options());
   }
   check_cross_entropy(acts[L], target);
   const int64_t C = acts[L].size(1);
-  dz[L - 1] = at::empty({N, C}, acts[1].options());
+  dz[L - 1] = source->empty({N, C}, acts[1].options());
   const at::Tensor y = target.contiguous();
   const int64_t counted = cross_entropy_counted(y.data_ptr<int64_t>(), N, C, kIgnoreIndex);
   std::vector<double> row_loss(static_cast<size_t>(N));
@@ -232,7 +258,9 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
   if (error) std::rethrow_exception(error);
   double total = 0;
   for (double r : row_loss) total += r;        // in row order, as cross_entropy_forward_backward_cpu adds them
-  return {at::full({}, static_cast<float>(total / double(counted)), acts[1].options()), dz};
+  at::Tensor loss = at::empty({}, acts[1].options());        // returned by the step: a new tensor
+  *loss.data_ptr<float>() = static_cast<float>(total / double(counted));
+  return {loss, dz};
 }
 
 // The step's loss and the gradient of every parameter, in step_params' order (w0, b0, w1, b1, ...): the
@@ -248,6 +276,9 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
                                                               Side* side = nullptr,
                                                               std::vector<BlockUpdate>* updates = nullptr) {
   const size_t L = weights.size();
+  thread_local StepTensors tensors;            // the step's activations and gradients, kept for the next step
+  tensors.restart();
+  TensorSource* const source = &tensors;
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
   // bf16 products on AMX: layer k's input, read by its forward (as A) and its dW (as B), is paired as B by
@@ -262,7 +293,8 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   };
   const auto forward = [&](size_t k) {
     RECORD_FUNCTION("step: fc" + std::to_string(k + 1) + " forward", c10::ArrayRef<const c10::IValue>{});
-    auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity, pairs_of(k));
+    auto [out, pre] = linear_forward_cpu(acts[k], weights[k], biases[k], k + 1 < L ? act : Activation::kIdentity,
+                                         pairs_of(k), source);
     acts.push_back(out);
     saved.push_back(reads_pre(act) && k + 1 < L ? pre : out);
   };
@@ -278,7 +310,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     auto [dx, dweight, dbias] = linear_backward_cpu(dh, acts[k], weights[k], acts[k + 1], Activation::kIdentity,
                                                     need_dx && k > 0, k > 0 ? act : Activation::kIdentity, saved[k],
                                                     pairs_of(k), /*need_dweight=*/!left,
-                                                    rides ? (*updates)[k].done() : gemm::Done{});
+                                                    rides ? (*updates)[k].done() : gemm::Done{}, source);
     if (left) {
       if (outer->size() < L) outer->resize(L);
       (*outer)[k] = {dh, acts[k]};             // dh is this layer's dz: its activation was applied above
@@ -290,7 +322,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   forward(0);
   if (by_rows(acts[1], weights, act)) {
     std::vector<at::Tensor> dz;
-    std::tie(loss, dz) = layers_by_rows(acts, target, weights, biases, act);
+    std::tie(loss, dz) = layers_by_rows(acts, target, weights, biases, act, source);
     saved = acts;                              // an activation of the epilogue: act' reads each layer's output
     for (size_t k = L; k-- > 1;) {             // the sums over rows: each layer's dW and db
       dh = dz[k];
@@ -304,7 +336,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
     for (size_t k = 1; k < L; ++k) forward(k);
     {
       RECORD_FUNCTION("step: cross-entropy", c10::ArrayRef<const c10::IValue>{});
-      std::tie(loss, dh) = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex);
+      std::tie(loss, dh) = cross_entropy_forward_backward_cpu(acts[L], target, kIgnoreIndex, source);
     }
     for (size_t k = L; k-- > 1;) backward(k, /*need_dx=*/true);
   };

@@ -224,10 +224,10 @@ bool use_own_gemm(const at::Tensor& t, int64_t M, int64_t N, int64_t K) {
 }
 
 at::Tensor own_product(gemm::View a, gemm::View b, int64_t M, int64_t N, int64_t K, const gemm::Epilogue& ep,
-                       const at::TensorOptions& options, gemm::Isa isa) {
+                       const at::TensorOptions& options, gemm::Isa isa, TensorSource* source) {
   TORCH_CHECK(gemm::in_epilogue(ep.act) && gemm::in_epilogue(ep.through_act),
               "own_product: the GEMM's epilogue applies identity, relu and leaky_relu only");
-  at::Tensor out = at::empty({M, N}, options.dtype(at::kFloat));
+  at::Tensor out = empty_from(source, {M, N}, options.dtype(at::kFloat));
   gemm::sgemm(M, N, K, a, b, out.data_ptr<float>(), N, ep, isa);
   return out;
 }
