@@ -138,6 +138,23 @@ def test_mlp_products_own_and_aten_agree():
         assert_within_bound(c_aten, a, b)
 
 
+@pytest.mark.parametrize("gemm", ["own", "aten"])
+def test_the_direct_mlp_products_gives_the_ops_bits(gemm):
+    """bench --gemm's "all eight" row calls mlp_products' kernel without the dispatcher (ops.direct(): as the
+    fused engine calls its step): the op's eight products, bit for bit, and the op's message for bad operands."""
+    acts = [rand(33, i, seed=k) for k, (i, _) in enumerate(SIMPLENET)]
+    weights = [rand(o, i, seed=10 + k) for k, (i, o) in enumerate(SIMPLENET)]
+    dzs = [rand(33, o, seed=20 + k) for k, (_, o) in enumerate(SIMPLENET)]
+    via_op, direct = ops.mlp_products(acts, weights, dzs, gemm), ops.direct().mlp_products(acts, weights, dzs, gemm)
+    assert len(direct) == 8 and all(torch.equal(a, b) for a, b in zip(via_op, direct))
+    messages = []
+    for call in (ops.mlp_products, ops.direct().mlp_products):
+        with pytest.raises(RuntimeError) as info:
+            call(acts, weights, dzs[:2], gemm)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and messages[0].startswith("acts, weights, dzs: expected one of each per layer")
+
+
 @pytest.mark.parametrize("isa", ISAS)
 def test_same_bits_for_any_thread_count(isa):
     """Each element is summed in one order whichever thread computes it."""

@@ -649,6 +649,84 @@ def test_the_one_call_step_makes_no_tensor_but_its_loss(batch, threads):
     assert same_bits(first, kept) and first.data_ptr() != second.data_ptr()
 
 
+def _one_call_state(optimizer: str, batch: int, seed: int = 30):
+    """(x, y, the step's tensors after them, the scalars) of a small MLP's mlp_sgd_step_ or mlp_adam_step_; the
+    parameters require grad, as the engine's do."""
+    sizes = (60, 48, 24, 10)
+    W = [(rand(o, i, dtype=torch.float32, seed=seed + k) * i ** -0.5).requires_grad_()
+         for k, (i, o) in enumerate(zip(sizes, sizes[1:]))]
+    B = [(torch.rand(o, generator=torch.Generator().manual_seed(seed + 9 + k)) * 0.1).requires_grad_()
+         for k, o in enumerate(sizes[1:])]
+    x = rand(batch, sizes[0], dtype=torch.float32, seed=seed + 20)
+    y = torch.randint(0, sizes[-1], (batch,), generator=torch.Generator().manual_seed(seed + 21))
+    g = torch.Generator().manual_seed(seed + 22)
+    like = lambda: [torch.rand(t.shape, generator=g) for p in zip(W, B) for t in p]
+    if optimizer == "sgd":
+        return x, y, [W, B, like()], ["relu", 0.1, 0.9, 0.0, 0.01, True, False]
+    state = [[torch.tensor(3.0) for _ in range(6)]] + [like() for _ in range(3)]
+    return x, y, [W, B, *state], ["relu", 1e-3, 0.9, 0.999, 1e-8, 0.01, True, True, False]
+
+
+def _one_call(how: str, optimizer: str, x, y, tensors, scalars):
+    if how == "op":
+        op = OP.mlp_sgd_step_ if optimizer == "sgd" else OP.mlp_adam_step_
+        with torch._C._AutoDispatchBelowAutograd():
+            return op(x, y, *tensors, *scalars)
+    call = ops.direct().sgd_step if optimizer == "sgd" else ops.direct().adam_step
+    return call(x, y, *tensors, *scalars)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("batch", [1, 33, 130])
+def test_the_direct_calls_give_the_ops_bits(optimizer, batch, gemm):
+    """ops.direct()'s sgd_step and adam_step (kernels/cpu/direct_calls.cpp: the fused engine's CPU step without
+    the dispatcher) run the ops' CPU kernels: from the same state, three steps each give the same loss and the
+    same parameters and optimizer state, bit for bit. The parameters require grad, as the engine's do, and the
+    loss does not."""
+    runs = {}
+    for how in ("op", "direct"):
+        x, y, tensors, scalars = _one_call_state(optimizer, batch)
+        losses = [_one_call(how, optimizer, x, y, tensors, scalars) for _ in range(3)]
+        runs[how] = losses, [t.detach() for ts in tensors for t in ts]
+    assert not any(loss.requires_grad for loss in runs["direct"][0])
+    for a, b in zip(runs["op"][0] + runs["op"][1], runs["direct"][0] + runs["direct"][1]):
+        assert same_bits(a, b)
+    assert [t.item() for t in runs["direct"][1][6:12]] == [6.0] * 6 if optimizer == "adam" else True
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("bad", ["target", "weight", "device"])
+def test_the_direct_calls_refuse_what_the_ops_refuse(optimizer, bad):
+    """A bad target or a weight of the wrong shape (its state, checked first, no longer matches it): the direct
+    call raises the op's exception type with the op's message (no C++ backtrace in it), before any parameter
+    changes; a tensor off the CPU (here on the meta device): a ValueError naming it (the op would look for that
+    device's kernel instead)."""
+    raised = {}
+    for how in ("op", "direct"):
+        x, y, tensors, scalars = _one_call_state(optimizer, 33)
+        if bad == "target":
+            y[5] = 10
+        elif bad == "weight":
+            tensors[0][1] = torch.zeros(24, 47, requires_grad=True)
+        elif how == "direct":
+            x = x.to("meta")
+        else:
+            continue
+        before = [t.detach().clone() for ts in tensors for t in ts]
+        with pytest.raises(Exception) as info:
+            _one_call(how, optimizer, x, y, tensors, scalars)
+        raised[how] = type(info.value), str(info.value)
+        assert all(same_bits(a, b.detach()) for a, b in zip(before, [t for ts in tensors for t in ts]))
+    kind, message = raised["direct"]
+    if bad == "device":
+        assert (kind, message) == (ValueError, "x: expected a CPU tensor (this is the CPU step), got meta")
+    else:
+        assert (kind, message) == raised["op"] and "Exception raised from" not in message
+        first = {"target": "target: class index 10 at position 5",
+                 "weight": "momentum_buffers[2]:" if optimizer == "sgd" else "exp_avgs[2]:"}[bad]
+        assert message.startswith(first), message
+
+
 @pytest.mark.parametrize("batch,products", [(1, 0), (2, 2)])
 def test_at_a_batch_of_one_the_sgd_step_makes_no_dw(batch, products):
     """mlp_sgd_step_ at batch 1: every dW is an outer product, and the update computes it (no "backward: dW

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <tuple>
+#include <vector>
 
 #include "../common/adam_update.h"
 #include "../common/sgd_update.h"
@@ -126,5 +127,22 @@ void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList
                      at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::ArrayRef<double> step_sizes,
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,
                      double weight_decay, bool decoupled, bool amsgrad, bool maximize);
+
+// The 3L - 1 products of an MLP training step back to back, by gemm 'own' or 'aten' (gemm_op.cpp: the op
+// mlp_products, for benchmarks; direct_calls.cpp calls it too).
+std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights, at::TensorList dzs,
+                                     c10::string_view gemm);
+
+// The whole training step of an MLP in one call (train_step.cpp): the ops mlp_sgd_step_ and mlp_adam_step_ on the
+// CPU (kernels/common/schema.cpp has their arguments), also called without the dispatcher (direct_calls.cpp).
+at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
+                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                            bool maximize);
+at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                             at::TensorList biases, at::TensorList steps, at::TensorList exp_avgs,
+                             at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, c10::string_view activation,
+                             double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                             bool amsgrad, bool maximize);
 
 }  // namespace minitorch_clf

@@ -433,24 +433,6 @@ at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, at::TensorLi
   return loss;
 }
 
-// The ops: one step each.
-at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
-                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
-                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
-                            bool maximize) {
-  return sgd_step(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening, weight_decay,
-                  nesterov, maximize, nullptr);
-}
-
-at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
-                             at::TensorList biases, at::TensorList steps, at::TensorList exp_avgs,
-                             at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, c10::string_view activation,
-                             double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-                             bool amsgrad, bool maximize) {
-  return adam_step(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr, beta1,
-                   beta2, eps, weight_decay, decoupled, amsgrad, maximize, nullptr);
-}
-
 // An epoch of steps in one call: step k trains with step(xb, yb, side) -> loss on the rows order[k B : (k + 1) B]
 // of x and target, gathered into xb, yb as the Python loop over TensorLoader's batches gathers them (index_select);
 // order may hold fewer indices than x has rows (the rest of an epoch). What goes away is the Python around each
@@ -549,6 +531,24 @@ at::Tensor mlp_adam_epoch_cpu(const at::Tensor& x, const at::Tensor& target, con
 }
 
 }  // namespace
+
+// The ops: one step each (cpu_ops.h: direct_calls.cpp calls them too).
+at::Tensor mlp_sgd_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                            at::TensorList biases, at::TensorList momentum_buffers, c10::string_view activation,
+                            double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+                            bool maximize) {
+  return sgd_step(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening, weight_decay,
+                  nesterov, maximize, nullptr);
+}
+
+at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::TensorList weights,
+                             at::TensorList biases, at::TensorList steps, at::TensorList exp_avgs,
+                             at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, c10::string_view activation,
+                             double lr, double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                             bool amsgrad, bool maximize) {
+  return adam_step(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation, lr, beta1,
+                   beta2, eps, weight_decay, decoupled, amsgrad, maximize, nullptr);
+}
 
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
   m.impl("mlp_sgd_step_", &mlp_sgd_step_cpu);

@@ -89,6 +89,17 @@ def _lib(*tensors):
     return torch.ops.minitorch_clf
 
 
+def direct():
+    """The CPU library's direct calls (kernels/cpu/direct_calls.cpp): `sgd_step` and `adam_step` take
+    mlp_sgd_step_'s and mlp_adam_step_'s arguments and run their CPU kernels without the dispatcher, CPU
+    tensors only. The fused engine's CPU step calls them; every other caller takes the ops."""
+    module = _state.get("direct")
+    if module is None:
+        load()
+        module = _state["direct"]
+    return module
+
+
 def _check_2d(name: str, t, what: str) -> None:
     torch._check(t.dim() == 2, lambda: f"{name}: expected {what}, got shape {tuple(t.shape)}")
 

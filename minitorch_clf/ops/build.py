@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-_state: dict = {}          # "cpu" / "cuda": what load_library returned; "python_halves": registered
+_state: dict = {}          # "cpu" / "cuda": what build_* returned; "direct": the CPU library as a Python module
+                           # (direct_calls.cpp); "python_halves": registered
 
 
 class BuildError(RuntimeError):
@@ -53,8 +54,12 @@ def build_cpu(verbose: bool = False) -> dict:
     # -ffp-contract=off: no a * b + c fused into one FMA behind the code's back. The files built for
     # AVX2/AVX-512 (target pragmas) would otherwise round an activation's derivative differently from
     # the baseline-ISA loops, and the whole-step op would stop matching the layered step bit for bit.
-    library, seconds = _jit_build("cpu", verbose, extra_cflags=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off"],
-                                  extra_ldflags=["-fopenmp"])
+    # The CPU library is also a Python module: its direct calls (kernels/cpu/direct_calls.cpp) run the fused
+    # engine's step without the dispatcher.
+    library, seconds, module = _jit_build("cpu", verbose, python_module=True,
+                                          extra_cflags=["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off"],
+                                          extra_ldflags=["-fopenmp"])
+    _state["direct"] = module
     _state["cpu"] = {"library": library, "seconds": seconds}
     return _state["cpu"]
 
@@ -66,8 +71,9 @@ def sources(kind: str) -> list[Path]:
     return sorted(p for folder in folders for p in folder.rglob("*") if p.suffix in (".cpp", ".cu"))
 
 
-def _jit_build(kind: str, verbose: bool, **flags) -> tuple[Path, float]:
-    """Build (or load, when the sources and flags are unchanged) kernels/<kind> as minitorch_clf_<kind>.so."""
+def _jit_build(kind: str, verbose: bool, python_module: bool = False, **flags) -> tuple[Path, float, object]:
+    """Build (or load, when the sources and flags are unchanged) kernels/<kind> as minitorch_clf_<kind>.so.
+    Returns (its path, the seconds it took, the module imported where python_module, else None)."""
     cpp_extension = _cpp_extension()
 
     build = build_root() / kind
@@ -79,11 +85,12 @@ def _jit_build(kind: str, verbose: bool, **flags) -> tuple[Path, float]:
     flags["extra_ldflags"] = flags.get("extra_ldflags", []) + runtime_link_flags()
     t0 = time.perf_counter()
     try:
-        cpp_extension.load(name=f"minitorch_clf_{kind}", sources=[str(p) for p in sources(kind)],
-                           build_directory=str(build), is_python_module=False, verbose=verbose, **flags)
+        module = cpp_extension.load(name=f"minitorch_clf_{kind}", sources=[str(p) for p in sources(kind)],
+                                    build_directory=str(build), is_python_module=python_module, verbose=verbose,
+                                    **flags)
     except (RuntimeError, OSError, ImportError) as e:
         raise BuildError(f"building kernels/{kind} failed in {build}: {e}") from e
-    return build / f"minitorch_clf_{kind}.so", time.perf_counter() - t0
+    return build / f"minitorch_clf_{kind}.so", time.perf_counter() - t0, module if python_module else None
 
 
 def runtime_link_flags() -> list[str]:
@@ -175,9 +182,9 @@ def build_cuda(verbose: bool = False) -> dict:
     includes, libs = _nvidia_pip_dirs()
     lt = [f"-L{d}" for d in libs if list(Path(d).glob("libcublasLt.so*"))]
     lt_name = next((p.name for d in libs for p in sorted(Path(d).glob("libcublasLt.so*"))), "libcublasLt.so")
-    library, seconds = _jit_build("cuda", verbose, extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
-                                  extra_ldflags=[*lt, f"-l:{lt_name}" if lt else "-lcublasLt"],
-                                  extra_include_paths=includes, with_cuda=True)
+    library, seconds, _ = _jit_build("cuda", verbose, extra_cflags=["-O3"], extra_cuda_cflags=["-O3"],
+                                     extra_ldflags=[*lt, f"-l:{lt_name}" if lt else "-lcublasLt"],
+                                     extra_include_paths=includes, with_cuda=True)
     _state["cuda"] = {"library": library, "seconds": seconds, "cuda_home": home,
                       "arch": os.environ.get("TORCH_CUDA_ARCH_LIST", "detected")}
     return _state["cuda"]

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import torch
 
-from . import _lib
+from . import _lib, direct
 from .build import build_root, kernel_dir
 
 ENV = "MINITORCH_CLF_TUNE"
@@ -269,7 +269,8 @@ def _layer_moves(layers: dict[str, list[Shape]], best: dict[Shape, Plan], thread
 
 def sgd_step(acts, weights) -> functools.partial:
     """step(): one SGD step with momentum of the MLP whose layers `weights` holds (ReLU between them),
-    on the batch acts[0] with random targets, by mlp_sgd_step_ (the fused engine's CPU step). At STEP_LR
+    on the batch acts[0] with random targets, by mlp_sgd_step_'s CPU kernel called as the fused engine calls it
+    (ops.direct().sgd_step: without the dispatcher). At STEP_LR
     thousands of timed steps leave the weights (copies) where they were. step.args holds the step's
     tensors: x, y, the weights, the biases and the momentum buffers."""
     weights = [w.clone() for w in weights]
@@ -277,7 +278,7 @@ def sgd_step(acts, weights) -> functools.partial:
     bufs = [torch.zeros_like(p) for w, b in zip(weights, biases) for p in (w, b)]
     x = acts[0]
     y = torch.randint(0, weights[-1].shape[0], (x.shape[0],), generator=torch.Generator().manual_seed(1))
-    return functools.partial(_lib().mlp_sgd_step_, x, y, weights, biases, bufs, "relu", STEP_LR, 0.9, 0.0, 0.0,
+    return functools.partial(direct().sgd_step, x, y, weights, biases, bufs, "relu", STEP_LR, 0.9, 0.0, 0.0,
                              False, False)
 
 

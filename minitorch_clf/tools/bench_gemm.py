@@ -4,11 +4,12 @@ numpy's OpenBLAS (what a user would call instead), side by side.
 
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
 times `iters` calls from Python, so each figure includes one op dispatch (a few µs: benchmarks/RESULTS.md,
-"the measurements behind the code's comments"). "all eight" times the op mlp_products, which
+"the measurements behind the code's comments"). "all eight" times mlp_products' kernel, which
 runs the eight back to back in C++ as the fused step does: no Python between them. "whole SGD step"
-times that step itself (op mlp_sgd_step_ with momentum: the products, bias and ReLU, cross-entropy, the
-bias gradients and the update, one C++ call) with each GEMM inside, on the same operands: the
-difference to "all eight" is the time outside the products, and its % peak is the step's (its flops
+times that step itself (mlp_sgd_step_'s kernel with momentum: the products, bias and ReLU, cross-entropy, the
+bias gradients and the update, one C++ call) with each GEMM inside, on the same operands. Both are called as the
+fused engine calls its step, without the dispatcher (ops.direct(): kernels/cpu/direct_calls.cpp), so the
+difference between them is the time outside the products, and the step's % peak is the step's (its flops
 counted as the products': what else it computes is a few percent of them).
 
 The GEMM written here runs its tuned plans (ops/tune.py: searched the first time on this CPU, then read
@@ -194,7 +195,7 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
             rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}", cost, t))
         # the eight products and the whole step in the same turns: their difference is what lies outside
         step, use = tune.sgd_step(acts, weights), _switch()
-        runs = {"eight": lambda g: ops.mlp_products(acts, weights, dzs, g), "step": lambda g: step()}
+        runs = {"eight": lambda g: ops.direct().mlp_products(acts, weights, dzs, g), "step": lambda g: step()}
         kinds = {"own": ("own", True), "aten": ("aten", True), **({"own_derived": ("own", False)} if differ else {})}
         log(f"batch {bs}: " + (f"tuned plans differ from the derived ones for {', '.join(differ)}; \"derived\" "
                                "times those and the step on the derived plans" if differ else

@@ -148,34 +148,6 @@ at::Tensor own_mm_plan_cpu(const at::Tensor& a, const at::Tensor& b, c10::IntArr
   return out;
 }
 
-at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a (M, K) · b (K, N)
-  return own ? own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options()) : at::mm(a, b);
-}
-
-// The products of an MLP training step, back to back as the fused step runs them, with the GEMM
-// named by gemm ('own' or 'aten'); for benchmarks and their parity test. Layer k: acts[k] (N, I_k) its
-// input, weights[k] (O_k, I_k), dzs[k] (N, O_k) its output gradient. For SimpleNet these are the
-// eight products of a step: 3 forward, 3 dweight, 2 dinput (the data needs none).
-// Returns [y_k = acts[k]·W_kᵀ for each k] + [dW_k = dz_kᵀ·acts[k] for each k] + [dx_k = dz_k·W_k, k >= 1].
-std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights, at::TensorList dzs,
-                                     c10::string_view gemm) {
-  TORCH_CHECK(gemm == "own" || gemm == "aten", "gemm: expected 'own' or 'aten', got '", std::string(gemm), "'");
-  const size_t L = weights.size();
-  TORCH_CHECK(acts.size() == L && dzs.size() == L, "acts, weights, dzs: expected one of each per layer, got ",
-              acts.size(), ", ", L, ", ", dzs.size());
-  for (size_t k = 0; k < L; ++k) {
-    TORCH_CHECK(acts[k].scalar_type() == at::kFloat && weights[k].scalar_type() == at::kFloat &&
-                    dzs[k].scalar_type() == at::kFloat, "layer ", k, ": expected float32 tensors");
-    check_linear_backward(dzs[k], acts[k], weights[k], dzs[k]);    // acts (N, I), weights (O, I), dzs (N, O)
-  }
-  const bool own = gemm == "own";
-  std::vector<at::Tensor> out;
-  for (size_t k = 0; k < L; ++k) out.push_back(product(acts[k], weights[k].t(), own));
-  for (size_t k = 0; k < L; ++k) out.push_back(product(dzs[k].t(), acts[k], own));
-  for (size_t k = 1; k < L; ++k) out.push_back(product(dzs[k], weights[k], own));
-  return out;
-}
-
 // The format of the GEMM's operands from now on ('float32' or 'bf16'); returns the previous one's name.
 std::string set_precision(c10::string_view name) {
   TORCH_CHECK(name == "float32" || name == "bf16", "precision: expected 'float32' or 'bf16', got '", std::string(name), "'");
@@ -210,6 +182,36 @@ std::string set_gemm(c10::string_view name) {
 }
 
 }  // namespace
+
+namespace {
+at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a (M, K) · b (K, N)
+  return own ? own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options()) : at::mm(a, b);
+}
+}  // namespace
+
+// The products of an MLP training step, back to back as the fused step runs them, with the GEMM
+// named by gemm ('own' or 'aten'); for benchmarks and their parity test. Layer k: acts[k] (N, I_k) its
+// input, weights[k] (O_k, I_k), dzs[k] (N, O_k) its output gradient. For SimpleNet these are the
+// eight products of a step: 3 forward, 3 dweight, 2 dinput (the data needs none).
+// Returns [y_k = acts[k]·W_kᵀ for each k] + [dW_k = dz_kᵀ·acts[k] for each k] + [dx_k = dz_k·W_k, k >= 1].
+std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights, at::TensorList dzs,
+                                     c10::string_view gemm) {
+  TORCH_CHECK(gemm == "own" || gemm == "aten", "gemm: expected 'own' or 'aten', got '", std::string(gemm), "'");
+  const size_t L = weights.size();
+  TORCH_CHECK(acts.size() == L && dzs.size() == L, "acts, weights, dzs: expected one of each per layer, got ",
+              acts.size(), ", ", L, ", ", dzs.size());
+  for (size_t k = 0; k < L; ++k) {
+    TORCH_CHECK(acts[k].scalar_type() == at::kFloat && weights[k].scalar_type() == at::kFloat &&
+                    dzs[k].scalar_type() == at::kFloat, "layer ", k, ": expected float32 tensors");
+    check_linear_backward(dzs[k], acts[k], weights[k], dzs[k]);    // acts (N, I), weights (O, I), dzs (N, O)
+  }
+  const bool own = gemm == "own";
+  std::vector<at::Tensor> out;
+  for (size_t k = 0; k < L; ++k) out.push_back(product(acts[k], weights[k].t(), own));
+  for (size_t k = 0; k < L; ++k) out.push_back(product(dzs[k].t(), acts[k], own));
+  for (size_t k = 1; k < L; ++k) out.push_back(product(dzs[k], weights[k], own));
+  return out;
+}
 
 gemm::View as_view(const at::Tensor& t) { return {t.data_ptr<float>(), t.stride(0), t.stride(1)}; }
 
