@@ -45,7 +45,7 @@ void check_cpu(std::initializer_list<std::pair<const char*, at::TensorList>> arg
 template <typename Kernel>
 auto as_the_op(const char* op, const Kernel& kernel) {
   pybind11::gil_scoped_release no_gil;
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  at::AutoDispatchBelowAutograd below_autograd;
   RECORD_FUNCTION(op, c10::ArrayRef<const c10::IValue>{});
   return kernel();
 }
