@@ -4,8 +4,9 @@
 // (gemm_op.cpp), so that bench --gemm's "all eight" and "whole SGD step" rows pay the same call. What goes away is the torch.ops call around them: Python's
 // arguments matched against the schema and boxed (eleven tensors in three lists, a string, six scalars), the
 // dispatcher's keys, and the Python guard that keeps the call below autograd. On the 2-core Xeon of 2026-12-06 an
-// empty op of mlp_sgd_step_'s schema took 5.4 us from Python (12 us after 2 MB of other work between calls), the
-// same empty function through pybind11 1.6 us (3.9 us) (benchmarks/RESULTS.md, seventeenth session).
+// empty op of mlp_sgd_step_'s schema took 4.3-5.1 us from Python (5.9-7.0 us with 2 MB written between calls), the
+// same empty function through pybind11 1.3 us (1.9-2.1 us); the step itself took 0.74-0.77x the op's time at batch
+// 1 and 0.90-0.93x at 64, in one process (benchmarks/RESULTS.md, seventeenth session).
 //
 // What the dispatcher gave that these calls do themselves:
 //   - below autograd: the parameters are leaves that require grad, and the step writes them in place;
