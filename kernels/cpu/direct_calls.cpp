@@ -5,8 +5,8 @@
 // arguments matched against the schema and boxed (eleven tensors in three lists, a string, six scalars), the
 // dispatcher's keys, and the Python guard that keeps the call below autograd. On the 2-core Xeon of 2026-12-06 an
 // empty op of mlp_sgd_step_'s schema took 4.3-5.1 us from Python (5.9-7.0 us with 2 MB written between calls), the
-// same empty function through pybind11 1.3 us (1.9-2.1 us); the step itself took 0.74-0.77x the op's time at batch
-// 1 and 0.90-0.93x at 64, in one process (benchmarks/RESULTS.md, seventeenth session).
+// same empty function through pybind11 1.3 us (1.9-2.1 us); the step itself took 0.74-0.82x the op's time at batch
+// 1 and 0.90-0.95x at 64, in one process (benchmarks/RESULTS.md, seventeenth session).
 //
 // What the dispatcher gave that these calls do themselves:
 //   - below autograd: the parameters are leaves that require grad, and the step writes them in place;

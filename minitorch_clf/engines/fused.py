@@ -14,7 +14,7 @@ With SGD, once a step has made the momentum buffers, the whole step runs as one 
   * on the CPU, one call of `mlp_sgd_step_` (Adam and AdamW: `mlp_adam_step_`, from the first step), the
     same kernels composed in C++: the Python between ~10 op calls costs more than the GEMMs at batch 64.
     The engine calls the op's CPU kernel directly (`ops.direct()`, kernels/cpu/direct_calls.cpp), not
-    through torch.ops: the same bits, 0.74-0.77x the step's time at batch 1 and 0.90-0.93x at 64 on the
+    through torch.ops: the same bits, 0.74-0.82x the step's time at batch 1 and 0.90-0.95x at 64 on the
     2-core Xeon (benchmarks/RESULTS.md, seventeenth session).
     It leaves `.grad` as the last layered step wrote it. `train_epoch` on the CPU runs the whole epoch as
     one call of `mlp_sgd_epoch_` (`mlp_adam_epoch_`): each step's gather and step in C++, no Python between
