@@ -8,6 +8,8 @@ kernels/cuda register the CPU and CUDA kernels. Here each op gets a fake (meta) 
 the shapes with torch._check and says the output's, so torch.compile traces the op without running
 it; the differentiable ones also get an autograd formula built from their backward op. build.py
 compiles and caches the libraries. Every call goes through a wrapper, which loads what it needs.
+One exception: the fused engine's CPU step calls its op's kernel without the dispatcher, through
+`direct()` (kernels/cpu/direct_calls.cpp), to spare the several microseconds of a torch.ops call.
 """
 from __future__ import annotations
 
