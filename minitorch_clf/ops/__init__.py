@@ -92,9 +92,10 @@ def _lib(*tensors):
 
 
 def direct():
-    """The CPU library's direct calls (kernels/cpu/direct_calls.cpp): `sgd_step` and `adam_step` take
-    mlp_sgd_step_'s and mlp_adam_step_'s arguments and run their CPU kernels without the dispatcher, CPU
-    tensors only. The fused engine's CPU step calls them; every other caller takes the ops."""
+    """The CPU library's direct calls (kernels/cpu/direct_calls.cpp): `sgd_step`, `adam_step` and
+    `mlp_products` take mlp_sgd_step_'s, mlp_adam_step_'s and mlp_products' arguments and run their CPU
+    kernels without the dispatcher, CPU tensors only. The fused engine's CPU step and bench --gemm's
+    "all eight" and step rows call them; every other caller takes the ops."""
     module = _state.get("direct")
     if module is None:
         load()
