@@ -3,10 +3,11 @@
 // with the same arguments and checks, so the same bits. `mlp_products` does the same for the op of that name
 // (gemm_op.cpp), so that bench --gemm's "all eight" and "whole SGD step" rows pay the same call. What goes away is
 // the torch.ops call around them: Python's arguments matched against the schema and boxed (eleven tensors in three
-// lists, a string, six scalars), the dispatcher's keys, and the Python guard that keeps the call below autograd. On the 2-core Xeon of 2026-12-06 an
-// empty op of mlp_sgd_step_'s schema took 4.3-5.1 us from Python (5.9-7.0 us with 2 MB written between calls), the
-// same empty function through pybind11 1.3 us (1.9-2.1 us); the step itself took 0.74-0.82x the op's time at batch
-// 1 and 0.90-0.95x at 64, in one process (benchmarks/RESULTS.md, seventeenth session).
+// lists, a string, six scalars), the dispatcher's keys, and the Python guard that keeps the call below autograd. On
+// the 2-core Xeon of 2026-12-06 an empty op of mlp_sgd_step_'s schema took 4.3-5.1 us from Python (5.9-7.0 us with 2
+// MB written between calls), the same empty function through pybind11 1.3 us (1.9-2.1 us); the step itself took
+// 0.74-0.82x the op's time at batch 1 and 0.90-0.95x at 64, in one process (benchmarks/RESULTS.md, seventeenth
+// session).
 //
 // What the dispatcher gave that these calls do themselves:
 //   - below autograd: the parameters are leaves that require grad, and the step writes them in place;
@@ -38,8 +39,8 @@ using Tensors = std::vector<at::Tensor>;
 void check_cpu(std::initializer_list<std::pair<const char*, at::TensorList>> arguments) {
   for (const auto& [name, tensors] : arguments)
     for (const at::Tensor& t : tensors)
-      TORCH_CHECK_VALUE(!t.defined() || t.device().is_cpu(), name, ": expected a CPU tensor (this is the CPU step), got ",
-                        t.device());
+      TORCH_CHECK_VALUE(!t.defined() || t.device().is_cpu(), name,
+                        ": expected a CPU tensor (this is the CPU step), got ", t.device());
 }
 
 // Runs one op's CPU kernel as the dispatcher would have: below autograd, in the op's profiler scope, without the GIL.
