@@ -138,6 +138,27 @@ def test_mlp_products_own_and_aten_agree():
         assert_within_bound(c_aten, a, b)
 
 
+@pytest.mark.parametrize("isa", ["auto", "avx2", "scalar"])
+def test_the_direct_own_mm_gives_the_ops_bits(isa):
+    """bench --gemm's per-product rows call own_mm and own_mm_plan without the dispatcher (ops.direct()), as
+    torch.mm and numpy.matmul are called through their own bindings: the op's bits, and the op's message for
+    operands that do not chain; the same for own_mm_plan on the derived plan."""
+    if isa not in ("auto", *ops.cpu_isas()):
+        pytest.skip(f"this CPU does not run {isa}")
+    from minitorch_clf.ops import tune
+
+    a, b = rand(37, 70, seed=1), rand(70, 45, seed=2).T.contiguous().T      # b read through its strides
+    assert torch.equal(ops.direct().own_mm(a, b, isa), ops.own_mm(a, b, isa))
+    plan = tune.derived_plan(tune.Shape.of(a, b)).ints()
+    assert torch.equal(ops.direct().own_mm_plan(a, b, plan), torch.ops.minitorch_clf.own_mm_plan(a, b, plan))
+    messages = []
+    for call in (ops.own_mm, ops.direct().own_mm):
+        with pytest.raises(RuntimeError) as info:
+            call(a, b.T, isa)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and messages[0].startswith("a, b: expected (M, K) and (K, N)"), messages
+
+
 @pytest.mark.parametrize("gemm", ["own", "aten"])
 def test_the_direct_mlp_products_gives_the_ops_bits(gemm):
     """bench --gemm's "all eight" row calls mlp_products' kernel without the dispatcher (ops.direct(): as the

@@ -488,7 +488,8 @@ def test_build_is_cached_and_reports_its_library(capsys):
     assert main(["build"]) == 0
     out = capsys.readouterr().out
     assert str(info["library"]) in out and "linear_forward" in out
-    assert "direct calls (no dispatcher; the fused engine's CPU step): adam_step, mlp_products, sgd_step" in out
+    assert ("direct calls (no dispatcher: the fused engine's CPU step, bench --gemm): adam_step, mlp_products, own_mm, "
+            "own_mm_plan, sgd_step") in out
 
 
 def test_ops_work_before_load_and_builds_are_per_checkout():

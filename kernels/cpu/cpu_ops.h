@@ -128,6 +128,11 @@ void adam_update_cpu(at::TensorList params, at::TensorList grads, at::TensorList
                      at::ArrayRef<double> bias_correction2_sqrts, double lr, double beta1, double beta2, double eps,
                      double weight_decay, bool decoupled, bool amsgrad, bool maximize);
 
+// a (M, K) · b (K, N) -> (M, N), float32, any strides, by gemm.h's GEMM on isa ('auto', 'avx512', 'avx2', 'scalar'),
+// or on the plan given as the tuner's ints (gemm_op.cpp: the ops own_mm and own_mm_plan; direct_calls.cpp calls them).
+at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa);
+at::Tensor own_mm_plan_cpu(const at::Tensor& a, const at::Tensor& b, c10::IntArrayRef plan_ints);
+
 // The 3L - 1 products of an MLP training step back to back, by gemm 'own' or 'aten' (gemm_op.cpp: the op
 // mlp_products, for benchmarks; direct_calls.cpp calls it too).
 std::vector<at::Tensor> mlp_products(at::TensorList acts, at::TensorList weights, at::TensorList dzs,

@@ -1,7 +1,8 @@
 // The fused engine's CPU step called from Python without the dispatcher: `minitorch_clf_cpu.sgd_step` and
 // `adam_step` (pybind11) run the very functions the ops mlp_sgd_step_ and mlp_adam_step_ register (train_step.cpp),
-// with the same arguments and checks, so the same bits. `mlp_products` does the same for the op of that name
-// (gemm_op.cpp), so that bench --gemm's "all eight" and "whole SGD step" rows pay the same call. What goes away is
+// with the same arguments and checks, so the same bits. `mlp_products`, `own_mm` and `own_mm_plan` do the same for
+// the ops of those names (gemm_op.cpp), so that every row of bench --gemm calls the GEMM written here as the fused
+// engine calls its step, as torch.mm and numpy.matmul are called through their own bindings. What goes away is
 // the torch.ops call around them: Python's arguments matched against the schema and boxed (eleven tensors in three
 // lists, a string, six scalars), the dispatcher's keys, and the Python guard that keeps the call below autograd. On
 // the 2-core Xeon of 2026-12-06 an empty op of mlp_sgd_step_'s schema took 4.3-5.1 us from Python (5.9-7.0 us with 2
@@ -79,6 +80,20 @@ at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, const Tensor
   END_HANDLE_TH_ERRORS_PYBIND
 }
 
+at::Tensor own_mm(const at::Tensor& a, const at::Tensor& b, const std::string& isa) {
+  HANDLE_TH_ERRORS
+  check_cpu({{"a", a}, {"b", b}});
+  return as_the_op("minitorch_clf::own_mm", [&] { return own_mm_cpu(a, b, isa); });
+  END_HANDLE_TH_ERRORS_PYBIND
+}
+
+at::Tensor own_mm_plan(const at::Tensor& a, const at::Tensor& b, const std::vector<int64_t>& plan) {
+  HANDLE_TH_ERRORS
+  check_cpu({{"a", a}, {"b", b}});
+  return as_the_op("minitorch_clf::own_mm_plan", [&] { return own_mm_plan_cpu(a, b, plan); });
+  END_HANDLE_TH_ERRORS_PYBIND
+}
+
 Tensors products(const Tensors& acts, const Tensors& weights, const Tensors& dzs, const std::string& gemm) {
   HANDLE_TH_ERRORS
   check_cpu({{"acts", acts}, {"weights", weights}, {"dzs", dzs}});
@@ -101,6 +116,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs"), py::arg("activation"), py::arg("lr"), py::arg("beta1"),
         py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("decoupled"), py::arg("amsgrad"),
         py::arg("maximize"));
+  m.def("own_mm", &minitorch_clf::own_mm, "own_mm's CPU kernel, called directly", py::arg("a"), py::arg("b"),
+        py::arg("isa") = "auto");
+  m.def("own_mm_plan", &minitorch_clf::own_mm_plan, "own_mm_plan's CPU kernel, called directly", py::arg("a"),
+        py::arg("b"), py::arg("plan"));
   m.def("mlp_products", &minitorch_clf::products, "mlp_products' CPU kernel, called directly", py::arg("acts"),
         py::arg("weights"), py::arg("dzs"), py::arg("gemm"));
 }

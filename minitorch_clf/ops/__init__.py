@@ -92,10 +92,11 @@ def _lib(*tensors):
 
 
 def direct():
-    """The CPU library's direct calls (kernels/cpu/direct_calls.cpp): `sgd_step`, `adam_step` and
-    `mlp_products` take mlp_sgd_step_'s, mlp_adam_step_'s and mlp_products' arguments and run their CPU
-    kernels without the dispatcher, CPU tensors only. The fused engine's CPU step and bench --gemm's
-    "all eight" and step rows call them; every other caller takes the ops."""
+    """The CPU library's direct calls (kernels/cpu/direct_calls.cpp): `sgd_step`, `adam_step`,
+    `mlp_products`, `own_mm` and `own_mm_plan` take the arguments of the ops of those names (sgd_step:
+    mlp_sgd_step_, adam_step: mlp_adam_step_) and run their CPU kernels without the dispatcher, CPU tensors
+    only. The fused engine's CPU step and every row of bench --gemm call them; every other caller takes the
+    ops."""
     module = _state.get("direct")
     if module is None:
         load()

@@ -3,14 +3,15 @@ written here (kernels/cpu/gemm/gemm.h, op own_mm) against ATen's (MKL) and, wher
 numpy's OpenBLAS (what a user would call instead), side by side.
 
 Per product, the two take turns for `rounds` rounds (drift on the machine hits both alike); a round
-times `iters` calls from Python, so each figure includes one op dispatch (a few µs: benchmarks/RESULTS.md,
-"the measurements behind the code's comments"). "all eight" times mlp_products' kernel, which
-runs the eight back to back in C++ as the fused step does: no Python between them. "whole SGD step"
-times that step itself (mlp_sgd_step_'s kernel with momentum: the products, bias and ReLU, cross-entropy, the
-bias gradients and the update, one C++ call) with each GEMM inside, on the same operands. Both are called as the
-fused engine calls its step, without the dispatcher (ops.direct(): kernels/cpu/direct_calls.cpp), so the
-difference between them is the time outside the products, and the step's % peak is the step's (its flops
-counted as the products': what else it computes is a few percent of them).
+times `iters` calls from Python, so each figure includes one call through each library's own binding: the
+GEMM written here through ops.direct() (kernels/cpu/direct_calls.cpp: no dispatcher, as the fused engine
+calls its step), torch.mm and numpy.matmul through theirs; the header line says what each call costs.
+"all eight" times mlp_products' kernel, which runs the eight back to back in C++ as the fused step does:
+no Python between them. "whole SGD step" times that step itself (mlp_sgd_step_'s kernel with momentum:
+the products, bias and ReLU, cross-entropy, the bias gradients and the update, one C++ call) with each
+GEMM inside, on the same operands. Both are called directly too, so the difference between them is the
+time outside the products, and the step's % peak is the step's (its flops counted as the products': what
+else it computes is a few percent of them).
 
 The GEMM written here runs its tuned plans (ops/tune.py: searched the first time on this CPU, then read
 from the cache; `minitorch-clf tune` searches fully), and "derived" times it on the plans its rules derive,
@@ -151,7 +152,8 @@ def call_overheads(np, rounds: int = 15) -> str:
     """One line: the time of a 1 x 1 product through each library's call from Python - what every
     per-product row includes besides its kernel (fc3's products are about a microsecond of kernel)."""
     a, b = torch.ones(1, 1), torch.ones(1, 1)
-    calls = {"ops.own_mm": lambda: ops.own_mm(a, b), "torch.mm": lambda: torch.mm(a, b)}
+    own_mm = ops.direct().own_mm
+    calls = {"own_mm (direct)": lambda: own_mm(a, b), "torch.mm": lambda: torch.mm(a, b)}
     if np is not None:
         an, bn = a.numpy(), b.numpy()
         calls["numpy.matmul"] = lambda: np.matmul(an, bn)
@@ -175,6 +177,7 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
     if np is not None:
         log(f"numpy {np.__version__} with OpenBLAS kernels '{blas}' (the OpenBLAS column)")
     log(call_overheads(np))
+    direct = ops.direct()             # the GEMM written here as the fused engine calls its step: no dispatcher
     records = []
     for bs in batch_sizes:
         tune.ensure(bs, MLPConfig().sizes, log=log)
@@ -183,19 +186,19 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
         for name, a, b in products:
             shape = tune.Shape.of(a, b)
             derived = tune.derived_plan(shape)
-            calls = {"own": lambda: ops.own_mm(a, b), "aten": lambda: torch.mm(a, b)}
+            calls = {"own": lambda: direct.own_mm(a, b), "aten": lambda: torch.mm(a, b)}
             if tune.plan_in_force(shape)[0] != derived:
                 differ.append(name)
                 plan = derived.ints()
-                calls["own_derived"] = lambda: torch.ops.minitorch_clf.own_mm_plan(a, b, plan)
+                calls["own_derived"] = lambda: direct.own_mm_plan(a, b, plan)
             if narrow:
-                calls["own_avx2"] = lambda: ops.own_mm(a, b, "avx2")
+                calls["own_avx2"] = lambda: direct.own_mm(a, b, "avx2")
             t = tune.medians(calls, rounds)
             cost = intensity.gemm(name, a.shape[0], b.shape[1], a.shape[1], a.element_size())
             rows.append((name, f"{a.shape[0]}x{a.shape[1]} · {b.shape[0]}x{b.shape[1]}", cost, t))
         # the eight products and the whole step in the same turns: their difference is what lies outside
         step, use = tune.sgd_step(acts, weights), _switch()
-        runs = {"eight": lambda g: ops.direct().mlp_products(acts, weights, dzs, g), "step": lambda g: step()}
+        runs = {"eight": lambda g: direct.mlp_products(acts, weights, dzs, g), "step": lambda g: step()}
         kinds = {"own": ("own", True), "aten": ("aten", True), **({"own_derived": ("own", False)} if differ else {})}
         log(f"batch {bs}: " + (f"tuned plans differ from the derived ones for {', '.join(differ)}; \"derived\" "
                                "times those and the step on the derived plans" if differ else

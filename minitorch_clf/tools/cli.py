@@ -205,7 +205,7 @@ def _cmd_build(args) -> int:
         raise UsageError(str(e)) from None
     print(f"cpu kernels:  {info['library']} (load {info['seconds']:.1f} s, a build included when not cached)")
     calls = sorted(n for n in dir(ops.direct()) if not n.startswith("_"))
-    print(f"  direct calls (no dispatcher; the fused engine's CPU step): {', '.join(calls)}")
+    print(f"  direct calls (no dispatcher: the fused engine's CPU step, bench --gemm): {', '.join(calls)}")
     if args.cuda:
         if ops.cuda_home() is None:
             print("cuda kernels: skipped: nvcc not found (install the CUDA toolkit or set CUDA_HOME)")

@@ -131,13 +131,16 @@ void check_mm_operands(const at::Tensor& a, const at::Tensor& b) {
               a.scalar_type(), " and ", b.scalar_type());
 }
 
-// a (M, K) · b (K, N) -> (M, N), float32, any strides.
+}  // namespace
+
+// a (M, K) · b (K, N) -> (M, N), float32, any strides (the op own_mm; direct_calls.cpp calls it too).
 at::Tensor own_mm_cpu(const at::Tensor& a, const at::Tensor& b, c10::string_view isa) {
   check_mm_operands(a, b);
   return own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options(), parse_isa(isa));
 }
 
-// a (M, K) · b (K, N) -> (M, N), float32, any strides, run with the given plan (the tuner times them).
+// a (M, K) · b (K, N) -> (M, N), float32, any strides, run with the given plan (the tuner and bench time them;
+// the op own_mm_plan, and direct_calls.cpp).
 at::Tensor own_mm_plan_cpu(const at::Tensor& a, const at::Tensor& b, c10::IntArrayRef plan_ints) {
   check_mm_operands(a, b);
   const gemm::View va = as_view(a), vb = as_view(b);
@@ -147,6 +150,8 @@ at::Tensor own_mm_plan_cpu(const at::Tensor& a, const at::Tensor& b, c10::IntArr
   gemm::sgemm_planned(M, N, K, va, vb, out.data_ptr<float>(), N, {}, plan);
   return out;
 }
+
+namespace {
 
 // The format of the GEMM's operands from now on ('float32' or 'bf16'); returns the previous one's name.
 std::string set_precision(c10::string_view name) {
