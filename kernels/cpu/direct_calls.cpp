@@ -36,69 +36,63 @@ namespace {
 
 using Tensors = std::vector<at::Tensor>;
 
-// Every tensor of every named list on the CPU; else a ValueError naming its argument.
-void check_cpu(std::initializer_list<std::pair<const char*, at::TensorList>> arguments) {
+// The named tensor arguments of a call, lists or single tensors.
+using Arguments = std::initializer_list<std::pair<const char*, at::TensorList>>;
+
+// Runs one op's CPU kernel as the dispatcher would have: every tensor of `arguments` checked to be on the CPU (else a
+// ValueError naming its argument), then below autograd, in the op's profiler scope, without the GIL; c10's errors
+// raised as torch.ops raises them.
+template <typename Kernel>
+auto as_the_op(const char* op, Arguments arguments, const Kernel& kernel) {
+  HANDLE_TH_ERRORS
   for (const auto& [name, tensors] : arguments)
     for (const at::Tensor& t : tensors)
       TORCH_CHECK_VALUE(!t.defined() || t.device().is_cpu(), name,
                         ": expected a CPU tensor (this is the CPU step), got ", t.device());
-}
-
-// Runs one op's CPU kernel as the dispatcher would have: below autograd, in the op's profiler scope, without the GIL.
-template <typename Kernel>
-auto as_the_op(const char* op, const Kernel& kernel) {
   pybind11::gil_scoped_release no_gil;
   at::AutoDispatchBelowAutograd below_autograd;
   RECORD_FUNCTION(op, c10::ArrayRef<const c10::IValue>{});
   return kernel();
+  END_HANDLE_TH_ERRORS_PYBIND
 }
 
 at::Tensor sgd_step(const at::Tensor& x, const at::Tensor& target, const Tensors& weights, const Tensors& biases,
                     const Tensors& momentum_buffers, const std::string& activation, double lr, double momentum,
                     double dampening, double weight_decay, bool nesterov, bool maximize) {
-  HANDLE_TH_ERRORS
-  check_cpu({{"x", x}, {"target", target}, {"weights", weights}, {"biases", biases},
-             {"momentum_buffers", momentum_buffers}});
-  return as_the_op("minitorch_clf::mlp_sgd_step_", [&] {
-    return mlp_sgd_step_cpu(x, target, weights, biases, momentum_buffers, activation, lr, momentum, dampening,
-                            weight_decay, nesterov, maximize);
-  });
-  END_HANDLE_TH_ERRORS_PYBIND
+  return as_the_op("minitorch_clf::mlp_sgd_step_",
+                   {{"x", x}, {"target", target}, {"weights", weights}, {"biases", biases},
+                    {"momentum_buffers", momentum_buffers}},
+                   [&] {
+                     return mlp_sgd_step_cpu(x, target, weights, biases, momentum_buffers, activation, lr, momentum,
+                                             dampening, weight_decay, nesterov, maximize);
+                   });
 }
 
 at::Tensor adam_step(const at::Tensor& x, const at::Tensor& target, const Tensors& weights, const Tensors& biases,
                      const Tensors& steps, const Tensors& exp_avgs, const Tensors& exp_avg_sqs,
                      const Tensors& max_exp_avg_sqs, const std::string& activation, double lr, double beta1,
                      double beta2, double eps, double weight_decay, bool decoupled, bool amsgrad, bool maximize) {
-  HANDLE_TH_ERRORS
-  check_cpu({{"x", x}, {"target", target}, {"weights", weights}, {"biases", biases}, {"steps", steps},
-             {"exp_avgs", exp_avgs}, {"exp_avg_sqs", exp_avg_sqs}, {"max_exp_avg_sqs", max_exp_avg_sqs}});
-  return as_the_op("minitorch_clf::mlp_adam_step_", [&] {
-    return mlp_adam_step_cpu(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, activation,
-                             lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, maximize);
-  });
-  END_HANDLE_TH_ERRORS_PYBIND
+  return as_the_op("minitorch_clf::mlp_adam_step_",
+                   {{"x", x}, {"target", target}, {"weights", weights}, {"biases", biases}, {"steps", steps},
+                    {"exp_avgs", exp_avgs}, {"exp_avg_sqs", exp_avg_sqs}, {"max_exp_avg_sqs", max_exp_avg_sqs}},
+                   [&] {
+                     return mlp_adam_step_cpu(x, target, weights, biases, steps, exp_avgs, exp_avg_sqs,
+                                              max_exp_avg_sqs, activation, lr, beta1, beta2, eps, weight_decay,
+                                              decoupled, amsgrad, maximize);
+                   });
 }
 
 at::Tensor own_mm(const at::Tensor& a, const at::Tensor& b, const std::string& isa) {
-  HANDLE_TH_ERRORS
-  check_cpu({{"a", a}, {"b", b}});
-  return as_the_op("minitorch_clf::own_mm", [&] { return own_mm_cpu(a, b, isa); });
-  END_HANDLE_TH_ERRORS_PYBIND
+  return as_the_op("minitorch_clf::own_mm", {{"a", a}, {"b", b}}, [&] { return own_mm_cpu(a, b, isa); });
 }
 
 at::Tensor own_mm_plan(const at::Tensor& a, const at::Tensor& b, const std::vector<int64_t>& plan) {
-  HANDLE_TH_ERRORS
-  check_cpu({{"a", a}, {"b", b}});
-  return as_the_op("minitorch_clf::own_mm_plan", [&] { return own_mm_plan_cpu(a, b, plan); });
-  END_HANDLE_TH_ERRORS_PYBIND
+  return as_the_op("minitorch_clf::own_mm_plan", {{"a", a}, {"b", b}}, [&] { return own_mm_plan_cpu(a, b, plan); });
 }
 
 Tensors products(const Tensors& acts, const Tensors& weights, const Tensors& dzs, const std::string& gemm) {
-  HANDLE_TH_ERRORS
-  check_cpu({{"acts", acts}, {"weights", weights}, {"dzs", dzs}});
-  return as_the_op("minitorch_clf::mlp_products", [&] { return mlp_products(acts, weights, dzs, gemm); });
-  END_HANDLE_TH_ERRORS_PYBIND
+  return as_the_op("minitorch_clf::mlp_products", {{"acts", acts}, {"weights", weights}, {"dzs", dzs}},
+                   [&] { return mlp_products(acts, weights, dzs, gemm); });
 }
 
 }  // namespace

@@ -186,12 +186,10 @@ std::string set_gemm(c10::string_view name) {
   return kBackendNames[static_cast<int>(g_backend.exchange(static_cast<GemmBackend>(i)))];
 }
 
-}  // namespace
-
-namespace {
 at::Tensor product(const at::Tensor& a, const at::Tensor& b, bool own) {   // a (M, K) · b (K, N)
   return own ? own_product(as_view(a), as_view(b), a.size(0), b.size(1), a.size(1), {}, a.options()) : at::mm(a, b);
 }
+
 }  // namespace
 
 // The products of an MLP training step, back to back as the fused step runs them, with the GEMM
