@@ -1,0 +1,96 @@
+// dw_structure.cpp's loop with the register tile's shape as a parameter: R rows x 16V columns, B panels 16V wide
+// (N = 768 so that 32, 48 and 64 divide it), A packed per K block in R-row panels, B read in place with the next panel
+// requested into L2 by each panel's last tile (MODE 2). One thread, no torch, every buffer on a 64-byte line.
+//   g++ -O3 -std=c++17 -ffp-contract=off dw_shapes.cpp -o dw_shapes && ./dw_shapes K 784 2 1 SHAPE
+//   SHAPE 0: 8 x 32 (the kernel's), 1: 8 x 48, 2: 6 x 64 (126 of the 128 rows), 3: 12 x 32 (120 rows),
+//   4: 12 x 32 and one 8 x 32 tile for the last 8 rows (all 128, as the kernel would run M = 128)
+#include <immintrin.h>
+static bool EDGE = false;
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+#include <algorithm>
+#include <new>
+template <class T> struct AA { using value_type = T; AA() = default; template <class U> AA(const AA<U>&) {} T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); } void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); } bool operator==(const AA&) const { return true; } bool operator!=(const AA&) const { return false; } };
+using clk = std::chrono::steady_clock;
+template <class F> double best(F f, int reps = 9) { double b = 1e9; for (int r = 0; r < reps; ++r) { auto t0 = clk::now(); f(); b = std::min(b, std::chrono::duration<double>(clk::now() - t0).count()); } return b; }
+__attribute__((target("avx512f,fma"), noinline)) float chains(long n) {
+  __m512 a[12]; for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.0f + i);
+  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
+  for (long i = 0; i < n; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], m, c);
+  }
+  __m512 s = a[0]; for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  return _mm512_reduce_add_ps(s);
+}
+template <bool kFetch, int R, int V>
+__attribute__((target("avx512f,fma"), noinline)) void tile(const float* a, const float* b, long ldb, long kn, float* c, long ldc, bool first, const float* bn) {
+  __m512 acc[R][V];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (long k = 0; k < kn; ++k, a += R, b += ldb) {
+    if (kFetch) {
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) _mm_prefetch((const char*)(bn + 16 * v), _MM_HINT_T1);
+      bn += ldb; }
+    __m512 bv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) { const __m512 ar = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]); }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      if (!first) acc[r][v] = _mm512_add_ps(acc[r][v], _mm512_loadu_ps(c + r * ldc + 16 * v));
+      _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
+    }
+}
+template <int R, int V> double run(long K, long LDX, int mode, bool packa, float* x, float* dz, float* C, float* apack, float* bpack, long M, long N, long kb) {
+  constexpr long NRw = 16 * V;
+  return best([&] {
+    for (long k0 = 0; k0 < K; k0 += kb) {
+      const long kn = std::min(kb, K - k0);
+      if (packa) { for (long t = 0; t < M / R; ++t) { const float* src = dz + k0 * M + t * R; float* panel = apack + t * kn * R;
+          for (long k = 0; k < kn; ++k, src += M, panel += R) for (int r = 0; r < R; ++r) panel[r] = src[r]; } }
+      for (long j = 0; j + NRw <= N; j += NRw) {
+        const float* b = x + k0 * LDX + j; long ldb = LDX;
+        if (mode == 1) { for (long k = 0; k < kn; ++k) std::memcpy(bpack + k * NRw, b + k * LDX, NRw * 4); b = bpack; ldb = NRw; }
+        long i = 0;
+        for (; i + R <= M; i += R) {
+          if (mode == 2 && i + 2 * R > M && j + 2 * NRw <= N) tile<true, R, V>(apack + i * kn, b, ldb, kn, C + i * N + j, N, k0 == 0, b + NRw);
+          else tile<false, R, V>(apack + i * kn, b, ldb, kn, C + i * N + j, N, k0 == 0, nullptr);
+        }
+        if constexpr (V == 2) if (EDGE && M - i == 8) tile<false, 8, 2>(apack + i * kn, b, ldb, kn, C + i * N + j, N, k0 == 0, nullptr);
+      }
+    }
+  });
+}
+
+int main(int argc, char** argv) {
+  const long K = argc > 1 ? atol(argv[1]) : 256, M = 128, N = 768, LDX = argc > 2 ? atol(argv[2]) : 784, kb = 192;
+  const int mode = argc > 3 ? atoi(argv[3]) : 0; const bool packa = argc > 4 && atoi(argv[4]);   // 0 in place, 1 packed panel per panel, 2 in place + fetch next
+  std::vector<float, AA<float>> x(K * LDX + 64, 0.5f);
+  std::vector<float, AA<float>> dz(K * M + 64, 0.1f), C(M * N), apack(M * kb + 64, 0.25f), bpack(kb * 32 + 64);
+  const long ref_iters = 20000000; volatile float sink = chains(ref_iters / 10);
+  double ref = best([&] { sink = chains(ref_iters); });
+  const double s_fma = ref / (12.0 * ref_iters);
+  const double fmas = double(M) * N * K / 16;
+  const int shape = argc > 5 ? atoi(argv[5]) : 0;   // 0: 8x32, 1: 8x48, 2: 6x64, 3: 12x32
+  double s = 0; long Mu = M;
+  if (shape == 0) s = run<8, 2>(K, LDX, mode, packa, x.data(), dz.data(), C.data(), apack.data(), bpack.data(), M, N, kb);
+  if (shape == 1) s = run<8, 3>(K, LDX, mode, packa, x.data(), dz.data(), C.data(), apack.data(), bpack.data(), M, N, kb);
+  if (shape == 2) { Mu = 126; s = run<6, 4>(K, LDX, mode, packa, x.data(), dz.data(), C.data(), apack.data(), bpack.data(), M, N, kb); }
+  if (shape == 4) { EDGE = true; Mu = 128; s = run<12, 2>(K, LDX, mode, packa, x.data(), dz.data(), C.data(), apack.data(), bpack.data(), M, N, kb); }
+  if (shape == 3) { Mu = 120; s = run<12, 2>(K, LDX, mode, packa, x.data(), dz.data(), C.data(), apack.data(), bpack.data(), M, N, kb); }
+  const double fmas_u = double(Mu) * N * K / 16;
+  printf("shape=%d packa=%d K=%ld ldx=%ld mode=%d: %.0f%% of peak (%.1f GFLOP/s)\n", shape, (int)packa, K, LDX, mode, 100 * s_fma / (s / fmas_u), 32 * fmas_u / s / 1e9);
+}
