@@ -1,11 +1,15 @@
-// dw_structure.cpp's loop with the register tile's shape as a parameter: R rows x 16V columns, B panels 16V wide
-// (N = 768 so that 32, 48 and 64 divide it), A packed per K block in R-row panels, B read in place with the next panel
-// requested into L2 by each panel's last tile (MODE 2). One thread, no torch, every buffer on a 64-byte line.
-//   g++ -O3 -std=c++17 -ffp-contract=off dw_shapes.cpp -o dw_shapes && ./dw_shapes K 784 2 1 SHAPE
+// fc1's dW = dzᵀ·x as gemm_outer_block.h loops over it (a copy for a probe), the register tile's shape a parameter:
+// R rows x 16V columns, B panels 16V wide (N = 768 so that 32, 48 and 64 divide it), A in R-row panels, C updated per
+// K block of 192. One thread, no torch, every buffer on a 64-byte line.
+//   g++ -O3 -std=c++17 -ffp-contract=off dw_shapes.cpp -o dw_shapes && ./dw_shapes K LDX MODE PACK_A SHAPE
+//   LDX: x's row stride (784); MODE 0: B (x) read in place, 1: each panel copied first, 2: in place with the next
+//   panel requested into L2 by its last tile; PACK_A 1: A (dzᵀ) packed per K block from dz as the kernel does, 0: one
+//   packed block reused;
 //   SHAPE 0: 8 x 32 (the kernel's), 1: 8 x 48, 2: 6 x 64 (126 of the 128 rows), 3: 12 x 32 (120 rows),
 //   4: 12 x 32 and one 8 x 32 tile for the last 8 rows (all 128, as the kernel would run M = 128)
 #include <immintrin.h>
-static bool EDGE = false;
+#include "probe_timing.h"
+static bool EDGE = false;   // shape 4: the last 8 rows by an 8 x 32 tile
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,19 +17,6 @@ static bool EDGE = false;
 #include <vector>
 #include <algorithm>
 #include <new>
-template <class T> struct AA { using value_type = T; AA() = default; template <class U> AA(const AA<U>&) {} T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); } void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); } bool operator==(const AA&) const { return true; } bool operator!=(const AA&) const { return false; } };
-using clk = std::chrono::steady_clock;
-template <class F> double best(F f, int reps = 9) { double b = 1e9; for (int r = 0; r < reps; ++r) { auto t0 = clk::now(); f(); b = std::min(b, std::chrono::duration<double>(clk::now() - t0).count()); } return b; }
-__attribute__((target("avx512f,fma"), noinline)) float chains(long n) {
-  __m512 a[12]; for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.0f + i);
-  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
-  for (long i = 0; i < n; ++i) {
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], m, c);
-  }
-  __m512 s = a[0]; for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
-  return _mm512_reduce_add_ps(s);
-}
 template <bool kFetch, int R, int V>
 __attribute__((target("avx512f,fma"), noinline)) void tile(const float* a, const float* b, long ldb, long kn, float* c, long ldc, bool first, const float* bn) {
   __m512 acc[R][V];
@@ -78,8 +69,8 @@ template <int R, int V> double run(long K, long LDX, int mode, bool packa, float
 int main(int argc, char** argv) {
   const long K = argc > 1 ? atol(argv[1]) : 256, M = 128, N = 768, LDX = argc > 2 ? atol(argv[2]) : 784, kb = 192;
   const int mode = argc > 3 ? atoi(argv[3]) : 0; const bool packa = argc > 4 && atoi(argv[4]);   // 0 in place, 1 packed panel per panel, 2 in place + fetch next
-  std::vector<float, AA<float>> x(K * LDX + 64, 0.5f);
-  std::vector<float, AA<float>> dz(K * M + 64, 0.1f), C(M * N), apack(M * kb + 64, 0.25f), bpack(kb * 32 + 64);
+  std::vector<float, Aligned64<float>> x(K * LDX + 64, 0.5f);
+  std::vector<float, Aligned64<float>> dz(K * M + 64, 0.1f), C(M * N), apack(M * kb + 64, 0.25f), bpack(kb * 32 + 64);
   const long ref_iters = 20000000; volatile float sink = chains(ref_iters / 10);
   double ref = best([&] { sink = chains(ref_iters); });
   const double s_fma = ref / (12.0 * ref_iters);

@@ -3,6 +3,7 @@ copied onto transparent huge pages (an mmap'd buffer given MADV_HUGEPAGE; the An
 granted). Three passes.   python thp_probe.py BATCH"""
 import ctypes, mmap, sys, time, torch
 from minitorch_clf import ops
+from probe_timing import median_us
 ops.load(); d = ops.direct()
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 def huge_tensor(rows, cols):
@@ -21,20 +22,12 @@ torch.manual_seed(0)
 x = torch.rand(N, 784); dz = torch.randn(N, 128) * 1e-3
 xh, keep = huge_tensor(N, 784); xh.copy_(x)
 print("AnonHugePages", [l for l in open("/proc/meminfo") if l.startswith("AnonHuge")][0].split()[1], "kB")
-def med(f, n=20, rounds=11):
-    for _ in range(3): f()
-    ts = []
-    for _ in range(rounds):
-        t0 = time.perf_counter_ns()
-        for _ in range(n): f()
-        ts.append((time.perf_counter_ns() - t0) / n / 1e3)
-    ts.sort(); return ts[len(ts) // 2]
 flops = 2 * 128 * 784 * N
 assert torch.equal(d.own_mm_plan(dz.t(), x, [1, 1, 192, 1, 0]), d.own_mm_plan(dz.t(), xh, [1, 1, 192, 1, 0]))
 for rnd in range(3):
     row = {}
     for name, b in (("4K", x), ("2M", xh)):
         for th in (1, 2):
-            row[f"{name} {th}t"] = flops / med(lambda: d.own_mm_plan(dz.t(), b, [1, 1, 192, th, 0])) / 1e3
-        row[f"{name} mkl"] = flops / med(lambda: torch.mm(dz.t(), b)) / 1e3
+            row[f"{name} {th}t"] = flops / median_us(lambda: d.own_mm_plan(dz.t(), b, [1, 1, 192, th, 0])) / 1e3
+        row[f"{name} mkl"] = flops / median_us(lambda: torch.mm(dz.t(), b)) / 1e3
     print("GFLOP/s", " ".join(f"{k}={v:.0f}" for k, v in row.items()))

@@ -2,25 +2,13 @@
 // in L1 on 64-byte lines, one thread; cycles per FMA instruction against FMA chains (0.5 = the peak of 2 a cycle).
 //   g++ -O3 -std=c++17 -ffp-contract=off tiles_in_l1.cpp -o tiles && ./tiles K M
 #include <immintrin.h>
+#include "probe_timing.h"
 #include <chrono>
 #include <cstdio>
 #include <vector>
 #include <algorithm>
 #include <new>
-template <class T> struct AA { using value_type = T; AA() = default; template <class U> AA(const AA<U>&) {} T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); } void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); } bool operator==(const AA&) const { return true; } bool operator!=(const AA&) const { return false; } };
-using clk = std::chrono::steady_clock;
-template <class F> double best(F f, int reps = 7) { double b = 1e9; for (int r = 0; r < reps; ++r) { auto t0 = clk::now(); f(); b = std::min(b, std::chrono::duration<double>(clk::now() - t0).count()); } return b; }
 
-__attribute__((target("avx512f,fma"), noinline)) float chains(long n) {
-  __m512 a[12]; for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.0f + i);
-  const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-3f);
-  for (long i = 0; i < n; ++i) {
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], m, c);
-  }
-  __m512 s = a[0]; for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
-  return _mm512_reduce_add_ps(s);
-}
 
 // current: R rows x 2 vectors, broadcast a[r*a_rs]
 template <int R>
@@ -71,8 +59,8 @@ __attribute__((target("avx512f,fma"), noinline)) void tile_rv(const float* a, co
 
 int main(int argc, char** argv) {
   const long K = argc > 1 ? atol(argv[1]) : 128, M = argc > 2 ? atol(argv[2]) : 32;
-  std::vector<float, AA<float>> A(M * K + 64, 0.5f);
-  std::vector<float, AA<float>> B(K * 64 + 64, 0.25f), C(M * 64, 0.f);
+  std::vector<float, Aligned64<float>> A(M * K + 64, 0.5f);
+  std::vector<float, Aligned64<float>> B(K * 64 + 64, 0.25f), C(M * 64, 0.f);
   const long ref_iters = 20000000;
   volatile float sink = chains(ref_iters / 10);
   double ref = best([&] { sink = chains(ref_iters); });
