@@ -9,6 +9,7 @@
 //   4: 12 x 32 and one 8 x 32 tile for the last 8 rows (all 128, as the kernel would run M = 128)
 #include <immintrin.h>
 #include "probe_timing.h"
+#include "probe_tile.h"
 static bool EDGE = false;   // shape 4: the last 8 rows by an 8 x 32 tile
 #include <chrono>
 #include <cstdio>
@@ -17,34 +18,6 @@ static bool EDGE = false;   // shape 4: the last 8 rows by an 8 x 32 tile
 #include <vector>
 #include <algorithm>
 #include <new>
-template <bool kFetch, int R, int V>
-__attribute__((target("avx512f,fma"), noinline)) void tile(const float* a, const float* b, long ldb, long kn, float* c, long ldc, bool first, const float* bn) {
-  __m512 acc[R][V];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (long k = 0; k < kn; ++k, a += R, b += ldb) {
-    if (kFetch) {
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) _mm_prefetch((const char*)(bn + 16 * v), _MM_HINT_T1);
-      bn += ldb; }
-    __m512 bv[V];
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) { const __m512 ar = _mm512_set1_ps(a[r]);
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]); }
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      if (!first) acc[r][v] = _mm512_add_ps(acc[r][v], _mm512_loadu_ps(c + r * ldc + 16 * v));
-      _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
-    }
-}
 template <int R, int V> double run(long K, long LDX, int mode, bool packa, float* x, float* dz, float* C, float* apack, float* bpack, long M, long N, long kb) {
   constexpr long NRw = 16 * V;
   return best([&] {
@@ -69,12 +42,11 @@ template <int R, int V> double run(long K, long LDX, int mode, bool packa, float
 int main(int argc, char** argv) {
   const long K = argc > 1 ? atol(argv[1]) : 256, M = 128, N = 768, LDX = argc > 2 ? atol(argv[2]) : 784, kb = 192;
   const int mode = argc > 3 ? atoi(argv[3]) : 0; const bool packa = argc > 4 && atoi(argv[4]);   // 0 in place, 1 packed panel per panel, 2 in place + fetch next
-  std::vector<float, Aligned64<float>> x(K * LDX + 64, 0.5f);
-  std::vector<float, Aligned64<float>> dz(K * M + 64, 0.1f), C(M * N), apack(M * kb + 64, 0.25f), bpack(kb * 32 + 64);
+  Aligned<float> x(K * LDX + 64, 0.5f);
+  Aligned<float> dz(K * M + 64, 0.1f), C(M * N), apack(M * kb + 64, 0.25f), bpack(kb * 64 + 64);
   const long ref_iters = 20000000; volatile float sink = chains(ref_iters / 10);
   double ref = best([&] { sink = chains(ref_iters); });
   const double s_fma = ref / (12.0 * ref_iters);
-  const double fmas = double(M) * N * K / 16;
   const int shape = argc > 5 ? atoi(argv[5]) : 0;   // 0: 8x32, 1: 8x48, 2: 6x64, 3: 12x32
   double s = 0; long Mu = M;
   if (shape == 0) s = run<8, 2>(K, LDX, mode, packa, x.data(), dz.data(), C.data(), apack.data(), bpack.data(), M, N, kb);

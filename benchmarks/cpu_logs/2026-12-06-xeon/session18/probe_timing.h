@@ -1,27 +1,18 @@
-// What this folder's C++ probes share: buffers on 64-byte lines (Aligned64: std::vector's own 16-byte alignment
-// has half of the 64-byte loads straddle two lines), the best of several timed runs, and the peak's reference FMA
-// chains (the kernels' fma_chains.h: 2 AVX-512 FMAs a cycle).
+// What this folder's C++ probes share: buffers on 64-byte lines (Aligned, the kernels' LineVector: std::vector's
+// own 16-byte alignment has half of the 64-byte loads straddle two lines), the best of several timed runs (as
+// kernels/dev/dev_check.h's, which needs the GEMM's include path), and the peak's reference FMA chains (the
+// kernels' fma_chains.h: 2 AVX-512 FMAs a cycle).
 #pragma once
 #include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstddef>
-#include <new>
 
 #include "../../../../kernels/cpu/gemm/fma_chains.h"
+#include "../../../../kernels/cpu/gemm/line_vector.h"
 
 template <class T>
-struct Aligned64 {
-  using value_type = T;
-  Aligned64() = default;
-  template <class U>
-  Aligned64(const Aligned64<U>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
-  bool operator==(const Aligned64&) const { return true; }
-  bool operator!=(const Aligned64&) const { return false; }
-};
+using Aligned = minitorch_clf::gemm::LineVector<T>;   // storage on a 64-byte line (the GEMM's own buffers)
 
 template <class F>
 double best(F f, int reps = 9) {
