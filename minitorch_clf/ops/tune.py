@@ -193,21 +193,24 @@ def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3,
                         min_calls: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each callable in each round, the callables taking turns within a round (drift
     on the machine hits them alike); a round runs each enough times to last about target_s, and at least
-    min_calls times. Each round takes them in a new order (shuffled_rounds)."""
-    for f in calls.values():                                       # warm-up, and a first estimate
+    min_calls times: each its own count, from its own time in the warm-up. (Until 2026-12-07 every callable
+    ran the first one's count: bench --gemm's numpy phase then ran fc3's 15 us products once or twice a
+    sample, after fc1's millisecond one, where ours ran a hundred times in a row - RESULTS.md, nineteenth
+    session.) Each round takes them in a new order (shuffled_rounds)."""
+    iters = {}
+    for name, f in calls.items():                                  # warm-up, then each one's first estimate
         f()
-    t0 = time.perf_counter()
-    next(iter(calls.values()))()
-    iters = max(min_calls, int(target_s / max(time.perf_counter() - t0, 1e-7)))
+        t0 = time.perf_counter()
+        f()
+        iters[name] = max(min_calls, int(target_s / max(time.perf_counter() - t0, 1e-7)))
     samples = {name: [] for name in calls}
-    names = list(calls)
-    for turn in shuffled_rounds(names, rounds):
+    for turn in shuffled_rounds(list(calls), rounds):
         for name in turn:
-            f = calls[name]
+            f, n = calls[name], iters[name]
             t0 = time.perf_counter()
-            for _ in range(iters):
+            for _ in range(n):
                 f()
-            samples[name].append((time.perf_counter() - t0) / iters)
+            samples[name].append((time.perf_counter() - t0) / n)
     return samples
 
 
