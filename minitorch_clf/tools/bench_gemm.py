@@ -6,14 +6,14 @@ Per product, the two take turns for `rounds` rounds (drift on the machine hits b
 times `iters` calls from Python, so each figure includes one call through each library's own binding: the
 GEMM written here through ops.direct() (kernels/cpu/direct_calls.cpp: no dispatcher, as the fused engine
 calls its step), torch.mm and numpy.matmul through theirs; the header line says what each call costs.
-"all eight" times mlp_products' kernel, which runs the eight back to back in C++ as the fused step does:
-no Python between them. A product's own row repeats it, its operands warm from the call before (the kernel's
-time); in the eight each product follows another, as in the step, and the eight read up to 1.2x the sum of
-the rows (RESULTS.md, 2026-12-07: eight separate calls in the step's order read what the one call reads). "whole SGD step" times that step itself (mlp_sgd_step_'s kernel with momentum:
-the products, bias and ReLU, cross-entropy, the bias gradients and the update, one C++ call) with each
-GEMM inside, on the same operands. Both are called directly too, so the difference between them is the
-time outside the products, and the step's % peak is the step's (its flops counted as the products': what
-else it computes is a few percent of them).
+"all eight" times mlp_products' kernel, which runs the eight back to back in C++ as the fused step does: no
+Python between them. A product's own row repeats it, its operands warm from the call before (the kernel's
+time); in the eight each product follows another, as in the step, and the eight read up to 1.2x the sum of the
+rows (RESULTS.md, 2026-12-07: eight separate calls in the step's order read what the one call reads). "whole
+SGD step" times that step itself (mlp_sgd_step_'s kernel with momentum: the products, bias and ReLU,
+cross-entropy, the bias gradients and the update, one C++ call) with each GEMM inside, on the same operands.
+Both are called directly too, so the difference between them is the time outside the products, and the step's
+% peak is the step's (its flops counted as the products': what else it computes is a few percent of them).
 
 The GEMM written here runs its tuned plans (ops/tune.py: searched the first time on this CPU, then read
 from the cache; `minitorch-clf tune` searches fully), and "derived" times it on the plans its rules derive,
