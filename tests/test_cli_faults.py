@@ -483,6 +483,12 @@ def test_bad_mnist_files(tmp_path, capsys, images, labels, words):
     (["train", "--compare", "reference,manual", "--overwrite"], ["overwrite", "--compare writes no run folder"]),
     (["train", "--compare", "reference,manual", "--zero1"], ["zero1", "--nproc 2 or more"]),
     (["train", "--compare", ""], ["compare", "two or more"]),
+    # an empty item in a comma list was dropped, and an empty --engines blamed the batch sizes
+    (["train", "--compare", "reference,,manual"], ["compare", "an empty item"]),
+    (["bench", "--batch-sizes", "64,,1024"], ["--batch-sizes", "no empty item", "64,,1024"]),
+    (["bench", "--engines", "reference,"], ["--engines", "no empty item"]),
+    (["bench", "--engines", ","], ["--engines", "no empty item"]),
+    (["tune", "--batch-sizes", "64,"], ["--batch-sizes", "no empty item"]),
     (["check", "--seed", "99999999999999999999"], ["seed", "99999999999999999999"]),
     (["train", "--device", "cpu:1"], ["device", "takes no index", "cpu:1"]),
     (["bench", "--device", "cpu:3"], ["device", "cpu:3"]),

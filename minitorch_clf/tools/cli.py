@@ -144,9 +144,13 @@ def _cmd_check(args) -> int:
 
 
 def _csv(kind):
+    """A comma-separated list; an empty item ("64,,1024", a comma at either end) is a typo, not a value to drop."""
     def parse(text: str):
+        items = text.split(",")
+        if "" in (v.strip() for v in items):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list with no empty item, got {text!r}")
         try:
-            return [kind(v) for v in text.split(",") if v]
+            return [kind(v) for v in items]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
     return parse
@@ -255,7 +259,7 @@ def _cmd_tune(args) -> int:
     from ..ops import tune
     from ..table import text_table
 
-    if not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
+    if any(b <= 0 for b in args.batch_sizes):
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
     try:
         sizes = MLPConfig(hidden=args.hidden).sizes if args.hidden else MLPConfig().sizes

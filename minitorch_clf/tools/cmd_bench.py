@@ -30,7 +30,7 @@ def cmd_bench(args) -> int:
     twice = sorted({e for e in args.engines if args.engines.count(e) > 1})
     if twice:
         raise UsageError(f"engines: each engine once (they are timed in turns), got {', '.join(twice)} twice")
-    if not args.engines or not args.batch_sizes or any(b <= 0 for b in args.batch_sizes):
+    if any(b <= 0 for b in args.batch_sizes):     # (a list from _csv holds one item or more)
         raise UsageError(f"batch-sizes: expected positive sizes, got {args.batch_sizes}")
     if args.epoch_samples is not None and not args.epoch:
         raise UsageError("epoch-samples: sizes the epoch of --epoch; give --epoch too")
@@ -160,8 +160,6 @@ def _with_precisions(engines: list[str], precisions: list[str], args) -> list[st
     from ..engines import check_precision, resolve_device
     from ..functional import PRECISIONS
 
-    if not precisions:
-        raise UsageError("precision: expected float32, tf32 or bf16 (comma-separated), got nothing")
     for p in precisions:
         expect_one_of("precision", p, PRECISIONS, UsageError)
     if precisions != ["float32"]:

@@ -92,7 +92,9 @@ def cmd_train(args) -> int:
             raise UsageError("inspect: --compare writes no run folder; inspect a run of one engine")
         if cfg.nproc > 1:
             raise UsageError("nproc: --compare runs in one process")
-        engines = [e for e in args.compare.split(",") if e]
+        engines = args.compare.split(",") if args.compare else []
+        if "" in engines:
+            raise UsageError(f"compare: expected engine names separated by commas, got {args.compare!r} (an empty item)")
         T.check_compare(cfg, engines)
         if args.out is not None or args.overwrite:
             raise UsageError(f"{'out' if args.out is not None else 'overwrite'}: --compare writes no run folder "
