@@ -1,8 +1,10 @@
 """The student's path through one SimpleNet step (README, "Reading order"): what it lists is what the
-step runs, in at most five files and 450 lines."""
+step runs, in at most five files and 450 lines; and the README's Python API block runs as written."""
 import inspect
 import re
 from pathlib import Path
+
+import pytest
 
 from minitorch_clf import functional as MF
 from minitorch_clf import layers, models
@@ -56,3 +58,15 @@ def test_the_step_runs_what_the_path_lists(monkeypatch):
     engine.step(torch.randn(8, 784), torch.randint(0, 10, (8,)))
     assert called == {"linear_forward", "linear_backward", "relu_forward", "relu_backward", "cross_entropy_forward",
                       "cross_entropy_backward", "class_indices", "_sgd_loop"}
+
+
+@pytest.mark.slow                                   # machine.ceilings measures the CPU for a few seconds
+def test_the_readmes_python_api_block_runs_as_written():
+    """The README's "Python API" block, executed as it stands (it called the general cross-entropy's options on
+    functional's, which has none, and used names it never defined), and the intensity its comment prints."""
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme.split("## Python API", 1)[1], re.S).group(1)
+    names = {}
+    exec(compile(code, "README.md, Python API", "exec"), names)
+    printed = float(re.search(r"intensity\s+# [^\n]*: ([\d.]+)\n", code).group(1))
+    assert round(names["intensity"].step(names["eng"].config, 64).intensity, 1) == printed
