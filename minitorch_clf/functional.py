@@ -251,11 +251,17 @@ BACKWARD_READS_INPUT = ("gelu", "gelu_tanh")
 
 
 # ----------------------------------------------------------------------------------------------
-# Cross-entropy over softmax: SimpleNet's loss, class indices and the mean over the batch.
-# Every other option of F.cross_entropy (class weights, label smoothing, probability targets, the
-# other reductions, (N, C, d1..dk) inputs) is in cross_entropy_general.py.
+# Cross-entropy over softmax: SimpleNet's loss, class indices and the mean over the batch, written out
+# here. Every other option of F.cross_entropy (class weights, label smoothing, probability targets, the
+# other reductions, (C,) and (N, C, d1..dk) inputs) is written out in cross_entropy_general.py; the
+# two functions below take F.cross_entropy's signature and hand those cases over to it.
 
-def cross_entropy_forward(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100):
+class _General(tuple):
+    """The cache of a case cross_entropy_general.py computed; cross_entropy_backward hands it back there."""
+
+
+def cross_entropy_forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                          ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
     """Mean loss of `logits` (N, C) against class indices `target` (N,), as F.cross_entropy(logits, target).
 
     Row i's loss is  ℓ_i = -log softmax(z_i)[y_i] = log Σ_c exp(z_i[c]) - z_i[y_i],  and the loss is
@@ -263,6 +269,11 @@ def cross_entropy_forward(logits: torch.Tensor, target: torch.Tensor, ignore_ind
     or unlabelled samples); with K = 0 it is 0/0 = NaN, as in torch. log softmax is computed as
     z - max(z) - log Σ exp(z - max(z)): the largest exponent is e⁰ = 1, so no exp overflows.
     """
+    if not (weight is None and reduction == "mean" and label_smoothing == 0.0 and isinstance(logits, torch.Tensor)
+            and logits.dim() == 2 and isinstance(target, torch.Tensor) and not target.is_floating_point()):
+        from . import cross_entropy_general as CEG
+        loss, cache = CEG.cross_entropy_forward(logits, target, weight, ignore_index, reduction, label_smoothing)
+        return loss, _General(cache)
     require_float("logits", logits)
     require_rank("logits", logits, (2,), "(N, C)")
     y, keep = class_indices(target, logits, (logits.shape[0],), ignore_index)  # (N,), (N,) 1.0 / 0.0
@@ -280,6 +291,9 @@ def cross_entropy_backward(dloss: torch.Tensor, cache) -> torch.Tensor:
     the probabilities less one at the true class. The mean scales each kept row by dloss / K. An
     ignored row gets exactly 0, as in torch - also when every row is ignored and 1 / K is not finite.
     """
+    if isinstance(cache, _General):
+        from . import cross_entropy_general as CEG
+        return CEG.cross_entropy_backward(dloss, cache)
     logp, y, keep, count = cache
     require_grad_like("dloss", dloss, (), logp)
     onehot = torch.zeros_like(logp).scatter_(1, y[:, None], 1.0)   # (N, C)

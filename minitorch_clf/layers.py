@@ -15,7 +15,6 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from . import cross_entropy_general as CEG
 from . import functional as MF
 from .errors import expect_one_of
 
@@ -119,8 +118,8 @@ class ReLU(Activation):
 
 class CrossEntropyLoss(Layer):
     """nn.CrossEntropyLoss's options; `backward()` returns dlogits (it has no parameters). SimpleNet's
-    case - (N, C) logits against class indices, the mean, no weight or smoothing - runs functional.py's
-    cross-entropy; any other option the general one (cross_entropy_general.py)."""
+    case - (N, C) logits against class indices, the mean, no weight or smoothing - is functional.py's
+    cross-entropy; it hands any other option to the general one (cross_entropy_general.py)."""
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
@@ -129,26 +128,19 @@ class CrossEntropyLoss(Layer):
         self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        core = (self.weight is None and self.reduction == "mean" and self.label_smoothing == 0.0
-                and isinstance(logits, torch.Tensor) and logits.dim() == 2
-                and isinstance(target, torch.Tensor) and not target.is_floating_point())
-        if core:
-            loss, cache = MF.cross_entropy_forward(logits, target, self.ignore_index)
-            self._cache = (MF.cross_entropy_backward, cache, loss)
-        else:
-            loss, cache = CEG.cross_entropy_forward(logits, target, self.weight, self.ignore_index, self.reduction,
-                                                    self.label_smoothing)
-            self._cache = (CEG.cross_entropy_backward, cache, loss)
+        loss, cache = MF.cross_entropy_forward(logits, target, self.weight, self.ignore_index, self.reduction,
+                                               self.label_smoothing)
+        self._cache = (cache, loss)
         return loss
 
     def backward(self, dloss: torch.Tensor | None = None) -> torch.Tensor:
         """dloss defaults to 1 (d loss / d loss), as `loss.backward()` assumes for a scalar."""
-        rule, cache, loss = self._take_cache()
+        cache, loss = self._take_cache()
         if dloss is None:
             if self.reduction == "none":
                 raise ValueError("dloss: required when reduction='none' (one value per sample)")
             dloss = torch.ones_like(loss)
-        return rule(dloss, cache)
+        return MF.cross_entropy_backward(dloss, cache)
 
 
 class Sequential(Layer):

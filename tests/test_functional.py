@@ -186,6 +186,43 @@ def test_simplenets_cross_entropy_custom_ignore_index():
         MF.cross_entropy_forward(z, torch.tensor([0, -100, 2, 1]), ignore_index=2)
 
 
+@pytest.mark.parametrize("case", ["positional", "sum", "none", "probabilities", "spatial", "one sample", "ignored"])
+def test_functionals_cross_entropy_takes_the_contracts_signature(case):
+    """DESIGN.md's contract: MF.cross_entropy_forward(logits, target, weight=None, ignore_index=-100,
+    reduction="mean", label_smoothing=0.0) and MF.cross_entropy_backward(dloss, cache), (N, C, d1..dk) as torch,
+    each case against F.cross_entropy and autograd. (From the split of issue 26 until 2026-12-07 functional.py took
+    (logits, target, ignore_index) alone: the options raised TypeError, and a weight given by position became
+    the ignore_index.)"""
+    g = torch.Generator().manual_seed(35)
+    dt = torch.float64
+    w = torch.rand(5, dtype=dt, generator=g) + 0.5
+    z = torch.randn(6, 5, dtype=dt, generator=g)
+    y = torch.randint(0, 5, (6,), generator=g)
+    args, kw, ref_kw = (z, y), {}, None
+    if case == "positional":                                  # (F.cross_entropy's own order has size_average third)
+        args, ref_kw = (z, y, w, -100, "mean", 0.1), dict(weight=w, ignore_index=-100, reduction="mean",
+                                                          label_smoothing=0.1)
+    elif case in ("sum", "none"):
+        kw = dict(weight=w, reduction=case)
+    elif case == "probabilities":
+        args, kw = (z, torch.rand(6, 5, dtype=dt, generator=g).softmax(1)), dict(label_smoothing=0.2)
+    elif case == "spatial":                                   # (N, C, d1, d2) against (N, d1, d2)
+        args = (torch.randn(2, 5, 3, 4, dtype=dt, generator=g), torch.randint(0, 5, (2, 3, 4), generator=g))
+    elif case == "one sample":                                # (C,) against ()
+        args = (torch.randn(5, dtype=dt, generator=g), torch.tensor(3))
+    else:
+        kw = dict(weight=w, ignore_index=2)
+    loss, cache = MF.cross_entropy_forward(*args, **kw)
+    dloss = torch.randn(loss.shape, dtype=dt, generator=g)
+    dz = MF.cross_entropy_backward(dloss, cache)
+    zr = args[0].clone().requires_grad_()
+    ref = F.cross_entropy(zr, args[1], **kw) if ref_kw is None else F.cross_entropy(zr, args[1], **ref_kw)
+    ref.backward(dloss)
+    assert_parity(loss, ref.detach())
+    assert_parity(dz, zr.grad)
+    fd_check(lambda: (MF.cross_entropy_forward(*args, **kw)[0] * dloss).sum(), args[0], dz)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_simplenets_cross_entropy_is_the_general_one_to_the_bit(dtype):
     """The core is the general form with its options at their defaults: same operations, same bits."""
@@ -359,8 +396,12 @@ x, w = torch.randn(4, 5), torch.randn(3, 5)
     (lambda: CEG.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 3), ignore_index=1), ValueError,
      ["ignore_index", "probability"]),
     (lambda: MF.cross_entropy_forward(torch.randn(2, 4, 3), torch.tensor([0, 1])), ValueError,
-     ["logits", "(N, C)", "(2, 4, 3)"]),
-    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 3)), TypeError, ["target", "float32"]),
+     ["target", "(2, 3)", "(2,)"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.rand(4, 3).double()), TypeError, ["target", "float64"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), reduction="avg"), ValueError,
+     ["reduction", "avg"]),
+    (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), label_smoothing=1.5), ValueError,
+     ["label_smoothing", "1.5"]),
     (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 3, 2])), ValueError,
      ["target", "[0, 3)", "3"]),
     (lambda: MF.cross_entropy_forward(torch.randn(4, 3), torch.tensor([0, 1, 2])), ValueError,
