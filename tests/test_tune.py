@@ -413,6 +413,45 @@ def test_layer_moves_go_both_ways_and_leave_single_products_to_choices():
     assert moves[1] == {s: dataclasses.replace(p, threads=3) for s, p in plans.items()}
 
 
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("batch", [64, 127, 128, 256])
+def test_the_products_the_step_runs_a_thread_each_are_those_of_the_rows_region(batch, two_threads):
+    """From 128 rows on (two threads) the step runs the forward and dx products of the layers after the first
+    inside one parallel region (train_step.cpp's by_rows): the tuner knows which ones."""
+    products, (acts, weights, _) = tune.step_products(batch, SIMPLENET)
+    names = [(name, tune.Shape.of(a, b)) for name, a, b in products]
+    expected = {shape for name, shape in names if name.split()[0] in ("fc2", "fc3") and name.split()[1] in ("y", "dx")}
+    assert tune._cut_unseen(names, acts, weights) == (expected if batch >= 128 else set())
+
+
+def test_the_search_leaves_the_threads_the_step_does_not_see(monkeypatch, two_threads):
+    """Every trial wins here, yet the search leaves the threads and cut of the products the step runs a thread
+    each (the rows region, at batch 256) as derived - their other choices it still makes - and moves the others'
+    (the short search of 2026-12-07 at 1024 had put fc2's and fc3's dx products on one thread, a choice no race of
+    the step could see, which ran them alone at 1.5-1.9x the time: RESULTS.md, twentieth session)."""
+    batch = 256
+    monkeypatch.setattr(tune, "_running", lambda plans, step, installed: dict(plans))
+    monkeypatch.setattr(tune, "medians", lambda calls, *a, **k: (
+        {n: {"derived": 2.0, "tuned": 1.0}.get(n, 1.5) for n in calls} if "derived" in calls
+        else {"best": 1.0, "trial": 0.9}))
+    result = tune.search(batch, SIMPLENET)
+    inside = {shape for name, shape, _, _ in result.products
+              if name.split()[0] in ("fc2", "fc3") and name.split()[1] in ("y", "dx")}
+    assert len(inside) == 4
+    for _, shape, plan, derived in result.products:
+        if shape in inside:
+            assert (plan.threads, plan.split) == (derived.threads, derived.split) and plan != derived, (shape, plan)
+    assert any((plan.threads, plan.split) != (derived.threads, derived.split)
+               for _, shape, plan, derived in result.products if shape not in inside)
+
+
 def test_fused_engine_tunes_at_its_first_cpu_step_and_matches_reference(capsys):
     from minitorch_clf.engines import build_engine
 

@@ -66,6 +66,9 @@ TORCH_LIBRARY(minitorch_clf, m) {
         " Tensor(a!)[] weights, Tensor(b!)[] biases, Tensor(c!)[] steps, Tensor(d!)[] exp_avgs,"
         " Tensor(e!)[] exp_avg_sqs, Tensor(f!)[] max_exp_avg_sqs, str activation, float lr, float beta1,"
         " float beta2, float eps, float weight_decay, bool decoupled, bool amsgrad, bool maximize) -> Tensor");
+  // Whether mlp_sgd_step_ and mlp_adam_step_ on the CPU run the layers after the first cut by rows between the
+  // threads at this batch (h1: the first layer's output (N, O_1); the CPU only; ops/tune.py asks it).
+  m.def("layers_cut_by_rows(Tensor h1, Tensor[] weights, str activation) -> bool");
   // Process-wide settings and probes of the GEMM (gemm/): which float32 GEMM the fused CPU ops use
   // ('auto', 'aten', 'own'; returns the previous), and the measured float32 FMA peak of `threads` cores.
   m.def("set_gemm(str name) -> str");

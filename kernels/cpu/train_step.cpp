@@ -550,7 +550,15 @@ at::Tensor mlp_adam_step_cpu(const at::Tensor& x, const at::Tensor& target, at::
                    beta2, eps, weight_decay, decoupled, amsgrad, maximize, nullptr);
 }
 
+// Whether the step cuts the layers after the first by rows at this batch (by_rows): h1 (N, O_1), the layer's output.
+// Their forward and dx products then run inside one parallel region, a thread each, where their plans' threads and
+// cut do not apply; ops/tune.py leaves those two choices of theirs out of its races, which could not see them.
+bool layers_cut_by_rows_cpu(const at::Tensor& h1, at::TensorList weights, c10::string_view activation) {
+  return h1.dim() == 2 && by_rows(h1, weights, parse_activation(activation));
+}
+
 TORCH_LIBRARY_IMPL(minitorch_clf, CPU, m) {
+  m.impl("layers_cut_by_rows", &layers_cut_by_rows_cpu);
   m.impl("mlp_sgd_step_", &mlp_sgd_step_cpu);
   m.impl("mlp_adam_step_", &mlp_adam_step_cpu);
   m.impl("mlp_sgd_epoch_", &mlp_sgd_epoch_cpu);

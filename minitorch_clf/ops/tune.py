@@ -12,7 +12,8 @@ columns first or rows first, or K into one range per thread). The derived plan m
 from the caches and from measurements on one CPU; the search starts there and moves one choice of one product
 at a time (coordinate descent, the big products first), each pass first trying every product of one layer on one
 thread, or on all (_layer_moves: moved alone, one of them reads what the others wrote from the other core's
-cache). Each race times the whole fused SGD step
+cache). The threads and cut of a product the step runs inside a parallel region of its own are not raced
+(_cut_unseen): they stay the derived plan's. Each race times the whole fused SGD step
 (mlp_sgd_step_), the candidate's plans against the best plans so far, in turns; the candidate
 wins only when the step is faster by more than MARGIN, in two races (one race's medians spread by more than
 MARGIN on a noisy VM): what the engine runs is the step, and a plan's effect
@@ -77,7 +78,8 @@ ENV = "MINITORCH_CLF_TUNE"
 # the work).
 STEP_LR = 1e-12
 FORMAT = 1
-SEARCH = 2                     # the search's version: plans found by an earlier one are searched anew (2: layer moves)
+SEARCH = 3                     # the search's version: plans found by an earlier one are searched anew (2: layer
+                               # moves; 3: no thread count or cut the step does not see, _cut_unseen)
 FULL_SAMPLE_STEPS = 6          # the full search's races: each sample times at least this many steps
 MARGIN = 0.015               # a candidate replaces the best plan only when the step is faster by more
 LAYOUTS = ("rows", "columns", "strided")          # gemm::Layout's order
@@ -231,8 +233,9 @@ def _isas() -> list[str]:
     return [isa for isa in _lib().cpu_isas() if isa != "scalar"] or ["scalar"]
 
 
-def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
-    """The plans that differ from `plan` in one choice (a thread count, with any cut, counts as one)."""
+def _choices(shape: Shape, plan: Plan, threads: int, cut_seen: bool = True) -> list[Plan]:
+    """The plans that differ from `plan` in one choice (a thread count, with any cut, counts as one); without
+    the thread count and the cut where the step does not see them (cut_seen False: _cut_unseen)."""
     out = [dataclasses.replace(plan, isa=isa) for isa in _isas() if isa != plan.isa]
     if shape.a == "rows" and shape.b == "columns":
         out.append(dataclasses.replace(plan, kernel="dot" if plan.kernel == "outer" else "outer"))
@@ -244,6 +247,8 @@ def _choices(shape: Shape, plan: Plan, threads: int) -> list[Plan]:
     # Another thread count; from one thread, with any cut: a one-thread plan's cut is no choice made,
     # and the cut the product's consumer needs may be another (the SGD update reads each thread's rows of
     # a dW: at batch 1 to 4, fc1's dW cut by rows made the step 20% faster, RESULTS.md, 2026-12-06).
+    if not cut_seen:
+        return out
     splits = SPLITS if plan.threads == 1 else (plan.split,)
     out += [dataclasses.replace(plan, threads=t, split=split) for t in range(2, threads + 1) for split in splits
             if (t, split) != (plan.threads, plan.split)]
@@ -268,6 +273,20 @@ def _layer_moves(layers: dict[str, list[Shape]], best: dict[Shape, Plan], thread
             if len(moved) > 1:
                 out.append(moved)
     return out
+
+
+def _cut_unseen(names: list[tuple[str, Shape]], acts, weights) -> set[Shape]:
+    """The shapes whose plan's threads and cut the step does not use: where it cuts the layers after the first by
+    rows (train_step.cpp's by_rows, from 128 rows on with two threads), their forward and dx products run inside
+    one parallel region, a thread each. A race of the step cannot see those two choices, so one won there wins by
+    the machine's noise, and then runs wherever the shape is called alone: on the 2-core Xeon (2026-12-07) the
+    short search at batch 1024 had put fc2's and fc3's dx products on one thread, where bench --gemm timed them
+    alone at 1.5-1.9x the derived plan's time (RESULTS.md, twentieth session). A shape some other product of the
+    step has too keeps its choices."""
+    if len(weights) < 2 or not _lib().layers_cut_by_rows(acts[1], weights, "relu"):
+        return set()
+    inside = {shape for name, shape in names if not name.startswith("fc1 ") and " dW " not in name}
+    return inside - {shape for name, shape in names if name.startswith("fc1 ") or " dW " in name}
 
 
 def sgd_step(acts, weights) -> functools.partial:
@@ -332,7 +351,8 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
     layers: dict[str, list[Shape]] = {}            # "fc2" -> the shapes of its products
     for name, shape in names:
         layers.setdefault(name.split()[0], []).append(shape)
-    layers = {layer: list(dict.fromkeys(s)) for layer, s in layers.items()}
+    unseen = _cut_unseen(names, acts, weights)
+    layers = {layer: [s for s in dict.fromkeys(shapes) if s not in unseen] for layer, shapes in layers.items()}
     rounds, target, min_calls = (9, 2e-3, FULL_SAMPLE_STEPS) if full else (5, 2e-3, 1)
     threads = torch.get_num_threads()
 
@@ -357,7 +377,7 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
             if n == 0:
                 stages["layers"] = best
             for shape in shapes:
-                for candidate in _choices(shape, best[shape], threads):
+                for candidate in _choices(shape, best[shape], threads, shape not in unseen):
                     trial = {**best, shape: candidate}
                     if wins(best, trial):
                         best, moved = trial, True
