@@ -275,7 +275,6 @@ def cross_entropy_forward(logits: torch.Tensor, target: torch.Tensor, weight: to
         loss, cache = CEG.cross_entropy_forward(logits, target, weight, ignore_index, reduction, label_smoothing)
         return loss, _General(cache)
     require_float("logits", logits)
-    require_rank("logits", logits, (2,), "(N, C)")
     y, keep = class_indices(target, logits, (logits.shape[0],), ignore_index)  # (N,), (N,) 1.0 / 0.0
     shifted = logits - logits.amax(dim=1, keepdim=True)           # (N, C), max entry 0
     logp = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # (N, C) log softmax

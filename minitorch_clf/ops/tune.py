@@ -281,7 +281,7 @@ def _cut_unseen(names: list[tuple[str, Shape]], acts, weights) -> set[Shape]:
     one parallel region, a thread each. A race of the step cannot see those two choices, so one won there wins by
     the machine's noise, and then runs wherever the shape is called alone: on the 2-core Xeon (2026-12-07) the
     short search at batch 1024 had put fc2's and fc3's dx products on one thread, where bench --gemm timed them
-    alone at 1.5-1.9x the derived plan's time (RESULTS.md, twentieth session). A shape some other product of the
+    alone at 1.46-1.95x the derived plan's time (RESULTS.md, twentieth session). A shape some other product of the
     step has too keeps its choices."""
     if len(weights) < 2 or not _lib().layers_cut_by_rows(acts[1], weights, "relu"):
         return set()
