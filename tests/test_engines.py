@@ -118,11 +118,19 @@ def test_fused_cpu_epoch_ignores_minus_100_as_its_steps_do():
 
 @pytest.mark.parametrize("kw,word", [({"name": "nope"}, "engine"), ({"optimizer": "lbfgs"}, "optimizer"),
                                      ({"lr": 0.0}, "lr"), ({"dtype": torch.float16}, "dtype"),
-                                     ({"device": "tpu"}, "device")])
+                                     ({"device": "tpu"}, "device"),
+                                     # taken and dropped before 2026-12-07: Adam has no momentum
+                                     ({"optimizer": "adam", "momentum": 0.9}, "momentum: SGD's; adam takes none"),
+                                     ({"optimizer": "rmsprop", "momentum": 0.0}, "momentum")])
 def test_bad_build_arguments(kw, word):
     args = {"name": "manual", **kw}
     with pytest.raises((ValueError, TypeError), match=word):
         build_engine(args.pop("name"), **args)
+
+
+def test_sgds_momentum_defaults_to_the_seeds():
+    assert build_engine("manual").optimizer.param_groups[0]["momentum"] == 0.9
+    assert build_engine("manual", momentum=0.5).optimizer.param_groups[0]["momentum"] == 0.5
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

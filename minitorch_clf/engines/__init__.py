@@ -118,7 +118,7 @@ def check_engine_device(engine: str, device: torch.device) -> None:
                          f"cuda), not on {device.type}")
 
 
-def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float = 0.9,
+def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: float | None = None,
                  weight_decay: float | None = None, device="cpu", dtype: torch.dtype = torch.float32,
                  seed: int = 0, config: MLPConfig = MLPConfig(), compile_mode: str | None = None,
                  activation: str | None = None, precision: str | None = None) -> Engine:
@@ -126,7 +126,8 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
 
     `activation` (a name of functional.ACTIVATIONS) and `precision` (of the products' inputs:
     functional.PRECISIONS) replace the config's (default relu, float32); `compile_mode` (torch.compile's
-    mode) applies to the compiled engines only.
+    mode) applies to the compiled engines only. `momentum` is SGD's (default 0.9, the seed's); given with an
+    optimizer that takes none it is a ValueError, not dropped.
     """
     if activation is not None:
         config = dataclasses.replace(config, activation=activation)
@@ -134,6 +135,9 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
         config = dataclasses.replace(config, precision=precision)
     expect_one_of("engine", name, ENGINES + GPU_ENGINES + PEERS)
     expect_one_of("optimizer", optimizer, OPTIMIZERS)
+    if not ours.REGISTRY[optimizer][1] and momentum is not None:
+        raise ValueError(f"momentum: SGD's; {optimizer} takes none, got {momentum} (leave it out)")
+    momentum = 0.9 if momentum is None else momentum
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr}")
     if dtype not in (torch.float32, torch.float64):
