@@ -62,8 +62,8 @@ def test_the_step_runs_what_the_path_lists(monkeypatch):
 
 @pytest.mark.slow                                   # machine.ceilings measures the CPU for a few seconds
 def test_the_readmes_python_api_block_runs_as_written():
-    """The README's "Python API" block, executed as it stands (it called the general cross-entropy's options on
-    functional's, which has none, and used names it never defined), and the intensity its comment prints."""
+    """The README's "Python API" block, executed as it stands (until 2026-12-07 it used names it never defined, and
+    passed options to functional's cross-entropy, which then took none), and the intensity its comment prints."""
     readme = (ROOT / "README.md").read_text()
     code = re.search(r"```python\n(.*?)```", readme.split("## Python API", 1)[1], re.S).group(1)
     names = {}

@@ -435,7 +435,7 @@ def test_the_search_leaves_the_threads_the_step_does_not_see(monkeypatch, two_th
     """Every trial wins here, yet the search leaves the threads and cut of the products the step runs a thread
     each (the rows region, at batch 256) as derived - their other choices it still makes - and moves the others'
     (the short search of 2026-12-07 at 1024 had put fc2's and fc3's dx products on one thread, a choice no race of
-    the step could see, which ran them alone at 1.5-1.9x the time: RESULTS.md, twentieth session)."""
+    the step could see, which ran them alone at 1.46-1.95x the time: RESULTS.md, twentieth session)."""
     batch = 256
     monkeypatch.setattr(tune, "_running", lambda plans, step, installed: dict(plans))
     monkeypatch.setattr(tune, "medians", lambda calls, *a, **k: (
