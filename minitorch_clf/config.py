@@ -129,7 +129,8 @@ class TrainConfig:
         config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10, activation=self.activation,
                            precision=self.precision)
         try:
-            momentum = self.momentum if REGISTRY[self.optimizer][1] else None      # SGD's (the field has a default)
+            takes_none = self.optimizer in REGISTRY and not REGISTRY[self.optimizer][1]     # the field has a default
+            momentum = None if takes_none else self.momentum
             return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=momentum,
                                 weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
                                 seed=self.seed, config=config)
