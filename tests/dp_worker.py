@@ -36,8 +36,7 @@ def configs():
 
 
 def build(engine: str, dtype, optimizer: str):
-    return build_engine(engine, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 1e-3,
-                        momentum=0.9 if optimizer == "sgd" else None, dtype=dtype, seed=3)
+    return build_engine(engine, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 1e-3, dtype=dtype, seed=3)
 
 
 def all_configs(out: str, bucket_kb: float, world) -> None:

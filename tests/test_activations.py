@@ -68,8 +68,8 @@ def test_every_engine_takes_an_activation_or_refuses_it_by_name(engine):
 def test_fused_follows_manual_with_every_activation(name, optimizer):
     """Every activation runs inside the fused ops (kernels/common/activation.h; float64 takes the ATen
     product and the ops' own pass): the same steps as the manual engine, to rounding."""
-    manual, fused = (build_engine(e, optimizer=optimizer, lr=0.05, momentum=0.9 if optimizer == "sgd" else None,
-                                  dtype=torch.float64, seed=2, activation=name) for e in ("manual", "fused"))
+    manual, fused = (build_engine(e, optimizer=optimizer, lr=0.05, dtype=torch.float64, seed=2, activation=name)
+                     for e in ("manual", "fused"))
     g = torch.Generator().manual_seed(0)
     for _ in range(4):
         x, y = torch.randn(16, 784, dtype=torch.float64, generator=g), torch.randint(0, 10, (16,), generator=g)

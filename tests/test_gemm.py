@@ -460,8 +460,7 @@ def test_fused_steps_give_the_same_bits_on_every_isa(optimizer, act):
     from minitorch_clf.engines import build_engine
 
     def run():
-        eng = build_engine("fused", optimizer=optimizer, lr=0.05, momentum=0.9 if optimizer == "sgd" else None, seed=4,
-                           dtype=torch.float64, activation=act)
+        eng = build_engine("fused", optimizer=optimizer, lr=0.05, seed=4, dtype=torch.float64, activation=act)
         g = torch.Generator().manual_seed(0)
         losses = [eng.step(torch.randn(37, 784, generator=g, dtype=torch.float64),
                            torch.randint(0, 10, (37,), generator=g)) for _ in range(3)]

@@ -81,8 +81,8 @@ def _build(name: str, device: torch.device, optimizer: str, compile_mode: str | 
     name, _, precision = name.partition(":")
     name = name.partition("@")[0]
     kw = {"compile_mode": compile_mode} if compile_mode and name in COMPILED else {}
-    return build_engine(name, optimizer=optimizer, lr=lr, momentum=0.9 if optimizer == "sgd" else None, device=device,
-                        seed=0, activation=activation, precision=precision or None, **kw)
+    return build_engine(name, optimizer=optimizer, lr=lr, device=device, seed=0,      # SGD: momentum 0.9, the default
+                        activation=activation, precision=precision or None, **kw)
 
 
 SUFFIXES = ("aten", "own", "avx512", "avx2", "scalar")     # fused@aten|own (the GEMM), fused@avx2... (its ISA)

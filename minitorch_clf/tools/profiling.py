@@ -44,8 +44,7 @@ def profile_engine(engine_name: str, out: Path, steps: int = 10, device="cpu", b
     optimizer) that has no such step."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, momentum=0.9 if optimizer == "sgd" else None,
-                          device=device)
+    engine = build_engine(engine_name, optimizer=optimizer, lr=0.01, device=device)     # SGD: momentum 0.9, the default
     if whole_step and not getattr(engine, "whole_step", False):
         raise UsageError(f"whole-step: the {engine_name} engine with {optimizer} on {engine.device.type} has no "
                          "step in one call (the fused engine has: with sgd, and on the CPU with adam or adamw)")
