@@ -509,6 +509,12 @@ def test_ops_work_before_load_and_builds_are_per_checkout():
     assert ops.build_root().name.endswith(hashlib.sha1(str(ops.kernel_dir()).encode()).hexdigest()[:8])
 
 
+def test_the_build_folder_records_its_checkout():
+    """So that `build --prune` can tell, once this checkout is deleted, that nothing loads its folder again."""
+    ops.load()
+    assert (ops.build_root() / ops.build_folders.MARKER).read_text() == f"{ops.kernel_dir()}\n"
+
+
 def test_missing_compiler_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(ops._state, "cpu", None)
     ops._state.pop("cpu")

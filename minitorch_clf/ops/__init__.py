@@ -20,6 +20,7 @@ import torch
 
 from .build import BuildError, build_root, cuda_home, kernel_dir, runtime_link_flags, sources  # noqa: F401
 from .build import _state, build_cpu, build_cuda
+from . import build_folders  # noqa: F401
 from ..errors import expect_one_of
 from ..functional import ACTIVATIONS, BACKWARD_READS_INPUT
 

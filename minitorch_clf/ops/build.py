@@ -2,7 +2,8 @@
 
 The build goes to $MINITORCH_CLF_BUILD_DIR (default ~/.cache/minitorch_clf), one folder per torch
 version, Python and checkout; torch.utils.cpp_extension hashes the sources and flags, so a second
-process only loads the library. Every .cpp/.cu under kernels/cpu (kernels/cuda) is a source.
+process only loads the library. Every .cpp/.cu under kernels/cpu (kernels/cuda) is a source. A deleted
+checkout leaves its folder behind; build_folders.py finds those (`minitorch-clf build --prune`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from .build_folders import record_checkout
 
 _state: dict = {}          # "cpu" / "cuda": what build_* returned; "direct": the CPU library as a Python module
                            # (direct_calls.cpp); "python_halves": registered
@@ -79,6 +82,7 @@ def _jit_build(kind: str, verbose: bool, python_module: bool = False, **flags) -
     build = build_root() / kind
     try:
         build.mkdir(parents=True, exist_ok=True)
+        record_checkout(build.parent, kernel_dir())     # so `build --prune` knows it once the checkout is gone
     except OSError as e:
         raise BuildError(f"cannot create the build folder {build} ({e.strerror or e}); "
                          "set MINITORCH_CLF_BUILD_DIR to a writable folder") from None

@@ -203,6 +203,7 @@ def _cmd_report(args) -> int:
 def _cmd_build(args) -> int:
     from .. import ops
 
+    pruned = _prune_builds() if args.prune else True
     try:
         info = ops.load(verbose=args.verbose)
     except ops.BuildError as e:
@@ -227,12 +228,50 @@ def _cmd_build(args) -> int:
     print(f"GEMM ISAs: {', '.join(ops.cpu_isas())}; bf16 products: {', '.join(ops.bf16_kernels())} "
           f"(the first runs them unless ops.set_bf16_kernel picks another)")
     _print_tuning_cache()
+    _print_other_builds()
     missing = [n for n in ops.CUDA_OPS if "CUDA" not in kernels[n]] if args.cuda else \
         [n for n in ops.CPU_OPS if "CPU" not in kernels[n]]
     if missing:
         print(f"missing {'CUDA' if args.cuda else 'CPU'} kernels: {', '.join(missing)}")
         return 1
-    return 0
+    return 0 if pruned else 1
+
+
+def _megabytes(folders) -> str:
+    return f"{sum(f.bytes for f in folders) / 1e6:.1f} MB"
+
+
+def _prune_builds() -> bool:
+    """build --prune: remove the build folders of checkouts that are gone; False where one could not be."""
+    from ..ops import build_folders, build_root
+
+    root = build_root()
+    removed, failed = build_folders.prune(root)
+    for folder in removed:
+        print(f"removed {folder.path} ({_megabytes([folder])}; its checkout {folder.kernels.parent} is gone)")
+    for folder, why in failed:
+        print(f"could not remove {folder.path}: {why}")
+    if removed:
+        print(f"pruned {len(removed)} build folder{'s' * (len(removed) > 1)} of gone checkouts, {_megabytes(removed)}")
+    elif not failed:
+        print(f"no build folders of gone checkouts under {root.parent}")
+    return not failed
+
+
+def _print_other_builds() -> None:
+    """The build folders other checkouts keep beside this one's, and those whose checkout is gone."""
+    from ..ops import build_folders, build_root
+
+    root = build_root()
+    others = build_folders.other_folders(root)
+    if not others:
+        return
+    gone = [f for f in others if f.gone]
+    kept = len(others) - len(gone)
+    parts = [f"{len(gone)} of checkouts that are gone, {_megabytes(gone)} (`minitorch-clf build --prune` removes them)"
+             ] if gone else []
+    parts += [f"{kept} of other checkouts or not recorded, kept"] if kept else []
+    print(f"other builds under {root.parent}: {'; '.join(parts)}")
 
 
 def _print_tuning_cache() -> None:
@@ -370,6 +409,8 @@ def _run(argv) -> int:
     p = sub.add_parser("build", help="compile the C++ kernels ahead of time and show where they are")
     p.add_argument("--verbose", action="store_true", help="show the compiler's commands")
     p.add_argument("--cuda", action="store_true", help="also build kernels/cuda (needs nvcc, not a GPU)")
+    p.add_argument("--prune", action="store_true",
+                   help="first remove the build folders of checkouts that no longer exist (deleted clones)")
     p = sub.add_parser("tune", help="search the CPU GEMM's fastest plans for the step's products and cache them")
     p.add_argument("--batch-sizes", type=_csv(int), default=[64, 1024], help="comma-separated; default 64,1024")
     p.add_argument("--hidden", type=_hidden, default=None, help="hidden sizes; default 128,64")
