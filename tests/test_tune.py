@@ -479,6 +479,10 @@ def test_tune_and_build_commands(tmp_path):
     run = _cli("tune", "--quick", "--batch-sizes", "3,5", "--hidden", "24", env=env)
     assert run.returncode == 0, run.stderr
     assert "tuned plan" in run.stdout and "wrote " in run.stdout
+    for bs in (3, 5):                               # progress while it searches: each pass, then the last race
+        assert re.search(rf"batch {bs}: pass 1 of at most 1: \d+ of \d+ moves won \(\d+ s so far\)\n"
+                         rf"batch {bs}: the last race: the derived plans(, those after the layer moves)?"
+                         r"(, the search's)?\n", run.stdout), run.stdout
     run = _cli("build", env=env)
     assert run.returncode == 0 and "GEMM tuning cache: " in run.stdout and "(10 plans)" in run.stdout, run.stdout
     assert re.search(r"GEMM ISAs: .*scalar; bf16 products: .*fma \(the first runs them", run.stdout), run.stdout

@@ -339,9 +339,11 @@ def _running(plans: dict[Shape, Plan], work, installed: list):
     return run
 
 
-def search(batch_size: int, sizes, full: bool = False) -> StepResult:
+def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
     """The fastest plans found for the products of the step at this batch (module docstring): each race
-    times the whole step, so a plan wins by what it does there, caches shared with the other products."""
+    times the whole step, so a plan wins by what it does there, caches shared with the other products.
+    log, where given, gets one line per pass and one before the last race (a full search at batch 4096 takes
+    a minute on 2 cores)."""
     products, (acts, weights, _) = step_products(batch_size, sizes)
     names = [(name, Shape.of(a, b)) for name, a, b in products]
     shapes = sorted(dict.fromkeys(shape for _, shape in names), key=lambda s: -s.M * s.N * s.K)  # big ones first
@@ -367,20 +369,26 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
         return ahead(best, trial) and ahead(best, trial)
 
     stages = {"derived": derived}                   # the plans the last race times
+    started, passes = time.perf_counter(), 3 if full else 1
     try:
-        for n in range(3 if full else 1):
-            moved = False
+        for n in range(passes):
+            moved, tried, won = False, 0, 0
             for layer_move in _layer_moves(layers, best, threads):     # whole layers first, then one product
                 trial = {**best, **layer_move}
+                tried += 1
                 if wins(best, trial):
-                    best, moved = trial, True
+                    best, moved, won = trial, True, won + 1
             if n == 0:
                 stages["layers"] = best
             for shape in shapes:
                 for candidate in _choices(shape, best[shape], threads, shape not in unseen):
                     trial = {**best, shape: candidate}
+                    tried += 1
                     if wins(best, trial):
-                        best, moved = trial, True
+                        best, moved, won = trial, True, won + 1
+            if log:
+                log(f"batch {batch_size}: pass {n + 1} of at most {passes}: {won} of {tried} moves won "
+                    f"({time.perf_counter() - started:.0f} s so far)")
             if not moved:
                 break
         stages["tuned"] = best
@@ -392,6 +400,9 @@ def search(batch_size: int, sizes, full: bool = False) -> StepResult:
         for name, plans in stages.items():
             if plans not in distinct.values():
                 distinct[name] = plans
+        if log:
+            said = {"derived": "the derived plans", "layers": "those after the layer moves", "tuned": "the search's"}
+            log(f"batch {batch_size}: the last race: {', '.join(said[name] for name in distinct)}")
         t = medians({name: _running(plans, step, installed) for name, plans in distinct.items()},
                     2 * rounds + 1, target, min_calls)
     finally:
@@ -581,7 +592,7 @@ def tune(batch_sizes, sizes, full: bool = True, log=print) -> list[StepResult]:
                          "and there is nothing to tune")
     out = []
     for bs in batch_sizes:
-        result = search(bs, sizes, full)
+        result = search(bs, sizes, full, log)
         _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
         log(f"batch {bs}: the step {result.seconds * 1e6:.1f} us on the tuned plans, {result.derived_seconds * 1e6:.1f} "
             f"us on the derived ones ({result.derived_seconds / result.seconds:.2f}x)")
