@@ -67,8 +67,8 @@ def test_build_prune_and_its_report(root, monkeypatch, capsys):
     monkeypatch.setattr(ops, "build_root", lambda: root["current"])
     cli._print_other_builds()
     assert capsys.readouterr().out == (
-        f"other builds under {root['current'].parent}: 2 of checkouts that are gone, 0.0 MB (`minitorch-clf build "
-        "--prune` removes them); 3 of other checkouts or not recorded, kept\n")
+        f"other builds under {root['current'].parent}: 2 from checkouts that are gone, 0.0 MB (`minitorch-clf build "
+        "--prune` removes them); 3 from other checkouts or not recorded, kept\n")
     assert cli._prune_builds() is True
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "pruned 2 build folders of gone checkouts, 0.0 MB"

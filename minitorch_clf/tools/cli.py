@@ -268,9 +268,9 @@ def _print_other_builds() -> None:
         return
     gone = [f for f in others if f.gone]
     kept = len(others) - len(gone)
-    parts = [f"{len(gone)} of checkouts that are gone, {_megabytes(gone)} (`minitorch-clf build --prune` removes them)"
+    parts = [f"{len(gone)} from checkouts that are gone, {_megabytes(gone)} (`minitorch-clf build --prune` removes them)"
              ] if gone else []
-    parts += [f"{kept} of other checkouts or not recorded, kept"] if kept else []
+    parts += [f"{kept} from other checkouts or not recorded, kept"] if kept else []
     print(f"other builds under {root.parent}: {'; '.join(parts)}")
 
 
