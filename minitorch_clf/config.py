@@ -15,7 +15,7 @@ from .engines import (ENGINES, GPU_ENGINES, OPTIMIZERS, build_engine, check_engi
 from .errors import UsageError, expect_one_of
 from .functional import ACTIVATIONS, PRECISIONS
 from .models import MLPConfig
-from .optim import REGISTRY
+from .optim import takes_momentum
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Fields added after run folders were written, with the value every older run used (a config.json
@@ -129,8 +129,7 @@ class TrainConfig:
         config = MLPConfig(in_features=h * w, hidden=tuple(self.hidden), num_classes=10, activation=self.activation,
                            precision=self.precision)
         try:
-            takes_none = self.optimizer in REGISTRY and not REGISTRY[self.optimizer][1]     # the field has a default
-            momentum = None if takes_none else self.momentum
+            momentum = self.momentum if takes_momentum(self.optimizer) else None     # the field has a default
             return build_engine(self.engine, optimizer=self.optimizer, lr=self.lr, momentum=momentum,
                                 weight_decay=self.weight_decay, device=self.device, dtype=DTYPES[self.dtype],
                                 seed=self.seed, config=config)

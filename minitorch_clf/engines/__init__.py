@@ -80,11 +80,10 @@ def make_optimizer(module, name: str, params, lr: float, momentum: float = 0.0,
     """An optimizer of ours.REGISTRY from `module` (torch.optim or minitorch_clf.optim), same arguments for
     both; `momentum` goes to the ones that take it (SGD), `weight_decay` when given."""
     expect_one_of("optimizer", name, OPTIMIZERS)
-    cls_name, takes_momentum = ours.REGISTRY[name]
     kw = dict(options) if weight_decay is None else {"weight_decay": weight_decay, **options}
-    if takes_momentum:
+    if ours.takes_momentum(name):
         kw["momentum"] = momentum
-    return getattr(module, cls_name)(params, lr=lr, **kw)
+    return getattr(module, ours.REGISTRY[name][0])(params, lr=lr, **kw)
 
 
 ROUNDING_ENGINES = ("reference", "manual", "compiled", "compiled-reference", "graphed-reference")   # bf16 / tf32 anywhere they run
@@ -135,7 +134,7 @@ def build_engine(name: str, optimizer: str = "sgd", lr: float = 0.01, momentum: 
         config = dataclasses.replace(config, precision=precision)
     expect_one_of("engine", name, ENGINES + GPU_ENGINES + PEERS)
     expect_one_of("optimizer", optimizer, OPTIMIZERS)
-    if not ours.REGISTRY[optimizer][1] and momentum is not None:
+    if not ours.takes_momentum(optimizer) and momentum is not None:
         raise ValueError(f"momentum: SGD's; {optimizer} takes none, got {momentum} (leave it out)")
     momentum = 0.9 if momentum is None else momentum
     if not lr > 0:

