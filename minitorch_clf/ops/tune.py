@@ -285,8 +285,8 @@ def _cut_unseen(names: list[tuple[str, Shape]], acts, weights) -> set[Shape]:
     step has too keeps its choices."""
     if len(weights) < 2 or not _lib().layers_cut_by_rows(acts[1], weights, "relu"):
         return set()
-    inside = {shape for name, shape in names if not name.startswith("fc1 ") and " dW " not in name}
-    return inside - {shape for name, shape in names if name.startswith("fc1 ") or " dW " in name}
+    outside = {shape for name, shape in names if name.startswith("fc1 ") or " dW " in name}
+    return {shape for _, shape in names} - outside
 
 
 def sgd_step(acts, weights) -> functools.partial:
@@ -372,12 +372,12 @@ def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
     started, passes = time.perf_counter(), 3 if full else 1
     try:
         for n in range(passes):
-            moved, tried, won = False, 0, 0
+            tried, won = 0, 0
             for layer_move in _layer_moves(layers, best, threads):     # whole layers first, then one product
                 trial = {**best, **layer_move}
                 tried += 1
                 if wins(best, trial):
-                    best, moved, won = trial, True, won + 1
+                    best, won = trial, won + 1
             if n == 0:
                 stages["layers"] = best
             for shape in shapes:
@@ -385,11 +385,11 @@ def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
                     trial = {**best, shape: candidate}
                     tried += 1
                     if wins(best, trial):
-                        best, moved, won = trial, True, won + 1
+                        best, won = trial, won + 1
             if log:
                 log(f"batch {batch_size}: pass {n + 1} of at most {passes}: {won} of {tried} moves won "
                     f"({time.perf_counter() - started:.0f} s so far)")
-            if not moved:
+            if not won:
                 break
         stages["tuned"] = best
         # The last word is a longer race between the derived plans, the plans after the first layer moves and
