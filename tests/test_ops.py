@@ -523,8 +523,9 @@ def test_missing_compiler_is_a_clear_error(monkeypatch):
         ops.load()
 
 
-def test_wheel_ships_kernel_sources(tmp_path):
-    """A non-editable install gets kernels/ as minitorch_clf/kernels, where ops.kernel_dir() looks. Built from
+def test_wheel_ships_every_module_and_kernel_source(tmp_path):
+    """A non-editable install gets every module and kernels/ as minitorch_clf/kernels, where ops.kernel_dir()
+    looks. Built from
     a copy of the sources: setuptools reuses a checkout's build/lib, where a file an older pyproject shipped stays."""
     import shutil
     import subprocess
@@ -549,6 +550,9 @@ def test_wheel_ships_kernel_sources(tmp_path):
     assert len(built) >= 20
     for src in built:                             # every file the builds may read, gemm/ and cuda/'s .cuh included
         assert f"minitorch_clf/kernels/{src.relative_to(kernels).as_posix()}" in names
+    modules = [p.relative_to(root).as_posix() for p in (root / "minitorch_clf").rglob("*.py")]
+    assert len(modules) >= 40
+    assert not [m for m in modules if m not in names]       # pyproject lists the subpackages one by one
 
 
 def test_build_cuda_without_nvcc_says_it_skipped(monkeypatch, capsys):
