@@ -525,8 +525,8 @@ def test_missing_compiler_is_a_clear_error(monkeypatch):
 
 def test_wheel_ships_every_module_and_kernel_source(tmp_path):
     """A non-editable install gets every module and kernels/ as minitorch_clf/kernels, where ops.kernel_dir()
-    looks. Built from
-    a copy of the sources: setuptools reuses a checkout's build/lib, where a file an older pyproject shipped stays."""
+    looks. Built from a copy of the sources: setuptools reuses a checkout's build/lib, where a file an older
+    pyproject shipped stays."""
     import shutil
     import subprocess
     import sys
