@@ -9,7 +9,7 @@
 # grid and a cluster barrier's cost, the one-kernel step (benchmarks/gpu_one_kernel.py), the epoch as one
 # graph and as one kernel (benchmarks/gpu_epoch.py, OUT_DIR/gpu_epoch.json); then data-parallel training with 2 ranks sharing the GPU
 # (gloo) against one process, train --inspect on the GPU engines, the products in bf16 and TF32
-# (check and bench --precision), and `profile` of the graphed seed and fused (OUT_DIR/profile-*). A
+# (check and bench --precision), and `profile` of the graphed seed and fused (OUT_DIR/profiles.tar.gz). A
 # failing step is reported and the rest still run; the exit status says whether any failed. About 4
 # minutes on an H200 (the precision steps, graphed-reference, the barriers, the one-kernel step and epoch
 # and the profiles added since, not yet run there: the new GPU code runs under `timeout`, so that a hang
@@ -84,6 +84,14 @@ for engine in graphed-reference fused; do
   step timeout 120 $CLI profile --device cuda --engine $engine --batch-size 64 --steps 10 --out "$OUT/profile-$engine"
 done
 step timeout 120 $CLI profile --device cuda --engine fused --whole-step --batch-size 64 --steps 10 --out "$OUT/profile-fused-whole"
+# their traces (two files a folder) in one archive: the device tool returns at most 8 files from its $OUT
+if compgen -G "$OUT/profile-*" > /dev/null; then
+  if tar czf "$OUT/profiles.tar.gz" -C "$OUT" $(cd "$OUT" && echo profile-*); then
+    rm -rf "$OUT"/profile-*
+  else
+    echo "FAILED: tar of the profiles (the folders stay)"; status=1
+  fi
+fi
 # the activations outside cuBLASLt's epilogue: v1's epilogue or v2's extra kernel, in the graphed step
 for act in gelu tanh; do
   step $CLI bench --device cuda --engines reference,fused --batch-sizes 64,1024 --repeats 5 --activation $act
