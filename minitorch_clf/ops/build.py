@@ -7,7 +7,6 @@ checkout leaves its folder behind; build_folders.py finds those (`minitorch-clf 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .build_folders import record_checkout
+from .build_folders import checkout_hash, record_checkout
 
 _state: dict = {}          # "cpu" / "cuda": what build_* returned; "direct": the CPU library as a Python module
                            # (direct_calls.cpp); "python_halves": registered
@@ -39,7 +38,7 @@ def build_root() -> Path:
     """One folder per torch version, Python and checkout: ninja's build file records the sources' absolute
     paths, so two checkouts sharing a folder would rebuild each other's library at every switch."""
     base = Path(os.environ.get("MINITORCH_CLF_BUILD_DIR", Path.home() / ".cache" / "minitorch_clf"))
-    checkout = hashlib.sha1(str(kernel_dir()).encode()).hexdigest()[:8]
+    checkout = checkout_hash(kernel_dir())
     tag = f"torch-{torch.__version__.replace('+', '_')}-py{sys.version_info.major}{sys.version_info.minor}-{checkout}"
     return base / tag
 

@@ -23,7 +23,7 @@ _SOURCE = re.compile(r"(/\S+)/kernels/(?:cpu|cuda|common)/\S+\.(?:cpp|cu)\b")
 
 
 def checkout_hash(kernels: Path | str) -> str:
-    """The eight hex digits build_root() puts at the end of a checkout's folder name."""
+    """The eight hex digits at the end of a checkout's folder name (build_root() names it with them)."""
     return hashlib.sha1(str(kernels).encode()).hexdigest()[:8]
 
 
