@@ -114,3 +114,40 @@ def test_gpu_one_kernel_refuses_a_machine_without_a_gpu_in_one_line():
         run = subprocess.run([sys.executable, "benchmarks/gpu_one_kernel.py", *args], cwd=ROOT, capture_output=True,
                              text=True, timeout=120)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and "gpu_one_kernel:" in run.stderr, run.stderr
+
+
+def test_gpu_check_steps_keep_to_the_budget():
+    """benchmarks/budget_steps.sh, gpu_check.sh's steps: a step runs under the lesser of its limit and what is
+    left of the budget, a failure or a timeout is reported and the script goes on, and once the budget is spent
+    each step is skipped with one line (a device call that outlives its 600 s returns no archive, no summary)."""
+    script = f"""
+BUDGET=100 RESERVE=0
+source benchmarks/budget_steps.sh
+step 1 sleep 5
+LABEL="from stdin" step 30 {sys.executable} - <<'PY'
+print("the script on stdin ran")
+PY
+step 30 false
+SECONDS=95
+step 30 sleep 10
+in_time "the archive" || echo "no time for the archive"
+echo "status $status; failed: ${{failed[*]}}; skipped: ${{out_of_time[*]}}"
+"""
+    run = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = run.stdout
+    assert run.returncode == 0, run.stderr
+    assert "TIMED OUT after 1 s: sleep 5" in out
+    assert "=== from stdin" in out and "the script on stdin ran" in out
+    assert "FAILED (1): false" in out
+    assert "SKIPPED, the budget of 100 s is spent: sleep 10" in out and "no time for the archive" in out
+    assert "status 1; failed: sleep 5 (timed out) false; skipped: sleep 10 the archive" in out
+
+
+def test_gpu_check_refuses_a_bad_budget_in_one_line(tmp_path):
+    """gpu_check.sh parses, and refuses GPU_CHECK_BUDGET that is not whole seconds >= 60 before it does anything."""
+    assert subprocess.run(["bash", "-n", "benchmarks/gpu_check.sh"], cwd=ROOT).returncode == 0
+    for budget in ("abc", "30", "1e3", "0600"):
+        run = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(tmp_path / "out")], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, env={**os.environ, "GPU_CHECK_BUDGET": budget})
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and "GPU_CHECK_BUDGET" in run.stderr, run.stderr
+        assert not (tmp_path / "out").exists()
