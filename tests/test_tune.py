@@ -8,11 +8,13 @@ tests turn the tuner on with a cache folder of their own (MINITORCH_CLF_TUNE_DIR
 installed behind them.
 """
 import dataclasses
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -510,6 +512,85 @@ def test_a_named_isa_runs_the_derived_plans_and_is_not_tuned(monkeypatch):
         with pytest.raises(ValueError, match="an ISA is named .*nothing to tune"):
             tune.tune([5], SMALL)
     assert not tune.cache_path().exists()
+
+
+def _waiting_half_the_time(monkeypatch):
+    """tune.waited() as where another process holds one of two cores: the threads wait half of every second."""
+    t0 = time.perf_counter()
+    monkeypatch.setattr(tune, "waited", lambda: (time.perf_counter() - t0) * torch.get_num_threads() / 2)
+
+
+def test_a_search_stops_where_other_processes_have_the_cpu(monkeypatch, capsys):
+    """Races that wait for a core time the other processes: the first use then runs the derived plans, caches
+    nothing, says so in one line, and does not search that batch again in this process."""
+    _waiting_half_the_time(monkeypatch)
+    with pytest.raises(tune.CpuBusy, match=r"at batch 5: its threads waited for a core 50% of its races' time"):
+        tune.search(5, SMALL)
+    tune.ensure(5, SMALL)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[1].startswith("tuning stopped: other processes had the CPU during the search at "
+                                               "batch 5") and "nothing is cached" in err[1], err
+    assert not tune.cache_path().exists() and not any(p["tuned"] for p in tune.in_force(5, SMALL))
+    monkeypatch.setattr(tune, "search", _no_search)
+    tune.ensure(5, SMALL)                               # the same process: not searched again
+    assert capsys.readouterr().err == ""
+
+
+def test_tune_says_in_one_line_that_the_cpu_was_busy_and_writes_nothing(monkeypatch, capsys):
+    from minitorch_clf.tools import cli
+
+    _waiting_half_the_time(monkeypatch)
+    assert cli.main(["tune", "--quick", "--batch-sizes", "5", "--hidden", "24"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tune: other processes had the CPU during the search at batch 5" in err and \
+        "nothing written" in err, err
+    assert not tune.cache_path().exists()
+
+
+@pytest.mark.slow
+def test_a_search_beside_busy_processes_stops_within_seconds():
+    """Two busy loops on the cores: the search's threads wait for a core, and it stops after a quarter of a
+    second of races (alone on the 2-core Xeon it searched for 38-51 s beside one loop, and kept what it found)."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        time.sleep(0.5)
+        t0 = time.perf_counter()
+        with pytest.raises(tune.CpuBusy):
+            tune.search(64, SMALL)
+        assert time.perf_counter() - t0 < 30
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+
+
+@pytest.mark.slow
+def test_a_second_process_waits_for_the_first_search_and_reads_its_plans(tmp_path):
+    """Two first uses at once (two `train` runs, the ranks of --nproc): the second waits on the cache's lock,
+    then reads what the first wrote instead of searching beside it."""
+    tune.ensure(5, SMALL)                               # the plans, as the first process will have written them
+    path = tune.cache_path()
+    written = path.read_text()
+    path.unlink()
+    lock = os.open(path.with_name(f".{path.name}.lock"), os.O_CREAT | os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)                    # the first process, searching
+    err_file = tmp_path / "second.err"
+    with open(err_file, "w") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from minitorch_clf.ops import tune; tune.ensure(5, (40, 24, 10))"],
+            stderr=err, env={**os.environ, "MINITORCH_CLF_TUNE": "1", "MINITORCH_CLF_ISA": "auto"})
+    try:
+        deadline = time.monotonic() + 120
+        while "waiting for another process's search" not in err_file.read_text():
+            assert child.poll() is None and time.monotonic() < deadline, err_file.read_text()
+            time.sleep(0.1)
+        path.write_text(written)                        # the first one writes its plans, then lets go
+        os.close(lock)
+        assert child.wait(timeout=120) == 0, err_file.read_text()
+    finally:
+        child.kill()
+    assert "tuning the GEMM" not in err_file.read_text(), err_file.read_text()
+    assert path.read_text() == written
 
 
 @pytest.mark.parametrize("batch", [1, 16])

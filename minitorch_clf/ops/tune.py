@@ -36,6 +36,17 @@ with one warning line and written over by the next search. Before a plan is inst
 on random operands of its shape and is checked against the scalar kernel (within the error bound of
 a float32 sum of K products, for both): a plan that disagrees refuses the whole cache with a warning.
 
+A search times the step, so it needs the cores to itself. Its races read how long this process's threads
+waited for a core while they ran (the kernel's run_delay, /proc/self/task/*/schedstat); where they waited more
+than BUSY of the races' time, other processes had the CPU and the races timed them, not the plans: the search
+stops (CpuBusy, _Waits). At first use the derived plans then run for that batch in this process, nothing is
+cached, and a later process searches again; `minitorch-clf tune` says so and writes nothing. (On the 2-core
+Xeon, 2026-12-07, beside one busy loop, the short search at batch 64 took 38-51 s instead of 1.2, its threads
+waiting 49% of it; alone they waited 0.3%. Two `train` runs started together both searched so, and cached
+what they found.)
+One process searches a cache at a time (an flock on a file beside it): a second one waits, then reads what the
+first wrote, and searches only the shapes still missing (the ranks of `train --nproc` start together).
+
 Bits: a tuned plan sums in its kernel's order, so a tuned GEMM need not give the derived plan's bits
 (still the same bits for any thread count within a process: the plans installed do not change
 with torch.set_num_threads; the cache read at the first step does depend on it).
@@ -44,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
@@ -88,8 +100,20 @@ SPLITS = ("columns", "rows", "k")                 # gemm::Split's: C cut along N
 ISA_CODES = {"avx512": 1, "avx2": 2, "scalar": 3}   # gemm::Isa's
 
 
+BUSY = 0.10                  # races whose threads waited for a core more than this share of their time stop a search
+
+
 class TuneCacheWarning(UserWarning):
     """The tuning cache was not used (damaged, made elsewhere, or a plan failed its check)."""
+
+
+class CpuBusy(RuntimeError):
+    """A search stopped: other processes had the CPU, so its races timed them, not the plans."""
+
+    def __init__(self, batch_size: int, waited: float):
+        self.batch_size, self.waited = batch_size, waited
+        super().__init__(f"other processes had the CPU during the search at batch {batch_size}: its threads waited "
+                         f"for a core {waited:.0%} of its races' time (more than {BUSY:.0%}), so they timed them")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,11 +363,57 @@ def _running(plans: dict[Shape, Plan], work, installed: list):
     return run
 
 
+def waited() -> float | None:
+    """Seconds this process's threads have spent runnable but waiting for a core, summed over its threads (the
+    kernel's run_delay, the second field of /proc/self/task/<tid>/schedstat); None where Linux does not say."""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+            seen = True
+        except (OSError, IndexError, ValueError):      # a thread that ended since the listing
+            continue
+    return total * 1e-9 if seen else None
+
+
+class _Waits:
+    """How long this process's threads waited for a core over the races of one search: race(f) runs a race and
+    raises CpuBusy once the races so far add up to MIN_SECONDS and their threads waited more than BUSY of their
+    time (finish() checks whatever they add up to). Counted over all the races, not each one: alone on the
+    2-core Xeon, one race in a hundred of a few milliseconds met a 3 ms wait (another thread or a kernel worker
+    took the core), 10% of that race."""
+    MIN_SECONDS = 0.25
+
+    def __init__(self, batch_size: int, threads: int):
+        self.batch_size, self.threads, self.waited, self.seconds = batch_size, threads, 0.0, 0.0
+
+    def race(self, f):
+        w0, t0 = waited(), time.perf_counter()
+        out = f()
+        w1 = waited()
+        if w0 is not None and w1 is not None:
+            self.waited += w1 - w0
+            self.seconds += time.perf_counter() - t0
+        if self.seconds >= self.MIN_SECONDS:
+            self.finish()
+        return out
+
+    def finish(self) -> None:
+        share = self.waited / (self.seconds * self.threads) if self.seconds > 0 else 0.0
+        if share > BUSY:
+            raise CpuBusy(self.batch_size, share)
+
+
 def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
     """The fastest plans found for the products of the step at this batch (module docstring): each race
     times the whole step, so a plan wins by what it does there, caches shared with the other products.
     log, where given, gets one line per pass and one before the last race (a full search at batch 4096 takes
-    a minute on 2 cores)."""
+    a minute on 2 cores). Raises CpuBusy where other processes had the CPU during a race (module docstring)."""
     products, (acts, weights, _) = step_products(batch_size, sizes)
     names = [(name, Shape.of(a, b)) for name, a, b in products]
     shapes = sorted(dict.fromkeys(shape for _, shape in names), key=lambda s: -s.M * s.N * s.K)  # big ones first
@@ -358,9 +428,11 @@ def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
     rounds, target, min_calls = (9, 2e-3, FULL_SAMPLE_STEPS) if full else (5, 2e-3, 1)
     threads = torch.get_num_threads()
 
+    waits = _Waits(batch_size, threads)
+
     def ahead(best, trial) -> bool:
-        t = medians({"best": _running(best, step, installed), "trial": _running(trial, step, installed)},
-                    rounds, target, min_calls)
+        t = waits.race(lambda: medians({"best": _running(best, step, installed),
+                                        "trial": _running(trial, step, installed)}, rounds, target, min_calls))
         return t["trial"] < (1 - MARGIN) * t["best"]
 
     def wins(best, trial) -> bool:
@@ -403,8 +475,9 @@ def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
         if log:
             said = {"derived": "the derived plans", "layers": "those after the layer moves", "tuned": "the search's"}
             log(f"batch {batch_size}: the last race: {', '.join(said[name] for name in distinct)}")
-        t = medians({name: _running(plans, step, installed) for name, plans in distinct.items()},
-                    2 * rounds + 1, target, min_calls)
+        t = waits.race(lambda: medians({name: _running(plans, step, installed) for name, plans in distinct.items()},
+                                       2 * rounds + 1, target, min_calls))
+        waits.finish()
     finally:
         _reinstall()
     fastest = min(t, key=t.get)
@@ -505,7 +578,8 @@ def _read(path: Path, ident: dict) -> dict[str, dict]:
 
 
 def _write(path: Path, ident: dict, entries: dict[str, dict]) -> None:
-    """Written whole to a temporary file, then renamed over the old one: a reader sees one or the other."""
+    """Written whole to a temporary file, then renamed over the old one: a reader sees one or the other.
+    (Called inside _searching, so that no other process's entries are written over.)"""
     data = {"format": FORMAT, "identity": ident, "written": time.strftime("%Y-%m-%d %H:%M:%S"),
             "plans": list(entries.values())}
     try:
@@ -517,12 +591,54 @@ def _write(path: Path, ident: dict, entries: dict[str, dict]) -> None:
         _warn(f"the GEMM tuning cache {path} could not be written ({e.strerror or e}): the plans hold for this process only")
 
 
+def _stamp(path: Path):
+    """What tells a cache file's versions apart: its inode, size and time (None where there is none)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _load() -> None:
     if "entries" in _state:
         return
     ident = identity()
     path = cache_path(ident)
-    _state.update(ident=ident, path=path, entries=_read(path, ident), installed={})
+    _state.update(ident=ident, path=path, stamp=_stamp(path), entries=_read(path, ident), installed={}, busy=set())
+
+
+def _reread() -> None:
+    """The entries another process wrote since this one read the cache, added to this one's."""
+    stamp = _stamp(_state["path"])
+    if stamp is not None and stamp != _state["stamp"]:
+        _state["entries"].update(_read(_state["path"], _state["ident"]))
+        _state["stamp"] = stamp
+
+
+@contextlib.contextmanager
+def _searching(say):
+    """One process at a time searches this cache (an flock on a file beside it, let go however the process ends):
+    a second one says it waits, waits, then reads what the first wrote. Where the lock cannot be made (a folder
+    that cannot be written), each searches alone, as before."""
+    path = _state["path"]
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another process's search of the GEMM's plans ({lock})")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _reread()
+        yield
+    finally:
+        os.close(fd)
 
 
 def _install(entries: list[dict]) -> None:
@@ -568,38 +684,58 @@ def ensure(batch_size: int, sizes, log=None) -> None:
     if _isa_forced():
         return
     shapes = list(dict.fromkeys(shape for _, shape in step_shapes(batch_size, sizes)))
-    if any(s.key() not in _state["entries"] for s in shapes):
-        t0 = time.perf_counter()
+
+    def missing() -> bool:
+        return any(s.key() not in _state["entries"] for s in shapes)
+
+    if missing() and batch_size in _state["busy"]:
+        return                                       # the CPU was busy at this batch's search: the derived plans
+    if missing():
         say = log or (lambda m: print(m, file=sys.stderr))
-        say(f"tuning the GEMM for the {len(shapes)} product shapes of the step at batch {batch_size} (first use on "
-            f"this CPU; {ENV}=0 turns it off, `minitorch-clf tune` searches fully)")
-        result = search(batch_size, sizes)
-        _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
-        _write(_state["path"], _state["ident"], _state["entries"])
-        say(f"tuned in {time.perf_counter() - t0:.1f} s, the step {result.derived_seconds / result.seconds:.2f}x "
-            f"as fast as on the derived plans: {_state['path']}")
+        with _searching(say):
+            if missing():
+                t0 = time.perf_counter()
+                say(f"tuning the GEMM for the {len(shapes)} product shapes of the step at batch {batch_size} (first "
+                    f"use on this CPU; {ENV}=0 turns it off, `minitorch-clf tune` searches fully)")
+                try:
+                    result = search(batch_size, sizes)
+                except CpuBusy as e:
+                    _state["busy"].add(batch_size)
+                    say(f"tuning stopped: {e}. The derived plans run at batch {batch_size} in this process and "
+                        f"nothing is cached: a later first use searches again")
+                    return
+                _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
+                _write(_state["path"], _state["ident"], _state["entries"])
+                _state["stamp"] = _stamp(_state["path"])
+                say(f"tuned in {time.perf_counter() - t0:.1f} s, the step "
+                    f"{result.derived_seconds / result.seconds:.2f}x as fast as on the derived plans: {_state['path']}")
     if any(s.key() not in _state["installed"] for s in shapes):
         _install([_state["entries"][s.key()] for s in shapes])
 
 
 def tune(batch_sizes, sizes, full: bool = True, log=print) -> list[StepResult]:
     """Search the step at each batch size (the full search unless full=False), write the cache and
-    install the plans (unless MINITORCH_CLF_TUNE=0). Returns one StepResult per batch size."""
+    install the plans (unless MINITORCH_CLF_TUNE=0). Returns one StepResult per batch size. Raises CpuBusy
+    where other processes had the CPU during a race: then nothing is written or installed."""
     on = mode() == "auto"                   # a bad MINITORCH_CLF_TUNE is refused before any work
     _load()
     if _isa_forced():
         raise ValueError("an ISA is named (MINITORCH_CLF_ISA or ops.isa): the GEMM runs its derived plans then, "
                          "and there is nothing to tune")
     out = []
-    for bs in batch_sizes:
-        result = search(bs, sizes, full, log)
-        _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
-        log(f"batch {bs}: the step {result.seconds * 1e6:.1f} us on the tuned plans, {result.derived_seconds * 1e6:.1f} "
-            f"us on the derived ones ({result.derived_seconds / result.seconds:.2f}x)")
-        if on:
+    with _searching(log):
+        for bs in batch_sizes:
+            result = search(bs, sizes, full, log)        # CpuBusy: nothing kept, the plans in force stay
+            log(f"batch {bs}: the step {result.seconds * 1e6:.1f} us on the tuned plans, "
+                f"{result.derived_seconds * 1e6:.1f} us on the derived ones "
+                f"({result.derived_seconds / result.seconds:.2f}x)")
+            out.append(result)
+        _state["entries"].update((Shape(**e["shape"]).key(), e) for result in out for e in result.entries())
+        _write(_state["path"], _state["ident"], _state["entries"])
+        _state["stamp"] = _stamp(_state["path"])
+    if on:
+        for result in out:
             _install(result.entries())
-        out.append(result)
-    _write(_state["path"], _state["ident"], _state["entries"])
     return out
 
 

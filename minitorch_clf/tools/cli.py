@@ -318,6 +318,9 @@ def _cmd_tune(args) -> int:
         results = tune.tune(args.batch_sizes, sizes, full=not args.quick, log=lambda m: print(m, flush=True))
     except ValueError as e:
         raise UsageError(str(e)) from None
+    except tune.CpuBusy as e:
+        sys.stderr.write(f"{PROG}: tune: {e}; nothing written: run it again while the CPU is free\n")
+        return 1
     rows = [[str(r.batch_size), name, shape.key(), str(derived), str(plan) if plan != derived else "="]
             for r in results for name, shape, plan, derived in r.products]
     print(text_table(["batch", "product", "shape", "derived plan", "tuned plan"], rows, left=5))
