@@ -119,6 +119,32 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
     assert re.search(r"FMA peak after the rounds: \d+\.\d GFLOP/s, [+-]\d+% from the start", table)
 
 
+def test_bench_says_when_its_threads_waited_for_a_core(tmp_path, capsys, monkeypatch):
+    """cpu_wait.TIMED: the timed rounds' wait for a core goes into the JSON's meta, and over cpu_wait.BUSY (here a
+    wait of half the threads' time, as beside a busy process on one of two cores) a line under the table says the
+    times include it."""
+    import time
+
+    import torch
+
+    from minitorch_clf import cpu_wait
+
+    out_json = tmp_path / "w.json"
+    args = ["bench", "--engines", "manual", "--batch-sizes", "8", "--iters", "2", "--repeats", "3", "--json",
+            str(out_json)]
+    assert main(args) == 0
+    share = json.loads(out_json.read_text())["meta"]["cpu_wait_share"]
+    assert share is None or share >= 0                  # None: a kernel without schedstat
+    t0 = time.perf_counter()
+    monkeypatch.setattr(cpu_wait, "waited", lambda: (time.perf_counter() - t0) * torch.get_num_threads() / 2)
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\nthe CPU was shared: this process's threads waited for a core (4[5-9]|5[0-5])% of their time "
+                     r"in the timed rounds .*the times above include that wait\n", out), out
+    assert 0.45 <= json.loads(out_json.read_text())["meta"]["cpu_wait_share"] <= 0.55
+
+
 def test_a_benchmark_reports_the_cpus_speed_moving_during_its_rounds(monkeypatch):
     """speed_drift: the FMA peak again after the rounds, against the one % of peak divides by; past DRIFT (a VM
     whose neighbours took half the core for minutes) one more clause says what still holds."""

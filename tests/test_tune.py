@@ -10,6 +10,7 @@ installed behind them.
 import dataclasses
 import fcntl
 import json
+import math
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ import time
 import pytest
 import torch
 
-from minitorch_clf import ops
+from minitorch_clf import cpu_wait, ops
 from minitorch_clf.ops import tune
 from test_gemm import ISAS, assert_within_bound
 
@@ -31,6 +32,7 @@ def no_plans_left(monkeypatch, tmp_path):
     """Each test: the tuner on, its cache under tmp_path, no ISA named (the suite may run under
     MINITORCH_CLF_ISA; tuned plans apply only without one); afterwards no tuned plan and no state kept."""
     ops.load()
+    monkeypatch.setattr(tune, "BUSY", math.inf)          # a loaded machine does not stop the searches of these tests
     monkeypatch.setenv("MINITORCH_CLF_TUNE", "1")
     monkeypatch.setenv("MINITORCH_CLF_TUNE_DIR", str(tmp_path / "tune"))
     tune._state.clear()
@@ -475,16 +477,18 @@ def _cli(*args, env):
 
 
 @pytest.mark.slow
-def test_tune_and_build_commands(tmp_path):
+def test_tune_and_build_commands(tmp_path, capsys):
+    from minitorch_clf.tools import cli
+
     env = {"MINITORCH_CLF_TUNE": "1", "MINITORCH_CLF_TUNE_DIR": os.environ["MINITORCH_CLF_TUNE_DIR"],
            "MINITORCH_CLF_ISA": "auto"}                     # a named ISA has nothing to tune (tested above)
-    run = _cli("tune", "--quick", "--batch-sizes", "3,5", "--hidden", "24", env=env)
-    assert run.returncode == 0, run.stderr
-    assert "tuned plan" in run.stdout and "wrote " in run.stdout
+    assert cli.main(["tune", "--quick", "--batch-sizes", "3,5", "--hidden", "24"]) == 0    # in this process: its
+    out = capsys.readouterr().out                                                           # BUSY (the fixture)
+    assert "tuned plan" in out and "wrote " in out
     for bs in (3, 5):                               # progress while it searches: each pass, then the last race
         assert re.search(rf"batch {bs}: pass 1 of at most 1: \d+ of \d+ moves won \(\d+ s so far\)\n"
                          rf"batch {bs}: the last race: the derived plans(, those after the layer moves)?"
-                         r"(, the search's)?\n", run.stdout), run.stdout
+                         r"(, the search's)?\n", out), out
     run = _cli("build", env=env)
     assert run.returncode == 0 and "GEMM tuning cache: " in run.stdout and "(10 plans)" in run.stdout, run.stdout
     assert re.search(r"GEMM ISAs: .*scalar; bf16 products: .*fma \(the first runs them", run.stdout), run.stdout
@@ -515,9 +519,11 @@ def test_a_named_isa_runs_the_derived_plans_and_is_not_tuned(monkeypatch):
 
 
 def _waiting_half_the_time(monkeypatch):
-    """tune.waited() as where another process holds one of two cores: the threads wait half of every second."""
+    """cpu_wait.waited() as where another process holds one of two cores: the threads wait half of every second;
+    and the search's bar as it is outside these tests."""
+    monkeypatch.setattr(tune, "BUSY", cpu_wait.BUSY)
     t0 = time.perf_counter()
-    monkeypatch.setattr(tune, "waited", lambda: (time.perf_counter() - t0) * torch.get_num_threads() / 2)
+    monkeypatch.setattr(cpu_wait, "waited", lambda: (time.perf_counter() - t0) * torch.get_num_threads() / 2)
 
 
 def test_a_search_stops_where_other_processes_have_the_cpu(monkeypatch, capsys):
@@ -548,9 +554,10 @@ def test_tune_says_in_one_line_that_the_cpu_was_busy_and_writes_nothing(monkeypa
 
 
 @pytest.mark.slow
-def test_a_search_beside_busy_processes_stops_within_seconds():
+def test_a_search_beside_busy_processes_stops_within_seconds(monkeypatch):
     """Two busy loops on the cores: the search's threads wait for a core, and it stops after a quarter of a
     second of races (alone on the 2-core Xeon it searched for 38-51 s beside one loop, and kept what it found)."""
+    monkeypatch.setattr(tune, "BUSY", cpu_wait.BUSY)
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     try:
         time.sleep(0.5)

@@ -37,7 +37,7 @@ on random operands of its shape and is checked against the scalar kernel (within
 a float32 sum of K products, for both): a plan that disagrees refuses the whole cache with a warning.
 
 A search times the step, so it needs the cores to itself. Its races read how long this process's threads
-waited for a core while they ran (the kernel's run_delay, /proc/self/task/*/schedstat); where they waited more
+waited for a core while they ran (the kernel's run delay: cpu_wait.py); where they waited more
 than BUSY of the races' time, other processes had the CPU and the races timed them, not the plans: the search
 stops (CpuBusy, _Waits). At first use the derived plans then run for that batch in this process, nothing is
 cached, and a later process searches again; `minitorch-clf tune` says so and writes nothing. (On the 2-core
@@ -69,6 +69,7 @@ from pathlib import Path
 
 import torch
 
+from ..cpu_wait import BUSY, TIMED, Tally
 from . import _lib, direct
 from .build import build_root, kernel_dir
 
@@ -98,9 +99,6 @@ LAYOUTS = ("rows", "columns", "strided")          # gemm::Layout's order
 KERNELS = ("dot", "outer")                        # gemm::Kernel's
 SPLITS = ("columns", "rows", "k")                 # gemm::Split's: C cut along N or M first, or K cut
 ISA_CODES = {"avx512": 1, "avx2": 2, "scalar": 3}   # gemm::Isa's
-
-
-BUSY = 0.10                  # races whose threads waited for a core more than this share of their time stop a search
 
 
 class TuneCacheWarning(UserWarning):
@@ -216,13 +214,14 @@ def shuffled_rounds(items: list, rounds: int, seed: int = 0):
 
 
 def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3,
-                        min_calls: int = 1) -> dict[str, list[float]]:
+                        min_calls: int = 1, tally: Tally = TIMED) -> dict[str, list[float]]:
     """Seconds per call of each callable in each round, the callables taking turns within a round (drift
     on the machine hits them alike); a round runs each enough times to last about target_s, and at least
     min_calls times: each its own count, from its own time in the warm-up. (Until 2026-12-07 every callable
     ran the first one's count: bench --gemm's numpy phase then ran fc3's 15 us products once or twice a
     sample, after fc1's millisecond one, where ours ran a hundred times in a row - RESULTS.md, nineteenth
-    session.) Each round takes them in a new order (shuffled_rounds)."""
+    session.) Each round takes them in a new order (shuffled_rounds). The samples' wait for a core goes into
+    `tally` (cpu_wait.py: bench's TIMED, or a search's own)."""
     iters = {}
     for name, f in calls.items():                                  # warm-up, then each one's first estimate
         f()
@@ -233,16 +232,19 @@ def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3,
     for turn in shuffled_rounds(list(calls), rounds):
         for name in turn:
             f, n = calls[name], iters[name]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[name].append((time.perf_counter() - t0) / n)
+            with tally.block():
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    f()
+                samples[name].append((time.perf_counter() - t0) / n)
     return samples
 
 
-def medians(calls: dict, rounds: int, target_s: float = 2e-3, min_calls: int = 1) -> dict[str, float]:
+def medians(calls: dict, rounds: int, target_s: float = 2e-3, min_calls: int = 1,
+            tally: Tally = TIMED) -> dict[str, float]:
     """Median seconds per call of each callable, timed in turns (interleaved_samples)."""
-    return {name: statistics.median(s) for name, s in interleaved_samples(calls, rounds, target_s, min_calls).items()}
+    return {name: statistics.median(s)
+            for name, s in interleaved_samples(calls, rounds, target_s, min_calls, tally).items()}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -363,49 +365,20 @@ def _running(plans: dict[Shape, Plan], work, installed: list):
     return run
 
 
-def waited() -> float | None:
-    """Seconds this process's threads have spent runnable but waiting for a core, summed over its threads (the
-    kernel's run_delay, the second field of /proc/self/task/<tid>/schedstat); None where Linux does not say."""
-    total, seen = 0, False
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return None
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[1])
-            seen = True
-        except (OSError, IndexError, ValueError):      # a thread that ended since the listing
-            continue
-    return total * 1e-9 if seen else None
-
-
-class _Waits:
-    """How long this process's threads waited for a core over the races of one search: race(f) runs a race and
-    raises CpuBusy once the races so far add up to MIN_SECONDS and their threads waited more than BUSY of their
-    time (finish() checks whatever they add up to). Counted over all the races, not each one: alone on the
-    2-core Xeon, one race in a hundred of a few milliseconds met a 3 ms wait (another thread or a kernel worker
-    took the core), 10% of that race."""
+class _Waits(Tally):
+    """The wait of one search's races (their samples, cpu_wait.Tally): check() raises CpuBusy once the races so far
+    add up to MIN_SECONDS and their threads waited for a core more than BUSY of their time (final=True: whatever
+    they add up to). Counted over all the races, not each one: alone on the 2-core Xeon, one race in a hundred of a
+    few milliseconds met a 3 ms wait (another thread or a kernel worker took the core), 10% of that race."""
     MIN_SECONDS = 0.25
 
     def __init__(self, batch_size: int, threads: int):
-        self.batch_size, self.threads, self.waited, self.seconds = batch_size, threads, 0.0, 0.0
+        super().__init__()
+        self.batch_size, self.threads = batch_size, threads
 
-    def race(self, f):
-        w0, t0 = waited(), time.perf_counter()
-        out = f()
-        w1 = waited()
-        if w0 is not None and w1 is not None:
-            self.waited += w1 - w0
-            self.seconds += time.perf_counter() - t0
-        if self.seconds >= self.MIN_SECONDS:
-            self.finish()
-        return out
-
-    def finish(self) -> None:
-        share = self.waited / (self.seconds * self.threads) if self.seconds > 0 else 0.0
-        if share > BUSY:
+    def check(self, final: bool = False) -> None:
+        share = self.share(self.threads)
+        if (final or self.seconds >= self.MIN_SECONDS) and share is not None and share > BUSY:
             raise CpuBusy(self.batch_size, share)
 
 
@@ -431,8 +404,9 @@ def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
     waits = _Waits(batch_size, threads)
 
     def ahead(best, trial) -> bool:
-        t = waits.race(lambda: medians({"best": _running(best, step, installed),
-                                        "trial": _running(trial, step, installed)}, rounds, target, min_calls))
+        t = medians({"best": _running(best, step, installed), "trial": _running(trial, step, installed)},
+                    rounds, target, min_calls, tally=waits)
+        waits.check()
         return t["trial"] < (1 - MARGIN) * t["best"]
 
     def wins(best, trial) -> bool:
@@ -475,9 +449,9 @@ def search(batch_size: int, sizes, full: bool = False, log=None) -> StepResult:
         if log:
             said = {"derived": "the derived plans", "layers": "those after the layer moves", "tuned": "the search's"}
             log(f"batch {batch_size}: the last race: {', '.join(said[name] for name in distinct)}")
-        t = waits.race(lambda: medians({name: _running(plans, step, installed) for name, plans in distinct.items()},
-                                       2 * rounds + 1, target, min_calls))
-        waits.finish()
+        t = medians({name: _running(plans, step, installed) for name, plans in distinct.items()},
+                    2 * rounds + 1, target, min_calls, tally=waits)
+        waits.check(final=True)
     finally:
         _reinstall()
     fastest = min(t, key=t.get)

@@ -135,7 +135,7 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         for turn in shuffled_rounds(list(built), repeats):
             for name in turn:
                 eng = built[name][0]
-                with _gemm_for(name), Timer(device) as t:
+                with _gemm_for(name), Timer(device, counted=True) as t:
                     for _ in range(iters):
                         eng.step(x, y)
                 samples[name].append(t.seconds / iters)
@@ -200,7 +200,7 @@ def bench_epoch(engines: list[str], batch_size: int = 64, device="cpu", optimize
         runs.append((name, loader_kind, eng, loader, warm.seconds, []))
     for r, turn in enumerate(shuffled_rounds(runs, repeats)):
         for name, loader_kind, eng, loader, _, times in turn:
-            with _gemm_for(name), Timer(device) as t:
+            with _gemm_for(name), Timer(device, counted=True) as t:
                 if loader_kind == "tensor":
                     eng.train_epoch(loader.x, loader.y, loader.order(1 + r), batch_size)
                 else:
@@ -228,7 +228,7 @@ def _interleaved(calls: list, device: torch.device, iters: int, repeats: int) ->
         for k in turn:
             f = calls[k]
             synchronize(device)
-            with Timer(device) as t:
+            with Timer(device, counted=True) as t:
                 for _ in range(iters):
                     f()
             samples[k].append(t.seconds / iters)

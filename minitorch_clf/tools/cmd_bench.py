@@ -85,6 +85,9 @@ def cmd_bench(args) -> int:
     where = M.describe(info)
     print(f"bench on {device} ({where}), torch {info['torch']}, optimizer {args.optimizer}, "
           f"activation {args.activation}", flush=True)
+    from ..cpu_wait import TIMED
+
+    TIMED.reset()                               # the wait of this run's timed rounds only
     log = lambda m: print(m, flush=True)
     if args.nproc:
         from . import bench_dp as DPB
@@ -101,7 +104,7 @@ def cmd_bench(args) -> int:
             raise UsageError("--gemm compares CPU GEMMs: use --device cpu")
         records, peak = G.bench_gemms(args.batch_sizes, rounds=args.repeats, log=log)
         print(G.format_gemm_table(records))
-        _write(args, records, "gemm", info, device, peak_gflops=peak)
+        _write(args, records, "gemm", info, device, peak_gflops=peak, cpu_wait_share=_cpu_wait(device))
         if args.plot:
             G.plot_gemms(records, peak, args.plot, f"SimpleNet step GEMMs on {where}")
             print(f"wrote {args.plot}")
@@ -112,7 +115,7 @@ def cmd_bench(args) -> int:
         more = B.bench_memory_ops(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
         print(B.format_table(more, time_label="median call"))
         records += more
-        _write(args, records, "ops", info, device)
+        _write(args, records, "ops", info, device, cpu_wait_share=_cpu_wait(device))
         return 0
     if args.epoch:
         records = [r for batch_size in args.batch_sizes
@@ -125,11 +128,28 @@ def cmd_bench(args) -> int:
                                       activation=args.activation, log=log)
     print(B.format_table(records, epoch=args.epoch))
     _write(args, records, "epoch" if args.epoch else "steps", info, device, optimizer=args.optimizer,
-           activation=args.activation, matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode)
+           activation=args.activation, matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode,
+           cpu_wait_share=_cpu_wait(device))
     if args.plot:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
     return 0
+
+
+def _cpu_wait(device) -> float | None:
+    """The share of its threads' time that this process waited for a core in bench's timed rounds (cpu_wait.TIMED,
+    reset at bench's start), with a line where it is over cpu_wait.BUSY; None off the CPU or where Linux does not
+    say."""
+    import torch
+
+    from ..cpu_wait import BUSY, TIMED
+
+    share = TIMED.share(torch.get_num_threads()) if device.type == "cpu" else None
+    if share is not None and share > BUSY:
+        print(f"the CPU was shared: this process's threads waited for a core {share:.0%} of their time in the timed "
+              f"rounds (more threads were runnable than there are cores: other processes?); the times above include "
+              f"that wait", flush=True)
+    return share
 
 
 def _write(args, records, kind: str, info: dict, device, **meta) -> None:

@@ -64,7 +64,8 @@ GEMM_PLANS = (lambda v: isinstance(v, list) and all(isinstance(p, dict) and set(
               f"a list of the GEMM's plans, each with {', '.join(PLAN_FIELDS)}")
 META_FIELDS = {"optimizer": TEXT, "activation": TEXT, "compile_mode": _maybe(TEXT), "matmul_gflops": _maybe(POSITIVE),
                "peak_gflops": _maybe(POSITIVE), "backend": TEXT,
-               "gemm_plans": GEMM_PLANS}             # each optional: a kind writes some of them
+               "gemm_plans": GEMM_PLANS,
+               "cpu_wait_share": _maybe(NONNEG)}    # each optional: a kind writes some of them
 MACHINE_FIELDS = {"cpu": {"cpu": TEXT, "threads": RANKS, "isa": TEXT, "caches": (lambda v: isinstance(v, dict), "an object")},
                   "gpu": {"gpu": TEXT, "sms": RANKS}}
 BANDWIDTHS = (lambda v: isinstance(v, dict) and bool(v) and all(_positive(x) for x in v.values()),

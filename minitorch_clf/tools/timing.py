@@ -2,10 +2,13 @@
 a GPU) and the rate of one large float32 product. Below bench.py, machine.py and report.py."""
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 
 import torch
+
+from ..cpu_wait import TIMED
 
 
 def synchronize(device: torch.device) -> None:
@@ -14,12 +17,15 @@ def synchronize(device: torch.device) -> None:
 
 
 class Timer:
-    """Wall time of a block; on CUDA measured with events around the block (and synchronised)."""
+    """Wall time of a block; on CUDA measured with events around the block (and synchronised). counted=True on
+    the CPU: the block's wait for a core goes into cpu_wait.TIMED (bench's timed rounds, not their warm-ups)."""
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device: torch.device, counted: bool = False):
         self.device = device
+        self.tally = TIMED.block() if counted and device.type == "cpu" else contextlib.nullcontext()
 
     def __enter__(self):
+        self.tally.__enter__()
         if self.device.type == "cuda":
             self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             self.start.record()
@@ -34,6 +40,7 @@ class Timer:
             self.seconds = self.start.elapsed_time(self.end) / 1e3
         else:
             self.seconds = time.perf_counter() - self.t0
+        self.tally.__exit__(*exc)
 
 
 def matmul_rate(device: torch.device, n: int | None = None, repeats: int = 5) -> float:
