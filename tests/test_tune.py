@@ -600,6 +600,19 @@ def test_a_second_process_waits_for_the_first_search_and_reads_its_plans(tmp_pat
     assert path.read_text() == written
 
 
+def test_a_file_system_without_flock_searches_without_the_lock(monkeypatch, capsys):
+    """flock refused (ENOLCK on some network file systems): the first use searches and caches as before."""
+    import errno
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(tune.fcntl, "flock", no_locks)
+    tune.ensure(5, SMALL)
+    assert "tuning the GEMM" in capsys.readouterr().err and tune.cache_path().exists()
+    assert all(p["tuned"] for p in tune.in_force(5, SMALL))
+
+
 @pytest.mark.parametrize("batch", [1, 16])
 def test_the_timed_step_stays_the_first_step_of_training(batch):
     """The races time thousands of steps on one batch. At tune.STEP_LR the weights stay where they start

@@ -593,8 +593,8 @@ def _reread() -> None:
 @contextlib.contextmanager
 def _searching(say):
     """One process at a time searches this cache (an flock on a file beside it, let go however the process ends):
-    a second one says it waits, waits, then reads what the first wrote. Where the lock cannot be made (a folder
-    that cannot be written), each searches alone, as before."""
+    a second one says it waits, waits, then reads what the first wrote. Where the lock cannot be had (a folder
+    that cannot be written, a file system without flock), each searches alone, as before."""
     path = _state["path"]
     lock = path.with_name(f".{path.name}.lock")
     try:
@@ -608,7 +608,10 @@ def _searching(say):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             say(f"waiting for another process's search of the GEMM's plans ({lock})")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
         _reread()
         yield
     finally:
