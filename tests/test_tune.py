@@ -8,6 +8,7 @@ tests turn the tuner on with a cache folder of their own (MINITORCH_CLF_TUNE_DIR
 installed behind them.
 """
 import dataclasses
+import errno
 import fcntl
 import json
 import math
@@ -593,17 +594,18 @@ def test_a_second_process_waits_for_the_first_search_and_reads_its_plans(tmp_pat
             time.sleep(0.1)
         path.write_text(written)                        # the first one writes its plans, then lets go
         os.close(lock)
+        lock = None
         assert child.wait(timeout=120) == 0, err_file.read_text()
     finally:
         child.kill()
+        if lock is not None:
+            os.close(lock)
     assert "tuning the GEMM" not in err_file.read_text(), err_file.read_text()
     assert path.read_text() == written
 
 
 def test_a_file_system_without_flock_searches_without_the_lock(monkeypatch, capsys):
     """flock refused (ENOLCK on some network file systems): the first use searches and caches as before."""
-    import errno
-
     def no_locks(fd, op):
         raise OSError(errno.ENOLCK, "No locks available")
 
