@@ -59,6 +59,6 @@ class Tally:
         return self.waited / (self.seconds * threads) if self.seconds > 0 else None
 
 
-# Every timed block of the benchmarks: tools/timing.Timer on the CPU (not the warm-ups) and the samples of
-# ops/tune.interleaved_samples (bench --gemm's, the tuner's races). bench resets it and reads it at its end.
+# Every timed block of the benchmarks: tools/timing.Timer on the CPU (not the warm-ups) and the rounds of
+# ops/tune.interleaved_samples (bench --gemm's; the tuner's races keep a tally of their own). bench resets it and reads it at its end.
 TIMED = Tally()

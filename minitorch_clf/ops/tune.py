@@ -220,7 +220,7 @@ def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3,
     min_calls times: each its own count, from its own time in the warm-up. (Until 2026-12-07 every callable
     ran the first one's count: bench --gemm's numpy phase then ran fc3's 15 us products once or twice a
     sample, after fc1's millisecond one, where ours ran a hundred times in a row - RESULTS.md, nineteenth
-    session.) Each round takes them in a new order (shuffled_rounds). The samples' wait for a core goes into
+    session.) Each round takes them in a new order (shuffled_rounds). The rounds' wait for a core goes into
     `tally` (cpu_wait.py: bench's TIMED, or a search's own)."""
     iters = {}
     for name, f in calls.items():                                  # warm-up, then each one's first estimate
@@ -229,10 +229,10 @@ def interleaved_samples(calls: dict, rounds: int, target_s: float = 2e-3,
         f()
         iters[name] = max(min_calls, int(target_s / max(time.perf_counter() - t0, 1e-7)))
     samples = {name: [] for name in calls}
-    for turn in shuffled_rounds(list(calls), rounds):
-        for name in turn:
-            f, n = calls[name], iters[name]
-            with tally.block():
+    with tally.block():                                            # the rounds, not the warm-up
+        for turn in shuffled_rounds(list(calls), rounds):
+            for name in turn:
+                f, n = calls[name], iters[name]
                 t0 = time.perf_counter()
                 for _ in range(n):
                     f()
@@ -366,7 +366,7 @@ def _running(plans: dict[Shape, Plan], work, installed: list):
 
 
 class _Waits(Tally):
-    """The wait of one search's races (their samples, cpu_wait.Tally): check() raises CpuBusy once the races so far
+    """The wait of one search's races (their rounds, cpu_wait.Tally): check() raises CpuBusy once the races so far
     add up to MIN_SECONDS and their threads waited for a core more than BUSY of their time (final=True: whatever
     they add up to). Counted over all the races, not each one: alone on the 2-core Xeon, one race in a hundred of a
     few milliseconds met a 3 ms wait (another thread or a kernel worker took the core), 10% of that race."""
@@ -551,11 +551,13 @@ def _read(path: Path, ident: dict) -> dict[str, dict]:
         return {}
 
 
-def _write(path: Path, ident: dict, entries: dict[str, dict]) -> None:
-    """Written whole to a temporary file, then renamed over the old one: a reader sees one or the other.
-    (Called inside _searching, so that no other process's entries are written over.)"""
-    data = {"format": FORMAT, "identity": ident, "written": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "plans": list(entries.values())}
+def _write() -> None:
+    """This process's entries, written whole to a temporary file, then renamed over the cache: a reader sees one
+    or the other; the file's stamp is then this process's (_reread). (Called inside _searching, so that no other
+    process's entries are written over.)"""
+    path = _state["path"]
+    data = {"format": FORMAT, "identity": _state["ident"], "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "plans": list(_state["entries"].values())}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -563,6 +565,7 @@ def _write(path: Path, ident: dict, entries: dict[str, dict]) -> None:
         os.replace(tmp, path)
     except OSError as e:
         _warn(f"the GEMM tuning cache {path} could not be written ({e.strerror or e}): the plans hold for this process only")
+    _state["stamp"] = _stamp(path)
 
 
 def _stamp(path: Path):
@@ -682,8 +685,7 @@ def ensure(batch_size: int, sizes, log=None) -> None:
                         f"nothing is cached: a later first use searches again")
                     return
                 _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
-                _write(_state["path"], _state["ident"], _state["entries"])
-                _state["stamp"] = _stamp(_state["path"])
+                _write()
                 say(f"tuned in {time.perf_counter() - t0:.1f} s, the step "
                     f"{result.derived_seconds / result.seconds:.2f}x as fast as on the derived plans: {_state['path']}")
     if any(s.key() not in _state["installed"] for s in shapes):
@@ -708,8 +710,7 @@ def tune(batch_sizes, sizes, full: bool = True, log=print) -> list[StepResult]:
                 f"({result.derived_seconds / result.seconds:.2f}x)")
             out.append(result)
         _state["entries"].update((Shape(**e["shape"]).key(), e) for result in out for e in result.entries())
-        _write(_state["path"], _state["ident"], _state["entries"])
-        _state["stamp"] = _stamp(_state["path"])
+        _write()
     if on:
         for result in out:
             _install(result.entries())
