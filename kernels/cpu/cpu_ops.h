@@ -72,7 +72,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(const at::Ten
 int linear_product_threads(const at::Tensor& x_like, int64_t N, const at::Tensor& weight, bool need_dx);
 
 // The cross-entropy's pieces, for a step that cuts the batch's rows between threads (train_step.cpp):
-// cross_entropy_counted checks every target (class index or ignore_index) and returns N', the rows that count;
+// cross_entropy_counted checks every target (class index or ignore_index; any other raises ValueError, as the
+// engines' own check of y does) and returns N', the rows that count;
 // cross_entropy_rows writes dlogits and each row's loss (double) for float32 rows [begin, end) of z (N, C), the
 // same bits for any cut of the rows. The loss is then the sum of the rows' losses in row order over N'.
 int64_t cross_entropy_counted(const int64_t* y, int64_t N, int64_t C, int64_t ignore_index);

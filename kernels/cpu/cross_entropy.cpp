@@ -153,8 +153,8 @@ int64_t cross_entropy_counted(const int64_t* y, int64_t N, int64_t C, int64_t ig
   int64_t counted = 0;                       // N': the rows whose target is not ignore_index
   for (int64_t n = 0; n < N; ++n) {          // every target checked before anything is computed
     if (y[n] == ignore_index) continue;
-    TORCH_CHECK(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
-                ") and is not ignore_index (", ignore_index, ")");
+    TORCH_CHECK_VALUE(y[n] >= 0 && y[n] < C, "target: class index ", y[n], " at position ", n, " is outside [0, ", C,
+                      ") and is not ignore_index (", ignore_index, ")");
     ++counted;
   }
   return counted;

@@ -85,7 +85,8 @@ def _rows(x: torch.Tensor) -> torch.Tensor:
 
 class FusedEngine(Engine):
     name = "fused"
-    checks_targets = True           # the cross-entropy kernels refuse a bad target before any update
+    checks_targets = True           # the cross-entropy kernels refuse a bad target before any update (on the CPU
+                                    # a ValueError, as check_targets; on a GPU a RuntimeError, as torch's loss)
 
     def __init__(self, *args, whole_step: bool = True, **kw):
         super().__init__(*args, **kw)
