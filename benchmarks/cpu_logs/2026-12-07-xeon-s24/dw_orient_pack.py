@@ -1,10 +1,9 @@
-"""dw_orient.py's cases with two packing orders switched in (pack_orders.patch): A packed k row by k row rather
-than tile by tile (PACK_K_OUTER=1), and B packed a K block at a time, row by row of x (PACKB_ROWS=1); the same
-bits checked against the plain product.   git apply pack_orders.patch; python dw_orient_pack.py B ..."""
-"""fc1's dW at batch B as the GEMM runs it now, C (128, 784) = dzᵀ (128, B) · x (B, 784), against the same sums
-as C' = dWᵀ (784, 128) = xᵀ (784, B) · dz (B, 128), and fc1's forward y = x · Wᵀ for scale; own_mm_plan on the
-AVX-512 outer kernel, k block 192, on 1 and 2 threads, in turns in one process (median of 15 rounds).
-    python dw_orient.py B ..."""
+"""fc1's dW at batch B as the GEMM runs it now, C (128, 784) = dzᵀ (128, B) · x (B, 784), against the same sums as
+C' = dWᵀ (784, 128) = xᵀ (784, B) · dz (B, 128), against dzᵀ copied contiguous, and with two packing orders switched
+in (pack_orders.patch): A packed k row by k row rather than tile by tile (PACK_K_OUTER=1), and B packed a K block at a
+time, row by row of x (PACKB_ROWS=1); fc1's forward y = x · Wᵀ for scale. own_mm_plan on the AVX-512 outer kernel,
+k block 192, on 1 and 2 threads, in turns in one process (median of 15 rounds); each result checked against torch's.
+    git apply pack_orders.patch; python dw_orient_pack.py B ...   (without the patch its switched rows are "now")"""
 import os, statistics, sys, time, torch
 from minitorch_clf import ops
 ops.load()
