@@ -16,3 +16,9 @@ PYTHONPATH=. $PY $D/dw_by_k_step.py 1024 512 256 2>&1 | grep batch > $D/dw_by_k_
 # The tuner's full search at 1024 (it rewrites that batch's cache entry; save the cache's tune/ folder first to keep it)
 .venv/bin/minitorch-clf tune --batch-sizes 1024 > $D/tune_1024_full.log 2>&1
 g++ -O3 -mavx512f -mavx512vl -mavx512dq -ffp-contract=off $D/bias_loop.cpp -o /tmp/bias_loop && (for o in 128 64; do echo "O=$o"; /tmp/bias_loop $o; done) > $D/bias_loop.log
+git apply $D/a_lead.patch; build
+for run in 1 2; do echo "run $run"; PYTHONPATH=. $PY $D/cold_lead.py 1024 2>&1 | grep batch; done > $D/a_lead_cold.log
+for run in 1 2; do echo "run $run"; PYTHONPATH=. $PY benchmarks/cpu_logs/2026-12-07-xeon-s24/step_ab.py --mode now: \
+  --mode lead1:A_LEAD=1 --mode lead2:A_LEAD=2 1024 256 64 2>&1 | grep batch; done > $D/a_lead_step.log
+for run in 1 2; do echo "run $run"; PYTHONPATH=. $PY $D/epoch_lead.py 1024 2>&1 | grep batch; done > $D/a_lead_epoch.log
+git checkout -q kernels/; build
