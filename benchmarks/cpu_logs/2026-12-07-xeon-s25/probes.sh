@@ -22,3 +22,4 @@ for run in 1 2; do echo "run $run"; PYTHONPATH=. $PY benchmarks/cpu_logs/2026-12
   --mode lead1:A_LEAD=1 --mode lead2:A_LEAD=2 1024 256 64 2>&1 | grep batch; done > $D/a_lead_step.log
 for run in 1 2; do echo "run $run"; PYTHONPATH=. $PY $D/epoch_lead.py 1024 2>&1 | grep batch; done > $D/a_lead_epoch.log
 git checkout -q kernels/; build
+for run in 1 2; do echo "run $run"; PYTHONPATH=. $PY $D/sequence.py 1024 2>&1 | grep batch; done > $D/sequence.log
