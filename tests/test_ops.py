@@ -572,6 +572,36 @@ def test_build_cuda_without_nvcc_says_it_skipped(monkeypatch, capsys):
     assert "cuda kernels: skipped: nvcc not found" in capsys.readouterr().out
 
 
+def fake_toolkit(root, version: int):
+    """A CUDA toolkit folder as cuda_home() and toolkit_version() read it: bin/nvcc, cuda_runtime.h, cuda.h."""
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "nvcc").write_text("")
+    (root / "include").mkdir()
+    (root / "include" / "cuda_runtime.h").write_text("")
+    (root / "include" / "cuda.h").write_text(f"#pragma once\n#define CUDA_VERSION {version}\n")
+    return root
+
+
+def test_a_toolkit_of_another_cuda_major_is_one_line_before_any_compile(tmp_path, monkeypatch, capsys):
+    """nvcc 13 against a torch built with CUDA 12 (PyPI's default wheels up to torch 2.10) fails in its first
+    file with a compiler message; the build says why first, and the CUDA tests skip with that line."""
+    from minitorch_clf.cli import main
+    from minitorch_clf.ops import build
+
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setenv("CUDA_HOME", str(fake_toolkit(tmp_path / "cuda-13.0", 13000)))
+    monkeypatch.delitem(build._state, "cuda", raising=False)
+    why = ops.cuda_unbuildable()
+    assert why == (f"the CUDA toolkit in {tmp_path / 'cuda-13.0'} is 13.0 and torch {torch.__version__} was built "
+                   "with CUDA 12.8: set CUDA_HOME to a CUDA 12 toolkit, or install a torch built for CUDA 13")
+    assert main(["build", "--cuda"]) == 2
+    assert capsys.readouterr().err == f"minitorch-clf: error: {why}\n"
+
+    monkeypatch.setenv("CUDA_HOME", str(fake_toolkit(tmp_path / "cuda-12.4", 12040)))
+    assert build.toolkit_version(os.environ["CUDA_HOME"]) == "12.4"
+    assert ops.cuda_unbuildable() is None                      # minor versions may differ, as cpp_extension allows
+
+
 def test_kernels_call_the_c_runtime_torch_uses():
     """No private copy of libstdc++ inside the kernels' library (its std::locale is never set up, and
     formatting a number in an error message crashed there: ops.runtime_link_flags)."""

@@ -18,7 +18,7 @@ import os
 
 import torch
 
-from .build import BuildError, build_root, cuda_home, kernel_dir, runtime_link_flags, sources  # noqa: F401
+from .build import BuildError, build_root, cuda_home, cuda_unbuildable, kernel_dir, runtime_link_flags, sources  # noqa: F401
 from .build import _state, build_cpu, build_cuda
 from . import build_folders  # noqa: F401
 from ..errors import expect_one_of

@@ -8,6 +8,7 @@ checkout leaves its folder behind; build_folders.py finds those (`minitorch-clf 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -166,16 +167,43 @@ def _nvidia_pip_dirs() -> tuple[list[str], list[str]]:
     return includes, libs
 
 
-def build_cuda(verbose: bool = False) -> dict:
-    """Build (first time) and load kernels/cuda. Works without a GPU (compile only) where nvcc and a
-    CUDA build of torch are present; TORCH_CUDA_ARCH_LIST defaults to 9.0 then."""
-    if "cuda" in _state:
-        return _state["cuda"]
+def toolkit_version(home: str) -> str | None:
+    """The CUDA toolkit's version ("13.0") from its cuda.h (`#define CUDA_VERSION 13000`); None if unreadable."""
+    try:
+        text = (Path(home) / "include" / "cuda.h").read_text(errors="ignore")
+    except OSError:
+        return None
+    found = re.search(r"^#define\s+CUDA_VERSION\s+(\d+)", text, re.M)
+    return f"{int(found[1]) // 1000}.{int(found[1]) % 1000 // 10}" if found else None
+
+
+def cuda_unbuildable() -> str | None:
+    """Why kernels/cuda cannot be built here, in one line, or None where they can: a CPU build of torch,
+    no nvcc, or a toolkit whose major version is not the one torch was built with (nvcc 13 with torch's
+    CUDA 12 headers stops at the first file with 'CUDA compiler and CUDA toolkit headers are
+    incompatible'; cpp_extension itself lets the pair through)."""
     if torch.version.cuda is None:
-        raise BuildError(f"torch {torch.__version__} is a CPU build: the CUDA kernels need a CUDA build of torch")
+        return f"torch {torch.__version__} is a CPU build: the CUDA kernels need a CUDA build of torch"
     home = cuda_home()
     if home is None:
-        raise BuildError("nvcc not found: install the CUDA toolkit or set CUDA_HOME to the folder holding bin/nvcc")
+        return "nvcc not found: install the CUDA toolkit or set CUDA_HOME to the folder holding bin/nvcc"
+    have = toolkit_version(home)
+    if have is not None and have.split(".")[0] != torch.version.cuda.split(".")[0]:
+        return (f"the CUDA toolkit in {home} is {have} and torch {torch.__version__} was built with CUDA "
+                f"{torch.version.cuda}: set CUDA_HOME to a CUDA {torch.version.cuda.split('.')[0]} toolkit, or "
+                f"install a torch built for CUDA {have.split('.')[0]}")
+    return None
+
+
+def build_cuda(verbose: bool = False) -> dict:
+    """Build (first time) and load kernels/cuda. Works without a GPU (compile only) where nvcc and a
+    CUDA build of torch of the same major CUDA version are present; TORCH_CUDA_ARCH_LIST defaults to 9.0 then."""
+    if "cuda" in _state:
+        return _state["cuda"]
+    why_not = cuda_unbuildable()
+    if why_not:
+        raise BuildError(why_not)
+    home = cuda_home()
     cpp_extension = _cpp_extension()
 
     os.environ["CUDA_HOME"] = home
