@@ -583,7 +583,7 @@ def fake_toolkit(root, version: int):
 
 
 def test_a_toolkit_of_another_cuda_major_is_one_line_before_any_compile(tmp_path, monkeypatch, capsys):
-    """nvcc 13 against a torch built with CUDA 12 (PyPI's default wheels up to torch 2.10) fails in its first
+    """nvcc 13 against a torch built with CUDA 12 (PyPI's torch 2.8.0 and 2.10.0 wheels: 12.8) fails in its first
     file with a compiler message; the build says why first, and the CUDA tests skip with that line."""
     from minitorch_clf.cli import main
     from minitorch_clf.ops import build
