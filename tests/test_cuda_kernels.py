@@ -14,8 +14,8 @@ from minitorch_clf import ops
 from child import outcome_of_script
 from fused_step import two_layer_step
 
-needs_nvcc = pytest.mark.skipif(ops.cuda_unbuildable() is not None,
-                                reason=f"CUDA kernels not built: {ops.cuda_unbuildable()}")
+why_no_cuda_build = ops.cuda_unbuildable()
+needs_nvcc = pytest.mark.skipif(why_no_cuda_build is not None, reason=f"CUDA kernels not built: {why_no_cuda_build}")
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 

@@ -188,10 +188,11 @@ def cuda_unbuildable() -> str | None:
     if home is None:
         return "nvcc not found: install the CUDA toolkit or set CUDA_HOME to the folder holding bin/nvcc"
     have = toolkit_version(home)
-    if have is not None and have.split(".")[0] != torch.version.cuda.split(".")[0]:
+    have_major, torch_major = (have or "").split(".")[0], torch.version.cuda.split(".")[0]
+    if have is not None and have_major != torch_major:
         return (f"the CUDA toolkit in {home} is {have} and torch {torch.__version__} was built with CUDA "
-                f"{torch.version.cuda}: set CUDA_HOME to a CUDA {torch.version.cuda.split('.')[0]} toolkit, or "
-                f"install a torch built for CUDA {have.split('.')[0]}")
+                f"{torch.version.cuda}: set CUDA_HOME to a CUDA {torch_major} toolkit, or "
+                f"install a torch built for CUDA {have_major}")
     return None
 
 
