@@ -64,22 +64,49 @@ def test_gemm_step_benchmark_checks_every_product_and_refuses_bad_arguments(tmp_
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1, (args, bad.stderr)
 
 
-def test_step_pieces_names_every_piece_with_its_layer_and_refuses_bad_input_in_one_line():
+def test_step_pieces_names_every_piece_with_its_layer_and_refuses_bad_input_in_one_line(tmp_path):
     """benchmarks/step_pieces.py: the one-call step's profiler scopes, each with its time, a product's with its
-    layer's; --precision bf16 too; a bad precision or batch: one line, exit 2."""
+    layer's, and in float32 the eight products' time at the FMA peak; --precision bf16 too; --plot draws a PNG
+    with a bar a batch; a bad precision, batch or plot folder: one line, exit 2, before anything is timed."""
     for precision in ("float32", "bf16"):
-        run = subprocess.run([sys.executable, "benchmarks/step_pieces.py", "--precision", precision, "8"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+        plot = tmp_path / f"pieces-{precision}.png"
+        run = subprocess.run([sys.executable, "benchmarks/step_pieces.py", "--precision", precision, "--plot", str(plot),
+                              "8", "200"], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
         assert f"products in {precision}" in run.stdout, run.stdout
         for piece in ("step: fc1 forward", "step: cross-entropy", "step: fc1 backward / dW product",
                       "step: fc2 backward / dx product", "step: sgd update", "outside the products"):
             assert piece in run.stdout, run.stdout
-    for bad in (["--precision", "fp8", "8"], ["0"], ["eight"]):
+        assert ("the eight products at the FMA peak" in run.stdout) == (precision == "float32"), run.stdout
+        assert plot.read_bytes().startswith(b"\x89PNG") and f"wrote {plot}" in run.stdout
+    for bad in (["--precision", "fp8", "8"], ["0"], ["eight"], ["--plot", str(tmp_path / "no" / "such.png"), "8"]):
         run = subprocess.run([sys.executable, "benchmarks/step_pieces.py", *bad], cwd=ROOT, capture_output=True,
                              text=True, timeout=300)
         assert run.returncode == 2 and run.stderr.startswith("step_pieces: ") and run.stderr.count("\n") == 1, \
             (bad, run.stderr)
+
+
+def test_step_pieces_leaves_add_up_to_the_step_in_the_order_it_runs():
+    """step_pieces.leaves: the scopes that hold no other scope plus the rest (a layer's time outside its inner
+    scopes, the step's outside every scope) add up to the whole step, each parent counted once; the plot's order
+    is the step's: the forwards, the rows-cut layers, the loss, the backwards from fc3 down, the update, the rest."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("step_pieces", ROOT / "benchmarks" / "step_pieces.py")
+    sp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sp)
+    t = {"step: fc1 forward": 30.0, "step: cross-entropy": 2.0, "step: fc1 backward": 50.0,
+         "step: fc1 backward / dW product": 44.0, "step: fc1 backward / bias gradient": 3.0,
+         "step: fc2 backward": 9.0, "step: fc2 backward / dx product": 4.0, "step: fc2 backward / dW product": 4.0,
+         "step: sgd update": 5.0, "step: fc2 forward": 6.0, "step: layers after the first, rows cut": 1.0}
+    got = sp.leaves(t, 110.0)
+    assert "step: fc1 backward" not in got and "step: fc2 backward" not in got
+    assert got[sp.REST] == pytest.approx(110.0 - 30 - 2 - 44 - 3 - 4 - 4 - 5 - 6 - 1)
+    assert sum(got.values()) == pytest.approx(110.0)
+    assert sp.leaves({"step: fc1 forward": 120.0}, 110.0)[sp.REST] == 0.0
+    assert sorted(got, key=sp._order) == [
+        "step: fc1 forward", "step: fc2 forward", "step: layers after the first, rows cut", "step: cross-entropy",
+        "step: fc2 backward / dW product", "step: fc2 backward / dx product", "step: fc1 backward / bias gradient",
+        "step: fc1 backward / dW product", "step: sgd update", sp.REST]
 
 
 def test_bf16_gemm_benchmark_runs():
