@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from ..plotting import pyplot
+from .intensity import attainable, ridge
 from .bench_gemm import single_product
 from .machine import describe
 from .schema import SchemaError, check_run
@@ -87,7 +88,7 @@ def ceilings_table(groups: dict[str, dict]) -> str:
         bf16 = f"; bf16 {_gflops(c['bf16_peak_gflops'])}" if "bf16_peak_gflops" in c else ""
         rows.append(f"| {name} | {_gflops(c['fp32_peak_gflops'])}, {c.get('peak_isa', '-')}{bf16} | "
                     f"{_gflops(gemms.get('float32', 0)) if gemms.get('float32') else '-'} | {other} | {bw} | "
-                    f"{c['fp32_peak_gflops'] / dram:.1f} flop/B |")
+                    f"{ridge(c['fp32_peak_gflops'], dram):.1f} flop/B |")
     return "\n".join(rows)
 
 
@@ -180,13 +181,13 @@ def plot_roofline(name: str, group: dict, path: Path) -> None:
     c = group["ceilings"]
     pts = points(group)
     xs = [p[2] for p in pts] or [1.0]
-    lo, hi = min(xs + [0.1]) / 2, max(xs + [c["fp32_peak_gflops"] / min(c["bandwidth_gbs"].values())]) * 4
+    lo, hi = min(xs + [0.1]) / 2, max(xs + [ridge(c["fp32_peak_gflops"], min(c["bandwidth_gbs"].values()))]) * 4
     fig, ax = plt.subplots(figsize=(11, 5.5))
     grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
     peak = c["fp32_peak_gflops"]
     styles = iter(["-", "--", "-.", ":", (0, (1, 3))])
     for level, bw in sorted(c["bandwidth_gbs"].items(), key=lambda kv: kv[1]):
-        ax.plot(grid, [min(peak, bw * x) for x in grid], color="0.3", lw=1.2, ls=next(styles, ":"),
+        ax.plot(grid, [attainable(x, peak, bw) for x in grid], color="0.3", lw=1.2, ls=next(styles, ":"),
                 label=f"{level} {bw:,.0f} GB/s (triad)")
     ax.axhline(peak, color="k", lw=1.5, label=f"float32 FMA peak {_gflops(peak)}")
     if "bf16_peak_gflops" in c:                  # the roof of bf16 products (vdpbf16ps or AMX), where measured
