@@ -140,12 +140,13 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, floa
 // C[i:i+MR, j:j+16] (+)= A[i:i+MR, k-block] · B[k-block, j:j+16]. A element (r, k) at a[r*a_rs + k*a_cs]
 // and B row k at b + k*ldb: the operands in place, or their packed copies (a_rs 1, a_cs 6, ldb 16).
 // kFull = all 16 columns exist (else m0, m1 mask B's loads and C's stores). first: C is written, else
-// added to. last: the epilogue runs. kFetch: each k also asks for that k-row of the next panel in L2 (b_next:
-// the panel's last tile, B read in place; gemm_outer_block.h).
-template <int MR, bool kFull, bool kFetch = false>
+// added to. last: the epilogue runs. kFetch: each k also asks for that k-row of the next panel in L2 (b_next,
+// ld_next apart: the panel's last tile, B read in place; gemm_outer_block.h). kCopy: each k-row loaded is also
+// stored at copy + k * 16 (a whole panel's first tile, B read in place; gemm_outer_block.h).
+template <int MR, bool kFull, bool kFetch = false, bool kCopy = false>
 void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb,
                 int64_t kn, int64_t i, int64_t j, bool first, bool last, __m256i m0, __m256i m1,
-                const float* b_next = nullptr) {
+                const float* b_next = nullptr, int64_t ld_next = 0, float* copy = nullptr) {
   // Every loop over r is unrolled: an array indexed by a run-time r would live in memory, not registers.
   __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 6
@@ -153,9 +154,13 @@ void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, co
   for (int64_t k = 0; k < kn; ++k, a += a_cs, b += ldb) {
     if constexpr (kFetch) {
       _mm_prefetch(reinterpret_cast<const char*>(b_next), _MM_HINT_T1);
-      b_next += ldb;
+      b_next += ld_next;
     }
     const __m256 b0 = load8<kFull>(b, m0), b1 = load8<kFull>(b + 8, m1);
+    if constexpr (kCopy) {
+      _mm256_store_ps(copy + k * kOuterNR, b0);
+      _mm256_store_ps(copy + k * kOuterNR + 8, b1);
+    }
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
       const __m256 ar = _mm256_broadcast_ss(a + r * a_rs);
@@ -180,17 +185,25 @@ void outer_tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, co
   }
 }
 
-// Rows [i0, i1) of one 16-column panel; its last whole tile fetches the next panel where there is one.
+// Rows [i0, i1) of one 16-column panel; its last whole tile fetches the next panel where there is one. A whole
+// panel of two tiles or more read in place: the first tile copies B to o.b_copy, and the others read the copy.
 template <bool kFull>
 void outer_panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
                  bool last, __m256i m0, __m256i m1) {
   int64_t i = i0;
   const float* a = o.a;
+  const float* b = o.b;
+  int64_t ldb = o.ldb;
+  if (kFull && o.b_copy && i1 - i0 >= 2 * kOuterMR) {
+    outer_tile<kOuterMR, kFull, false, true>(p, a, o.a_rs, o.a_cs, b, ldb, kn, i, j, first, last, m0, m1, nullptr, 0,
+                                             o.b_copy);
+    i += kOuterMR, a += o.tile_step, b = o.b_copy, ldb = kOuterNR;
+  }
   for (; i + kOuterMR <= i1; i += kOuterMR, a += o.tile_step) {
     if (o.b_next && i + 2 * kOuterMR > i1) {
-      outer_tile<kOuterMR, kFull, true>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1, o.b_next);
+      outer_tile<kOuterMR, kFull, true>(p, a, o.a_rs, o.a_cs, b, ldb, kn, i, j, first, last, m0, m1, o.b_next, o.ldb);
     } else {
-      outer_tile<kOuterMR, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+      outer_tile<kOuterMR, kFull>(p, a, o.a_rs, o.a_cs, b, ldb, kn, i, j, first, last, m0, m1);
     }
   }
 #define MINITORCH_CLF_EDGE(R) outer_tile<R, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1)

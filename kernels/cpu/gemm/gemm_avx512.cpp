@@ -65,10 +65,13 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, floa
 // kFull: a whole 32-column panel, B's rows load without a mask (the masked loads kept two k-mask
 // registers live across the loop, which GCC reloaded from the stack every k: RESULTS.md, 2026-11-27
 // late). kFetch: the panel's last tile, where B is read in place and the share has a next panel: each k also
-// asks for that k-row of the next panel (b_next, two lines) in L2 (gemm_outer_block.h says why).
-template <int R, int V, bool kFull, bool kFetch = false>
+// asks for that k-row of the next panel (b_next, two lines, ld_next apart) in L2 (gemm_outer_block.h says why).
+// kCopy: a whole panel's first tile, where B is read in place: each k-row it loads is also stored at
+// copy + k * NR, for the panel's other tiles (gemm_outer_block.h says why).
+template <int R, int V, bool kFull, bool kFetch = false, bool kCopy = false>
 void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, int64_t kn,
-          int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1, const float* b_next = nullptr) {
+          int64_t i, int64_t j, bool first, bool last, __mmask16 m0, __mmask16 m1, const float* b_next = nullptr,
+          int64_t ld_next = 0, float* copy = nullptr) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
@@ -76,10 +79,14 @@ void tile(const Problem& p, const float* a, int64_t a_rs, int64_t a_cs, const fl
     if constexpr (kFetch) {
       _mm_prefetch(reinterpret_cast<const char*>(b_next), _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(b_next + 16), _MM_HINT_T1);
-      b_next += ldb;
+      b_next += ld_next;
     }
     const __m512 b0 = kFull ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
     const __m512 b1 = V == 1 ? b0 : kFull ? _mm512_loadu_ps(b + 16) : _mm512_maskz_loadu_ps(m1, b + 16);
+    if constexpr (kCopy) {
+      _mm512_store_ps(copy + k * NR, b0);
+      _mm512_store_ps(copy + k * NR + 16, b1);
+    }
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r * a_rs]);
@@ -100,17 +107,24 @@ void edge(const Problem& p, const Operands& o, const float* a, int64_t kn, int64
   }
 }
 
-// The panel's tiles; its last whole tile fetches the next panel where there is one (o.b_next).
+// The panel's tiles; its last whole tile fetches the next panel where there is one (o.b_next). A whole panel of
+// two tiles or more read in place: the first tile copies B to o.b_copy, and the others read the copy.
 template <int V, bool kFull>
 void panel(const Problem& p, const Operands& o, int64_t kn, int64_t i0, int64_t i1, int64_t j, bool first,
            bool last, __mmask16 m0, __mmask16 m1) {
   int64_t i = i0;
   const float* a = o.a;
+  const float* b = o.b;
+  int64_t ldb = o.ldb;
+  if (kFull && o.b_copy && i1 - i0 >= 2 * MR) {
+    tile<MR, V, kFull, false, true>(p, a, o.a_rs, o.a_cs, b, ldb, kn, i, j, first, last, m0, m1, nullptr, 0, o.b_copy);
+    i += MR, a += o.tile_step, b = o.b_copy, ldb = NR;
+  }
   for (; i + MR <= i1; i += MR, a += o.tile_step) {
     if (o.b_next && i + 2 * MR > i1) {
-      tile<MR, V, kFull, true>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1, o.b_next);
+      tile<MR, V, kFull, true>(p, a, o.a_rs, o.a_cs, b, ldb, kn, i, j, first, last, m0, m1, o.b_next, o.ldb);
     } else {
-      tile<MR, V, kFull>(p, a, o.a_rs, o.a_cs, o.b, o.ldb, kn, i, j, first, last, m0, m1);
+      tile<MR, V, kFull>(p, a, o.a_rs, o.a_cs, b, ldb, kn, i, j, first, last, m0, m1);
     }
   }
   if (i < i1) edge<MR - 1, V, kFull>(p, o, a, kn, i, j, i1 - i, first, last, m0, m1);

@@ -18,6 +18,14 @@
 // (Operands::b_next): on the 2-core Xeon of 2026-12-06, in one process with it switched off in turns, fc1's dW at
 // 1024 took 4-5% less time (AVX-512 and AVX2, tuned and derived plans), at 256 1-5% less, at 64 the same
 // (benchmarks/RESULTS.md, fourteenth session).
+// Read in place, a panel's k-rows also lie on many pages: at x's stride of 3,136 bytes the 192 k-rows of a K block
+// span 147 pages of 4 KB, more than the L1 data TLB holds, so every tile of the panel walked them all again. So the
+// panel's first tile copies the k-rows it loads into a line-aligned buffer (Operands::b_copy, kn x NR floats: six
+// pages), and the panel's other tiles read the copy. The copy is made by loads the first tile does anyway, two
+// stores a k, and holds the same values, so the sums and their bits are unchanged. On the 2-core Xeon of
+// 2026-12-07, in one process with it switched off in turns, fc1's dW took 2.5-4.5% less time at 1024 and 2.5-6%
+// less at 256 (AVX-512; with AVX2 2-3% and 4-7%), the same at 64, where a panel's 64 k-rows span 49 pages; the
+// eight products 2.5-3% less at 1024 (benchmarks/RESULTS.md, twenty-eighth session).
 //
 // The K block comes from the plan (gemm.h: derived from the caches, or tuned), the rows of a packed A
 // block from it and L2 (Problem::k_block, row_block).
@@ -38,6 +46,8 @@ struct Operands {
   const float* b;                   // B[k0, j]
   int64_t ldb;
   const float* b_next = nullptr;    // B read in place: the share's next panel, B[k0, j + NR] (nullptr: none)
+  float* b_copy = nullptr;          // B read in place: kn x NR floats, line-aligned, where the panel's first tile
+                                    // copies its k-rows for the others (nullptr: none)
 };
 
 // A block of A, rows [i0, i1) x k in [k0, k1), as panels of MR rows, k-major (plain loads and stores:
@@ -64,7 +74,7 @@ template <class Kernel>
 void outer_block(const Problem& p, const Block& blk) {
   constexpr int64_t MR = Kernel::kMR, NR = Kernel::kNR;
   const int64_t k_block = p.k_block, block_rows = p.row_block;
-  thread_local LineVector<float> apack, bpack;
+  thread_local LineVector<float> apack, bpack, bcopy;
   const int64_t rows_max = std::min(block_rows, blk.i1 - blk.i0);
   const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR;
   const bool pack_a_on = blk.j1 - blk.j0 >= Kernel::kPackAMinCols;
@@ -74,6 +84,7 @@ void outer_block(const Problem& p, const Block& blk) {
   const bool b_block = !b_in_place && blk.i1 - blk.i0 > block_rows;
   if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * k_block));
   if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * k_block * NR));
+  if (b_in_place) bcopy.resize(static_cast<size_t>(k_block * NR));
   for (int64_t k0 = 0; k0 < p.K; k0 += k_block) {
     const int64_t k1 = std::min(p.K, k0 + k_block), kn = k1 - k0;
     const bool first = k0 == 0, last = k1 == p.K;
@@ -95,6 +106,7 @@ void outer_block(const Problem& p, const Block& blk) {
         if (b_in_place) {
           o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
           o.b_next = t + 1 < panels ? o.b + NR : nullptr;
+          o.b_copy = bcopy.data();
         } else if (b_block) {
           o.b = bpack.data() + t * kn * NR, o.ldb = NR;
         } else {
