@@ -19,13 +19,16 @@
 // 1024 took 4-5% less time (AVX-512 and AVX2, tuned and derived plans), at 256 1-5% less, at 64 the same
 // (benchmarks/RESULTS.md, fourteenth session).
 // Read in place, a panel's k-rows also lie on many pages: at x's stride of 3,136 bytes the 192 k-rows of a K block
-// span 147 pages of 4 KB, more than the L1 data TLB holds, so every tile of the panel walked them all again. So the
-// panel's first tile copies the k-rows it loads into a line-aligned buffer (Operands::b_copy, kn x NR floats: six
-// pages), and the panel's other tiles read the copy. The copy is made by loads the first tile does anyway, two
-// stores a k, and holds the same values, so the sums and their bits are unchanged. On the 2-core Xeon of
-// 2026-12-07, in one process with it switched off in turns, fc1's dW took 2.5-4.5% less time at 1024 and 2.5-6%
-// less at 256 (AVX-512; with AVX2 2-3% and 4-7%), the same at 64, where a panel's 64 k-rows span 49 pages; the
-// eight products 2.5-3% less at 1024 (benchmarks/RESULTS.md, twenty-eighth session).
+// span 147 pages of 4 KB, more than an L1 data TLB holds, and every tile of the panel read them all again. Where
+// they span more than kCopyMinBytes, the panel's first tile copies the k-rows it loads into a line-aligned buffer
+// (Operands::b_copy, kn x NR floats: six pages), and the panel's other tiles read the copy. The copy is made from
+// loads the first tile does anyway, two stores a k, and holds the same values: the sums and their bits are
+// unchanged. On the 2-core Xeon of 2026-12-07, in one process with it switched off in turns, fc1's dW took
+// 2.5-4.5% less time at batch 1024 and 2.5-6% less at 256 (AVX-512; with AVX2 2-3% and 4-7%), the one-call step
+// 1-3% less at 1024; at 64, where a panel's 64 k-rows span 49 pages, nothing changed or the step took up to 1%
+// longer. On one thread, fc1's dW read a 400-column share of x 4.5-8% faster from a compact copy of those columns
+// than in place, and huge pages or a K block of 96 closed part of that gap (benchmarks/RESULTS.md, twenty-eighth
+// session).
 //
 // The K block comes from the plan (gemm.h: derived from the caches, or tuned), the rows of a packed A
 // block from it and L2 (Problem::k_block, row_block).
@@ -38,6 +41,10 @@
 #include "gemm_kernels.h"
 
 namespace minitorch_clf::gemm {
+
+// 64 pages of 4 KB: the L1 data TLB of the smallest cores met (AMD Zen 3 has 64 entries, Zen 4 72, Intel's
+// Golden Cove 96 for loads). A panel of B read in place whose k-rows span more is copied by its first tile.
+constexpr int64_t kCopyMinBytes = 64 * 4096;
 
 // Where a block's operands are read: in place, or packed (then a_rs/a_cs/ldb are the packed ones).
 struct Operands {
@@ -84,7 +91,8 @@ void outer_block(const Problem& p, const Block& blk) {
   const bool b_block = !b_in_place && blk.i1 - blk.i0 > block_rows;
   if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * k_block));
   if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * k_block * NR));
-  if (b_in_place) bcopy.resize(static_cast<size_t>(k_block * NR));
+  const bool copy_b = b_in_place && std::min(k_block, p.K) * p.b.rs * 4 > kCopyMinBytes;
+  if (copy_b) bcopy.resize(static_cast<size_t>(k_block * NR));
   for (int64_t k0 = 0; k0 < p.K; k0 += k_block) {
     const int64_t k1 = std::min(p.K, k0 + k_block), kn = k1 - k0;
     const bool first = k0 == 0, last = k1 == p.K;
@@ -106,7 +114,7 @@ void outer_block(const Problem& p, const Block& blk) {
         if (b_in_place) {
           o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
           o.b_next = t + 1 < panels ? o.b + NR : nullptr;
-          o.b_copy = bcopy.data();
+          o.b_copy = copy_b && kn * p.b.rs * 4 > kCopyMinBytes ? bcopy.data() : nullptr;
         } else if (b_block) {
           o.b = bpack.data() + t * kn * NR, o.ldb = NR;
         } else {
