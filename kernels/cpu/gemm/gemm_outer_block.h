@@ -26,9 +26,9 @@
 // unchanged. On the 2-core Xeon of 2026-12-07, in one process with it switched off in turns, fc1's dW took
 // 2.5-4.5% less time at batch 1024 and 2.5-6% less at 256 (AVX-512; with AVX2 2-3% and 4-7%), the one-call step
 // 1-3% less at 1024; at 64, where a panel's 64 k-rows span 49 pages, nothing changed or the step took up to 1%
-// longer. On one thread, fc1's dW read a 400-column share of x 4.5-8% faster from a compact copy of those columns
-// than in place, and huge pages or a K block of 96 closed part of that gap (benchmarks/RESULTS.md, twenty-eighth
-// session).
+// longer. On one thread, fc1's dW on a 400-column share of x took 7.5-8.3% longer in place than on a compact copy of
+// those columns; huge pages or a K block of 96 closed part of that gap, the copy most of it. (Packing B ahead of the
+// tiles, a pass of its own, was 4% slower.) benchmarks/RESULTS.md, twenty-eighth session.
 //
 // The K block comes from the plan (gemm.h: derived from the caches, or tuned), the rows of a packed A
 // block from it and L2 (Problem::k_block, row_block).
