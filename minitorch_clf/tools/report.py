@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 
 from ..plotting import pyplot
-from .intensity import attainable, ridge
 from .bench_gemm import single_product
+from .intensity import attainable, ridge
 from .machine import describe
 from .schema import SchemaError, check_run
 
