@@ -91,11 +91,11 @@ void outer_block(const Problem& p, const Block& blk) {
   const bool b_block = !b_in_place && blk.i1 - blk.i0 > block_rows;
   if (pack_a_on) apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * k_block));
   if (!b_in_place) bpack.resize(static_cast<size_t>((b_block ? panels : 1) * k_block * NR));
-  const bool copy_b = b_in_place && std::min(k_block, p.K) * p.b.rs * 4 > kCopyMinBytes;
-  if (copy_b) bcopy.resize(static_cast<size_t>(k_block * NR));
   for (int64_t k0 = 0; k0 < p.K; k0 += k_block) {
     const int64_t k1 = std::min(p.K, k0 + k_block), kn = k1 - k0;
     const bool first = k0 == 0, last = k1 == p.K;
+    const bool copy_b = b_in_place && kn * p.b.rs * 4 > kCopyMinBytes;   // this K block's k-rows span that much
+    if (copy_b) bcopy.resize(static_cast<size_t>(k_block * NR));
     for (int64_t t = 0; b_block && t < panels; ++t) {
       const int64_t j = blk.j0 + t * NR;
       Kernel::pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kn * NR);
@@ -114,7 +114,7 @@ void outer_block(const Problem& p, const Block& blk) {
         if (b_in_place) {
           o.b = p.b.data + k0 * p.b.rs + j, o.ldb = p.b.rs;
           o.b_next = t + 1 < panels ? o.b + NR : nullptr;
-          o.b_copy = copy_b && kn * p.b.rs * 4 > kCopyMinBytes ? bcopy.data() : nullptr;
+          o.b_copy = copy_b ? bcopy.data() : nullptr;
         } else if (b_block) {
           o.b = bpack.data() + t * kn * NR, o.ldb = NR;
         } else {
