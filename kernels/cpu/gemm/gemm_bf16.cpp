@@ -18,7 +18,13 @@
 // Packing, by layout: a line contiguous along k (A = x, B = Wᵀ) converts 32 floats to 16 ready pairs
 // (vcvtne2ps2bf16 keeps them in order) and transposes 16 such lines in registers; a matrix contiguous
 // along the other index (A = dzᵀ, B = x or W) pairs two k-rows lane by lane; any other strides go
-// element by element (the same rounding, written out).
+// element by element (the same rounding, written out). A's tiles are MR = 8 rows, half a vector: they
+// are packed two at a time, 16 lines a pass, the low half of each vector to one tile and the high half
+// to the next. Packed a tile at a time (until 2026-12-07), half of every transpose and pairing was
+// zeros; two at a time, with pairs16's two operations for its six, the eight products of a step took
+// about 2% less time on the Zen 4 at batch 64, 256 and 1024, the dW products (both operands paired lane
+// by lane) 1-9% less (benchmarks/RESULTS.md, twenty-ninth session). On that CPU the packing is about a
+// tenth of fc1's products at 1024; without it their tiles run at 96% of the vdpbf16ps peak.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -39,23 +45,63 @@ namespace {
 constexpr int64_t MR = kOuter512MR, NR = kOuter512NR;
 constexpr int64_t kBlockK = 512;     // k per packed B panel: 256 pairs x 32 columns = 32 KiB
 
-// A block, rows [i0, i1) x k [k0, k1), as panels of MR rows (the layout above).
+// Two MR-row tiles' panels from one pass over 16 lines (rows of A): lanes 0-7 of each 16-lane vector to the first
+// tile's panel (out0), lanes 8-15 to the second's (out1; not written where lines <= MR). Lanes past `lines` are zero,
+// so a short tile's panel is filled whole, with no memset.
+static_assert(MR == 8, "two tiles' rows make one 16-lane vector");
+
+// v's low 8 dwords at out0, its high 8 at out1 where there is a second tile.
+inline void store_halves(uint32_t* out0, uint32_t* out1, bool second, __m512 v) {
+  _mm256_storeu_pd(reinterpret_cast<double*>(out0), _mm512_castpd512_pd256(_mm512_castps_pd(v)));
+  if (second) _mm256_storeu_pd(reinterpret_cast<double*>(out1), _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+// Lines contiguous along k (A = x or h: each line a row), their pairs transposed 16 x 16 in registers.
+void pack_tile_pair_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out0, uint32_t* out1) {
+  const int64_t kp = (kn + 1) / 2;
+  for (int64_t k = 0; k < kn; k += 32) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int l = 0; l < 16; ++l) r[l] = l < lines ? line_pairs(base + l * ld + k, kn - k) : _mm512_setzero_ps();
+    transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
+    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q)
+      store_halves(out0 + (k / 2 + q) * MR, out1 + (k / 2 + q) * MR, lines > MR, r[q]);
+  }
+}
+
+// Lines contiguous along the rows (A = dzᵀ: the 16 lines are 16 consecutive floats of each k-row), paired lane by
+// lane.
+void pack_tile_pair_rows(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out0, uint32_t* out1) {
+  const __mmask16 m = lanes16(lines);
+  for (int64_t q = 0; 2 * q < kn; ++q) {
+    const __m512 even = _mm512_maskz_loadu_ps(m, base + 2 * q * ld);
+    const __m512 odd = 2 * q + 1 < kn ? _mm512_maskz_loadu_ps(m, base + (2 * q + 1) * ld) : _mm512_setzero_ps();
+    store_halves(out0 + q * MR, out1 + q * MR, lines > MR, _mm512_castsi512_ps(pairs16(even, odd)));
+  }
+}
+
+// A block, rows [i0, i1) x k [k0, k1), as panels of MR rows (the layout above): two tiles at a time where A is
+// contiguous along either index, else element by element.
 void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, uint32_t* __restrict__ out) {
   const int64_t kn = k1 - k0, kp = (kn + 1) / 2;
+  if (a.cs == 1 || a.rs == 1) {
+    for (int64_t t = 0; i0 + t * MR < i1; t += 2) {
+      const int64_t i = i0 + t * MR, lines = std::min(2 * MR, i1 - i);
+      const float* src = a.data + i * a.rs + k0 * a.cs;
+      uint32_t* panel = out + t * kp * MR;
+      if (a.cs == 1) pack_tile_pair_lines(src, a.rs, lines, kn, panel, panel + kp * MR);
+      else pack_tile_pair_rows(src, a.cs, lines, kn, panel, panel + kp * MR);
+    }
+    return;
+  }
   for (int64_t t = 0; i0 + t * MR < i1; ++t) {
     const int64_t i = i0 + t * MR, rows = std::min(MR, i1 - i);
     uint32_t* panel = out + t * kp * MR;
     if (rows < MR) std::memset(panel, 0, sizeof(uint32_t) * kp * MR);
     const float* src = a.data + i * a.rs + k0 * a.cs;
-    if (a.cs == 1) {
-      pack_lines(src, a.rs, rows, kn, panel, MR);
-    } else if (a.rs == 1) {
-      pack_rows(src, a.cs, rows, kn, panel, MR);
-    } else {
-      for (int64_t q = 0; q < kp; ++q)
-        for (int64_t r = 0; r < rows; ++r)
-          panel[q * MR + r] = pair_of(src[r * a.rs + 2 * q * a.cs], 2 * q + 1 < kn ? src[r * a.rs + (2 * q + 1) * a.cs] : 0.0f);
-    }
+    for (int64_t q = 0; q < kp; ++q)
+      for (int64_t r = 0; r < rows; ++r)
+        panel[q * MR + r] = pair_of(src[r * a.rs + 2 * q * a.cs], 2 * q + 1 < kn ? src[r * a.rs + (2 * q + 1) * a.cs] : 0.0f);
   }
 }
 
