@@ -13,7 +13,8 @@ product with its bias and activation epilogue. A weight's update made inside its
 says where) shows there ("dW product, W updated in it"), and "step: sgd update" holds the rest, the biases'
 always.
 
-With float32 products it also measures the FMA peak (the widest ISA, this process's threads) and prints what the
+With float32 products it also measures the FMA peak (the widest ISA, this process's threads; the best of five
+after one to warm up, as bench does: a first reading on 2 cores can be half, 2026-12-07) and prints what the
 step's eight products would take at it. --plot draws each batch's step as one bar, its pieces in the order they
 run, with that ideal marked on it: where the time goes, and how far the step is from the peak.
 """
@@ -31,7 +32,7 @@ from minitorch_clf.ops import tune
 from minitorch_clf.plotting import pyplot
 from minitorch_clf.run_folder import atomic_write
 from minitorch_clf.tools.machine import cpu_model
-from minitorch_clf.tools.probes import fma_peak_gflops
+from minitorch_clf.tools.bench_gemm import measured_peak_gflops
 from minitorch_clf.tools.profiling import quiet_kineto
 
 CONFIG = MLPConfig()      # SimpleNet: 784-128-64-10, ReLU
@@ -61,6 +62,13 @@ def pieces(batch_size: int) -> dict[str, float]:
         elif e.name.startswith("step:") or e.name == STEP:
             out[e.name] += e.cpu_time_total / n
     return dict(out)
+
+
+def ideal_us(batch_size: int, peak_gflops: float, whole_us: float) -> float | None:
+    """Microseconds the step's eight products take at peak_gflops; None where that is longer than the whole step
+    (whole_us), which no step can beat: then the peak reading was low (a core shared or taken), not the cores'."""
+    ideal = CONFIG.flops_per_sample() * batch_size / (peak_gflops * 1e3)
+    return ideal if ideal <= whole_us else None
 
 
 def leaves(t: dict[str, float], whole: float) -> dict[str, float]:
@@ -156,7 +164,7 @@ def main(argv=None) -> None:
     threads = torch.get_num_threads()
     print(f"{threads} threads, GEMM ISAs {', '.join(ops.cpu_isas())}, tuned plans "
           f"{'off' if tune.mode() == 'off' else 'on'}, products in {args.precision}{kernel}")
-    peak = fma_peak_gflops() if args.precision == "float32" else None
+    peak = measured_peak_gflops() if args.precision == "float32" else None
     if peak is not None:
         print(f"FMA peak ({ops.cpu_isas()[0]}, {threads} threads, measured now): {peak:.1f} GFLOP/s")
     rows = []
@@ -170,7 +178,10 @@ def main(argv=None) -> None:
             print(f"  {name:40s} {us:8.1f} us  {100 * us / whole:4.0f}%")
         outside = sum(us for name, us in t.items() if name.endswith(OUTSIDE))
         print(f"  {'outside the products':40s} {outside:8.1f} us  {100 * outside / whole:4.0f}%")
-        ideal = CONFIG.flops_per_sample() * bs / (peak * 1e3) if peak is not None else None
+        ideal = ideal_us(bs, peak, whole) if peak is not None else None
+        if peak is not None and ideal is None:
+            print(f"  (the step ran faster than its products at the {peak:.1f} GFLOP/s measured: that reading is "
+                  f"below the cores' peak, so no ideal is drawn)")
         if ideal is not None:
             print(f"  {IDEAL:40s} {ideal:8.1f} us  {100 * ideal / whole:4.0f}%")
         rows.append((bs, leaves(t, whole), whole, ideal))

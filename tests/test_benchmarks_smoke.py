@@ -86,6 +86,20 @@ def test_step_pieces_names_every_piece_with_its_layer_and_refuses_bad_input_in_o
             (bad, run.stderr)
 
 
+def test_step_pieces_draws_no_ideal_a_step_has_beaten():
+    """step_pieces.ideal_us: the eight products' time at the measured peak (SimpleNet at 64: 29.0 MFLOP, 145 us
+    at 200 GFLOP/s), and None where the step took less than that: a peak read at half (a core shared, as a first
+    reading on 2 cores can be) would otherwise mark an ideal past the step's end."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("step_pieces", ROOT / "benchmarks" / "step_pieces.py")
+    sp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sp)
+    flops = sp.CONFIG.flops_per_sample() * 64
+    assert sp.ideal_us(64, 200.0, 300.0) == pytest.approx(flops / 200e3)
+    assert 140 < sp.ideal_us(64, 200.0, 300.0) < 150
+    assert sp.ideal_us(64, 100.0, 200.0) is None           # 290 us at the half-read peak: past the 200 us step
+
+
 def test_step_pieces_leaves_add_up_to_the_step_in_the_order_it_runs():
     """step_pieces.leaves: the scopes that hold no other scope plus the rest (a layer's time outside its inner
     scopes, the step's outside every scope) add up to the whole step, each parent counted once; the plot's order
