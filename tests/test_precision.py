@@ -280,24 +280,25 @@ def test_fused_bf16_step_follows_manual_bf16(kernel):
         _fused_bf16_step_follows_manual_bf16()
 
 
+@pytest.mark.parametrize("kernel", ["amx", "avx512bf16"])
 @pytest.mark.parametrize("where", ["the rows' bound", "past L2"])
-def test_the_bf16_step_pairs_a_layers_input_once_with_the_bits_of_packing_it_per_product(where):
-    """On AMX the one-call step's forward pairs a layer's input as B for its dW where that pays (gemm.h's
-    Bf16Pairs, pairs_pay: at least kPairsMinRows rows and more than 64 KiB); the layered ops pack it in each
-    product. Same sums, same order: the losses and every parameter equal bit for bit, at odd batches that no
+def test_the_bf16_step_pairs_a_layers_input_once_with_the_bits_of_packing_it_per_product(where, kernel):
+    """On AMX and on vdpbf16ps the one-call step's forward pairs a layer's input as B for its dW where that pays
+    (gemm.h's Bf16Pairs, pairs_pay: at least kPairsMinRows rows and more than 64 KiB); the layered ops pack it in
+    each product. Same sums, same order: the losses and every parameter equal bit for bit, at odd batches that no
     tile divides (the pairs of the last row with a zero row): just past the rows' bound, where every layer's
-    input is paired (fc3's, 257 x 64 floats, is just past 64 KiB), and past L2. Swapping the two rows of each
-    pair makes both fail."""
+    input is paired (fc3's, 257 x 64 floats, is just past 64 KiB), and past L2 (there a dW share starts in the
+    middle of a panel of pairs on vdpbf16ps). Swapping the two rows of each pair makes both fail."""
     from minitorch_clf import ops
 
-    if "amx" not in _bf16_kernels():
-        pytest.skip("this CPU has no AMX-BF16: its bf16 products pair nothing ahead")
+    if kernel not in _bf16_kernels():
+        pytest.skip(f"this CPU cannot run the bf16 kernel {kernel!r}: it pairs nothing ahead")
     l2 = ops.gemm_blocking()["L2"]
     batch = 257 if where == "the rows' bound" else l2 // (784 * 4) + 37      # past L2: x (batch, 784) float32
     assert batch % 32 and batch % 2 and (where != "past L2" or batch * 784 * 4 > l2)
     torch.manual_seed(3)
     x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
-    with ops.bf16_kernel("amx"):
+    with ops.bf16_kernel(kernel):
         whole, layered = (build_engine("fused", lr=0.05, momentum=0.9, precision="bf16") for _ in range(2))
         layered.model.load_state_dict(whole.model.state_dict())
         layered.whole_step = False

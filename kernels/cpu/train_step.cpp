@@ -281,8 +281,8 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   TensorSource* const source = &tensors;
   // h_0 = x, h_{k+1} = layer k's output; saved[k + 1] what act' reads of it (h_{k+1}, or z_{k+1} for GELU)
   std::vector<at::Tensor> acts{x}, saved{x};
-  // bf16 products on AMX: layer k's input, read by its forward (as A) and its dW (as B), is paired as B by
-  // its forward where that pays (gemm.h's Bf16Pairs and pairs_pay; the same bits as pairing it in each
+  // bf16 products on AMX or vdpbf16ps: layer k's input, read by its forward (as A) and its dW (as B), is paired
+  // as B by its forward where that pays (gemm.h's Bf16Pairs and pairs_pay; the same bits as pairing it in each
   // product). The buffers stay with the thread between steps.
   thread_local std::vector<gemm::Bf16Pairs> pairs;
   if (pairs.size() < L) pairs.resize(L);

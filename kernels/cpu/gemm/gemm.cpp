@@ -126,28 +126,35 @@ void dot512(const Problem& p, int T, Split split) {
   });
 }
 
+// Where every share holds all of C's columns (rows first, a tile's rows or more each), every thread would pack
+// all of B: a B larger than L1 is paired once instead, each thread its own panels (pair_b, one more parallel
+// region), and the shares read their panels from the pairs. A thread then reads only its part of the float32 B,
+// which for a forward's Wᵀ is the part of W that its share of the SGD update writes next, so the update no longer
+// takes W's lines back from the other core: in the bf16 step at batch 1024 on the 2-core Xeon (AMX) the update
+// went from 62-64 to 30-33 us and the step 3% faster; 12% at 256, level at 64 (RESULTS.md, 2026-12-05, seventh
+// session). The same sums in the same order: the same bits. q is p with B's pairs where they are made.
+Problem with_b_paired(const Problem& p, int T, Split split, int64_t tile_rows) {
+  Problem q = p;
+  thread_local LineVector<uint32_t> b_pairs;
+  if (T > 1 && split == Split::kRowsFirst && ceil_div(p.M, tile_rows) >= T && !p.b.pairs &&
+      p.K * p.N * 4 > caches().l1d) {
+    b_pairs.resize(static_cast<size_t>(pairs_b_ld(p.K) * ceil_div(p.N, kOuter512NR)));
+    pair_b(p.b, p.K, p.N, b_pairs.data(), T);
+    q.b.pairs = b_pairs.data(), q.b.pairs_ld = pairs_b_ld(p.K);
+  }
+  return q;
+}
+
 void bf16(const Problem& p, int T, Split split) {
-  share(p, T, split, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    outer_block_bf16(p, {i0, i1, j0, j1});
+  const Problem q = with_b_paired(p, T, split, kOuter512MR);
+  share(q, T, split, kOuter512MR, 16, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    outer_block_bf16(q, {i0, i1, j0, j1});
     p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
   });
 }
 
-// Where every share holds all of C's columns (rows first, a row of tiles each), every thread would pack
-// all of B: a B larger than L1 is paired once instead, each thread its own panels (pair_b, one more
-// parallel region), and the shares load their tiles from the pairs. A thread then reads only its part
-// of the float32 B, which for a forward's Wᵀ is the part of W that its share of the SGD update writes
-// next, so the update no longer takes W's lines back from the other core: in the bf16 step at batch 1024
-// on the 2-core Xeon the update went from 62-64 to 30-33 us and the step 3% faster; 12% at 256, level at
-// 64 (RESULTS.md, 2026-12-05, seventh session). The same sums in the same order: the same bits.
 void amx(const Problem& p, int T, Split split) {
-  Problem q = p;
-  thread_local LineVector<uint32_t> b_pairs;
-  if (T > 1 && split == Split::kRowsFirst && ceil_div(p.M, 32) >= T && !p.b.pairs && p.K * p.N * 4 > caches().l1d) {
-    b_pairs.resize(static_cast<size_t>(pairs_b_ld(p.K) * ceil_div(p.N, 32)));
-    pair_b(p.b, p.K, p.N, b_pairs.data(), T);
-    q.b.pairs = b_pairs.data(), q.b.pairs_ld = pairs_b_ld(p.K);
-  }
+  const Problem q = with_b_paired(p, T, split, 32);
   share(q, T, split, 32, 32, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     outer_block_amx(q, {i0, i1, j0, j1});
     p.ep.done(p.c, p.ldc, i0, i1, j0, j1);
@@ -329,8 +336,30 @@ Format default_format() { return g_format.load(std::memory_order_relaxed); }
 Format set_default_format(Format f) { return g_format.exchange(f, std::memory_order_relaxed); }
 
 bool pairs_pay(int64_t rows, int64_t cols) {
-  return default_format() == Format::kBf16 && bf16_kernel() == Bf16Kernel::kAmx && rows >= kPairsMinRows &&
-         rows * cols * 4 > kPairsMinBytes;
+  const Bf16Kernel k = bf16_kernel();
+  return default_format() == Format::kBf16 && (k == Bf16Kernel::kAmx || k == Bf16Kernel::kDpbf16) &&
+         rows >= kPairsMinRows && rows * cols * 4 > kPairsMinBytes;
+}
+
+View Bf16Pairs::as_a(const float* x, int64_t rows, int64_t cols, int64_t ld) {
+  x_ = x, ld_ = ld, filled_ = false;
+  // Columns to 32 (whole panels), pairs to a multiple of 16 (an AMX tile's rows, pairs_b_ld); the pairs past the
+  // rows are zero, and the packing writes the columns past cols as zero.
+  const int64_t row_pairs = (rows + 1) / 2;
+  pairs_ld_ = pairs_b_ld(rows), padded_cols_ = ceil_div(cols, kOuter512NR) * kOuter512NR;
+  pairs_.resize(static_cast<size_t>(padded_cols_ / kOuter512NR * pairs_ld_));
+  for (int64_t panel = 0; panel < padded_cols_ / kOuter512NR; ++panel)
+    std::memset(pairs_.data() + panel * pairs_ld_ + row_pairs * kOuter512NR, 0,
+                sizeof(uint32_t) * (pairs_ld_ - row_pairs * kOuter512NR));
+  View v{x, ld, 1};
+  v.fill = this;
+  return v;
+}
+
+View Bf16Pairs::as_b() const {
+  View v{x_, ld_, 1};
+  if (filled_) v.pairs = pairs_.data(), v.pairs_ld = pairs_ld_;
+  return v;
 }
 
 Isa widest_isa() { return cpu_has_avx512f() ? Isa::kAvx512 : cpu_has_avx2_fma() ? Isa::kAvx2 : Isa::kScalar; }
@@ -484,12 +513,10 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
     const Split split = M > N ? Split::kRowsFirst : Split::kColumnsFirst;
     const Bf16Kernel kernel = bf16_kernel();
     if (kernel == Bf16Kernel::kFma) return bf16_on_fma(M, N, K, a, b, c, ldc, ep);
-    if (kernel == Bf16Kernel::kAmx) {
-      amx({M, N, K, a, b, c, ldc, ep}, T, split);
-      if (a.fill) a.fill->mark_filled();   // every row packed as A, once: its pairs as B are all written
-      return;
-    }
-    return bf16({M, N, K, a, b, c, ldc, ep}, T, split);
+    if (kernel == Bf16Kernel::kAmx) amx({M, N, K, a, b, c, ldc, ep}, T, split);
+    else bf16({M, N, K, a, b, c, ldc, ep}, T, split);
+    if (a.fill) a.fill->mark_filled();   // every row packed as A, once: its pairs as B are all written
+    return;
   }
   sgemm_planned(M, N, K, a, b, c, ldc, ep, plan);
 }

@@ -26,11 +26,12 @@ namespace minitorch_clf::gemm {
 class Bf16Pairs;
 
 // Element (i, j) of a matrix at data[i * rs + j * cs].
-// pairs: optional, read by the bf16 products on AMX only (every other kernel reads data): the operand as B
-// rounded to bf16 and paired along the product's k (its rows) ahead of the call, pair (q, j) = (b[2q][j],
-// b[2q + 1][j]) in panels of 32 columns at pairs[j / 32 * pairs_ld + 32 q + j % 32] (the AMX kernel's packed
-// panels, of the whole K).
-// fill: optional, on A: where the AMX kernel, packing this operand as A, also writes its pairs as B (Bf16Pairs).
+// pairs: optional, read by the bf16 products on AMX and vdpbf16ps only (every other kernel reads data): the
+// operand as B rounded to bf16 and paired along the product's k (its rows) ahead of the call, pair (q, j) =
+// (b[2q][j], b[2q + 1][j]) in panels of 32 columns at pairs[j / 32 * pairs_ld + 32 q + j % 32] (both kernels'
+// packed panels, of the whole K).
+// fill: optional, on A: where the AMX or vdpbf16ps kernel, packing this operand as A, also writes its pairs as B
+// (Bf16Pairs).
 struct View {
   const float* data;
   int64_t rs, cs;
@@ -183,12 +184,12 @@ Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous setting
 Bf16Kernel bf16_kernel();                      // what runs now: the one set where the CPU runs it, else kAuto's
 
 // A layer's input, read by two bf16 products, rounded and paired once. x (N, I) is A of its forward x·Wᵀ
-// (k along x's rows) and B of its dW = dzᵀ·x (k along its columns); the AMX kernel packs each pairing
+// (k along x's rows) and B of its dW = dzᵀ·x (k along its columns); the bf16 kernels pack each pairing
 // from the float32 x on every call, reading x twice a step, and the fused step's x at batch 1024 (3.2 MB)
-// comes from L3. Given as_a(), the forward's AMX kernel, which packs x's rows two at a time, writes
-// their pairs as B too, zero-padded to whole tiles (columns to 32, pairs to 16), in the panels of the
-// packed kernel; the dW then loads its tiles from them (as_b) without packing, and x is read once. The
-// same sums in the same order as packing per call: the same bits. (B's pairs as rows of the whole matrix,
+// comes from L3. Given as_a(), the forward's kernel (AMX or vdpbf16ps), which packs x's rows two at a time,
+// writes their pairs as B too, zero-padded to whole AMX tiles (columns to 32, pairs to 16), in the panels of
+// both kernels' packing; the dW then reads its panels from them (as_b) without packing, and x is read once.
+// The same sums in the same order as packing per call: the same bits. (B's pairs as rows of the whole matrix,
 // tiles loaded 3,200 bytes apart, made fc1's dW slower than packing it per call: hence the panels.)
 class Bf16Pairs {
  public:
@@ -211,12 +212,15 @@ class Bf16Pairs {
   LineVector<uint32_t> pairs_;    // kept between calls: a fresh 1.6 MB faults page by page
 };
 // Whether pairing a (rows, cols) matrix ahead pays: sgemm(kAuto) reads View::pairs now (bf16 products on
-// AMX), and the matrix has at least kPairsMinRows rows and more than kPairsMinBytes as float32. Until the
-// fifteenth session (2026-12-06) the rule was "larger than L2": measured with the pairs 16 bytes off their
-// cache line, pairing x at 64-512 rows had been level or 2-12% slower (RESULTS.md, 2026-12-05). With the
-// pairs on a line (line_vector.h), on the 2-core Xeon, in turns in one process over three runs, pairing
-// every input past 64 KiB made the bf16 epoch op 4-9% faster at 256 and 512 rows and the step 4-9% in all
-// but one of those comparisons, both 1-5% at 1024 (there the hidden layers' inputs too); at 64 and 128 the
+// AMX or vdpbf16ps), and the matrix has at least kPairsMinRows rows and more than kPairsMinBytes as float32.
+// On vdpbf16ps (the 2-core Zen 4, 2026-12-07, in turns in one process, three runs), with the forward's Wᵀ paired
+// once for both threads as on AMX, the bf16 step took 3-4% less time at 1024 in two runs (1% more in the third,
+// a process slow throughout) and 5-9% less at 256, the epoch op 2-8% and 6-17% less (RESULTS.md, twenty-ninth
+// session). On AMX, until the fifteenth session (2026-12-06) the rule was "larger than L2": measured with the
+// pairs 16 bytes off their cache line, pairing x at 64-512 rows had been level or 2-12% slower (RESULTS.md,
+// 2026-12-05). With the pairs on a line (line_vector.h), on the 2-core Xeon, in turns in one process over three
+// runs, pairing every input past 64 KiB made the bf16 epoch op 4-9% faster at 256 and 512 rows and the step 4-9%
+// in all but one of those comparisons, both 1-5% at 1024 (there the hidden layers' inputs too); at 64 and 128 the
 // differences stayed within the method's +-5%.
 constexpr int64_t kPairsMinRows = 256, kPairsMinBytes = int64_t{64} << 10;
 bool pairs_pay(int64_t rows, int64_t cols);

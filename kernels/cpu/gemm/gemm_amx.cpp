@@ -227,36 +227,6 @@ void outer_block_amx(const Problem& p, const Block& blk) {
   _tile_release();
 }
 
-int64_t pairs_b_ld(int64_t K) { return ((K + 1) / 2 + kTile - 1) / kTile * kTile * kPairNR; }
-
-void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T) {
-  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K);
-#pragma omp parallel for num_threads(T) schedule(static)
-  for (int64_t t = 0; t < panels; ++t)
-    pack_b_tiles(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, ld / kPairNR, out + t * ld);
-}
-
-View Bf16Pairs::as_a(const float* x, int64_t rows, int64_t cols, int64_t ld) {
-  x_ = x, ld_ = ld, filled_ = false;
-  // Columns to 32 (whole panels), pairs to a multiple of 16 (a tile's rows); the pairs past the rows are
-  // zero, and the packing writes the columns past cols as zero.
-  const int64_t row_pairs = (rows + 1) / 2, tile_pairs = (row_pairs + kTile - 1) / kTile * kTile;
-  padded_cols_ = (cols + kBlockC - 1) / kBlockC * kBlockC, pairs_ld_ = tile_pairs * kPairNR;
-  pairs_.resize(static_cast<size_t>(padded_cols_ / kPairNR * pairs_ld_));
-  for (int64_t panel = 0; panel < padded_cols_ / kPairNR; ++panel)
-    std::memset(pairs_.data() + panel * pairs_ld_ + row_pairs * kPairNR, 0,
-                sizeof(uint32_t) * (tile_pairs - row_pairs) * kPairNR);
-  View v{x, ld, 1};
-  v.fill = this;
-  return v;
-}
-
-View Bf16Pairs::as_b() const {
-  View v{x_, ld_, 1};
-  if (filled_) v.pairs = pairs_.data(), v.pairs_ld = pairs_ld_;
-  return v;
-}
-
 }  // namespace minitorch_clf::gemm
 
 #pragma GCC pop_options

@@ -56,13 +56,31 @@ inline void store_halves(uint32_t* out0, uint32_t* out1, bool second, __m512 v) 
   if (second) _mm256_storeu_pd(reinterpret_cast<double*>(out1), _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
-// Lines contiguous along k (A = x or h: each line a row), their pairs transposed 16 x 16 in registers.
-void pack_tile_pair_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out0, uint32_t* out1) {
+// Lines contiguous along k (A = x or h: each line a row), their pairs transposed 16 x 16 in registers. fill, where
+// given: the same lines paired as B as well (Bf16Pairs, View::pairs' layout), rows 2m and 2m + 1 -> pair row m,
+// from the floats loaded for A: fill points at pair row 0, column 0 (base's first line must be an even row),
+// fill_ld apart per panel of 32 columns.
+void pack_tile_pair_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out0, uint32_t* out1,
+                          uint32_t* fill = nullptr, int64_t fill_ld = 0) {
   const int64_t kp = (kn + 1) / 2;
   for (int64_t k = 0; k < kn; k += 32) {
+    const __mmask16 m0 = lanes16(kn - k), m1 = lanes16(kn - k - 16);
     __m512 r[16];
-#pragma GCC unroll 16
-    for (int l = 0; l < 16; ++l) r[l] = l < lines ? line_pairs(base + l * ld + k, kn - k) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int l = 0; l < 16; l += 2) {
+      const float* even = base + l * ld + k;
+      const __m512 lo0 = l < lines ? _mm512_maskz_loadu_ps(m0, even) : _mm512_setzero_ps();
+      const __m512 hi0 = l < lines ? _mm512_maskz_loadu_ps(m1, even + 16) : _mm512_setzero_ps();
+      const __m512 lo1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m0, even + ld) : _mm512_setzero_ps();
+      const __m512 hi1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m1, even + ld + 16) : _mm512_setzero_ps();
+      r[l] = (__m512)_mm512_cvtne2ps_pbh(hi0, lo0);   // 16 pairs along k, in order
+      r[l + 1] = (__m512)_mm512_cvtne2ps_pbh(hi1, lo1);
+      if (fill && l < lines) {
+        uint32_t* panel = fill + k / 32 * fill_ld + l / 2 * kPairNR;
+        _mm512_storeu_si512(panel, pairs16(lo0, lo1));
+        _mm512_storeu_si512(panel + 16, pairs16(hi0, hi1));
+      }
+    }
     transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
     for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q)
       store_halves(out0 + (k / 2 + q) * MR, out1 + (k / 2 + q) * MR, lines > MR, r[q]);
@@ -82,15 +100,21 @@ void pack_tile_pair_rows(const float* base, int64_t ld, int64_t lines, int64_t k
 
 // A block, rows [i0, i1) x k [k0, k1), as panels of MR rows (the layout above): two tiles at a time where A is
 // contiguous along either index, else element by element.
-void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, uint32_t* __restrict__ out) {
+// fill: A's pairs as B as well (A contiguous along k, i0 even, k0 a multiple of 32), or nullptr.
+void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, uint32_t* __restrict__ out,
+            Bf16Pairs* fill) {
   const int64_t kn = k1 - k0, kp = (kn + 1) / 2;
   if (a.cs == 1 || a.rs == 1) {
     for (int64_t t = 0; i0 + t * MR < i1; t += 2) {
       const int64_t i = i0 + t * MR, lines = std::min(2 * MR, i1 - i);
       const float* src = a.data + i * a.rs + k0 * a.cs;
       uint32_t* panel = out + t * kp * MR;
-      if (a.cs == 1) pack_tile_pair_lines(src, a.rs, lines, kn, panel, panel + kp * MR);
-      else pack_tile_pair_rows(src, a.cs, lines, kn, panel, panel + kp * MR);
+      if (a.cs == 1) {
+        uint32_t* pairs = fill ? fill->out() + k0 / kPairNR * fill->out_ld() + i / 2 * kPairNR : nullptr;
+        pack_tile_pair_lines(src, a.rs, lines, kn, panel, panel + kp * MR, pairs, fill ? fill->out_ld() : 0);
+      } else {
+        pack_tile_pair_rows(src, a.cs, lines, kn, panel, panel + kp * MR);
+      }
     }
     return;
   }
@@ -145,32 +169,50 @@ void panel(const Problem& p, const uint32_t* a, const uint32_t* b, int64_t kp, i
 
 }  // namespace
 
-// The GotoBLAS loop of gemm_outer_block.h with both operands always packed: per K block, the share's
-// B panels once; per block of rows (half of L2), its A block; then every tile.
+// The GotoBLAS loop of gemm_outer_block.h with both operands packed: per K block, the share's B panels once; per
+// block of rows (half of L2), its A block; then every tile. B with pairs (View::pairs: the forward's Wᵀ paired once
+// for both threads, or a layer's input paired as B by its forward) is read from them, unpacked, in the pairs' own
+// panels of 32 columns (a share that starts mid-panel takes that panel's last 16); A with a fill is paired as B by
+// the share that holds C's first columns, which packs every row of its share once.
 void outer_block_bf16(const Problem& p, const Block& blk) {
   const int64_t row_block = std::max<int64_t>(MR, caches().l2 / 2 / (kBlockK * 2) / MR * MR);
   thread_local LineVector<uint32_t> apack, bpack;
-  const int64_t panels = (blk.j1 - blk.j0 + NR - 1) / NR, kp_max = kBlockK / 2;
+  const bool b_paired = p.b.pairs != nullptr;
+  Bf16Pairs* fill = blk.j0 == 0 ? p.a.fill : nullptr;
+  const int64_t j_base = b_paired ? blk.j0 / NR * NR : blk.j0;       // panel t starts at j_base + NR t
+  const int64_t panels = (blk.j1 - j_base + NR - 1) / NR, kp_max = kBlockK / 2;
   const int64_t rows_max = std::min(row_block, blk.i1 - blk.i0);
   apack.resize(static_cast<size_t>((rows_max + MR - 1) / MR * MR * kp_max));
-  bpack.resize(static_cast<size_t>(panels * kp_max * NR));
+  if (!b_paired) bpack.resize(static_cast<size_t>(panels * kp_max * NR));
   for (int64_t k0 = 0; k0 < p.K; k0 += kBlockK) {
     const int64_t k1 = std::min(p.K, k0 + kBlockK), kp = (k1 - k0 + 1) / 2;
     const bool first = k0 == 0, last = k1 == p.K;
-    for (int64_t t = 0; t < panels; ++t) {
+    for (int64_t t = 0; t < panels && !b_paired; ++t) {
       const int64_t j = blk.j0 + t * NR;
       pack_b(p.b, j, std::min(NR, blk.j1 - j), k0, k1, bpack.data() + t * kp * NR);
     }
     for (int64_t ib = blk.i0; ib < blk.i1; ib += row_block) {
       const int64_t ie = std::min(blk.i1, ib + row_block);
-      pack_a(p.a, ib, ie, k0, k1, apack.data());
+      pack_a(p.a, ib, ie, k0, k1, apack.data(), fill);
       for (int64_t t = 0; t < panels; ++t) {
-        const int64_t j = blk.j0 + t * NR, cols = std::min(NR, blk.j1 - j);
-        const uint32_t* b = bpack.data() + t * kp * NR;
+        const int64_t j = std::max(blk.j0, j_base + t * NR), cols = std::min(blk.j1, j_base + (t + 1) * NR) - j;
+        const uint32_t* b = b_paired ? p.b.pairs + j / NR * p.b.pairs_ld + k0 / 2 * NR + j % NR
+                                     : bpack.data() + t * kp * NR;
         if (cols > 16) panel<2>(p, apack.data(), b, kp, ib, ie, j, first, last, lanes16(cols), lanes16(cols - 16));
         else panel<1>(p, apack.data(), b, kp, ib, ie, j, first, last, lanes16(cols), 0);
       }
     }
+  }
+}
+
+int64_t pairs_b_ld(int64_t K) { return ((K + 1) / 2 + 15) / 16 * 16 * kPairNR; }
+
+void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T) {
+  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K), kp = (K + 1) / 2;
+#pragma omp parallel for num_threads(T) schedule(static)
+  for (int64_t t = 0; t < panels; ++t) {
+    pack_b(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, out + t * ld);
+    std::memset(out + t * ld + kp * kPairNR, 0, sizeof(uint32_t) * (ld - kp * kPairNR));   // to whole AMX tiles
   }
 }
 

@@ -50,7 +50,8 @@ void outer_block_bf16(const Problem& p, const Block& blk);
 // The same sums on AMX tiles, 32 x 32 blocks of C (gemm_amx.cpp): any strides.
 void outer_block_amx(const Problem& p, const Block& blk);
 // B (K, N) rounded and paired in View::pairs' layout (panels of 32 columns, whole K, pairs_b_ld(K) apart),
-// by T threads, each its own panels; out holds pairs_b_ld(K) * ceil(N / 32) values.
+// by T threads, each its own panels; out holds pairs_b_ld(K) * ceil(N / 32) values. In gemm_bf16.cpp, for both
+// bf16 kernels (AVX512-BF16 instructions, which every CPU with AMX-BF16 has).
 int64_t pairs_b_ld(int64_t K);
 void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T);
 // Dot-product kernel: needs A's rows and Bᵀ's rows contiguous (a.cs == 1, b.rs == 1).
