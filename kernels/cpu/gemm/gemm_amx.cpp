@@ -117,13 +117,6 @@ void pack_a_rows(const View& a, int64_t i0, int64_t rows, int64_t k0, int64_t k1
   }
 }
 
-// B's panel of columns [j, j + cols) x k [k0, k1) (pack_b), its pairs past k1 zero up to kq (whole tiles).
-void pack_b_tiles(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, int64_t kq, uint32_t* out) {
-  const int64_t kp = (k1 - k0 + 1) / 2;
-  pack_b(b, j, cols, k0, k1, out);
-  std::memset(out + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
-}
-
 // C[i.., j..] (+)= the 32 x 32 block of A's rows at `a` (lda pairs apart) times the B panel at `b`, over
 // kq pairs; `rows` and `cols` say how much of the block is C. A whole block between K blocks never
 // leaves the tiles for the vector registers: the tiles start from C's partial sums (tileloadd) and go

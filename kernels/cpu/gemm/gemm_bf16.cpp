@@ -45,61 +45,21 @@ namespace {
 constexpr int64_t MR = kOuter512MR, NR = kOuter512NR;
 constexpr int64_t kBlockK = 512;     // k per packed B panel: 256 pairs x 32 columns = 32 KiB
 
-// Two MR-row tiles' panels from one pass over 16 lines (rows of A): lanes 0-7 of each 16-lane vector to the first
-// tile's panel (out0), lanes 8-15 to the second's (out1; not written where lines <= MR). Lanes past `lines` are zero,
-// so a short tile's panel is filled whole, with no memset.
+// Two MR-row tiles' panels from one pass over 16 lines (rows of A, pack_lines_each or pack_rows_each): lanes 0-7 of
+// each 16-lane vector to the first tile's panel (out0), lanes 8-15 to the second's (out1; not written where the
+// second has no rows). The lanes past the lines are zero, so a short tile's panel is filled whole, with no memset.
 static_assert(MR == 8, "two tiles' rows make one 16-lane vector");
 
-// v's low 8 dwords at out0, its high 8 at out1 where there is a second tile.
-inline void store_halves(uint32_t* out0, uint32_t* out1, bool second, __m512 v) {
-  _mm256_storeu_pd(reinterpret_cast<double*>(out0), _mm512_castpd512_pd256(_mm512_castps_pd(v)));
-  if (second) _mm256_storeu_pd(reinterpret_cast<double*>(out1), _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-}
-
-// Lines contiguous along k (A = x or h: each line a row), their pairs transposed 16 x 16 in registers. fill, where
-// given: the same lines paired as B as well (Bf16Pairs, View::pairs' layout), rows 2m and 2m + 1 -> pair row m,
-// from the floats loaded for A: fill points at pair row 0, column 0 (base's first line must be an even row),
-// fill_ld apart per panel of 32 columns.
-void pack_tile_pair_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out0, uint32_t* out1,
-                          uint32_t* fill = nullptr, int64_t fill_ld = 0) {
-  const int64_t kp = (kn + 1) / 2;
-  for (int64_t k = 0; k < kn; k += 32) {
-    const __mmask16 m0 = lanes16(kn - k), m1 = lanes16(kn - k - 16);
-    __m512 r[16];
-#pragma GCC unroll 8
-    for (int l = 0; l < 16; l += 2) {
-      const float* even = base + l * ld + k;
-      const __m512 lo0 = l < lines ? _mm512_maskz_loadu_ps(m0, even) : _mm512_setzero_ps();
-      const __m512 hi0 = l < lines ? _mm512_maskz_loadu_ps(m1, even + 16) : _mm512_setzero_ps();
-      const __m512 lo1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m0, even + ld) : _mm512_setzero_ps();
-      const __m512 hi1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m1, even + ld + 16) : _mm512_setzero_ps();
-      r[l] = (__m512)_mm512_cvtne2ps_pbh(hi0, lo0);   // 16 pairs along k, in order
-      r[l + 1] = (__m512)_mm512_cvtne2ps_pbh(hi1, lo1);
-      if (fill && l < lines) {
-        uint32_t* panel = fill + k / 32 * fill_ld + l / 2 * kPairNR;
-        _mm512_storeu_si512(panel, pairs16(lo0, lo1));
-        _mm512_storeu_si512(panel + 16, pairs16(hi0, hi1));
-      }
-    }
-    transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
-    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q)
-      store_halves(out0 + (k / 2 + q) * MR, out1 + (k / 2 + q) * MR, lines > MR, r[q]);
+struct TilePairStore {
+  uint32_t *out0, *out1;
+  bool second;
+  void operator()(int64_t q, __m512 v) const {
+    const __m512d d = _mm512_castps_pd(v);
+    _mm256_storeu_pd(reinterpret_cast<double*>(out0 + q * MR), _mm512_castpd512_pd256(d));
+    if (second) _mm256_storeu_pd(reinterpret_cast<double*>(out1 + q * MR), _mm512_extractf64x4_pd(d, 1));
   }
-}
+};
 
-// Lines contiguous along the rows (A = dzᵀ: the 16 lines are 16 consecutive floats of each k-row), paired lane by
-// lane.
-void pack_tile_pair_rows(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out0, uint32_t* out1) {
-  const __mmask16 m = lanes16(lines);
-  for (int64_t q = 0; 2 * q < kn; ++q) {
-    const __m512 even = _mm512_maskz_loadu_ps(m, base + 2 * q * ld);
-    const __m512 odd = 2 * q + 1 < kn ? _mm512_maskz_loadu_ps(m, base + (2 * q + 1) * ld) : _mm512_setzero_ps();
-    store_halves(out0 + q * MR, out1 + q * MR, lines > MR, _mm512_castsi512_ps(pairs16(even, odd)));
-  }
-}
-
-// A block, rows [i0, i1) x k [k0, k1), as panels of MR rows (the layout above): two tiles at a time where A is
-// contiguous along either index, else element by element.
 // fill: A's pairs as B as well (A contiguous along k, i0 even, k0 a multiple of 32), or nullptr.
 void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, uint32_t* __restrict__ out,
             Bf16Pairs* fill) {
@@ -109,11 +69,12 @@ void pack_a(const View& a, int64_t i0, int64_t i1, int64_t k0, int64_t k1, uint3
       const int64_t i = i0 + t * MR, lines = std::min(2 * MR, i1 - i);
       const float* src = a.data + i * a.rs + k0 * a.cs;
       uint32_t* panel = out + t * kp * MR;
-      if (a.cs == 1) {
+      const TilePairStore store{panel, panel + kp * MR, lines > MR};
+      if (a.cs == 1) {   // rows of x or h: their pairs along k transposed; their pairs as B too where filled
         uint32_t* pairs = fill ? fill->out() + k0 / kPairNR * fill->out_ld() + i / 2 * kPairNR : nullptr;
-        pack_tile_pair_lines(src, a.rs, lines, kn, panel, panel + kp * MR, pairs, fill ? fill->out_ld() : 0);
-      } else {
-        pack_tile_pair_rows(src, a.cs, lines, kn, panel, panel + kp * MR);
+        pack_lines_each(src, a.rs, lines, kn, store, pairs, fill ? fill->out_ld() : 0);
+      } else {           // dzᵀ: 16 consecutive floats of each k-row, paired lane by lane
+        pack_rows_each(src, a.cs, lines, kn, store);
       }
     }
     return;
@@ -208,12 +169,10 @@ void outer_block_bf16(const Problem& p, const Block& blk) {
 int64_t pairs_b_ld(int64_t K) { return ((K + 1) / 2 + 15) / 16 * 16 * kPairNR; }
 
 void pair_b(const View& b, int64_t K, int64_t N, uint32_t* out, int T) {
-  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K), kp = (K + 1) / 2;
+  const int64_t panels = (N + kPairNR - 1) / kPairNR, ld = pairs_b_ld(K);
 #pragma omp parallel for num_threads(T) schedule(static)
-  for (int64_t t = 0; t < panels; ++t) {
-    pack_b(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, out + t * ld);
-    std::memset(out + t * ld + kp * kPairNR, 0, sizeof(uint32_t) * (ld - kp * kPairNR));   // to whole AMX tiles
-  }
+  for (int64_t t = 0; t < panels; ++t)
+    pack_b_tiles(b, t * kPairNR, std::min(kPairNR, N - t * kPairNR), 0, K, ld / kPairNR, out + t * ld);
 }
 
 }  // namespace minitorch_clf::gemm

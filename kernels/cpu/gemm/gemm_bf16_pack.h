@@ -42,29 +42,60 @@ inline __m512 line_pairs(const float* p, int64_t n) {
   return (__m512)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
-// The pairs of `lines` lines (at most 16) contiguous along k, line l starting at base + l * ld, k in
-// [0, kn): out[q * stride + l] for every pair q, `lines` dwords per q.
-void pack_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, int64_t stride) {
+// The pairs of `lines` lines (at most 16) contiguous along k, line l starting at base + l * ld, k in [0, kn),
+// transposed 16 x 16 in registers: store(q, v) gets pair q of every line, lane l line l's (0 past `lines`), for
+// every pair q. fill, where given: the same lines paired across two lines as well (View::pairs' layout), lines 2m
+// and 2m + 1 -> pair row m, from the floats loaded for the pairs along k; fill points at pair row 0, column 0,
+// fill_ld apart per panel of 32 columns (line 0 must be an even row of the matrix the pairs are made of).
+template <class Store>
+void pack_lines_each(const float* base, int64_t ld, int64_t lines, int64_t kn, const Store& store,
+                     uint32_t* fill = nullptr, int64_t fill_ld = 0) {
   const int64_t kp = (kn + 1) / 2;
   for (int64_t k = 0; k < kn; k += 32) {
+    const __mmask16 m0 = lanes16(kn - k), m1 = lanes16(kn - k - 16);
     __m512 r[16];
-#pragma GCC unroll 16
-    for (int l = 0; l < 16; ++l) r[l] = l < lines ? line_pairs(base + l * ld + k, kn - k) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int l = 0; l < 16; l += 2) {
+      const float* even = base + l * ld + k;
+      const __m512 lo0 = l < lines ? _mm512_maskz_loadu_ps(m0, even) : _mm512_setzero_ps();
+      const __m512 hi0 = l < lines ? _mm512_maskz_loadu_ps(m1, even + 16) : _mm512_setzero_ps();
+      const __m512 lo1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m0, even + ld) : _mm512_setzero_ps();
+      const __m512 hi1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m1, even + ld + 16) : _mm512_setzero_ps();
+      r[l] = (__m512)_mm512_cvtne2ps_pbh(hi0, lo0);   // 16 pairs along k, in order (line_pairs)
+      r[l + 1] = (__m512)_mm512_cvtne2ps_pbh(hi1, lo1);
+      if (fill && l < lines) {
+        uint32_t* panel = fill + k / 32 * fill_ld + l / 2 * kPairNR;
+        _mm512_storeu_si512(panel, pairs16(lo0, lo1));
+        _mm512_storeu_si512(panel + 16, pairs16(hi0, hi1));
+      }
+    }
     transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
-    const __mmask16 m = lanes16(lines);
-    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q) _mm512_mask_storeu_ps(out + (k / 2 + q) * stride, m, r[q]);
+    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q) store(k / 2 + q, r[q]);
   }
 }
 
+// The same into out[q * stride + l], `lines` dwords per q.
+void pack_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, int64_t stride) {
+  const __mmask16 m = lanes16(lines);
+  pack_lines_each(base, ld, lines, kn, [&](int64_t q, __m512 v) { _mm512_mask_storeu_ps(out + q * stride, m, v); });
+}
+
 // The pairs of `count` (at most 16) consecutive elements of k-rows k0, k0 + 1, ... contiguous along the
-// other index: out[q * stride + l] = (row k0 + 2q, element l; row k0 + 2q + 1, element l).
-void pack_rows(const float* base, int64_t ld, int64_t count, int64_t kn, uint32_t* out, int64_t stride) {
+// other index: store(q, v) gets (row k0 + 2q, element l; row k0 + 2q + 1, element l) in lane l (0 past count).
+template <class Store>
+void pack_rows_each(const float* base, int64_t ld, int64_t count, int64_t kn, const Store& store) {
   const __mmask16 m = lanes16(count);
   for (int64_t q = 0; 2 * q < kn; ++q) {
     const __m512 even = _mm512_maskz_loadu_ps(m, base + 2 * q * ld);
     const __m512 odd = 2 * q + 1 < kn ? _mm512_maskz_loadu_ps(m, base + (2 * q + 1) * ld) : _mm512_setzero_ps();
-    _mm512_mask_storeu_epi32(out + q * stride, m, pairs16(even, odd));
+    store(q, _mm512_castsi512_ps(pairs16(even, odd)));
   }
+}
+
+// The same into out[q * stride + l], `count` dwords per q.
+void pack_rows(const float* base, int64_t ld, int64_t count, int64_t kn, uint32_t* out, int64_t stride) {
+  const __mmask16 m = lanes16(count);
+  pack_rows_each(base, ld, count, kn, [&](int64_t q, __m512 v) { _mm512_mask_storeu_ps(out + q * stride, m, v); });
 }
 
 // B, columns [j, j + cols) (cols <= kPairNR) x k [k0, k1), as one panel.
@@ -84,6 +115,13 @@ void pack_b(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, uint
           out[q * kPairNR + c] = pair_of(src[2 * q * b.rs + c * b.cs], 2 * q + 1 < kn ? src[(2 * q + 1) * b.rs + c * b.cs] : 0.0f);
     }
   }
+}
+
+// The same panel with its pairs zero from kp up to kq (whole AMX tiles: the panels of View::pairs).
+void pack_b_tiles(const View& b, int64_t j, int64_t cols, int64_t k0, int64_t k1, int64_t kq, uint32_t* out) {
+  const int64_t kp = (k1 - k0 + 1) / 2;
+  pack_b(b, j, cols, k0, k1, out);
+  std::memset(out + kp * kPairNR, 0, sizeof(uint32_t) * (kq - kp) * kPairNR);
 }
 
 }  // namespace
