@@ -219,9 +219,10 @@ def test_whole_step_op_equals_the_layered_fused_step(kw, batch, gemm):
     same_steps(layered, whole, hyper, batch)
 
 
-def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10)):
+def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10), products: str = "float32"):
     """One mlp_sgd_step_ of an MLP of `sizes` on `threads` threads, profiled: (loss, parameters after, the scopes'
-    counts). Every fourth row's target is ignore_index (-100), so the loss counts some rows only."""
+    counts). Every fourth row's target is ignore_index (-100), so the loss counts some rows only. products:
+    "float32", or the bf16 kernel the products run on (ops.bf16_kernel)."""
     from torch.profiler import ProfilerActivity, profile
 
     W = [rand(o, i, dtype=torch.float32, seed=k) * i ** -0.5 for k, (i, o) in enumerate(zip(sizes, sizes[1:]))]
@@ -232,8 +233,10 @@ def _rows_step(batch: int, activation: str, threads: int, sizes=(60, 48, 24, 10)
     y[::4] = -100
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    bf16 = products != "float32"
     try:
-        with ops.gemm("own"), profile(activities=[ProfilerActivity.CPU]) as prof:
+        with ops.gemm("own"), ops.precision("bf16" if bf16 else "float32"), \
+                ops.bf16_kernel(products if bf16 else "auto"), profile(activities=[ProfilerActivity.CPU]) as prof:
             loss = OP.mlp_sgd_step_(x, y, W, B, bufs, activation, 0.1, 0.9, 0.0, 0.01, False, False)
     finally:
         torch.set_num_threads(before)
@@ -253,6 +256,22 @@ def test_the_layers_after_the_first_cut_by_rows_give_the_same_bits(batch, activa
     assert same_bits(one[0], two[0]) and all(same_bits(a, b) for a, b in zip(one[1], two[1]))
     assert (one[2].get(ROWS_SCOPE, 0), two[2].get(ROWS_SCOPE, 0)) == (0, 1)
     assert two[2].get("step: fc2 forward", 0) == 0 and one[2]["step: fc2 forward"] == 1
+
+
+@pytest.mark.parametrize("kernel", ["amx", "avx512bf16", "fma"])
+def test_the_bf16_layers_cut_by_rows_give_the_same_bits(kernel):
+    """bf16 products on AMX or vdpbf16ps sum each element over K blocks that K alone sets, so the one-call step
+    cuts the layers after the first by rows there too, with the bits of one thread; bf16 on the float32 kernels
+    (rounded copies on the plans of each call's own shape) stays layer by layer. At 257 rows the layers' inputs
+    past 64 KiB are paired ahead as B on one thread (pairs_pay) and packed by their dW products on two."""
+    if kernel not in ops.bf16_kernels():
+        pytest.skip(f"this CPU cannot run the bf16 kernel {kernel!r}")
+    sizes = (60, 96, 64, 10)
+    one, two = (_rows_step(257, "relu", t, sizes, products=kernel) for t in (1, 2))
+    assert same_bits(one[0], two[0]) and all(same_bits(a, b) for a, b in zip(one[1], two[1]))
+    float32 = _rows_step(257, "relu", 1, sizes)
+    assert not same_bits(one[0], float32[0])                   # the products did run in bf16
+    assert (one[2].get(ROWS_SCOPE, 0), two[2].get(ROWS_SCOPE, 0)) == (0, 0 if kernel == "fma" else 1)
 
 
 @pytest.mark.parametrize("bad", ["weight", "bias", "target"])

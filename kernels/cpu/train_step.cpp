@@ -148,14 +148,24 @@ void run_beside(const std::function<void()>& work, Side* side) {
 // with 64 (batch 128) the step 3-12% and the epoch 3-17% faster; level at 256 and 1024.
 constexpr int64_t kRowsPerThread = 64;
 
+// Whether the products are bf16 on AMX or vdpbf16ps (gemm.h's Bf16Kernel): kernels that sum each element over k
+// in K blocks set by K alone, whatever rows a call gets. (bf16 on the float32 kernels, bf16_on_fma, runs the plan
+// of the call's own shape: rows cut would change its K blocks.)
+bool bf16_on_its_own_kernel() {
+  const gemm::Bf16Kernel k = gemm::bf16_kernel();
+  return gemm::default_format() == gemm::Format::kBf16 && (k == gemm::Bf16Kernel::kAmx || k == gemm::Bf16Kernel::kDpbf16);
+}
+
 // Whether the layers after the first run cut by rows (layers_by_rows): a second thread is there, the batch has
-// rows for both, the products are float32 by gemm.h's GEMM (every forward and dx product of those layers) and the
-// activation is one of the GEMM's epilogue.
+// rows for both, the products (every forward and dx product of those layers) are gemm.h's GEMM in float32 or
+// bf16 on its own kernel, and the activation is one of the GEMM's epilogue. bf16 on vdpbf16ps cut by rows against
+// layer by layer (the 2-core Zen 4, 2026-12-07, in turns in one process, two runs): the step 1.1-1.7% faster at
+// 256 and 1024, the epoch op level to 2% faster (benchmarks/RESULTS.md, thirtieth session).
 bool by_rows(const at::Tensor& h1, at::TensorList weights, Activation act) {
   const int64_t N = h1.size(0);
   if (omp_in_parallel() || omp_get_max_threads() < 2 || N < 2 * kRowsPerThread || weights.size() < 2) return false;
-  if (gemm::default_format() != gemm::Format::kFloat32 || !gemm::in_epilogue(act) || h1.scalar_type() != at::kFloat)
-    return false;
+  const bool format = gemm::default_format() == gemm::Format::kFloat32 || bf16_on_its_own_kernel();
+  if (!format || !gemm::in_epilogue(act) || h1.scalar_type() != at::kFloat) return false;
   for (size_t k = 1; k < weights.size(); ++k) {                  // (a bad layer: the layered path names it)
     if (weights[k].dim() != 2 || weights[k].scalar_type() != at::kFloat) return false;
     const int64_t I = weights[k].size(1), O = weights[k].size(0);
@@ -185,9 +195,11 @@ bool rides_on_dweight(const at::Tensor& x, const at::Tensor& weight) {
 // one parallel region, and the rows of h_2 ... h_L, dz_L ... dz_1 a thread writes are the ones it reads next, in
 // its own core's caches. (Run layer by layer, each product cut its own way between the threads, or all on one.)
 // What sums over rows stays outside: the loss here, dW_k and db_k in the caller.
-// The same bits as layer by layer: each product runs the plan of its whole shape (plan_for with the batch's rows),
-// and a plan sums every element in the same order whatever rows it is given (gemm.h); cross_entropy_rows the same
-// for any cut of the rows, and the loss adds the rows' losses in row order.
+// The same bits as layer by layer: in float32 each product runs the plan of its whole shape (plan_for with the
+// batch's rows), and a plan sums every element in the same order whatever rows it is given (gemm.h); in bf16 the
+// kernel's K blocks are set by K alone (bf16_on_its_own_kernel), and no input here is paired ahead as B (View::fill:
+// the dW products pair h_k themselves, the same pairs); cross_entropy_rows the same for any cut of the rows, and
+// the loss adds the rows' losses in row order.
 // acts: [x, h_1] in, [x, h_1, ..., h_L] out (h_L the logits); returns the loss and dz[k] (N, O_k), k = 0 .. L - 1.
 std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Tensor>& acts, const at::Tensor& target,
                                                               at::TensorList weights, at::TensorList biases,
@@ -227,6 +239,13 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
   const int64_t counted = cross_entropy_counted(y.data_ptr<int64_t>(), N, C, kIgnoreIndex);
   std::vector<double> row_loss(static_cast<size_t>(N));
   const int T = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), N / kRowsPerThread));
+  const bool bf16 = gemm::default_format() == gemm::Format::kBf16;
+  // A product of a thread's rows: the whole shape's plan in float32; in bf16, sgemm's own kernel (one thread here).
+  const auto product = [bf16](int64_t M, int64_t N_, int64_t K, gemm::View a, gemm::View b, float* c, int64_t ldc,
+                              const gemm::Epilogue& ep, const gemm::Plan& plan) {
+    if (bf16) gemm::sgemm(M, N_, K, a, b, c, ldc, ep, gemm::Isa::kAuto);
+    else gemm::sgemm_planned(M, N_, K, a, b, c, ldc, ep, plan);
+  };
   std::exception_ptr error;
 #pragma omp parallel num_threads(T)
   {
@@ -237,8 +256,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
     try {
       for (size_t k = 1; k < L; ++k) {                 // h_{k+1} = act(h_k W_kᵀ + b_k), its rows
         const Layer& l = layers[k];
-        gemm::sgemm_planned(rows, l.O, l.I, {at_row(acts[k]), l.I, 1}, l.wt, at_row(acts[k + 1]), l.O, l.out,
-                            l.forward);
+        product(rows, l.O, l.I, {at_row(acts[k]), l.I, 1}, l.wt, at_row(acts[k + 1]), l.O, l.out, l.forward);
       }
       cross_entropy_rows(acts[L].data_ptr<float>(), dz[L - 1].data_ptr<float>(), y.data_ptr<int64_t>(), r0,
                          r0 + rows, C, kIgnoreIndex, counted, row_loss.data());
@@ -248,7 +266,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> layers_by_rows(std::vector<at::Te
         through.through_act = act;
         through.through = at_row(acts[k]);
         through.through_ld = l.I;
-        gemm::sgemm_planned(rows, l.I, l.O, {at_row(dz[k]), l.O, 1}, l.w, at_row(dz[k - 1]), l.I, through, l.dx);
+        product(rows, l.I, l.O, {at_row(dz[k]), l.O, 1}, l.w, at_row(dz[k - 1]), l.I, through, l.dx);
       }
     } catch (...) {
 #pragma omp critical
@@ -286,7 +304,9 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   // product). The buffers stay with the thread between steps.
   thread_local std::vector<gemm::Bf16Pairs> pairs;
   if (pairs.size() < L) pairs.resize(L);
+  bool inner_paired = true;                    // false where layers_by_rows ran their forwards (they pair nothing)
   const auto pairs_of = [&](size_t k) -> gemm::Bf16Pairs* {
+    if (k > 0 && !inner_paired) return nullptr;
     const at::Tensor& h = acts[k];
     const bool rows = h.dim() == 2 && h.scalar_type() == at::kFloat && h.stride(1) == 1;
     return rows && gemm::pairs_pay(h.size(0), h.size(1)) ? &pairs[k] : nullptr;
@@ -323,6 +343,7 @@ std::pair<at::Tensor, std::vector<at::Tensor>> loss_and_grads(const at::Tensor& 
   if (by_rows(acts[1], weights, act)) {
     std::vector<at::Tensor> dz;
     std::tie(loss, dz) = layers_by_rows(acts, target, weights, biases, act, source);
+    inner_paired = false;
     saved = acts;                              // an activation of the epilogue: act' reads each layer's output
     for (size_t k = L; k-- > 1;) {             // the sums over rows: each layer's dW and db
       dh = dz[k];
