@@ -551,10 +551,11 @@ def _read(path: Path, ident: dict) -> dict[str, dict]:
         return {}
 
 
-def _write() -> None:
-    """This process's entries, written whole to a temporary file, then renamed over the cache: a reader sees one
-    or the other; the file's stamp is then this process's (_reread). (Called inside _searching, so that no other
-    process's entries are written over.)"""
+def _keep(entries) -> None:
+    """New entries (a search's) join this process's, and all of them are written whole to a temporary file, then
+    renamed over the cache: a reader sees one or the other; the file's stamp is then this process's (_reread).
+    (Called inside _searching, so that no other process's entries are written over.)"""
+    _state["entries"].update((Shape(**e["shape"]).key(), e) for e in entries)
     path = _state["path"]
     data = {"format": FORMAT, "identity": _state["ident"], "written": time.strftime("%Y-%m-%d %H:%M:%S"),
             "plans": list(_state["entries"].values())}
@@ -684,8 +685,7 @@ def ensure(batch_size: int, sizes, log=None) -> None:
                     say(f"tuning stopped: {e}. The derived plans run at batch {batch_size} in this process and "
                         f"nothing is cached: a later first use searches again")
                     return
-                _state["entries"].update((Shape(**e["shape"]).key(), e) for e in result.entries())
-                _write()
+                _keep(result.entries())
                 say(f"tuned in {time.perf_counter() - t0:.1f} s, the step "
                     f"{result.derived_seconds / result.seconds:.2f}x as fast as on the derived plans: {_state['path']}")
     if any(s.key() not in _state["installed"] for s in shapes):
@@ -709,8 +709,7 @@ def tune(batch_sizes, sizes, full: bool = True, log=print) -> list[StepResult]:
                 f"{result.derived_seconds * 1e6:.1f} us on the derived ones "
                 f"({result.derived_seconds / result.seconds:.2f}x)")
             out.append(result)
-        _state["entries"].update((Shape(**e["shape"]).key(), e) for result in out for e in result.entries())
-        _write()
+        _keep([e for result in out for e in result.entries()])
     if on:
         for result in out:
             _install(result.entries())
