@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 
 TIMEOUT_S = 120
 
@@ -17,7 +18,12 @@ def outcome(call) -> str:
     Fork copies the parent with its kernels loaded (milliseconds, not a new interpreter); the child
     must not use CUDA, which cannot be re-initialised after fork - see outcome_of_script."""
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that fork in a process with threads (torch's pools) may deadlock the child: a child
+        # here that hangs dies of SIGALRM, and its test fails with the signal named.
+        warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
+                                category=DeprecationWarning)
+        pid = os.fork()
     if pid == 0:                                              # the child: report, never return to pytest
         os.close(read)
         signal.alarm(TIMEOUT_S)                               # a hang dies of SIGALRM
