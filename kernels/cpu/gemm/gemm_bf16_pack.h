@@ -43,41 +43,18 @@ inline __m512 line_pairs(const float* p, int64_t n) {
 }
 
 // The pairs of `lines` lines (at most 16) contiguous along k, line l starting at base + l * ld, k in [0, kn),
-// transposed 16 x 16 in registers: store(q, v) gets pair q of every line, lane l line l's (0 past `lines`), for
-// every pair q. fill, where given: the same lines paired across two lines as well (View::pairs' layout), lines 2m
-// and 2m + 1 -> pair row m, from the floats loaded for the pairs along k; fill points at pair row 0, column 0,
-// fill_ld apart per panel of 32 columns (line 0 must be an even row of the matrix the pairs are made of).
-template <class Store>
-void pack_lines_each(const float* base, int64_t ld, int64_t lines, int64_t kn, const Store& store,
-                     uint32_t* fill = nullptr, int64_t fill_ld = 0) {
-  const int64_t kp = (kn + 1) / 2;
-  for (int64_t k = 0; k < kn; k += 32) {
-    const __mmask16 m0 = lanes16(kn - k), m1 = lanes16(kn - k - 16);
-    __m512 r[16];
-#pragma GCC unroll 8
-    for (int l = 0; l < 16; l += 2) {
-      const float* even = base + l * ld + k;
-      const __m512 lo0 = l < lines ? _mm512_maskz_loadu_ps(m0, even) : _mm512_setzero_ps();
-      const __m512 hi0 = l < lines ? _mm512_maskz_loadu_ps(m1, even + 16) : _mm512_setzero_ps();
-      const __m512 lo1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m0, even + ld) : _mm512_setzero_ps();
-      const __m512 hi1 = l + 1 < lines ? _mm512_maskz_loadu_ps(m1, even + ld + 16) : _mm512_setzero_ps();
-      r[l] = (__m512)_mm512_cvtne2ps_pbh(hi0, lo0);   // 16 pairs along k, in order (line_pairs)
-      r[l + 1] = (__m512)_mm512_cvtne2ps_pbh(hi1, lo1);
-      if (fill && l < lines) {
-        uint32_t* panel = fill + k / 32 * fill_ld + l / 2 * kPairNR;
-        _mm512_storeu_si512(panel, pairs16(lo0, lo1));
-        _mm512_storeu_si512(panel + 16, pairs16(hi0, hi1));
-      }
-    }
-    transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
-    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q) store(k / 2 + q, r[q]);
-  }
-}
-
-// The same into out[q * stride + l], `lines` dwords per q.
+// transposed 16 x 16 in registers: pair q of line l to out[q * stride + l], `lines` dwords per q.
 void pack_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, int64_t stride) {
+  const int64_t kp = (kn + 1) / 2;
   const __mmask16 m = lanes16(lines);
-  pack_lines_each(base, ld, lines, kn, [&](int64_t q, __m512 v) { _mm512_mask_storeu_ps(out + q * stride, m, v); });
+  for (int64_t k = 0; k < kn; k += 32) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int l = 0; l < 16; ++l)
+      r[l] = l < lines ? line_pairs(base + l * ld + k, kn - k) : _mm512_setzero_ps();   // 16 pairs along k, in order
+    transpose16(r);                                    // r[q] lane l: line l's pair k / 2 + q
+    for (int64_t q = 0; q < 16 && k / 2 + q < kp; ++q) _mm512_mask_storeu_ps(out + (k / 2 + q) * stride, m, r[q]);
+  }
 }
 
 // The pairs of `count` (at most 16) consecutive elements of k-rows k0, k0 + 1, ... contiguous along the
