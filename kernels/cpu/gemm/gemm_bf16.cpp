@@ -21,9 +21,9 @@
 // floats of a row convert to its next 16 pairs in order (vcvtne2ps2bf16), and beside the tiles: while the
 // tiles of 16 rows run, a unit at a time inside their k loop, the next 16 rows are packed (RowsJob). The
 // packing had run between the tiles: on the Zen 4 a tenth of fc1's products at 1024, whose tiles alone ran
-// at 96% of the vdpbf16ps peak. Beside them (2026-12-07, in turns in one process, three runs), fc1's forward
-// took 0.95-0.96x the time at 64, 256 and 1024 and the step 0.97-0.99x (benchmarks/RESULTS.md, thirtieth
-// session). Other A (dzᵀ in a dW, contiguous along its rows) is packed a row block ahead, interleaved: two
+// at 96% of the vdpbf16ps peak. Beside them (2026-12-07, in turns in one process, five runs), fc1's forward
+// took 0.95-1.00x the time at 256 and 1024, the step 0.97-0.99x at 1024 and 0.97-1.00x at 256, level at 64
+// (benchmarks/RESULTS.md, thirtieth session). Other A (dzᵀ in a dW, contiguous along its rows) is packed a row block ahead, interleaved: two
 // k-rows paired lane by lane, two tiles a pass (16 lanes); any other strides element by element (the same
 // rounding, written out). B contiguous along k (Wᵀ) transposes 16 lines of pairs in registers; B contiguous
 // along its rows pairs two k-rows lane by lane.
@@ -103,23 +103,26 @@ class RowsJob {
   void start(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, uint32_t* fill,
              int64_t fill_ld, int64_t ticks) {
     base_ = base, ld_ = ld, lines_ = lines, kn_ = kn, kp_ = (kn + 1) / 2, out_ = out, fill_ = fill, fill_ld_ = fill_ld;
-    chunks_ = (kn + 31) / 32;
-    unit_ = 0, units_ = (lines + 1) / 2 * chunks_;
+    l_ = 0, k_ = 0, units_ = (lines + 1) / 2 * ((kn + 31) / 32);
     every_ = countdown_ = std::max<int64_t>(1, ticks / std::max<int64_t>(1, units_));
   }
   __attribute__((always_inline)) void tick() {
     if (--countdown_ == 0) {
       countdown_ = every_;
-      if (unit_ < units_) step(unit_++);
+      if (units_ > 0) step();
     }
   }
   void finish() {
-    while (unit_ < units_) step(unit_++);
+    while (units_ > 0) step();
   }
 
  private:
-  void step(int64_t u) {
-    const int64_t l = u / chunks_ * 2, k = u % chunks_ * 32;
+  // Inlined into the tiles' loop: a call there would spill every zmm accumulator around it (all are
+  // caller-saved), which made fc3's products (K = 64 and 10, a unit every 2-4 pairs of k) 1.3x slower.
+  __attribute__((always_inline)) void step() {
+    const int64_t l = l_, k = k_;
+    if ((k_ += 32) >= kn_) k_ = 0, l_ += 2;
+    --units_;
     const __mmask16 m0 = lanes16(kn_ - k), m1 = lanes16(kn_ - k - 16), pairs = lanes16(kp_ - k / 2);
     const float* even = base_ + l * ld_ + k;
     const bool two = l + 1 < lines_;
@@ -143,7 +146,7 @@ class RowsJob {
   int64_t ld_ = 0, lines_ = 0, kn_ = 0, kp_ = 0;
   uint32_t* out_ = nullptr;
   uint32_t* fill_ = nullptr;
-  int64_t fill_ld_ = 0, chunks_ = 1, unit_ = 0, units_ = 0, every_ = 1, countdown_ = 1;
+  int64_t fill_ld_ = 0, l_ = 0, k_ = 0, units_ = 0, every_ = 1, countdown_ = 1;   // the next unit: lines l_, l_ + 1 at k_
 };
 
 // C[i:i+R, j:j+16V] (+)= the packed A tile · the packed B panel, over kp pairs of k; A's pair q of row r at
