@@ -105,10 +105,13 @@ struct Side {
 };
 
 // Whether the step's layers after the first run every product on one thread (gemm::plan_for; SimpleNet's fc2 and
-// fc3 up to batch 32 on the derived plans, and at 64 on the tuner's on the 2-core Xeon), in float32, and a second
-// thread is there: then that thread is idle from the end of fc1's forward to the start of fc1's backward.
+// fc3 up to batch 32 on the derived plans, and at 64 on the tuner's on the 2-core Xeon), and a second thread is
+// there: then that thread is idle from the end of fc1's forward to the start of fc1's backward. In bf16 too, whose
+// products run on their plan's threads as float32's do: until 2026-12-07 only float32 ran the epoch's next gather
+// beside them, and in turns on the 2-core Zen 4 (two runs) the bf16 epoch op took 0.93-0.97x the time at 64,
+// 0.86-0.93x at 32 and 0.91-0.95x at 16 with it, the step level (benchmarks/RESULTS.md, thirtieth session).
 bool inner_layers_on_one_thread(const at::Tensor& x, at::TensorList weights) {
-  if (omp_in_parallel() || omp_get_max_threads() < 2 || gemm::default_format() != gemm::Format::kFloat32) return false;
+  if (omp_in_parallel() || omp_get_max_threads() < 2) return false;
   for (size_t k = 1; k < weights.size(); ++k)
     if (linear_product_threads(x, x.size(0), weights[k], /*need_dx=*/true) != 1) return false;
   return true;
