@@ -151,23 +151,17 @@ void run_beside(const std::function<void()>& work, Side* side) {
 // with 64 (batch 128) the step 3-12% and the epoch 3-17% faster; level at 256 and 1024.
 constexpr int64_t kRowsPerThread = 64;
 
-// Whether the products are bf16 on AMX or vdpbf16ps (gemm.h's Bf16Kernel): kernels that sum each element over k
-// in K blocks set by K alone, whatever rows a call gets. (bf16 on the float32 kernels, bf16_on_fma, runs the plan
-// of the call's own shape: rows cut would change its K blocks.)
-bool bf16_on_its_own_kernel() {
-  const gemm::Bf16Kernel k = gemm::bf16_kernel();
-  return gemm::default_format() == gemm::Format::kBf16 && (k == gemm::Bf16Kernel::kAmx || k == gemm::Bf16Kernel::kDpbf16);
-}
-
 // Whether the layers after the first run cut by rows (layers_by_rows): a second thread is there, the batch has
 // rows for both, the products (every forward and dx product of those layers) are gemm.h's GEMM in float32 or
-// bf16 on its own kernel, and the activation is one of the GEMM's epilogue. bf16 on vdpbf16ps cut by rows against
-// layer by layer (the 2-core Zen 4, 2026-12-07, in turns in one process, two runs): the step 1.1-1.7% faster at
-// 256 and 1024, the epoch op level to 2% faster (benchmarks/RESULTS.md, thirtieth session).
+// bf16 on AMX or vdpbf16ps (gemm::bf16_on_pairs: bf16 on the float32 kernels runs the plan of each call's own
+// shape, whose K blocks a cut of the rows would change), and the activation is one of the GEMM's epilogue.
+// bf16 on vdpbf16ps cut by rows against layer by layer (the 2-core Zen 4, 2026-12-07, in turns in one process,
+// two runs): the step 1.1-1.7% faster at 256 and 1024, the epoch op level to 2% faster (benchmarks/RESULTS.md,
+// thirtieth session).
 bool by_rows(const at::Tensor& h1, at::TensorList weights, Activation act) {
   const int64_t N = h1.size(0);
   if (omp_in_parallel() || omp_get_max_threads() < 2 || N < 2 * kRowsPerThread || weights.size() < 2) return false;
-  const bool format = gemm::default_format() == gemm::Format::kFloat32 || bf16_on_its_own_kernel();
+  const bool format = gemm::default_format() == gemm::Format::kFloat32 || gemm::bf16_on_pairs();
   if (!format || !gemm::in_epilogue(act) || h1.scalar_type() != at::kFloat) return false;
   for (size_t k = 1; k < weights.size(); ++k) {                  // (a bad layer: the layered path names it)
     if (weights[k].dim() != 2 || weights[k].scalar_type() != at::kFloat) return false;
@@ -200,7 +194,7 @@ bool rides_on_dweight(const at::Tensor& x, const at::Tensor& weight) {
 // What sums over rows stays outside: the loss here, dW_k and db_k in the caller.
 // The same bits as layer by layer: in float32 each product runs the plan of its whole shape (plan_for with the
 // batch's rows), and a plan sums every element in the same order whatever rows it is given (gemm.h); in bf16 the
-// kernel's K blocks are set by K alone (bf16_on_its_own_kernel), and no input here is paired ahead as B (View::fill:
+// kernel's K blocks are set by K alone (gemm::bf16_on_pairs), and no input here is paired ahead as B (View::fill:
 // the dW products pair h_k themselves, the same pairs); cross_entropy_rows the same for any cut of the rows, and
 // the loss adds the rows' losses in row order.
 // acts: [x, h_1] in, [x, h_1, ..., h_L] out (h_L the logits); returns the loss and dz[k] (N, O_k), k = 0 .. L - 1.

@@ -335,10 +335,13 @@ Format default_format() { return g_format.load(std::memory_order_relaxed); }
 
 Format set_default_format(Format f) { return g_format.exchange(f, std::memory_order_relaxed); }
 
-bool pairs_pay(int64_t rows, int64_t cols) {
+bool bf16_on_pairs() {
   const Bf16Kernel k = bf16_kernel();
-  return default_format() == Format::kBf16 && (k == Bf16Kernel::kAmx || k == Bf16Kernel::kDpbf16) &&
-         rows >= kPairsMinRows && rows * cols * 4 > kPairsMinBytes;
+  return default_format() == Format::kBf16 && (k == Bf16Kernel::kAmx || k == Bf16Kernel::kDpbf16);
+}
+
+bool pairs_pay(int64_t rows, int64_t cols) {
+  return bf16_on_pairs() && rows >= kPairsMinRows && rows * cols * 4 > kPairsMinBytes;
 }
 
 View Bf16Pairs::as_a(const float* x, int64_t rows, int64_t cols, int64_t ld) {

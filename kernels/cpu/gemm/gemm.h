@@ -182,6 +182,9 @@ bool cpu_has_amx_bf16();                       // asks Linux for the tile state 
 bool cpu_runs(Bf16Kernel k);                   // kAuto and kFma: any CPU
 Bf16Kernel set_bf16_kernel(Bf16Kernel k);      // returns the previous setting
 Bf16Kernel bf16_kernel();                      // what runs now: the one set where the CPU runs it, else kAuto's
+// Whether the products are bf16 on AMX or vdpbf16ps now: kernels that pair their operands (View::pairs) and sum
+// each element over K blocks that K alone sets, whatever rows a call gets (kFma runs the plan of each call's shape).
+bool bf16_on_pairs();
 
 // A layer's input, read by two bf16 products, rounded and paired once. x (N, I) is A of its forward x·Wᵀ
 // (k along x's rows) and B of its dW = dzᵀ·x (k along its columns); the bf16 kernels pack each pairing

@@ -23,10 +23,10 @@
 // packing had run between the tiles: on the Zen 4 a tenth of fc1's products at 1024, whose tiles alone ran
 // at 96% of the vdpbf16ps peak. Beside them (2026-12-07, in turns in one process, five runs), fc1's forward
 // took 0.95-1.00x the time at 256 and 1024, the step 0.97-0.99x at 1024 and 0.97-1.00x at 256, level at 64
-// (benchmarks/RESULTS.md, thirtieth session). Other A (dzᵀ in a dW, contiguous along its rows) is packed a row block ahead, interleaved: two
-// k-rows paired lane by lane, two tiles a pass (16 lanes); any other strides element by element (the same
-// rounding, written out). B contiguous along k (Wᵀ) transposes 16 lines of pairs in registers; B contiguous
-// along its rows pairs two k-rows lane by lane.
+// (benchmarks/RESULTS.md, thirtieth session). Other A (dzᵀ in a dW, contiguous along its rows) is packed a
+// row block ahead, interleaved: two k-rows paired lane by lane, two tiles a pass (16 lanes); any other
+// strides element by element (the same rounding, written out). B contiguous along k (Wᵀ) transposes 16
+// lines of pairs in registers; B contiguous along its rows pairs two k-rows lane by lane.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -146,7 +146,8 @@ class RowsJob {
   int64_t ld_ = 0, lines_ = 0, kn_ = 0, kp_ = 0;
   uint32_t* out_ = nullptr;
   uint32_t* fill_ = nullptr;
-  int64_t fill_ld_ = 0, l_ = 0, k_ = 0, units_ = 0, every_ = 1, countdown_ = 1;   // the next unit: lines l_, l_ + 1 at k_
+  int64_t fill_ld_ = 0, l_ = 0, k_ = 0;          // the next unit: lines l_ and l_ + 1 from k_
+  int64_t units_ = 0, every_ = 1, countdown_ = 1;
 };
 
 // C[i:i+R, j:j+16V] (+)= the packed A tile · the packed B panel, over kp pairs of k; A's pair q of row r at
