@@ -286,9 +286,11 @@ def test_the_bf16_step_pairs_a_layers_input_once_with_the_bits_of_packing_it_per
     """On AMX and on vdpbf16ps the one-call step's forward pairs a layer's input as B for its dW where that pays
     (gemm.h's Bf16Pairs, pairs_pay: at least kPairsMinRows rows and more than 64 KiB); the layered ops pack it in
     each product. Same sums, same order: the losses and every parameter equal bit for bit, at odd batches that no
-    tile divides (the pairs of the last row with a zero row): just past the rows' bound, where every layer's
-    input is paired (fc3's, 257 x 64 floats, is just past 64 KiB), and past L2 (there a dW share starts in the
-    middle of a panel of pairs on vdpbf16ps). Swapping the two rows of each pair makes both fail."""
+    tile divides (the pairs of the last row with a zero row): just past the rows' bound, where on one thread every
+    layer's input is paired (fc3's, 257 x 64 floats, is just past 64 KiB; on two the layers after the first run cut
+    by rows and pair nothing ahead: test_the_bf16_layers_cut_by_rows_give_the_same_bits), and past L2 (there a dW
+    share starts in the middle of a panel of pairs on vdpbf16ps). Swapping the two rows of each pair makes both
+    fail."""
     from minitorch_clf import ops
 
     if kernel not in _bf16_kernels():

@@ -74,17 +74,11 @@ void pack_a_rows(const View& a, int64_t i0, int64_t rows, int64_t k0, int64_t k1
       const float* r1 = r0 + a.rs;
       uint32_t* b = fill->out() + (i0 + r) / 2 * kPairNR;
       for (int64_t k = 0; k < 2 * kq; k += 32) {
-        const __mmask16 m0 = lanes16(kn - k), m1 = lanes16(kn - k - 16);
-        const __m512 lo0 = _mm512_maskz_loadu_ps(m0, r0 + k), hi0 = _mm512_maskz_loadu_ps(m1, r0 + k + 16);
-        const __m512 lo1 = has1 ? _mm512_maskz_loadu_ps(m0, r1 + k) : _mm512_setzero_ps();
-        const __m512 hi1 = has1 ? _mm512_maskz_loadu_ps(m1, r1 + k + 16) : _mm512_setzero_ps();
-        _mm512_storeu_ps(out + r * lda + k / 2, (__m512)_mm512_cvtne2ps_pbh(hi0, lo0));
-        if (has1) _mm512_storeu_ps(out + (r + 1) * lda + k / 2, (__m512)_mm512_cvtne2ps_pbh(hi1, lo1));
-        if (k0 + k < width) {
-          uint32_t* panel = b + (k0 + k) / kPairNR * fill_ld;
-          _mm512_storeu_si512(panel, pairs16(lo0, lo1));
-          _mm512_storeu_si512(panel + 16, pairs16(hi0, hi1));
-        }
+        __m512i along0, along1;
+        pair_two_lines(r0 + k, has1 ? r1 + k : nullptr, kn - k, along0, along1,
+                       k0 + k < width ? b + (k0 + k) / kPairNR * fill_ld : nullptr);
+        _mm512_storeu_si512(out + r * lda + k / 2, along0);
+        if (has1) _mm512_storeu_si512(out + (r + 1) * lda + k / 2, along1);
       }
     }
   } else if (a.cs == 1) {                // rows contiguous along k: 32 floats -> 16 pairs, in order

@@ -92,10 +92,9 @@ struct NoJob {
 };
 
 // Up to 16 lines of A contiguous along k, rows [i, i + lines) x k [k0, k0 + kn), packed in the rows layout at
-// out (row r's pairs from out + r * kp), a unit at a time: a unit is one pair of lines' 32 k (4 loads, 2
-// conversions, 2 stores). With fill (a forward's x, its pairs as B for its dW: View::pairs' layout, fill
-// pointing at pair row i / 2, column k0), a unit also interleaves the two lines' words, (x[l][c], x[l + 1][c])
-// per column c, and stores those 32 pairs: the same rounding, paired across lines. tick() runs a unit every
+// out (row r's pairs from out + r * kp), a unit at a time: a unit is one pair of lines' 32 k (pair_two_lines: 4
+// loads, 2 conversions; 2 stores). With fill (a forward's x, its pairs as B for its dW: View::pairs' layout, fill
+// pointing at pair row i / 2, column k0), a unit also stores the 32 pairs across the two lines. tick() runs a unit every
 // `every` calls, spread over the ticks the tiles of the rows before make; finish() runs what is left.
 class RowsJob {
  public:
@@ -123,23 +122,14 @@ class RowsJob {
     const int64_t l = l_, k = k_;
     if ((k_ += 32) >= kn_) k_ = 0, l_ += 2;
     --units_;
-    const __mmask16 m0 = lanes16(kn_ - k), m1 = lanes16(kn_ - k - 16), pairs = lanes16(kp_ - k / 2);
+    const __mmask16 pairs = lanes16(kp_ - k / 2);
     const float* even = base_ + l * ld_ + k;
     const bool two = l + 1 < lines_;
-    const __m512 lo0 = _mm512_maskz_loadu_ps(m0, even), hi0 = _mm512_maskz_loadu_ps(m1, even + 16);
-    const __m512 lo1 = two ? _mm512_maskz_loadu_ps(m0, even + ld_) : _mm512_setzero_ps();
-    const __m512 hi1 = two ? _mm512_maskz_loadu_ps(m1, even + ld_ + 16) : _mm512_setzero_ps();
-    const __m512i r0 = (__m512i)_mm512_cvtne2ps_pbh(hi0, lo0), r1 = (__m512i)_mm512_cvtne2ps_pbh(hi1, lo1);
+    __m512i r0, r1;
+    pair_two_lines(even, two ? even + ld_ : nullptr, kn_ - k, r0, r1,
+                   fill_ ? fill_ + k / kPairNR * fill_ld_ + l / 2 * kPairNR : nullptr);
     _mm512_mask_storeu_epi32(out_ + l * kp_ + k / 2, pairs, r0);
     if (two) _mm512_mask_storeu_epi32(out_ + (l + 1) * kp_ + k / 2, pairs, r1);
-    if (fill_) {   // words 0-15 of r0 and r1 are columns k .. k + 15, words 16-31 the next 16
-      const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
-                                             39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
-      const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
-      uint32_t* row = fill_ + k / kPairNR * fill_ld_ + l / 2 * kPairNR;
-      _mm512_storeu_si512(row, _mm512_permutex2var_epi16(r0, first, r1));
-      _mm512_storeu_si512(row + 16, _mm512_permutex2var_epi16(r0, second, r1));
-    }
   }
 
   const float* base_ = nullptr;

@@ -42,6 +42,28 @@ inline __m512 line_pairs(const float* p, int64_t n) {
   return (__m512)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
+// Two lines contiguous along k, 32 floats of each from `even` and `odd` (odd nullptr: a line of zeros), n of them
+// valid (zero past n): each line's 16 pairs along k, in order (line_pairs), to along0 and along1; and, where
+// `across` is given, the 32 pairs across the two lines, (even[c], odd[c]) for c = 0 .. 31, to across[0 .. 32) (a
+// pair row of View::pairs' panel: a layer's input paired as B while it is packed as A). The pairs across
+// interleave the words of the pairs along k: the same conversions, no more (pairs16 of each half would convert
+// every float again).
+__attribute__((always_inline)) inline void pair_two_lines(const float* even, const float* odd, int64_t n,
+                                                          __m512i& along0, __m512i& along1, uint32_t* across) {
+  const __mmask16 m0 = lanes16(n), m1 = lanes16(n - 16);
+  const __m512 lo0 = _mm512_maskz_loadu_ps(m0, even), hi0 = _mm512_maskz_loadu_ps(m1, even + 16);
+  const __m512 lo1 = odd ? _mm512_maskz_loadu_ps(m0, odd) : _mm512_setzero_ps();
+  const __m512 hi1 = odd ? _mm512_maskz_loadu_ps(m1, odd + 16) : _mm512_setzero_ps();
+  along0 = (__m512i)_mm512_cvtne2ps_pbh(hi0, lo0), along1 = (__m512i)_mm512_cvtne2ps_pbh(hi1, lo1);
+  if (!across) return;
+  // words 0-15 of along0 and along1 are columns 0-15, words 16-31 columns 16-31
+  const __m512i first = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                         39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(16));
+  _mm512_storeu_si512(across, _mm512_permutex2var_epi16(along0, first, along1));
+  _mm512_storeu_si512(across + 16, _mm512_permutex2var_epi16(along0, second, along1));
+}
+
 // The pairs of `lines` lines (at most 16) contiguous along k, line l starting at base + l * ld, k in [0, kn),
 // transposed 16 x 16 in registers: pair q of line l to out[q * stride + l], `lines` dwords per q.
 void pack_lines(const float* base, int64_t ld, int64_t lines, int64_t kn, uint32_t* out, int64_t stride) {
