@@ -274,6 +274,23 @@ def test_the_bf16_layers_cut_by_rows_give_the_same_bits(kernel):
     assert (one[2].get(ROWS_SCOPE, 0), two[2].get(ROWS_SCOPE, 0)) == (0, 0 if kernel == "fma" else 1)
 
 
+def test_a_bf16_dw_of_two_k_blocks_is_cut_by_depth_with_the_bits_of_one_thread():
+    """On vdpbf16ps, a product whose K is two of the kernel's K blocks (512 each), the second at least 0.4 K, runs
+    cut by depth on two threads (gemm.cpp's bf16_by_depth): a block each, then C = C + the second block's sums, which
+    is what one thread adds, so the same bits. Such a cut writes W's rows between the threads as the update's pass
+    does, so fc1's update (W1 120 x 300) rides on its dW at batch 1000; at 800 (a second block of 288) fc1's dW stays
+    cut by columns, without it."""
+    if "avx512bf16" not in ops.bf16_kernels():
+        pytest.skip("this CPU has no AVX512-BF16")
+    sizes, riding = (300, 120, 24, 10), "backward: dW product, W updated in it"
+    rides = {}
+    for batch in (800, 1000):
+        one, two = (_rows_step(batch, "relu", t, sizes, products="avx512bf16") for t in (1, 2))
+        assert same_bits(one[0], two[0]) and all(same_bits(a, b) for a, b in zip(one[1], two[1])), batch
+        rides[batch] = two[2].get(riding, 0)
+    assert rides[1000] == rides[800] + 1
+
+
 @pytest.mark.parametrize("bad", ["weight", "bias", "target"])
 def test_the_layers_cut_by_rows_check_their_input_before_any_work(bad):
     """A bad layer after the first, or a bad target, at 130 rows: the message of the layered path (one thread) on

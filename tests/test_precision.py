@@ -224,8 +224,9 @@ def test_the_fma_bf16_kernel_is_the_float32_gemm_on_round_to_operands_bit_for_bi
 
 @pytest.mark.parametrize("kernel", BF16_KERNELS)
 def test_fused_bf16_gemm_gives_the_same_bits_on_any_thread_count(kernel):
-    """As the float32 GEMM: threads split C, never a sum, so each kernel's bits do not depend on how many
-    threads share the product (AMX cuts C in 32 x 32 blocks; its K blocks depend on K alone)."""
+    """As the float32 GEMM, each kernel's bits do not depend on how many threads share the product: threads split
+    C (AMX in 32 x 32 blocks; its K blocks depend on K alone), or, on vdpbf16ps, where K is two of its K blocks
+    (120 x 1000 x 300) and two threads share it, one K block each, added as one thread adds them."""
     from minitorch_clf import ops
 
     if kernel not in _bf16_kernels():
@@ -234,7 +235,7 @@ def test_fused_bf16_gemm_gives_the_same_bits_on_any_thread_count(kernel):
     before = torch.get_num_threads()
     try:
         with ops.precision("bf16"), ops.bf16_kernel(kernel):
-            for m, k, n in [(130, 1100, 70), (64, 784, 128), (10, 300, 64)]:
+            for m, k, n in [(130, 1100, 70), (64, 784, 128), (10, 300, 64), (120, 1000, 300)]:
                 a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
                 out = []
                 for threads in (1, 2, 3):

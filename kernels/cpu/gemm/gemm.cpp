@@ -153,6 +153,59 @@ void bf16(const Problem& p, int T, Split split) {
   });
 }
 
+// A product whose K is two of the vdpbf16ps kernel's K blocks, the second at least 0.4 K (a dW at batch 854 to
+// 1024), on two threads: cut by depth. The kernel sums each K block from zero and adds it to C (gemm_kernels.h), so
+// thread 0 runs the first block into C, thread 1 the second into a copy, and C = C + copy, element by element, is
+// what one thread computes: the same bits. (AMX carries C's sums across its K blocks in the tiles: no such cut.)
+// Cut so, a dW's threads read only the rows of the batch that each wrote itself in the step: the layer's input
+// (or its pairs, from the forward) and dz, both cut by rows there. Cut by columns, half of what each read had been
+// written by the other, and the next step wrote lines that the other had read. That costs little where the two
+// cores share an L3 and much where they do not: the 2-core Zen 4 VM's vCPUs sit now in one L3, now in two (a
+// cache line's round trip 50-70 or 320-380 ns). In turns there, at batch 1024, the bf16 step took 0.82x the time
+// cut by depth in two L3s (2,005 -> 1,641 us) and 1.00x in one (benchmarks/RESULTS.md, thirty-first session).
+// A product whose A is paired as B on the way (View::fill: a forward) keeps the cut of C.
+bool bf16_by_depth(int64_t K, int T) {
+  return T == 2 && bf16_kernel() == Bf16Kernel::kDpbf16 && K > kBf16BlockK && K <= 2 * kBf16BlockK &&
+         5 * (K - kBf16BlockK) >= 2 * K;
+}
+
+// p cut by depth (bf16_by_depth), then the sum and the epilogue by rows of C, each thread the rows of C that an
+// even cut of C's elements gives it (as depth below: the SGD update's own cut, so an update rides on it).
+void bf16_depth(const Problem& p) {
+  thread_local LineVector<float> second_block;           // (M, N): the second K block's sums
+  second_block.resize(static_cast<size_t>(p.M * p.N));
+  float* const second = second_block.data();
+#pragma omp parallel num_threads(2)
+  {
+    const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+    for (int part = id; part < 2; part += nt) {
+      Problem q = p;
+      q.ep = Epilogue{};
+      if (part == 0) {
+        q.K = kBf16BlockK;
+      } else {
+        q.K = p.K - kBf16BlockK;
+        q.a.data += kBf16BlockK * p.a.cs;
+        q.b.data += kBf16BlockK * p.b.rs;
+        if (q.b.pairs) q.b.pairs += kBf16BlockK / 2 * kOuter512NR;
+        q.c = second, q.ldc = p.N;
+      }
+      outer_block_bf16(q, {0, p.M, 0, p.N});
+    }
+#pragma omp barrier
+    const int64_t chunk = ceil_div(p.M, nt), i0 = std::min(p.M, id * chunk), i1 = std::min(p.M, i0 + chunk);
+    const bool finishes = p.ep.bias || p.ep.act != Activation::kIdentity || p.ep.through;
+    for (int64_t i = i0; i < i1; ++i) {
+      float* __restrict__ row = p.c + i * p.ldc;
+      const float* __restrict__ add = second + i * p.N;
+      for (int64_t j = 0; j < p.N; ++j) row[j] = row[j] + add[j];
+      if (finishes)
+        for (int64_t j = 0; j < p.N; ++j) row[j] = finish(row[j], p.ep, i, j);
+      p.ep.done(p.c, p.ldc, i, i + 1, 0, p.N);
+    }
+  }
+}
+
 void amx(const Problem& p, int T, Split split) {
   const Problem q = with_b_paired(p, T, split, 32);
   share(q, T, split, 32, 32, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
@@ -451,7 +504,7 @@ Cut cut_of(const Shape& s) {
   const Plan plan = plan_for(s, Isa::kAuto);
   const int T = std::max(1, std::min(plan.threads, omp_in_parallel() ? 1 : omp_get_max_threads()));
   if (T == 1) return {1, true};
-  if (default_format() == Format::kBf16) return {T, s.M > s.N};   // sgemm's cut for its bf16 kernels
+  if (default_format() == Format::kBf16) return {T, s.M > s.N || bf16_by_depth(s.K, T)};   // sgemm's bf16 cut
   return {T, plan.split != Split::kColumnsFirst};
 }
 
@@ -517,6 +570,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
     const Bf16Kernel kernel = bf16_kernel();
     if (kernel == Bf16Kernel::kFma) return bf16_on_fma(M, N, K, a, b, c, ldc, ep);
     if (kernel == Bf16Kernel::kAmx) amx({M, N, K, a, b, c, ldc, ep}, T, split);
+    else if (!a.fill && bf16_by_depth(K, T)) bf16_depth({M, N, K, a, b, c, ldc, ep});
     else bf16({M, N, K, a, b, c, ldc, ep}, T, split);
     if (a.fill) a.fill->mark_filled();   // every row packed as A, once: its pairs as B are all written
     return;

@@ -46,7 +46,7 @@ namespace minitorch_clf::gemm {
 namespace {
 
 constexpr int64_t MR = kOuter512MR, NR = kOuter512NR;
-constexpr int64_t kBlockK = 512;     // k per packed B panel: 256 pairs x 32 columns = 32 KiB
+constexpr int64_t kBlockK = kBf16BlockK;     // k per packed B panel: 256 pairs x 32 columns = 32 KiB
 
 // Two MR-row tiles' panels (interleaved) from one pass of pack_rows_each over 16 lines: lanes 0-7 of each 16-lane
 // vector to the first tile's panel (out0), lanes 8-15 to the second's (out1; not written where the second has no

@@ -45,7 +45,9 @@ constexpr int64_t kOuter512MR = 8, kOuter512NR = 32;   // AVX-512 outer kernel: 
 void outer_block_avx2(const Problem& p, const Block& blk);
 void outer_block_avx512(const Problem& p, const Block& blk);
 void dot_block_avx512(const Problem& p, const Block& blk);
-// Both operands rounded to bf16 and packed in pairs along k, vdpbf16ps (gemm_bf16.cpp): any strides.
+// Both operands rounded to bf16 and packed in pairs along k, vdpbf16ps (gemm_bf16.cpp): any strides. K runs in
+// blocks of kBf16BlockK, each summed from zero and then added to C: C = C + (the block's sum).
+constexpr int64_t kBf16BlockK = 512;
 void outer_block_bf16(const Problem& p, const Block& blk);
 // The same sums on AMX tiles, 32 x 32 blocks of C (gemm_amx.cpp): any strides.
 void outer_block_amx(const Problem& p, const Block& blk);
