@@ -117,6 +117,10 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
     assert all(r["own_s"] > 0 and r["aten_s"] > 0 and 0 < r["own_pct_peak"] for r in records)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
     assert re.search(r"FMA peak after the rounds: \d+\.\d GFLOP/s, [+-]\d+% from the start", table)
+    import torch
+
+    if torch.get_num_threads() > 1:
+        assert re.search(r"the cores' round trip after the rounds: \d+ ns, against \d+ at the start", table)
 
 
 def test_bench_says_when_its_threads_waited_for_a_core(tmp_path, capsys, monkeypatch):
@@ -157,6 +161,25 @@ def test_a_benchmark_reports_the_cpus_speed_moving_during_its_rounds(monkeypatch
     G.speed_drift(450.0, log=lines.append)
     assert lines[-1].startswith("FMA peak after the rounds: 300.0 GFLOP/s, -33% from the start; the CPU's speed "
                                 "moved during the run")
+
+
+def test_a_benchmark_reports_where_its_threads_cores_sit(monkeypatch):
+    """core_placement: a cache line's round trip between the cores of threads 0 and 1 at the start and after the
+    rounds; where it moved 2x or more (a VM's vCPUs moved between cores that share an L3 and cores that do not) one
+    more clause says what still holds; no line with one thread."""
+    from minitorch_clf.tools import bench_gemm as G
+
+    lines = []
+    monkeypatch.setattr(G.probes, "core_round_trip_ns", lambda: 320.0)
+    assert G.core_placement(log=lines.append) == 320.0
+    assert lines[-1].startswith("a cache line's round trip between the cores of threads 0 and 1: 320 ns")
+    G.core_placement(300.0, log=lines.append)
+    assert lines[-1] == "the cores' round trip after the rounds: 320 ns, against 300 at the start"
+    G.core_placement(60.0, log=lines.append)
+    assert lines[-1].startswith("the cores' round trip after the rounds: 320 ns, against 60 at the start; the threads "
+                                "moved between cores")
+    monkeypatch.setattr(G.probes, "core_round_trip_ns", lambda: None)
+    assert G.core_placement(log=lines.append) is None and len(lines) == 3
 
 
 def test_bench_phases(tmp_path):

@@ -94,6 +94,26 @@ def test_bandwidth_probe_bad_arguments(args, word):
         probes.stream_gbps(*args)
 
 
+def test_core_round_trip_probe():
+    """kernels/cpu/ceilings/round_trip.cpp: a cache line handed between the cores of threads 0 and 1 takes a
+    positive, finite time (no bound above: on a busy runner a handoff can wait for a core); with one torch thread
+    the kernels hand nothing over, and the probe says None; bad counts are refused, naming the argument."""
+    from minitorch_clf.tools import probes
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        ns = probes.core_round_trip_ns(200, 3)
+        assert ns is not None and 0 < ns < float("inf")
+        torch.set_num_threads(1)
+        assert probes.core_round_trip_ns(200, 3) is None
+    finally:
+        torch.set_num_threads(before)
+    for args, word in (((0, 3), "handoffs"), ((200, 0), "runs"), ((200, 1001), "runs")):
+        with pytest.raises(RuntimeError, match=word):
+            torch.ops.minitorch_clf.core_round_trip_ns(*args)
+
+
 @pytest.mark.parametrize("threads", [0, 10**6, 2**40])
 def test_peak_probe_refuses_more_threads_than_logical_cpus(threads):
     """2**40 threads became a negative OpenMP thread count and a SIGSEGV; in a child, so a crash fails here."""

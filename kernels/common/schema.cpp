@@ -101,6 +101,8 @@ TORCH_LIBRARY(minitorch_clf, m) {
   // 'copy' over arrays of `bytes` in all (best of `samples`); on a GPU, `iters` rounds of 16 independent
   // float32 FMA chains per thread, one thread per element of `out` (its chains' sum lands there).
   m.def("stream_gbps(str kernel, int bytes, int threads, int samples=20) -> float");
+  // A cache line's round trip between the cores of OpenMP's threads 0 and 1 in ns (ceilings/round_trip.cpp).
+  m.def("core_round_trip_ns(int handoffs=20000, int runs=9) -> float");
   m.def("gpu_fma_chains_(Tensor(a!) out, int iters) -> ()");
   // The barrier probe (../cuda/barriers.cu): one block per element of the int32 `out`, each running `iters`
   // barriers - cluster 0: the whole grid's (a cooperative launch), else its cluster's of that many blocks -

@@ -104,6 +104,30 @@ def speed_drift(before: float, isa: str = "auto", log=print) -> float:
     return after
 
 
+PLACEMENT_MOVED = 2.0   # a round trip this many times the start's, or a fraction of it, after the rounds is reported
+
+
+def core_placement(before: float | None = None, log=print) -> float | None:
+    """A cache line's round trip between the cores of threads 0 and 1 (probes.core_round_trip_ns), logged at a
+    benchmark's start (before None) and after its rounds (before: the start's reading), with a warning where it moved
+    by PLACEMENT_MOVED or more: a VM's two vCPUs moved between cores that share an L3 and cores that do not (the
+    2-core Zen 4 VM of benchmarks/RESULTS.md, thirty-first session: 50-70 against 310-390 ns, the bf16 step 1.5x
+    slower in the second). Returns the reading; None (no line) with one thread."""
+    ns = probes.core_round_trip_ns()
+    if ns is None:
+        return None
+    if before is None:
+        log(f"a cache line's round trip between the cores of threads 0 and 1: {ns:.0f} ns (several times more where "
+            f"the two do not share an L3; every line one thread writes and the other reads pays it)")
+        return ns
+    line = f"the cores' round trip after the rounds: {ns:.0f} ns, against {before:.0f} at the start"
+    if max(ns / before, before / ns) >= PLACEMENT_MOVED:
+        line += ("; the threads moved between cores that share a cache and cores that do not during the run: its "
+                 "ratios (taken in turns) hold, its times mix the two")
+    log(line)
+    return ns
+
+
 def numpy_blas() -> tuple[object, str | None]:
     """(numpy, the OpenBLAS kernel family it runs, e.g. 'SkylakeX' or 'Haswell'), or (None, None).
     OpenBLAS picks its kernels when it loads, from the CPU or from OPENBLAS_CORETYPE: run the benchmark
@@ -174,6 +198,7 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
     caches = ops.gemm_blocking("scalar")
     log("GEMM blocks from L1d {}K, L2 {}K: {}".format(caches["L1d"] // 1024, caches["L2"] // 1024, ", ".join(
         f"{isa} k {b['k_block']} x rows {b['row_block']}" for isa, b in blocks.items())))
+    placement = core_placement(log=log)
     narrow = "avx512" in peaks and "avx2" in peaks
     np, blas = numpy_blas()
     if np is not None:
@@ -227,6 +252,8 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
                                       t.get("own_derived")))
         log(f"batch {bs}: done")
     speed_drift(peak, next(iter(peaks)), log)
+    if placement is not None:
+        core_placement(placement, log)
     return records, peak
 
 

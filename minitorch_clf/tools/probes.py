@@ -1,7 +1,7 @@
 """The machine probes of kernels/cpu/ceilings and kernels/cuda/peak.cu, barriers.cu from Python: what the CPU
-and the GPU can do at most, measured (the FMA peak, the bandwidth of each memory level, a barrier's cost). Registered as ops
-of the same library as the kernels, but not part of the model: machine.py and bench_gemm.py use them
-for the ceilings every "% of peak" divides by."""
+and the GPU can do at most, measured (the FMA peak, the bandwidth of each memory level, a barrier's cost), and
+what a cache line costs to cross between two cores. Registered as ops of the same library as the kernels, but not
+part of the model: machine.py and bench_gemm.py use them for the ceilings every "% of peak" divides by."""
 from __future__ import annotations
 
 import torch
@@ -22,6 +22,17 @@ def stream_gbps(kernel: str, nbytes: int, threads: int | None = None, samples: i
     STREAM counts) or 'copy' a = b (8), over float32 arrays of `nbytes` in all (three arrays), split over
     `threads` cores (default torch's thread count); best of `samples`."""
     return _lib().stream_gbps(kernel, nbytes, torch.get_num_threads() if threads is None else threads, samples)
+
+
+def core_round_trip_ns(handoffs: int = 20_000, runs: int = 9) -> float | None:
+    """A cache line's round trip between the cores of this process's first two threads, in ns (the median of `runs`
+    runs of `handoffs`): tens of ns where they share an L3, several times that where they do not (a VM's vCPUs can
+    move between the two; kernels/cpu/ceilings/round_trip.cpp). None where torch runs one thread (the kernels then
+    hand nothing between cores)."""
+    if torch.get_num_threads() < 2:
+        return None
+    ns = _lib().core_round_trip_ns(handoffs, runs)
+    return None if ns != ns else ns
 
 
 def gpu_fma_chains_(out: torch.Tensor, iters: int) -> None:
