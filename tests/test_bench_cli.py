@@ -3,6 +3,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from minitorch_clf.cli import main
 
@@ -117,8 +118,6 @@ def test_bench_gemm_table_json_and_plot(tmp_path, capsys):
     assert all(r["own_s"] > 0 and r["aten_s"] > 0 and 0 < r["own_pct_peak"] for r in records)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
     assert re.search(r"FMA peak after the rounds: \d+\.\d GFLOP/s, [+-]\d+% from the start", table)
-    import torch
-
     if torch.get_num_threads() > 1:
         assert re.search(r"the cores' round trip after the rounds: \d+ ns, against \d+ at the start", table)
 
