@@ -43,9 +43,10 @@ struct View {
 // A block of C that is finished: rows [i0, i1), columns [j0, j1), each element stored with the rest of the
 // epilogue applied. Handed to Epilogue::done, where set, on the thread that stored it and right after: the
 // outer kernel hands over each panel of a row block (at most a row block x 32 columns, still in that core's
-// L1), the K-split plans each row, the other kernels each thread's share. The blocks cover C once, none
-// overlapping. The whole SGD or Adam step updates W there from dW, where the product writes W between the
-// threads as the update's pass would (train_step.cpp), so dW is read while in cache, not in a pass of its own.
+// L1), the K-split plans and a bf16 product cut by depth (gemm.cpp's bf16_depth) each row, the other kernels each
+// thread's share. The blocks cover C once, none overlapping. The whole SGD or Adam step updates W there from dW,
+// where the product writes W between the threads as the update's pass would (train_step.cpp), so dW is read while
+// in cache, not in a pass of its own.
 // fn gets C itself (element (i, j) at c[i * ldc + j]).
 struct Done {
   void (*fn)(void* ctx, const float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
