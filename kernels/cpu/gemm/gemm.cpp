@@ -153,6 +153,20 @@ void bf16(const Problem& p, int T, Split split) {
   });
 }
 
+// Row i of a product cut along K: C's row plus each of the n copies' (M, N each, in order), then the epilogue, and
+// the row handed to done: the sum of the K-split plans (depth) and of a bf16 product cut by depth (bf16_depth).
+void sum_copies_row(float* c, int64_t ldc, const float* copies, int n, int64_t M, int64_t N, const Epilogue& ep,
+                    int64_t i) {
+  float* __restrict__ row = c + i * ldc;
+  for (int t = 0; t < n; ++t) {
+    const float* __restrict__ add = copies + t * M * N + i * N;
+    for (int64_t j = 0; j < N; ++j) row[j] = row[j] + add[j];
+  }
+  if (ep.bias || ep.act != Activation::kIdentity || ep.through)
+    for (int64_t j = 0; j < N; ++j) row[j] = finish(row[j], ep, i, j);
+  ep.done(c, ldc, i, i + 1, 0, N);
+}
+
 // A product whose K is two of the vdpbf16ps kernel's K blocks, the second at least 0.4 K (a dW at batch 854 to
 // 1024), on two threads: cut by depth. The kernel sums each K block from zero and adds it to C (gemm_kernels.h), so
 // thread 0 runs the first block into C, thread 1 the second into a copy, and C = C + copy, element by element, is
@@ -194,15 +208,7 @@ void bf16_depth(const Problem& p) {
     }
 #pragma omp barrier
     const int64_t chunk = ceil_div(p.M, nt), i0 = std::min(p.M, id * chunk), i1 = std::min(p.M, i0 + chunk);
-    const bool finishes = p.ep.bias || p.ep.act != Activation::kIdentity || p.ep.through;
-    for (int64_t i = i0; i < i1; ++i) {
-      float* __restrict__ row = p.c + i * p.ldc;
-      const float* __restrict__ add = second + i * p.N;
-      for (int64_t j = 0; j < p.N; ++j) row[j] = row[j] + add[j];
-      if (finishes)
-        for (int64_t j = 0; j < p.N; ++j) row[j] = finish(row[j], p.ep, i, j);
-      p.ep.done(p.c, p.ldc, i, i + 1, 0, p.N);
-    }
+    for (int64_t i = i0; i < i1; ++i) sum_copies_row(p.c, p.ldc, second, 1, p.M, p.N, p.ep, i);
   }
 }
 
@@ -529,18 +535,8 @@ void depth(int64_t M, int64_t N, int64_t K, View a, View b, float* c, int64_t ld
     if (t == 0) sgemm_planned(M, N, k1 - k0, at, bt, c, ldc, {}, one);
     else sgemm_planned(M, N, k1 - k0, at, bt, copy + (t - 1) * M * N, N, {}, one);
   }
-  const bool finishes = ep.bias || ep.act != Activation::kIdentity || ep.through;
 #pragma omp parallel for num_threads(T) schedule(static)
-  for (int64_t i = 0; i < M; ++i) {
-    float* __restrict__ row = c + i * ldc;
-    for (int t = 1; t < parts; ++t) {
-      const float* __restrict__ add = copy + (t - 1) * M * N + i * N;
-      for (int64_t j = 0; j < N; ++j) row[j] = row[j] + add[j];
-    }
-    if (finishes)
-      for (int64_t j = 0; j < N; ++j) row[j] = finish(row[j], ep, i, j);
-    ep.done(c, ldc, i, i + 1, 0, N);
-  }
+  for (int64_t i = 0; i < M; ++i) sum_copies_row(c, ldc, copy, parts - 1, M, N, ep, i);
 }
 
 }  // namespace
