@@ -181,6 +181,28 @@ def test_a_benchmark_reports_where_its_threads_cores_sit(monkeypatch):
     assert G.core_placement(log=lines.append) is None and len(lines) == 3
 
 
+@pytest.mark.parametrize("kind", [[], ["--epoch", "--epoch-samples", "64"]])
+def test_bench_json_records_where_its_threads_cores_sat(kind, tmp_path, capsys, monkeypatch):
+    """The round trip read at the start and after the rounds (the probe stubbed: 60 ns, then 330, as when the VM
+    moved its vCPUs into two L3s mid-run) lands in --json's meta beside the lines and the warning; with one thread
+    (no reading) it is null."""
+    from minitorch_clf.tools import bench_gemm as G
+
+    readings = iter([60.0, 330.0])
+    monkeypatch.setattr(G.probes, "core_round_trip_ns", lambda: next(readings))
+    out_json = tmp_path / "p.json"
+    args = ["bench", "--engines", "manual", "--batch-sizes", "8", "--repeats", "2", *kind, "--json", str(out_json)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "round trip between the cores of threads 0 and 1: 60 ns" in out
+    assert "the cores' round trip after the rounds: 330 ns, against 60 at the start; the threads moved" in out
+    assert json.loads(out_json.read_text())["meta"]["core_round_trip_ns"] == {"start": 60.0, "end": 330.0}
+    monkeypatch.setattr(G.probes, "core_round_trip_ns", lambda: None)
+    assert main(args) == 0
+    assert "round trip" not in capsys.readouterr().out
+    assert json.loads(out_json.read_text())["meta"]["core_round_trip_ns"] is None
+
+
 def test_bench_phases(tmp_path):
     """--phases: each engine's profiled time per phase lands in its record; compiled engines have none."""
     out_json = tmp_path / "p.json"

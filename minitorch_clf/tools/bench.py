@@ -117,7 +117,6 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         log(f"bf16 peak on {device} ({bf16_peak_isa()}, the bf16 products' kernel): {bf16_peak:.1f} GFLOP/s "
             f"(% peak of the :bf16 rows divides by it)")
     peak_of = lambda name: bf16_peak if name.endswith(":bf16") and bf16_peak else fma_peak
-    placement = _core_placement(device, log=log)
     records = []
     for bs in batch_sizes:
         g = torch.Generator().manual_seed(bs)
@@ -158,23 +157,8 @@ def bench_steps(engines: list[str], batch_sizes: list[int], device="cpu", optimi
         from .bench_gemm import speed_drift
 
         speed_drift(fma_peak, log=log)
-    if placement is not None:
-        _core_placement(device, placement, log)
     _speedups(records)
     return records, peak
-
-
-def _core_placement(device: torch.device, before: float | None = None, log=print) -> float | None:
-    """bench_gemm.core_placement on the CPU; None on a GPU or without the kernels."""
-    if device.type != "cpu":
-        return None
-    from .. import ops
-    from .bench_gemm import core_placement
-
-    try:
-        return core_placement(before, log)
-    except ops.BuildError:
-        return None
 
 
 def _fma_peak(device: torch.device, isa: str = "auto") -> float | None:

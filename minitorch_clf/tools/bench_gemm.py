@@ -198,7 +198,6 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
     caches = ops.gemm_blocking("scalar")
     log("GEMM blocks from L1d {}K, L2 {}K: {}".format(caches["L1d"] // 1024, caches["L2"] // 1024, ", ".join(
         f"{isa} k {b['k_block']} x rows {b['row_block']}" for isa, b in blocks.items())))
-    placement = core_placement(log=log)
     narrow = "avx512" in peaks and "avx2" in peaks
     np, blas = numpy_blas()
     if np is not None:
@@ -252,8 +251,6 @@ def bench_gemms(batch_sizes: list[int], rounds: int = 15, log=print) -> tuple[li
                                       t.get("own_derived")))
         log(f"batch {bs}: done")
     speed_drift(peak, next(iter(peaks)), log)
-    if placement is not None:
-        core_placement(placement, log)
     return records, peak
 
 

@@ -97,14 +97,17 @@ def cmd_bench(args) -> int:
         print(DPB.format_dp_table(records))
         _write(args, records, "data-parallel", info, device, backend="gloo")
         return 0
+    trip = _RoundTrip(device, log)
     if args.gemm:
         from . import bench_gemm as G
 
         if device.type != "cpu":
             raise UsageError("--gemm compares CPU GEMMs: use --device cpu")
         records, peak = G.bench_gemms(args.batch_sizes, rounds=args.repeats, log=log)
+        trips = trip.after()
         print(G.format_gemm_table(records))
-        _write(args, records, "gemm", info, device, peak_gflops=peak, cpu_wait_share=_cpu_wait(device))
+        _write(args, records, "gemm", info, device, peak_gflops=peak, cpu_wait_share=_cpu_wait(device),
+               core_round_trip_ns=trips)
         if args.plot:
             G.plot_gemms(records, peak, args.plot, f"SimpleNet step GEMMs on {where}")
             print(f"wrote {args.plot}")
@@ -113,9 +116,10 @@ def cmd_bench(args) -> int:
         records = B.bench_linear_forward(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
         print(B.format_table(records, time_label="median call", speedup_label="vs bare mm"))
         more = B.bench_memory_ops(args.batch_sizes, device, iters=args.iters, repeats=args.repeats, log=log)
+        trips = trip.after()
         print(B.format_table(more, time_label="median call"))
         records += more
-        _write(args, records, "ops", info, device, cpu_wait_share=_cpu_wait(device))
+        _write(args, records, "ops", info, device, cpu_wait_share=_cpu_wait(device), core_round_trip_ns=trips)
         return 0
     if args.epoch:
         records = [r for batch_size in args.batch_sizes
@@ -126,14 +130,41 @@ def cmd_bench(args) -> int:
         records, peak = B.bench_steps(args.engines, args.batch_sizes, device, args.optimizer, iters=args.iters,
                                       repeats=args.repeats, compile_mode=args.compile_mode, phases=args.phases,
                                       activation=args.activation, log=log)
+    trips = trip.after()
     print(B.format_table(records, epoch=args.epoch))
     _write(args, records, "epoch" if args.epoch else "steps", info, device, optimizer=args.optimizer,
            activation=args.activation, matmul_gflops=peak / 1e9 if peak else None, compile_mode=args.compile_mode,
-           cpu_wait_share=_cpu_wait(device))
+           cpu_wait_share=_cpu_wait(device), core_round_trip_ns=trips)
     if args.plot:
         B.plot(records, args.plot, f"SimpleNet training on {where}")
         print(f"wrote {args.plot}")
     return 0
+
+
+class _RoundTrip:
+    """Where this process's threads 0 and 1 sit (bench_gemm.core_placement: a cache line's round trip between their
+    cores), read when made, at the benchmark's start, and by after(), when its rounds are done; each reading logged,
+    with a warning where it moved. None off the CPU, with one thread or without the kernels to measure with."""
+
+    def __init__(self, device, log):
+        from .. import ops
+
+        self.log, self.start = log, None
+        if device.type == "cpu":
+            from .bench_gemm import core_placement
+
+            try:
+                self.start = core_placement(log=log)
+            except ops.BuildError:
+                pass
+
+    def after(self) -> dict | None:
+        """--json's meta["core_round_trip_ns"]: {"start", "end"} in ns, or None."""
+        from .bench_gemm import core_placement
+
+        if self.start is None:
+            return None
+        return {"start": self.start, "end": core_placement(self.start, self.log)}
 
 
 def _cpu_wait(device) -> float | None:
