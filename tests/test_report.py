@@ -24,6 +24,27 @@ def test_report_from_a_cpu_run(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_report_says_where_a_runs_threads_sat_and_whether_they_waited(tmp_path):
+    """run_conditions: the cores' round trip at the start and after the rounds (bench --json's meta), flagged where it
+    moved 2x; the wait for a core where over cpu_wait.BUSY; nothing for a run without them or with no numbers there."""
+    doc = json.loads(CPU.read_text())
+    runs = []
+    for name, meta in [("moved", {"core_round_trip_ns": {"start": 62.0, "end": 331.0}, "cpu_wait_share": 0.4}),
+                       ("still", {"core_round_trip_ns": {"start": 62.0, "end": 70.0}, "cpu_wait_share": 0.001}),
+                       ("none", {}), ("single", {"core_round_trip_ns": None})]:
+        doc["meta"] = meta
+        runs.append(tmp_path / f"{name}.json")
+        runs[-1].write_text(json.dumps(doc))
+    assert main(["report", *map(str, runs), "--out", str(tmp_path / "r")]) == 0
+    listed = {line.split("`")[1].split("/")[-1]: line for line in (tmp_path / "r" / "report.md").read_text().splitlines()
+              if line.startswith("- `")}
+    assert listed["moved.json"].endswith("(the cores of threads 0 and 1 62 ns apart (a cache line's round trip) at the "
+                                         "start, 331 after the rounds: they moved during the run, its times mix two "
+                                         "placements; its threads waited for a core 40% of their time)")
+    assert listed["still.json"].endswith("62 ns apart (a cache line's round trip) at the start, 70 after the rounds)")
+    assert listed["none.json"].endswith("avx512)") and listed["single.json"].endswith("avx512)")
+
+
 def test_report_draws_the_bf16_roof_where_the_run_measured_it(tmp_path):
     doc = json.loads(CPU.read_text())
     doc["ceilings"]["bf16_peak_gflops"] = 2 * doc["ceilings"]["fp32_peak_gflops"]
@@ -90,6 +111,10 @@ def _bad_cases():
          "ceilings: bf16_peak_gflops: expected a finite number > 0, got -2"),
         ("meta-plans", edit(lambda d: d["meta"].update(gemm_plans=[{"product": "fc1"}])), "meta: gemm_plans: expected"),
         ("machine-threads", edit(lambda d: d["machine"].update(threads="two")), "machine: threads: expected an integer"),
+        ("meta-round-trip", edit(lambda d: d["meta"].update(core_round_trip_ns={"start": 62.0, "end": float("nan")})),
+         "meta: core_round_trip_ns: expected null or an object of ns at the start and the end"),
+        ("meta-round-trip-keys", edit(lambda d: d["meta"].update(core_round_trip_ns={"start": 62.0})),
+         "meta: core_round_trip_ns: expected null or an object of ns"),
         ("meta-missing", edit(lambda d: d.pop("meta")), "meta: expected an object"),
         ("meta-list", edit(lambda d: d.update(meta=[1])), "meta: expected an object"),
         ("meta-optimizer", edit(lambda d: d["meta"].update(optimizer=7)), "meta: optimizer: expected a non-empty string"),

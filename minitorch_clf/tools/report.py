@@ -64,6 +64,28 @@ def machines(runs: list[dict]) -> dict[str, dict]:
     return out
 
 
+def run_conditions(run: dict) -> str:
+    """What a run's meta says of the machine while it ran, as a clause for the list of runs ('' if nothing to say):
+    where its threads 0 and 1 sat (bench's cache-line round trip between their cores, at the start and after the
+    rounds) and how long its threads waited for a core, where bench flagged it. A meta without them (runs from
+    before they were recorded, one thread) says nothing; load_run has checked what is there."""
+    from ..cpu_wait import BUSY
+    from .bench_gemm import PLACEMENT_MOVED
+
+    meta, said = run["meta"], []
+    trip = meta.get("core_round_trip_ns")
+    if trip is not None:
+        start, end = trip["start"], trip["end"]
+        said.append(f"the cores of threads 0 and 1 {start:.0f} ns apart (a cache line's round trip) at the start, "
+                    f"{end:.0f} after the rounds" +
+                    (": they moved during the run, its times mix two placements" if max(start / end, end / start)
+                     >= PLACEMENT_MOVED else ""))
+    share = meta.get("cpu_wait_share")
+    if share is not None and share > BUSY:
+        said.append(f"its threads waited for a core {share:.0%} of their time")
+    return "; ".join(said)
+
+
 def machine_name(m: dict) -> str:
     if m["kind"] == "gpu":
         return m["gpu"]
@@ -263,7 +285,8 @@ def write_report(paths: list[Path], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# SimpleNet on CPU and GPU: rooflines and side-by-side step times", "",
              "Written by `minitorch-clf report` from:", ""]
-    lines += [f"- `{'/'.join(Path(r['path']).parts[-2:])}`: {r['kind']} on {machine_name(r['machine'])}" for r in runs]
+    lines += [f"- `{'/'.join(Path(r['path']).parts[-2:])}`: {r['kind']} on {machine_name(r['machine'])}" +
+              (f" ({said})" if (said := run_conditions(r)) else "") for r in runs]
     lines += ["", "## Machines and their measured ceilings", ""]
     for name, g in groups.items():
         m = g["machine"]

@@ -62,10 +62,14 @@ PLAN_FIELDS = {"batch_size": BATCH, "product": TEXT, "shape": TEXT, "plan": TEXT
 GEMM_PLANS = (lambda v: isinstance(v, list) and all(isinstance(p, dict) and set(p) == set(PLAN_FIELDS) and
                                                     all(t(p[k]) for k, (t, _) in PLAN_FIELDS.items()) for p in v),
               f"a list of the GEMM's plans, each with {', '.join(PLAN_FIELDS)}")
+# bench's readings of a cache line's round trip between the cores of threads 0 and 1 (cmd_bench._RoundTrip)
+ROUND_TRIPS = (lambda v: isinstance(v, dict) and set(v) == {"start", "end"} and _positive(v["start"]) and
+               _positive(v["end"]), "an object of ns at the start and the end, each a finite number > 0")
 META_FIELDS = {"optimizer": TEXT, "activation": TEXT, "compile_mode": _maybe(TEXT), "matmul_gflops": _maybe(POSITIVE),
                "peak_gflops": _maybe(POSITIVE), "backend": TEXT,
                "gemm_plans": GEMM_PLANS,
-               "cpu_wait_share": _maybe(NONNEG)}    # each optional: a kind writes some of them
+               "cpu_wait_share": _maybe(NONNEG),
+               "core_round_trip_ns": _maybe(ROUND_TRIPS)}    # each optional: a kind writes some of them
 MACHINE_FIELDS = {"cpu": {"cpu": TEXT, "threads": RANKS, "isa": TEXT, "caches": (lambda v: isinstance(v, dict), "an object")},
                   "gpu": {"gpu": TEXT, "sms": RANKS}}
 BANDWIDTHS = (lambda v: isinstance(v, dict) and bool(v) and all(_positive(x) for x in v.values()),
