@@ -26,7 +26,8 @@ def test_report_from_a_cpu_run(tmp_path, capsys):
 
 def test_report_says_where_a_runs_threads_sat_and_whether_they_waited(tmp_path):
     """run_conditions: the cores' round trip at the start and after the rounds (bench --json's meta), flagged where it
-    moved 2x; the wait for a core where over cpu_wait.BUSY; nothing for a run without them or with no numbers there."""
+    moved 2x; the wait for a core where over cpu_wait.BUSY; nothing for a run without them (an older file, one
+    thread)."""
     doc = json.loads(CPU.read_text())
     runs = []
     for name, meta in [("moved", {"core_round_trip_ns": {"start": 62.0, "end": 331.0}, "cpu_wait_share": 0.4}),

@@ -159,12 +159,11 @@ class _RoundTrip:
                 pass
 
     def after(self) -> dict | None:
-        """--json's meta["core_round_trip_ns"]: {"start", "end"} in ns, or None."""
+        """--json's meta["core_round_trip_ns"]: {"start", "end"} in ns, or None (no reading at one end)."""
         from .bench_gemm import core_placement
 
-        if self.start is None:
-            return None
-        return {"start": self.start, "end": core_placement(self.start, self.log)}
+        end = None if self.start is None else core_placement(self.start, self.log)
+        return None if end is None else {"start": self.start, "end": end}
 
 
 def _cpu_wait(device) -> float | None:
