@@ -107,6 +107,11 @@ def speed_drift(before: float, isa: str = "auto", log=print) -> float:
 PLACEMENT_MOVED = 2.0   # a round trip this many times the start's, or a fraction of it, after the rounds is reported
 
 
+def placement_moved(start: float, end: float) -> bool:
+    """Whether the round trip moved by PLACEMENT_MOVED or more between two readings (bench's lines, report's list)."""
+    return max(end / start, start / end) >= PLACEMENT_MOVED
+
+
 def core_placement(before: float | None = None, log=print) -> float | None:
     """A cache line's round trip between the cores of threads 0 and 1 (probes.core_round_trip_ns), logged at a
     benchmark's start (before None) and after its rounds (before: the start's reading), with a warning where it moved
@@ -121,7 +126,7 @@ def core_placement(before: float | None = None, log=print) -> float | None:
             f"the two do not share an L3; every line one thread writes and the other reads pays it)")
         return ns
     line = f"the cores' round trip after the rounds: {ns:.0f} ns, against {before:.0f} at the start"
-    if max(ns / before, before / ns) >= PLACEMENT_MOVED:
+    if placement_moved(before, ns):
         line += ("; the threads moved between cores that share a cache and cores that do not during the run: its "
                  "ratios (taken in turns) hold, its times mix the two")
     log(line)

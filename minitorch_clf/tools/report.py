@@ -70,7 +70,7 @@ def run_conditions(run: dict) -> str:
     rounds) and how long its threads waited for a core, where bench flagged it. A meta without them (runs from
     before they were recorded, one thread) says nothing; load_run has checked what is there."""
     from ..cpu_wait import BUSY
-    from .bench_gemm import PLACEMENT_MOVED
+    from .bench_gemm import placement_moved
 
     meta, said = run["meta"], []
     trip = meta.get("core_round_trip_ns")
@@ -78,8 +78,7 @@ def run_conditions(run: dict) -> str:
         start, end = trip["start"], trip["end"]
         said.append(f"the cores of threads 0 and 1 {start:.0f} ns apart (a cache line's round trip) at the start, "
                     f"{end:.0f} after the rounds" +
-                    (": they moved during the run, its times mix two placements" if max(start / end, end / start)
-                     >= PLACEMENT_MOVED else ""))
+                    (": they moved during the run, its times mix two placements" if placement_moved(start, end) else ""))
     share = meta.get("cpu_wait_share")
     if share is not None and share > BUSY:
         said.append(f"its threads waited for a core {share:.0%} of their time")
